@@ -1,0 +1,145 @@
+"""The consent policy as plain data: categories, vendors (services) and the policy itself.
+
+Nothing here does any work at request time; the middleware validates a ``Policy`` once at start-up
+and the other modules read it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+NECESSARY = "necessary"
+
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+Mode = Literal["inert", "remove"]
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """A purpose a visitor can consent to. ``required`` categories are always granted."""
+
+    name: str
+    title: str
+    description: str
+    required: bool = False
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(
+                f"category name {self.name!r} must be 1-32 lowercase letters, digits, '-' or '_', "
+                "starting with a letter"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Vendor:
+    """A third-party service inside a category (Google Analytics, YouTube, Meta Pixel ...).
+
+    ``urls`` are patterns ``host-suffix[/path-prefix]``: ``"google-analytics.com"`` matches any
+    URL on that host or its subdomains, ``"facebook.com/tr"`` only that path on facebook.com.
+    ``inline`` are substrings that identify the vendor's inline snippet. ``cookies`` are the
+    cookie names the vendor sets; a trailing ``*`` makes a prefix (``"_ga_*"``).
+    """
+
+    id: str
+    name: str
+    category: str
+    privacy_url: str = ""
+    urls: tuple[str, ...] = ()
+    inline: tuple[str, ...] = ()
+    cookies: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.id):
+            raise ValueError(
+                f"vendor id {self.id!r} must be 1-32 lowercase letters, digits, '-' or '_', "
+                "starting with a letter"
+            )
+
+
+DEFAULT_CATEGORIES: tuple[Category, ...] = (
+    Category(
+        NECESSARY,
+        "Strictly necessary",
+        "Needed for the site to work: security, your session and remembering this choice. "
+        "These cannot be switched off.",
+        required=True,
+    ),
+    Category(
+        "analytical",
+        "Analytics",
+        "Help us understand how visitors use the site by collecting and reporting information "
+        "anonymously.",
+    ),
+    Category(
+        "preference",
+        "Preferences",
+        "Remember choices you make, such as language or theme, to give you a more personal site.",
+    ),
+    Category(
+        "marketing",
+        "Marketing",
+        "Used by advertising partners to show you relevant ads and measure their effectiveness, "
+        "possibly across other sites.",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Everything a visitor is asked about, validated once at start-up."""
+
+    categories: tuple[Category, ...] = DEFAULT_CATEGORIES
+    vendors: tuple[Vendor, ...] = ()
+    revision: str = "1"
+    #: URL patterns (same form as ``Vendor.urls``) the site declares necessary: never gated.
+    allow: tuple[str, ...] = ()
+    #: Cookie names (trailing ``*`` = prefix) the site itself sets, by category.
+    cookies: tuple[tuple[str, str], ...] = ()
+    mode: Mode = "inert"
+    privacy_policy_url: str = "/privacy"
+    names: frozenset[str] = field(init=False)
+    optional: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.categories]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate category names in {names}")
+        if NECESSARY not in names:
+            raise ValueError(f"categories must include {NECESSARY!r}")
+        if not next(c for c in self.categories if c.name == NECESSARY).required:
+            raise ValueError(f"the {NECESSARY!r} category must be required=True")
+        if not self.revision or len(self.revision) > 32:
+            raise ValueError("revision must be a non-empty string of at most 32 characters")
+        if self.mode not in ("inert", "remove"):
+            raise ValueError(f"mode must be 'inert' or 'remove', not {self.mode!r}")
+        ids: set[str] = set()
+        for vendor in self.vendors:
+            if vendor.category not in names:
+                raise ValueError(
+                    f"vendor {vendor.id!r} is in unknown category {vendor.category!r}; "
+                    f"known categories: {', '.join(names)}"
+                )
+            if vendor.id in ids:
+                raise ValueError(f"duplicate vendor id {vendor.id!r}")
+            ids.add(vendor.id)
+        for cookie, category in self.cookies:
+            if category not in names:
+                raise ValueError(f"cookie {cookie!r} is declared in unknown category {category!r}")
+        object.__setattr__(self, "names", frozenset(names))
+        object.__setattr__(
+            self, "optional", tuple(c.name for c in self.categories if not c.required)
+        )
+
+    @property
+    def required(self) -> frozenset[str]:
+        return frozenset(c.name for c in self.categories if c.required)
+
+    def vendor(self, vendor_id: str) -> Vendor | None:
+        return next((v for v in self.vendors if v.id == vendor_id), None)
+
+    def services(self, category: str) -> tuple[Vendor, ...]:
+        return tuple(v for v in self.vendors if v.category == category)
