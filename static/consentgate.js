@@ -1,0 +1,241 @@
+/* consentgate client: progressive enhancement of the server-rendered banner.
+ * Everything works without this file (plain form posts); with it, choices are saved with fetch,
+ * newly granted inert elements are activated in place and withdrawals reload the page. */
+(function (w, d) {
+  "use strict";
+  if (w.consentgate) return;
+  var BANNER = "consentgate-banner", SETTINGS = "consentgate-settings";
+  var me = d.currentScript || d.querySelector("script[data-consent-state]");
+  var state = parse(me) || parse(d.querySelector("[data-consent-state]")) ||
+    {decided: false, granted: ["necessary"], services: []};
+  var opener = null;
+  // Endpoints live next to the static assets: <prefix>/static/consentgate.js -> <prefix>/consent.
+  var P = "/consentgate";
+  try {
+    P = new URL(me.src, d.baseURI).pathname.replace(/\/static\/[^/]*$/, "");
+  } catch (e) { /* keep the default prefix */ }
+
+  function parse(el) {
+    try {
+      var s = JSON.parse(el.getAttribute("data-consent-state"));
+      return s && s.granted ? s : null;
+    } catch (e) {
+      return null;
+    }
+  }
+  function has(list, v) { return !!v && (list || []).indexOf(v) >= 0; }
+  function allowed(el, kind) {
+    return has(state.granted, el.getAttribute(kind || "data-consent")) ||
+      has(state.services, el.getAttribute("data-consent-service"));
+  }
+  function banner() { return d.getElementById(BANNER); }
+  function move(el, from, to) {
+    var v = el.getAttribute(from);
+    if (v === null) return false;
+    el.removeAttribute(from);
+    el.setAttribute(to, v);
+    return true;
+  }
+
+  // A parser-inserted script (no async) blocks the ones after it; a re-created script does not,
+  // so the queue waits for each external ordered script before running the next element.
+  function script(old, next) {
+    var s = d.createElement("script"), a = old.attributes, i, n, src = null, wait;
+    for (i = 0; i < a.length; i++) {
+      n = a[i].name;
+      if (n === "type" || n === "data-consent-type") continue;
+      if (n === "data-consent-src") src = a[i].value;
+      else s.setAttribute(n, a[i].value);
+    }
+    var t = old.getAttribute("data-consent-type");
+    if (t) s.setAttribute("type", t);
+    if (old.nonce) s.nonce = old.nonce;
+    wait = !!src && !old.hasAttribute("async");
+    if (src) {
+      s.async = old.hasAttribute("async");
+      s.src = src;
+    } else {
+      s.text = old.text;
+    }
+    if (wait) s.onload = s.onerror = next;
+    old.parentNode.replaceChild(s, old);
+    if (!wait) next();
+  }
+
+  function activate() {
+    var els = d.querySelectorAll("[data-consent],[data-consent-placeholder]"), i = 0, media = [];
+    function step() {
+      while (i < els.length) {
+        var el = els[i++], tag = el.tagName;
+        if (el.hasAttribute("data-consent-placeholder")) {
+          if (allowed(el, "data-consent-placeholder") && el.parentNode) {
+            el.parentNode.removeChild(el);
+          }
+          continue;
+        }
+        if (!allowed(el)) continue;
+        if (tag === "SCRIPT") {
+          if ((el.getAttribute("type") || "").toLowerCase() === "text/plain" && el.parentNode) {
+            return script(el, step);
+          }
+          continue;
+        }
+        move(el, "data-consent-srcset", "srcset");
+        move(el, "data-consent-href", "href");
+        if (move(el, "data-consent-src", "src") && tag === "SOURCE" && el.parentNode.load) {
+          media.push(el.parentNode);
+        }
+        if (el.hasAttribute("data-consent-hidden")) {
+          el.removeAttribute("data-consent-hidden");
+          el.removeAttribute("hidden");
+        }
+      }
+      for (i = 0; i < media.length; i++) media[i].load();
+    }
+    step();
+  }
+
+  function withdrawn(old) {
+    for (var k in {granted: 1, services: 1}) {
+      for (var j = 0; j < (old[k] || []).length; j++) {
+        if (!has(state[k], old[k][j])) return true;
+      }
+    }
+    return false;
+  }
+
+  function apply(next) {
+    var old = state;
+    state = next;
+    if (withdrawn(old)) {
+      // Code that already ran cannot be unloaded; the server has expired its cookies.
+      w.location.reload();
+      return;
+    }
+    settings();
+    hide();
+    d.dispatchEvent(new CustomEvent("consentgate:change", {detail: get()}));
+    activate();
+  }
+
+  function save(action, categories, services, url) {
+    return fetch(url || P + "/consent", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {"Content-Type": "application/json", Accept: "application/json"},
+      body: JSON.stringify({action: action, categories: categories || [], services: services || []})
+    }).then(function (r) {
+      if (!r.ok) throw new Error("consentgate: " + r.status);
+      return r.json();
+    }).then(function (s) {
+      apply(s);
+      return get();
+    });
+  }
+
+  function settings() {
+    if (d.getElementById(SETTINGS)) return;
+    var b = banner(), a = d.createElement("a");
+    a.id = SETTINGS;
+    a.className = SETTINGS;
+    a.href = P + "/preferences";
+    a.textContent = (b && b.getAttribute("data-settings-label")) || "Cookie settings";
+    d.body.appendChild(a);
+  }
+
+  function focusIn(b) {
+    var t = b.querySelector("[autofocus]") || b;
+    if (t === b && !b.hasAttribute("tabindex")) b.setAttribute("tabindex", "-1");
+    t.focus({preventScroll: true});
+  }
+
+  function hide() {
+    var b = banner();
+    if (!b || b.hidden) return;
+    var had = b.contains(d.activeElement);
+    b.hidden = true;
+    if (had) {
+      var back = opener && d.contains(opener) ? opener : d.getElementById(SETTINGS);
+      if (back) back.focus();
+    }
+    opener = null;
+  }
+
+  function reveal(html) {
+    var old = banner(), tpl = d.createElement("template"), b;
+    tpl.innerHTML = html;
+    b = tpl.content.getElementById ? tpl.content.getElementById(BANNER) : tpl.content.firstChild;
+    if (!b) return;
+    if (old) old.parentNode.replaceChild(b, old);
+    else d.body.appendChild(b);
+    b.hidden = false;
+    focusIn(b);
+  }
+
+  function show() {
+    opener = d.activeElement !== d.body ? d.activeElement : null;
+    return fetch(P + "/banner", {credentials: "same-origin", headers: {Accept: "text/html"}})
+      .then(function (r) {
+        if (!r.ok) throw new Error("consentgate: " + r.status);
+        return r.text();
+      })
+      .then(reveal);
+  }
+
+  function get() {
+    return JSON.parse(JSON.stringify(state));
+  }
+
+  d.addEventListener("submit", function (e) {
+    var f = e.target, s = e.submitter;
+    if (f.cgNative || !f.closest("#" + BANNER + ",.consentgate-placeholder")) return;
+    e.preventDefault();
+    var data = new FormData(f), action = (s && s.name === "action" && s.value) ||
+      data.get("action") || "save";
+    var url = f.getAttribute("action");
+    save(action, data.getAll("category"), data.getAll("service"), url)["catch"](function () {
+      // The plain form post still works (and reports errors) where fetch failed.
+      f.cgNative = true;
+      if (s && s.name) {
+        var h = d.createElement("input");
+        h.type = "hidden";
+        h.name = s.name;
+        h.value = s.value;
+        f.appendChild(h);
+      }
+      HTMLFormElement.prototype.submit.call(f);
+    });
+  });
+
+  d.addEventListener("click", function (e) {
+    var a = e.target.closest && e.target.closest("#" + SETTINGS + ",[data-consentgate-open]");
+    if (!a || e.button || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
+    e.preventDefault();
+    show()["catch"](function () { w.location.href = a.href || P + "/preferences"; });
+  });
+
+  d.addEventListener("keydown", function (e) {
+    var b = banner();
+    if (e.key === "Escape" && state.decided && b && !b.hidden && b.contains(d.activeElement)) {
+      hide();
+    }
+  });
+
+  w.consentgate = {
+    get: get,
+    show: show,
+    hide: hide,
+    save: save,
+    allows: function (category, service) {
+      return has(state.granted, category) || has(state.services, service);
+    }
+  };
+
+  function init() {
+    activate();
+    var b = banner();
+    if (b && !b.hidden && (!d.activeElement || d.activeElement === d.body)) focusIn(b);
+  }
+  if (d.readyState === "loading") d.addEventListener("DOMContentLoaded", init);
+  else init();
+})(window, document);
