@@ -1,0 +1,185 @@
+"""The consent cookie: a compact JSON payload signed and timestamped with itsdangerous.
+
+Any value that does not verify, for whatever reason, is a ``Refusal``: the visitor has simply not
+chosen yet. Nothing here raises on input from the wire, and the value is never echoed or logged.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+
+from .consent import Consent
+from .policy import Policy
+
+SALT = "consentgate.consent.v1"
+#: Browsers keep at most 4096 bytes per cookie; a longer value is not ours.
+MAX_VALUE_LENGTH = 3800
+#: Clock skew tolerated between app servers for the time of choice.
+CLOCK_SKEW = 60
+
+
+class Refusal(enum.Enum):
+    """Why a cookie value was not taken as a choice."""
+
+    MISSING = "missing"
+    OVERSIZED = "oversized"
+    BAD_SIGNATURE = "bad signature"
+    EXPIRED = "expired"
+    FUTURE = "dated in the future"
+    WRONG_SHAPE = "payload of the wrong shape"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The result of reading a request's cookies."""
+
+    consent: Consent | None
+    refusal: Refusal | None = None
+    #: Signed with an older key of the rotation list: re-issue with the newest one.
+    stale_key: bool = False
+
+
+def new_consent_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class ConsentCookie:
+    """Encodes a ``Consent`` into a cookie value and reads it back.
+
+    ``secret_keys`` is newest first; values signed with any of them are accepted, and only the
+    newest signs.
+    """
+
+    def __init__(self, secret_keys: Sequence[str], *, policy: Policy, max_age: int) -> None:
+        if not secret_keys or any(not isinstance(k, str) or not k for k in secret_keys):
+            raise ValueError("secret_key must be a non-empty string or a list of non-empty strings")
+        self.policy = policy
+        self.max_age = max_age
+        self._newest = URLSafeTimedSerializer(secret_keys[0], salt=SALT)
+        # itsdangerous wants oldest first and signs with the last one.
+        self._any = URLSafeTimedSerializer(list(reversed(secret_keys)), salt=SALT)
+
+    def dumps(self, consent: Consent) -> str:
+        payload = {
+            "v": 1,
+            "c": sorted(consent.granted - self.policy.required),
+            "s": sorted(consent.services),
+            "r": consent.revision or self.policy.revision,
+            "t": int(consent.given_at.timestamp()) if consent.given_at else int(time.time()),
+            "i": consent.consent_id or new_consent_id(),
+        }
+        return self._newest.dumps(payload)
+
+    def read(self, values: Iterable[str]) -> Reading:
+        """The first value that verifies wins: browsers may send several cookies of one name."""
+        refusal = Refusal.MISSING
+        for value in values:
+            reading = self.loads(value)
+            if reading.consent is not None:
+                return reading
+            refusal = reading.refusal or refusal
+        return Reading(None, refusal)
+
+    def loads(self, value: str) -> Reading:
+        if len(value) > MAX_VALUE_LENGTH:
+            return Reading(None, Refusal.OVERSIZED)
+        stale = False
+        try:
+            payload = self._newest.loads(value, max_age=self.max_age)
+        except SignatureExpired as exc:
+            return Reading(None, _expiry_refusal(exc))
+        except BadData:
+            try:
+                payload = self._any.loads(value, max_age=self.max_age)
+            except SignatureExpired as exc:
+                return Reading(None, _expiry_refusal(exc))
+            except BadData:
+                return Reading(None, Refusal.BAD_SIGNATURE)
+            stale = True
+        return self._consent(payload, stale)
+
+    def _consent(self, payload: object, stale: bool) -> Reading:
+        if not isinstance(payload, dict) or payload.get("v") != 1:
+            return Reading(None, Refusal.WRONG_SHAPE)
+        categories, services = payload.get("c"), payload.get("s")
+        revision, given, consent_id = payload.get("r"), payload.get("t"), payload.get("i")
+        if not (
+            isinstance(categories, list)
+            and isinstance(services, list)
+            and _str_list(categories)
+            and _str_list(services)
+            and isinstance(revision, str)
+            and isinstance(given, int)
+            and not isinstance(given, bool)
+            and isinstance(consent_id, str)
+            and 0 < len(consent_id) <= 64
+        ):
+            return Reading(None, Refusal.WRONG_SHAPE)
+        now = time.time()
+        if given > now + CLOCK_SKEW:
+            return Reading(None, Refusal.FUTURE)
+        # Re-signing with a new key must not extend the choice's life: the time of choice counts.
+        if now - given > self.max_age:
+            return Reading(None, Refusal.EXPIRED)
+        policy = self.policy
+        # Categories or services that left the policy since are dropped, never trusted.
+        consent = Consent(
+            granted=policy.required | (frozenset(categories) & policy.names),
+            services=frozenset(services) & frozenset(v.id for v in policy.vendors),
+            revision=revision,
+            given_at=datetime.fromtimestamp(given, timezone.utc),
+            consent_id=consent_id,
+            decided=revision == policy.revision,
+        )
+        return Reading(consent, None, stale)
+
+
+def _str_list(value: object) -> bool:
+    return isinstance(value, list) and len(value) <= 256 and all(isinstance(v, str) for v in value)
+
+
+def _expiry_refusal(exc: SignatureExpired) -> Refusal:
+    # itsdangerous reports a signature from the future as "expired" with a negative age.
+    date = exc.date_signed
+    if date is not None and date.timestamp() > time.time() + CLOCK_SKEW:
+        return Refusal.FUTURE
+    return Refusal.EXPIRED
+
+
+def cookie_values(headers: Iterable[tuple[bytes, bytes]], name: str) -> list[str]:
+    """All values of cookie ``name`` in the request, across every ``cookie`` header.
+
+    Parsing is deliberately lenient: a malformed neighbour must not hide ours.
+    """
+    found: list[str] = []
+    for key, raw in headers:
+        if key != b"cookie":
+            continue
+        for part in raw.decode("latin-1").split(";"):
+            key_part, sep, value = part.partition("=")
+            if sep and key_part.strip() == name:
+                value = value.strip()
+                if len(value) >= 2 and value[0] == value[-1] == '"':
+                    value = value[1:-1]
+                found.append(value)
+    return found
+
+
+def cookie_names(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
+    """Names of all cookies the browser sent (for expiring withdrawn categories' cookies)."""
+    names: list[str] = []
+    for key, raw in headers:
+        if key == b"cookie":
+            for part in raw.decode("latin-1").split(";"):
+                name, sep, _ = part.partition("=")
+                name = name.strip()
+                if sep and name and name not in names:
+                    names.append(name)
+    return names

@@ -1,0 +1,327 @@
+"""consentgate's own endpoints under its prefix: the choice, the preferences page, the banner
+fragment, the receipt and the static assets."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import logging
+import mimetypes
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.types import Receive, Scope, Send
+
+from .consent import Consent
+from .cookie import new_consent_id
+from .render import resource_dir
+
+if TYPE_CHECKING:
+    from .middleware import ConsentMiddleware
+
+logger = logging.getLogger("consentgate")
+
+MAX_BODY = 64 * 1024
+_EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
+ACTIONS = ("accept_all", "reject_all", "save", "allow")
+
+
+class Refused(enum.Enum):
+    """Why a consent post was not taken."""
+
+    CROSS_SITE = (403, "cross-site requests cannot change consent")
+    METHOD = (405, "use POST to change consent")
+    MEDIA_TYPE = (415, "send application/x-www-form-urlencoded or application/json")
+    TOO_LARGE = (413, "request body too large")
+    MALFORMED = (400, "malformed request body")
+    ACTION = (400, "unknown action; use one of: " + ", ".join(ACTIONS))
+    CATEGORY = (400, "unknown category")
+    SERVICE = (400, "unknown service")
+    STORAGE = (503, "your choice could not be recorded; please try again")
+
+
+class Rejection(Exception):
+    def __init__(self, reason: Refused, detail: str = "") -> None:
+        self.reason, self.detail = reason, detail
+
+    def response(self, want_json: bool) -> Response:
+        status, message = self.reason.value
+        message = f"{message}: {self.detail}" if self.detail else message
+        if want_json:
+            return JSONResponse({"error": message}, status_code=status)
+        return PlainTextResponse(message, status_code=status)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    action: str
+    categories: tuple[str, ...]
+    services: tuple[str, ...]
+    next: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    body: bytes
+    media_type: str
+    version: str
+
+
+def load_assets() -> dict[str, Asset]:
+    assets = {}
+    for path in sorted(resource_dir("static").glob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            body = path.read_bytes()
+            media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            version = hashlib.sha256(body).hexdigest()[:12]
+            assets[path.name] = Asset(body, media_type, version)
+    return assets
+
+
+def same_site(headers: Headers, host: str, cookie_domain: str | None) -> bool:
+    """Whether a state-changing request comes from our own site.
+
+    Browsers send ``Sec-Fetch-Site`` and ``Origin`` on every cross-site POST; ``Referer`` is the
+    fallback for older ones. A request carrying none of them cannot come from another site's page.
+    """
+    fetch_site = headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "same-site", "none"):
+        return False
+    origin = headers.get("origin")
+    if origin is not None:
+        return _host_ok(origin, host, cookie_domain)
+    referer = headers.get("referer")
+    if referer is not None:
+        return _host_ok(referer, host, cookie_domain)
+    return True
+
+
+def _host_ok(url: str, host: str, cookie_domain: str | None) -> bool:
+    try:
+        netloc = urlsplit(url).netloc.lower()
+    except ValueError:
+        return False
+    if not netloc:
+        return False
+    if netloc == host.lower():
+        return True
+    if cookie_domain:
+        name = netloc.rsplit("@", 1)[-1].split(":", 1)[0]
+        domain = cookie_domain.lower().lstrip(".")
+        return name == domain or name.endswith("." + domain)
+    return False
+
+
+def safe_next(candidate: str | None, host: str) -> str:
+    """A same-site path to go back to; anything else falls back to ``/``."""
+    if not candidate or len(candidate) > 2048 or any(ord(ch) < 32 for ch in candidate):
+        return "/"
+    try:
+        parts = urlsplit(candidate)
+    except ValueError:
+        return "/"
+    foreign = parts.scheme not in ("http", "https") or parts.netloc.lower() != host.lower()
+    if (parts.scheme or parts.netloc) and foreign:
+        return "/"
+    path = parts.path or "/"
+    # "//evil.example" and "/\evil.example" are protocol-relative to browsers.
+    if not path.startswith("/") or path.startswith("//") or path.startswith("/\\"):
+        return "/"
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
+async def read_choice(request: Request) -> tuple[Choice, bool]:
+    """Parse a form or JSON consent post; the bool says whether the client wants JSON back."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    wants_json = media == "application/json" or "application/json" in request.headers.get(
+        "accept", ""
+    )
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise Rejection(Refused.TOO_LARGE)
+    if media == "application/json":
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            raise Rejection(Refused.MALFORMED, "invalid JSON") from None
+        if not isinstance(data, dict):
+            raise Rejection(Refused.MALFORMED, "expected a JSON object")
+        categories, services = data.get("categories", []), data.get("services", [])
+        action, next_url = data.get("action"), data.get("next")
+        if not (_strings(categories) and _strings(services)):
+            raise Rejection(Refused.MALFORMED, "categories and services must be lists of strings")
+        if not isinstance(next_url, (str, type(None))):
+            raise Rejection(Refused.MALFORMED, "next must be a string")
+    elif media in ("application/x-www-form-urlencoded", ""):
+        try:
+            fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=256)
+        except (UnicodeDecodeError, ValueError):
+            raise Rejection(Refused.MALFORMED, "invalid form data") from None
+        action = next((v for k, v in fields if k == "action"), None)
+        next_url = next((v for k, v in fields if k == "next"), None)
+        categories = [v for k, v in fields if k == "category"]
+        services = [v for k, v in fields if k == "service"]
+    else:
+        raise Rejection(Refused.MEDIA_TYPE)
+    if action not in ACTIONS:
+        raise Rejection(Refused.ACTION)
+    return Choice(str(action), tuple(categories), tuple(services), next_url), wants_json
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+class Endpoints:
+    """The ASGI app mounted at the middleware's prefix."""
+
+    def __init__(self, gate: ConsentMiddleware) -> None:
+        self.gate = gate
+        self.assets = load_assets()
+        self.routes: dict[str, Callable[[Request], Any]] = {
+            "/consent": self.consent,
+            "/preferences": self.preferences,
+            "/banner": self.banner,
+            "/receipt": self.receipt,
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        request = Request(scope, receive)
+        if path.startswith("/static/"):
+            response = self.static(request, path[len("/static/") :])
+        elif path in self.routes:
+            response = await self.routes[path](request)
+        else:
+            response = PlainTextResponse("Not Found", status_code=404)
+        await response(scope, receive, send)
+
+    def static(self, request: Request, name: str) -> Response:
+        asset = self.assets.get(name)
+        if asset is None or request.method not in ("GET", "HEAD"):
+            return PlainTextResponse("Not Found", status_code=404)
+        etag = f'"{asset.version}"'
+        if request.query_params.get("v") == asset.version:
+            cache = "public, max-age=31536000, immutable"
+        else:
+            cache = "no-cache"
+        headers = {"Cache-Control": cache, "ETag": etag}
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return Response(asset.body, media_type=asset.media_type, headers=headers)
+
+    async def consent(self, request: Request) -> Response:
+        gate = self.gate
+        wants_json = "application/json" in request.headers.get("content-type", "")
+        try:
+            if request.method != "POST":
+                raise Rejection(Refused.METHOD)
+            if not same_site(request.headers, _host(request), gate.cookie_domain):
+                raise Rejection(Refused.CROSS_SITE)
+            choice, wants_json = await read_choice(request)
+            before = gate.consent_of(request.scope)
+            consent = self.apply(choice, before)
+            await gate.record(request, consent, before, source=_source(choice, request))
+        except Rejection as rejection:
+            refusal = rejection.response(wants_json)
+            if rejection.reason is Refused.METHOD:
+                refusal.headers["Allow"] = "POST"
+            return refusal
+        response: Response
+        if wants_json:
+            response = JSONResponse(consent.as_dict())
+        else:
+            target = choice.next or request.headers.get("referer")
+            response = RedirectResponse(safe_next(target, _host(request)), status_code=303)
+        response.headers["Cache-Control"] = "no-store"
+        gate.set_cookie(response, request.scope, consent)
+        gate.expire_withdrawn(response, request.scope, before, consent)
+        return response
+
+    def apply(self, choice: Choice, before: Consent) -> Consent:
+        policy = self.gate.policy
+        unknown = [c for c in choice.categories if c not in policy.names]
+        if unknown:
+            raise Rejection(Refused.CATEGORY, ", ".join(repr(c) for c in unknown[:5]))
+        vendor_ids = {v.id for v in policy.vendors}
+        unknown = [s for s in choice.services if s not in vendor_ids]
+        if unknown:
+            raise Rejection(Refused.SERVICE, ", ".join(repr(s) for s in unknown[:5]))
+        granted, services = frozenset(choice.categories), frozenset(choice.services)
+        if choice.action == "accept_all":
+            granted, services = policy.names, frozenset()
+        elif choice.action == "reject_all":
+            granted, services = frozenset(), frozenset()
+        elif choice.action == "allow":
+            # Adds to what was chosen, and leaves the rest of an undecided visitor refused.
+            kept = before if before.decided else Consent()
+            granted, services = kept.granted | granted, kept.services | services
+        return Consent(
+            granted=policy.required | granted,
+            services=services,
+            revision=policy.revision,
+            given_at=datetime.now(timezone.utc).replace(microsecond=0),
+            consent_id=before.consent_id or (before.previous and before.previous.consent_id)
+            or new_consent_id(),
+            decided=True,
+        )
+
+    async def preferences(self, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return PlainTextResponse("use GET", status_code=405, headers={"Allow": "GET"})
+        html = self.gate.render_page("preferences.html", request)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    async def banner(self, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return PlainTextResponse("use GET", status_code=405, headers={"Allow": "GET"})
+        html = self.gate.render_page("banner.html", request)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    async def receipt(self, request: Request) -> Response:
+        return await self.gate.receipt(request)
+
+
+def _host(request: Request) -> str:
+    return request.headers.get("host", "")
+
+
+def _source(choice: Choice, request: Request) -> str:
+    if choice.action == "allow":
+        return "placeholder"
+    referer = request.headers.get("referer", "")
+    if referer.split("?", 1)[0].endswith("/preferences"):
+        return "preferences"
+    return "withdrawal" if choice.action == "reject_all" else "banner"
+
+
+def expired_cookie_headers(names: Iterable[str], host: str, domain: str | None) -> list[str]:
+    """``Set-Cookie`` values that delete ``names`` on every variant they may have been set on."""
+    bare = host.split(":", 1)[0].lower()
+    domains: list[str | None] = [None]
+    labels = bare.split(".")
+    # Trackers set cookies on the registrable domain (".example.com") as often as on the host.
+    for i in range(len(labels) - 1):
+        domains.append(".".join(labels[i:]))
+    if domain:
+        domains.append(domain.lstrip("."))
+    headers = []
+    for name in names:
+        for d in dict.fromkeys(domains):
+            attrs = f"; Domain={d}" if d else ""
+            headers.append(f"{name}=; Max-Age=0; Expires={_EPOCH}; Path=/{attrs}")
+    return headers

@@ -1,0 +1,233 @@
+"""The ASGI middleware: reads the consent cookie, serves consentgate's endpoints and rewrites
+HTML responses (gating trackers, injecting the banner) as they stream through."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jinja2
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from . import consent as consent_module
+from .consent import SCOPE_KEY, Consent
+from .cookie import ConsentCookie, Reading, cookie_names, cookie_values
+from .endpoints import Endpoints, expired_cookie_headers, safe_next
+from .i18n import texts_for
+from .policy import DEFAULT_CATEGORIES, Category, Mode, Policy, Vendor
+from .render import Renderer, Urls, category_views, texts_hash
+from .responder import Responder
+
+logger = logging.getLogger("consentgate")
+
+DAY = 24 * 60 * 60
+
+
+class ConsentMiddleware:
+    """Wrap any ASGI app: ``app = ConsentMiddleware(app, secret_key="...")``."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        secret_key: str | Sequence[str],
+        categories: Sequence[Category] = DEFAULT_CATEGORIES,
+        vendors: Sequence[Vendor] = (),
+        builtin_vendors: bool = True,
+        allow: Sequence[str] = (),
+        cookies: Mapping[str, str] | None = None,
+        revision: str = "1",
+        mode: Mode = "inert",
+        max_age: int = 180 * DAY,
+        privacy_policy_url: str = "/privacy",
+        cookie_name: str = "consentgate",
+        cookie_domain: str | None = None,
+        secure: bool | None = None,
+        host_prefix: bool = False,
+        prefix: str = "/consentgate",
+        language: str | None = None,
+        texts: Mapping[str, Mapping[str, str]] | None = None,
+        templates: Sequence[jinja2.BaseLoader] = (),
+    ) -> None:
+        self.app = app
+        keys = [secret_key] if isinstance(secret_key, str) else list(secret_key)
+        if not isinstance(max_age, int) or max_age <= 0:
+            raise ValueError("max_age must be a positive number of seconds")
+        if not prefix.startswith("/") or prefix.endswith("/") or len(prefix) < 2:
+            raise ValueError("prefix must start with '/' and not end with one, e.g. '/consentgate'")
+        if host_prefix and cookie_domain:
+            raise ValueError("host_prefix=True cannot be combined with cookie_domain: "
+                             "__Host- cookies may not carry a Domain")
+        if host_prefix and secure is False:
+            raise ValueError("host_prefix=True requires secure cookies; drop secure=False")
+        if not cookie_name or any(ch in cookie_name for ch in " ;,=\t\r\n\"\\"):
+            raise ValueError(f"cookie_name {cookie_name!r} is not a valid cookie name")
+        self.policy = Policy(
+            categories=tuple(categories),
+            vendors=_merge_vendors(builtin_vendors, vendors),
+            revision=revision,
+            allow=tuple(allow),
+            cookies=tuple((cookies or {}).items()),
+            mode=mode,
+            privacy_policy_url=privacy_policy_url,
+        )
+        self.codec = ConsentCookie(keys, policy=self.policy, max_age=max_age)
+        self.max_age = max_age
+        self.cookie_name = f"__Host-{cookie_name}" if host_prefix else cookie_name
+        self.cookie_domain = cookie_domain
+        self.secure = True if host_prefix else secure
+        self.prefix = prefix
+        self.language = language
+        self.texts = texts or {}
+        self.renderer = Renderer(templates)
+        self.endpoints = Endpoints(self)
+        self.gate = _build_gate(self)
+        self.consent_log: Any = None
+        css, js = (self.endpoints.assets.get(n) for n in ("consentgate.css", "consentgate.js"))
+        self.css_url = f"{prefix}/static/consentgate.css?v={css.version if css else ''}"
+        self.js_url = f"{prefix}/static/consentgate.js?v={js.version if js else ''}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        reading = self.read(scope)
+        consent = reading.consent if reading.consent and reading.consent.decided else (
+            self.undecided(scope, reading.consent)
+        )
+        scope.setdefault("state", {})[SCOPE_KEY] = consent
+        token = consent_module._current.set(consent)
+        try:
+            if path.startswith(self.prefix + "/"):
+                await self.endpoints(scope, receive, send, path[len(self.prefix) :])
+            else:
+                responder = Responder(self, scope, send, consent, reading.stale_key)
+                await self.app(scope, receive, responder.send)
+        finally:
+            consent_module._current.reset(token)
+
+    # -- consent state ------------------------------------------------------------------------
+
+    def read(self, scope: Scope) -> Reading:
+        return self.codec.read(cookie_values(scope["headers"], self.cookie_name))
+
+    def undecided(self, scope: Scope, previous: Consent | None) -> Consent:
+        """The consent of a visitor without a choice for the current revision."""
+        return Consent(granted=self.policy.required, previous=previous)
+
+    def consent_of(self, scope: Scope) -> Consent:
+        consent = scope.get("state", {}).get(SCOPE_KEY)
+        return consent if isinstance(consent, Consent) else self.undecided(scope, None)
+
+    def set_cookie(self, response: Response, scope: Scope, consent: Consent) -> None:
+        secure = self.secure if self.secure is not None else scope.get("scheme") in ("https", "wss")
+        response.set_cookie(
+            self.cookie_name,
+            self.codec.dumps(consent),
+            max_age=self.max_age,
+            path="/",
+            domain=self.cookie_domain,
+            secure=secure,
+            httponly=True,
+            samesite="lax",
+        )
+
+    def cookie_header(self, scope: Scope, consent: Consent) -> str:
+        response = Response()
+        self.set_cookie(response, scope, consent)
+        return response.headers["set-cookie"]
+
+    def expire_withdrawn(
+        self, response: Response, scope: Scope, before: Consent, after: Consent
+    ) -> None:
+        if self.gate is None:
+            return
+        sent = cookie_names(scope["headers"])
+        doomed = []
+        for name in sent:
+            found = self.gate.cookie_category(name)
+            if found and not after.allows(found[0], found[1]) and name != self.cookie_name:
+                doomed.append(name)
+        host = Headers(scope=scope).get("host", "")
+        for value in expired_cookie_headers(doomed, host, self.cookie_domain):
+            response.headers.append("set-cookie", value)
+
+    async def record(
+        self, request: Request, consent: Consent, before: Consent, source: str
+    ) -> None:
+        """Hook for the consent log: stores proof of the choice before it is confirmed."""
+
+    async def receipt(self, request: Request) -> Response:
+        return Response("No consent log is configured.", status_code=404)
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    def context(self, request_headers: Headers, scope: Scope, consent: Consent) -> dict[str, Any]:
+        lang, texts = texts_for(
+            request_headers.get("accept-language"), language=self.language, overrides=self.texts
+        )
+        root = scope.get("root_path", "")
+        prefix = root + self.prefix
+        urls = Urls(
+            consent=f"{prefix}/consent",
+            preferences=f"{prefix}/preferences",
+            banner=f"{prefix}/banner",
+            receipt=f"{prefix}/receipt",
+            static=f"{prefix}/static",
+            privacy=self.policy.privacy_policy_url,
+        )
+        path = scope.get("path", "/")
+        query = scope.get("query_string", b"").decode("latin-1")
+        return {
+            "t": texts,
+            "lang": lang,
+            "urls": urls,
+            "consent": consent,
+            "categories": category_views(self.policy, consent),
+            "next": path + (f"?{query}" if query else ""),
+            "gpc": False,
+            "css_url": root + self.css_url,
+            "js_url": root + self.js_url,
+        }
+
+    def render_page(self, name: str, request: Request) -> str:
+        context = self.context(request.headers, request.scope, self.consent_of(request.scope))
+        next_url = request.query_params.get("next") or request.headers.get("referer")
+        context["next"] = safe_next(next_url, request.headers.get("host", ""))
+        return self.renderer.render(name, context)
+
+    def texts_hash(self, request_headers: Headers) -> str:
+        _, texts = texts_for(
+            request_headers.get("accept-language"), language=self.language, overrides=self.texts
+        )
+        return texts_hash(texts, self.policy.categories, self.policy.vendors, self.policy.revision)
+
+
+def _merge_vendors(builtin: bool, site: Sequence[Vendor]) -> tuple[Vendor, ...]:
+    """Site vendors override built-in ones with the same id."""
+    merged: dict[str, Vendor] = {}
+    if builtin:
+        try:
+            from .vendors import BUILTIN_VENDORS
+        except ImportError:  # the registry lands separately
+            BUILTIN_VENDORS = ()
+        merged.update((v.id, v) for v in BUILTIN_VENDORS)
+    merged.update((v.id, v) for v in site)
+    return tuple(merged.values())
+
+
+def _build_gate(middleware: ConsentMiddleware) -> Any:
+    try:
+        from .rewriter import Gate
+    except ImportError:
+        return None
+    return Gate(middleware.policy)
+

@@ -1,0 +1,224 @@
+"""Per-request ASGI plumbing: holds ``http.response.start`` until the first body message decides
+whether the body streams through untouched or through the rewriting pipeline."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import zlib
+from typing import TYPE_CHECKING
+
+import anyio
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import Message, Scope, Send
+
+from .consent import Consent
+from .streams import Decoder, Encoder, Injector, Pipeline, Stage, Transcoder, decodable
+
+if TYPE_CHECKING:
+    from .middleware import ConsentMiddleware
+
+logger = logging.getLogger("consentgate")
+
+_UNTOUCHED_STATUS = frozenset({204, 206, 304})
+_NONCE = re.compile(r"'nonce-([A-Za-z0-9+/=_-]{1,128})'")
+_CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)", re.IGNORECASE)
+_BOMS = {b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
+_warned: set[str] = set()
+
+
+class Responder:
+    def __init__(
+        self, gate: ConsentMiddleware, scope: Scope, send: Send, consent: Consent, reissue: bool
+    ) -> None:
+        self.gate = gate
+        self.scope = scope
+        self.downstream = send
+        self.consent = consent
+        self.reissue = reissue
+        self.start: Message | None = None
+        self.html = False  # the start message announced HTML we may have to change
+        self.pipeline: Pipeline | None = None
+        self.failed = False
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.on_start(message)
+            if not self.html:
+                await self.flush_start()
+        elif self.start is not None and kind in ("http.response.body", "http.response.pathsend"):
+            await self.on_first(message)
+        elif kind == "http.response.body" and self.pipeline is not None:
+            await self.on_body(message)
+        else:
+            await self.flush_start()
+            await self.downstream(message)
+
+    def on_start(self, message: Message) -> None:
+        message["headers"] = list(message.get("headers", []))
+        self.start = message
+        headers = MutableHeaders(raw=message["headers"])
+        self.drop_cookies(headers)
+        if self.reissue and self.consent.decided:
+            headers.append("set-cookie", self.gate.cookie_header(self.scope, self.consent))
+        media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        status = message.get("status", 200)
+        self.html = (
+            media in ("text/html", "application/xhtml+xml")
+            and status >= 200
+            and status not in _UNTOUCHED_STATUS
+            and self.scope.get("method") != "HEAD"
+        )
+
+    def drop_cookies(self, headers: MutableHeaders) -> None:
+        """Cookies of categories the visitor has not granted never reach the browser."""
+        gate = self.gate.gate
+        if gate is None or "set-cookie" not in headers:
+            return
+        values = headers.getlist("set-cookie")
+        kept = []
+        for value in values:
+            found = gate.cookie_category(value.split("=", 1)[0].strip())
+            if found is None or self.consent.allows(found[0], found[1]):
+                kept.append(value)
+        if len(kept) != len(values):
+            del headers["set-cookie"]
+            for value in kept:
+                headers.append("set-cookie", value)
+
+    async def flush_start(self) -> None:
+        if self.start is not None:
+            start, self.start = self.start, None
+            await self.downstream(start)
+
+    async def on_first(self, message: Message) -> None:
+        assert self.start is not None
+        headers = MutableHeaders(raw=self.start["headers"])
+        if message["type"] == "http.response.pathsend":
+            self.pipeline = self.build(headers, b"")
+            if self.pipeline is None:
+                await self.flush_start()
+                await self.downstream(message)
+                return
+            await self.stream_file(message["path"], headers)
+            return
+        body = message.get("body", b"")
+        more = message.get("more_body", False)
+        self.pipeline = self.build(headers, body[:2])
+        if self.pipeline is None:
+            await self.flush_start()
+            await self.downstream(message)
+            return
+        try:
+            out = self.pipeline.feed(body)
+            if not more:
+                out += self.pipeline.close()
+        except (zlib.error, OSError, ValueError) as exc:
+            # We cannot read what the app sent; neither could a browser. Leave it as it was.
+            self.warn_once("undecodable", f"consentgate left an undecodable HTML body as is: {exc}")
+            self.pipeline = None
+            await self.flush_start()
+            await self.downstream(message)
+            return
+        self.mark_changed(headers)
+        if more:
+            del headers["content-length"]
+        else:
+            headers["content-length"] = str(len(out))
+        await self.flush_start()
+        await self.downstream({"type": "http.response.body", "body": out, "more_body": more})
+
+    async def on_body(self, message: Message) -> None:
+        assert self.pipeline is not None
+        if self.failed:
+            return
+        more = message.get("more_body", False)
+        try:
+            out = self.pipeline.feed(message.get("body", b""))
+            if not more:
+                out += self.pipeline.close()
+        except (zlib.error, OSError, ValueError) as exc:
+            self.warn_once("undecodable", f"consentgate cut an undecodable HTML body short: {exc}")
+            self.failed = True
+            out, more = b"", False
+        await self.downstream({"type": "http.response.body", "body": out, "more_body": more})
+
+    async def stream_file(self, path: str, headers: MutableHeaders) -> None:
+        self.mark_changed(headers)
+        del headers["content-length"]
+        await self.flush_start()
+        async with await anyio.open_file(path, "rb") as file:
+            while chunk := await file.read(64 * 1024):
+                await self.on_body({"body": chunk, "more_body": True})
+        await self.on_body({"body": b"", "more_body": False})
+
+    def build(self, headers: MutableHeaders, head: bytes) -> Pipeline | None:
+        """The stages this body needs, or None when it passes through untouched."""
+        gate = self.gate
+        stages: list[Stage] = []
+        encoding = headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            if not decodable(encoding):
+                self.warn_once(
+                    encoding,
+                    f"consentgate cannot decode Content-Encoding {encoding!r}, so HTML with it "
+                    "passes through ungated; add ConsentMiddleware outside (after) the middleware "
+                    "that compresses, or install 'brotli' for br",
+                )
+                return None
+            stages.append(Decoder(encoding))
+        match = _CHARSET.search(headers.get("content-type", ""))
+        charset = match.group(1).lower() if match else _BOMS.get(head[:2])
+        if charset and charset.startswith(("utf-16", "utf-32")):
+            stages.append(Transcoder(charset))
+            headers["content-type"] = _CHARSET.sub("charset=utf-8", headers["content-type"])
+        consent = self.consent
+        rewriter = gate.gate.rewriter(consent.granted, consent.services) if gate.gate else None
+        if rewriter is not None:
+            stages.append(rewriter)
+        media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media == "text/html":  # a snippet of HTML would make an XHTML page fail to parse
+            stages.append(Injector(self.snippet(headers)))
+        if not stages or (len(stages) == 1 and isinstance(stages[0], Decoder)):
+            return None
+        if encoding not in ("", "identity"):
+            stages.append(Encoder(encoding))
+        return Pipeline(stages)
+
+    def snippet(self, headers: MutableHeaders) -> bytes:
+        gate, consent = self.gate, self.consent
+        context = gate.context(Headers(scope=self.scope), self.scope, consent)
+        nonce = _NONCE.search(headers.get("content-security-policy", ""))
+        context["nonce"] = nonce.group(1) if nonce else None
+        state = {"decided": consent.decided, "granted": sorted(consent.granted),
+                 "services": sorted(consent.services), "revision": gate.policy.revision}
+        context["state"] = json.dumps(state, separators=(",", ":"))
+        html = gate.renderer.render("assets.html", context)
+        html += gate.renderer.render(
+            "settings_link.html" if consent.decided else "banner.html", context
+        )
+        # Character references keep the snippet right in whatever ASCII-compatible charset.
+        return html.encode("ascii", "xmlcharrefreplace")
+
+    def mark_changed(self, headers: MutableHeaders) -> None:
+        """The body now depends on the visitor's cookie: no shared cache may keep it."""
+        headers.add_vary_header("Cookie")
+        directives = [
+            d.strip() for d in headers.get("cache-control", "").split(",") if d.strip()
+        ]
+        kept = [
+            d for d in directives if d.lower() != "public" and not d.lower().startswith("s-maxage")
+        ]
+        if not any(d.lower() in ("private", "no-store") for d in kept):
+            kept.insert(0, "private")
+        headers["cache-control"] = ", ".join(kept)
+        # The app's validator names its own bytes, not ours.
+        if "etag" in headers:
+            del headers["etag"]
+
+    def warn_once(self, key: str, text: str) -> None:
+        if key not in _warned:
+            _warned.add(key)
+            logger.warning(text)
