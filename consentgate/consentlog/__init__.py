@@ -1,0 +1,100 @@
+"""Proof of consent: every choice appended to a tamper-evident log (GDPR Art. 7(1)).
+
+``open_log()`` gives the embedded SQLite log by default, or a PostgreSQL one for a URL; both
+keep one hash chain per store that ``consentgate log verify`` checks end to end.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .records import (
+    GENESIS,
+    USER_AGENT_MAX,
+    ConsentEntry,
+    ConsentRecord,
+    Source,
+    anonymise_ip,
+    truncate_user_agent,
+)
+from .sqlite import DEFAULT_FILENAME, SQLiteConsentLog
+from .store import (
+    BreakReason,
+    ChainState,
+    ConsentLog,
+    ConsentLogError,
+    PurgeResult,
+    StoredConsentLog,
+    VerifyResult,
+)
+
+__all__ = [
+    "DEFAULT_FILENAME",
+    "GENESIS",
+    "BreakReason",
+    "ChainState",
+    "ConsentEntry",
+    "ConsentLog",
+    "ConsentLogError",
+    "ConsentRecord",
+    "PurgeResult",
+    "SQLiteConsentLog",
+    "Source",
+    "StoredConsentLog",
+    "VerifyResult",
+    "anonymise_ip",
+    "open_log",
+    "truncate_user_agent",
+]
+
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def open_log(
+    target: str | os.PathLike[str] | None = None,
+    *,
+    store_user_agent: bool = False,
+    store_ip: bool = False,
+    user_agent_max: int = USER_AGENT_MAX,
+    create: bool = True,
+) -> StoredConsentLog:
+    """The consent log at ``target``.
+
+    ``None`` or ``""``: ``consentgate.sqlite3`` in the working directory. A path or
+    ``sqlite:///path`` (``sqlite:////abs/path`` for an absolute one): a SQLite file.
+    ``postgresql://...``: PostgreSQL, through psycopg 3 (``pip install 'consentgate[postgres]'``).
+    Nothing is connected until first use; with ``create=False`` a missing log is an error instead
+    of being created.
+    """
+    options: dict[str, Any] = {
+        "store_user_agent": store_user_agent,
+        "store_ip": store_ip,
+        "user_agent_max": user_agent_max,
+        "create": create,
+    }
+    if target is None or target == "":
+        return SQLiteConsentLog(Path.cwd() / DEFAULT_FILENAME, **options)
+    if not isinstance(target, str):
+        return SQLiteConsentLog(target, **options)
+    if target.startswith(_POSTGRES_SCHEMES):
+        try:
+            from .postgres import PostgresConsentLog
+        except ImportError as exc:
+            raise ConsentLogError(
+                "a PostgreSQL consent log needs psycopg 3: pip install 'consentgate[postgres]'"
+            ) from exc
+        return PostgresConsentLog(target, **options)
+    if target.startswith("sqlite://"):
+        path = target.removeprefix("sqlite://")
+        if not path.startswith("/") or path == "/":
+            raise ValueError(
+                f"a SQLite URL reads sqlite:///relative/path or sqlite:////abs/path: {target}"
+            )
+        return SQLiteConsentLog(path[1:], **options)
+    if "://" in target:
+        raise ValueError(
+            f"unknown consent log URL {target!r}: use a path, sqlite:/// or postgresql://"
+        )
+    return SQLiteConsentLog(target, **options)

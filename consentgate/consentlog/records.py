@@ -1,0 +1,190 @@
+"""What one consent record holds, how it is hashed into the chain, and how visitor data is reduced.
+
+A record's ``hash`` covers every stored field plus the previous record's hash, so editing,
+deleting or reordering stored records breaks the chain at the first record touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+#: ``prev_hash`` of the first record ever appended to a store.
+GENESIS = "0" * 64
+#: Bumped when the hashed payload changes; stored per record so old records keep verifying.
+RECORD_VERSION = 1
+#: Default cut for stored user agents: enough to tell browser and platform, not a fingerprint.
+USER_AGENT_MAX = 160
+
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# Visitor-sent text ends up in operators' terminals and spreadsheets: keep printable only.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+class Source(str, Enum):
+    """Where a choice was made."""
+
+    BANNER = "banner"
+    PREFERENCES = "preferences"
+    WITHDRAWAL = "withdrawal"
+    GPC = "gpc"
+    PLACEHOLDER = "placeholder"
+    API = "api"
+
+
+SOURCES = frozenset(s.value for s in Source)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentEntry:
+    """One choice as the consent endpoint knows it, before it is stored."""
+
+    consent_id: str
+    time: datetime
+    granted: tuple[str, ...]
+    refused: tuple[str, ...]
+    services: tuple[str, ...]
+    revision: str
+    texts_hash: str
+    source: str
+    #: Raw; the log truncates it and keeps it only when configured to.
+    user_agent: str | None = None
+    #: Raw client address; the log anonymises it and keeps it only when configured to.
+    ip: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.consent_id:
+            raise ValueError("consent_id must not be empty")
+        if self.time.tzinfo is None or self.time.utcoffset() is None:
+            raise ValueError("time must be timezone-aware")
+        if self.source not in SOURCES:
+            raise ValueError(f"source {self.source!r} is not one of {sorted(SOURCES)}")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    """A stored choice: the entry as kept (anonymised), its place in the chain and its hash."""
+
+    seq: int
+    consent_id: str
+    time: datetime
+    granted: tuple[str, ...]
+    refused: tuple[str, ...]
+    services: tuple[str, ...]
+    revision: str
+    texts_hash: str
+    source: str
+    user_agent: str | None
+    ip: str | None
+    prev_hash: str
+    hash: str
+    version: int = RECORD_VERSION
+
+    def payload(self) -> dict[str, Any]:
+        """The hashed content: every field but ``hash`` itself."""
+        return {
+            "v": self.version,
+            "seq": self.seq,
+            "consent_id": self.consent_id,
+            "time": format_time(self.time),
+            "granted": list(self.granted),
+            "refused": list(self.refused),
+            "services": list(self.services),
+            "revision": self.revision,
+            "texts_hash": self.texts_hash,
+            "source": self.source,
+            "user_agent": self.user_agent,
+            "ip": self.ip,
+            "prev_hash": self.prev_hash,
+        }
+
+    def expected_hash(self) -> str:
+        return chain_hash(self.payload())
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as exported and shown on receipts."""
+        data = self.payload()
+        del data["v"]
+        data["hash"] = self.hash
+        data["version"] = self.version
+        return data
+
+
+def chain_hash(payload: dict[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def format_time(value: datetime) -> str:
+    """Fixed-width UTC text: sorts as it compares, so SQLite can range-scan it as text."""
+    return value.astimezone(timezone.utc).strftime(_TIME_FORMAT)
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=timezone.utc)
+
+
+def anonymise_ip(raw: str | None) -> str | None:
+    """The network of ``raw``: IPv4 /24, IPv6 /48; ``None`` for anything that is not an address."""
+    if not raw:
+        return None
+    text = raw.strip().split("%", 1)[0]  # an IPv6 zone id says nothing about the visitor
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+def truncate_user_agent(raw: str | None, limit: int = USER_AGENT_MAX) -> str | None:
+    if not raw:
+        return None
+    cleaned = _UNPRINTABLE.sub(" ", raw).strip()
+    return cleaned[:limit] or None
+
+
+def _names(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(set(values)))
+
+
+def build_record(
+    entry: ConsentEntry,
+    seq: int,
+    prev_hash: str,
+    *,
+    store_user_agent: bool,
+    store_ip: bool,
+    user_agent_max: int = USER_AGENT_MAX,
+) -> ConsentRecord:
+    """The record ``entry`` becomes at position ``seq`` after a record hashed ``prev_hash``."""
+    time = entry.time.astimezone(timezone.utc)
+    unhashed = ConsentRecord(
+        seq=seq,
+        consent_id=entry.consent_id,
+        # The stored text keeps microseconds only; hash what will be read back.
+        time=parse_time(format_time(time)),
+        granted=_names(entry.granted),
+        refused=_names(entry.refused),
+        services=_names(entry.services),
+        revision=entry.revision,
+        texts_hash=entry.texts_hash,
+        source=entry.source,
+        user_agent=truncate_user_agent(entry.user_agent, user_agent_max)
+        if store_user_agent
+        else None,
+        ip=anonymise_ip(entry.ip) if store_ip else None,
+        prev_hash=prev_hash,
+        hash="",
+    )
+    return replace(unhashed, hash=unhashed.expected_hash())

@@ -1,0 +1,143 @@
+"""The embedded default: one SQLite file in WAL mode, shared safely by several processes."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .records import GENESIS, format_time, parse_time
+from .store import (
+    SCHEMA_VERSION,
+    ConsentLogError,
+    StoredConsentLog,
+    json_names,
+    parse_json_names,
+)
+
+#: The log file used when none is configured, relative to the working directory.
+DEFAULT_FILENAME = "consentgate.sqlite3"
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS consentgate_schema (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS consentgate_log (
+    seq INTEGER PRIMARY KEY,
+    version INTEGER NOT NULL,
+    consent_id TEXT NOT NULL,
+    time TEXT NOT NULL,
+    granted TEXT NOT NULL,
+    refused TEXT NOT NULL,
+    services TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    texts_hash TEXT NOT NULL,
+    source TEXT NOT NULL,
+    user_agent TEXT,
+    ip TEXT,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS consentgate_log_consent_id ON consentgate_log (consent_id);
+CREATE INDEX IF NOT EXISTS consentgate_log_time ON consentgate_log (time);
+CREATE TABLE IF NOT EXISTS consentgate_chain (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    first_seq INTEGER NOT NULL,
+    first_prev_hash TEXT NOT NULL,
+    last_seq INTEGER NOT NULL,
+    last_hash TEXT NOT NULL,
+    purged INTEGER NOT NULL,
+    purged_at TEXT
+);
+INSERT OR IGNORE INTO consentgate_chain VALUES (1, 1, '{GENESIS}', 0, '{GENESIS}', 0, NULL);
+INSERT INTO consentgate_schema (version)
+    SELECT {SCHEMA_VERSION} WHERE NOT EXISTS (SELECT 1 FROM consentgate_schema);
+"""
+
+
+class SQLiteConsentLog(StoredConsentLog):
+    backend = "sqlite"
+    driver_errors: ClassVar[tuple[type[Exception], ...]] = (sqlite3.Error, OSError)
+
+    def __init__(self, path: str | os.PathLike[str], **options: Any) -> None:
+        super().__init__(**options)
+        self.path = path if path == ":memory:" else Path(path).absolute()
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    def _connect(self) -> None:
+        if not self.create and self.path != ":memory:" and not Path(self.path).exists():
+            raise ConsentLogError(f"there is no consent log at {self.path}")
+        # Autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE.
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            # A choice is confirmed to the visitor once stored: survive power loss, not just
+            # a crash of the process.
+            conn.execute("PRAGMA synchronous=FULL")
+            self._conn = conn
+            with self._transaction():
+                for statement in _statements(_SCHEMA):
+                    conn.execute(statement)
+            self._check_schema_version()
+        except BaseException:
+            self._conn = None
+            conn.close()
+            raise
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _discard_if_broken(self) -> None:
+        """sqlite3 connections stay usable after errors; a failed open leaves none behind."""
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        conn = self._connection()
+        # IMMEDIATE takes the write lock up front: two processes cannot both read the same
+        # chain head and then append after it.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+        conn.commit()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise ConsentLogError(f"the consent log at {self.location} is not open")
+        return self._conn
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._connection().execute(sql, params)
+
+    def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._connection().executemany(sql, rows)
+
+    def _encode_time(self, value: datetime) -> str:
+        return format_time(value)
+
+    def _decode_time(self, value: Any) -> datetime:
+        if not isinstance(value, str):
+            raise TypeError("time is not text")
+        return parse_time(value)
+
+    def _encode_names(self, value: tuple[str, ...]) -> str:
+        return json_names(value)
+
+    def _decode_names(self, value: Any) -> list[Any]:
+        return parse_json_names(value)
+
+
+def _statements(script: str) -> list[str]:
+    # executescript() would commit the open transaction first; run statement by statement.
+    return [s.strip() for s in script.split(";") if s.strip()]
