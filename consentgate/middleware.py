@@ -68,7 +68,7 @@ class ConsentMiddleware:
             raise ValueError(f"cookie_name {cookie_name!r} is not a valid cookie name")
         self.policy = Policy(
             categories=tuple(categories),
-            vendors=_merge_vendors(builtin_vendors, vendors),
+            vendors=_merge_vendors(builtin_vendors, vendors, categories),
             revision=revision,
             allow=tuple(allow),
             cookies=tuple((cookies or {}).items()),
@@ -148,12 +148,10 @@ class ConsentMiddleware:
     def expire_withdrawn(
         self, response: Response, scope: Scope, before: Consent, after: Consent
     ) -> None:
-        if self.gate is None:
-            return
         sent = cookie_names(scope["headers"])
         doomed = []
         for name in sent:
-            found = self.gate.cookie_category(name)
+            found = self.policy.cookie_category(name)
             if found and not after.allows(found[0], found[1]) and name != self.cookie_name:
                 doomed.append(name)
         host = Headers(scope=scope).get("host", "")
@@ -211,7 +209,9 @@ class ConsentMiddleware:
         return texts_hash(texts, self.policy.categories, self.policy.vendors, self.policy.revision)
 
 
-def _merge_vendors(builtin: bool, site: Sequence[Vendor]) -> tuple[Vendor, ...]:
+def _merge_vendors(
+    builtin: bool, site: Sequence[Vendor], categories: Sequence[Category]
+) -> tuple[Vendor, ...]:
     """Site vendors override built-in ones with the same id."""
     merged: dict[str, Vendor] = {}
     if builtin:
@@ -221,6 +221,14 @@ def _merge_vendors(builtin: bool, site: Sequence[Vendor]) -> tuple[Vendor, ...]:
             BUILTIN_VENDORS = ()
         merged.update((v.id, v) for v in BUILTIN_VENDORS)
     merged.update((v.id, v) for v in site)
+    names = {c.name for c in categories}
+    missing = sorted({v.category for v in merged.values()} - names)
+    if builtin and missing:
+        # Dropping those vendors would let their trackers run ungated: refuse instead.
+        raise ValueError(
+            f"the built-in vendor registry uses the categories {', '.join(missing)}: add them to "
+            "categories, or pass builtin_vendors=False and declare your own vendors"
+        )
     return tuple(merged.values())
 
 

@@ -103,6 +103,8 @@ class Policy:
     privacy_policy_url: str = "/privacy"
     names: frozenset[str] = field(init=False)
     optional: tuple[str, ...] = field(init=False)
+    _cookie_names: dict[str, tuple[str, str | None]] = field(init=False, repr=False)
+    _cookie_prefixes: tuple[tuple[str, str, str | None], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.categories]
@@ -129,6 +131,19 @@ class Policy:
         for cookie, category in self.cookies:
             if category not in names:
                 raise ValueError(f"cookie {cookie!r} is declared in unknown category {category!r}")
+        exact: dict[str, tuple[str, str | None]] = {}
+        prefixes: list[tuple[str, str, str | None]] = []
+        owners = [(p, v.category, v.id) for v in self.vendors for p in v.cookies]
+        owners += [(p, category, None) for p, category in self.cookies]
+        for pattern, category, vendor_id in owners:
+            if category in self.required:
+                continue
+            if pattern.endswith("*"):
+                prefixes.append((pattern[:-1], category, vendor_id))
+            else:
+                exact.setdefault(pattern, (category, vendor_id))
+        object.__setattr__(self, "_cookie_names", exact)
+        object.__setattr__(self, "_cookie_prefixes", tuple(prefixes))
         object.__setattr__(self, "names", frozenset(names))
         object.__setattr__(
             self, "optional", tuple(c.name for c in self.categories if not c.required)
@@ -137,6 +152,16 @@ class Policy:
     @property
     def required(self) -> frozenset[str]:
         return frozenset(c.name for c in self.categories if c.required)
+
+    def cookie_category(self, name: str) -> tuple[str, str | None] | None:
+        """``(category, vendor id or None)`` of a cookie; None for cookies nobody declared."""
+        found = self._cookie_names.get(name)
+        if found is not None:
+            return found
+        for prefix, category, vendor_id in self._cookie_prefixes:
+            if name.startswith(prefix):
+                return category, vendor_id
+        return None
 
     def vendor(self, vendor_id: str) -> Vendor | None:
         return next((v for v in self.vendors if v.id == vendor_id), None)

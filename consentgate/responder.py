@@ -74,13 +74,13 @@ class Responder:
 
     def drop_cookies(self, headers: MutableHeaders) -> None:
         """Cookies of categories the visitor has not granted never reach the browser."""
-        gate = self.gate.gate
-        if gate is None or "set-cookie" not in headers:
+        policy = self.gate.policy
+        if "set-cookie" not in headers:
             return
         values = headers.getlist("set-cookie")
         kept = []
         for value in values:
-            found = gate.cookie_category(value.split("=", 1)[0].strip())
+            found = policy.cookie_category(value.split("=", 1)[0].strip())
             if found is None or self.consent.allows(found[0], found[1]):
                 kept.append(value)
         if len(kept) != len(values):
@@ -163,9 +163,10 @@ class Responder:
             if not decodable(encoding):
                 self.warn_once(
                     encoding,
-                    f"consentgate cannot decode Content-Encoding {encoding!r}, so HTML with it "
-                    "passes through ungated; add ConsentMiddleware outside (after) the middleware "
-                    "that compresses, or install 'brotli' for br",
+                    f"consentgate cannot decode Content-Encoding {encoding!r}, so this HTML "
+                    "passes through ungated: put the compressing middleware (GZipMiddleware) "
+                    "outside ConsentMiddleware, i.e. add it after ConsentMiddleware, "
+                    "or install 'brotli' for br",
                 )
                 return None
             stages.append(Decoder(encoding))

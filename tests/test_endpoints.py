@@ -1,0 +1,245 @@
+from __future__ import annotations
+
+import pytest
+from helpers import ORIGIN, choose, client
+
+from consentgate.endpoints import safe_next
+
+
+def state(c) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    return c.get("/state").json()  # type: ignore[no-any-return]
+
+
+def test_accept_all_sets_a_signed_cookie_and_redirects_back() -> None:
+    c = client()
+    r = choose(c, "accept_all", next="/shop?item=1")
+    assert r.status_code == 303
+    assert r.headers["location"] == "/shop?item=1"
+    cookie = r.headers["set-cookie"]
+    for attribute in ("HttpOnly", "Path=/", "SameSite=lax", "Max-Age=15552000"):
+        assert attribute in cookie
+    assert "Secure" not in cookie  # plain http test server
+    s = state(c)
+    assert s["decided"] and set(s["granted"]) == {"necessary", "analytical", "preference",
+                                                  "marketing"}
+
+
+def test_reject_all_is_a_stored_choice() -> None:
+    c = client()
+    choose(c, "accept_all")
+    choose(c, "reject_all")
+    s = state(c)
+    assert s["decided"] and s["granted"] == ["necessary"]
+
+
+def test_save_grants_exactly_the_ticked_categories() -> None:
+    c = client()
+    r = c.post(
+        "/consentgate/consent",
+        data={"action": "save", "category": ["analytical", "preference"]},
+        headers=ORIGIN,
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert state(c)["granted"] == ["analytical", "necessary", "preference"]
+
+
+def test_necessary_cannot_be_refused() -> None:
+    c = client()
+    r = c.post("/consentgate/consent", json={"action": "save", "categories": []}, headers=ORIGIN)
+    assert r.status_code == 200
+    assert r.json()["granted"] == ["necessary"]
+
+
+def test_json_post_answers_the_new_state() -> None:
+    c = client()
+    r = c.post(
+        "/consentgate/consent",
+        json={"action": "save", "categories": ["marketing"]},
+        headers=ORIGIN,
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert body["decided"] is True and body["granted"] == ["marketing", "necessary"]
+    assert body["consent_id"] and body["revision"] == "1"
+    assert r.headers["cache-control"] == "no-store"
+
+
+def test_consent_id_survives_a_change_of_mind() -> None:
+    c = client()
+    first = c.post("/consentgate/consent", json={"action": "accept_all"}, headers=ORIGIN).json()
+    second = c.post("/consentgate/consent", json={"action": "reject_all"}, headers=ORIGIN).json()
+    assert first["consent_id"] == second["consent_id"]
+
+
+def test_allow_adds_a_single_service() -> None:
+    from consentgate.policy import Vendor
+
+    c = client(vendors=[Vendor("tube", "Tube", "marketing", urls=("tube.example",))])
+    choose(c, "save", category="analytical")
+    choose(c, "allow", service="tube")
+    s = state(c)
+    assert s["granted"] == ["analytical", "necessary"] and s["services"] == ["tube"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"action": "sell_my_data"}, "unknown action"),
+        ({"action": "save", "category": "spying"}, "unknown category: 'spying'"),
+        ({"action": "save", "service": "nope"}, "unknown service: 'nope'"),
+        ({}, "unknown action"),
+    ],
+)
+def test_bad_choices_get_400_with_a_clear_message(fields: dict, message: str) -> None:  # type: ignore[type-arg]
+    c = client()
+    r = c.post("/consentgate/consent", data=fields, headers=ORIGIN, follow_redirects=False)
+    assert r.status_code == 400
+    assert message in r.text
+    assert "set-cookie" not in r.headers
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b"{not json", "application/json", 400),
+        (b"[1, 2]", "application/json", 400),
+        (b'{"action": "save", "categories": "analytical"}', "application/json", 400),
+        (b"\xff\xfe", "application/x-www-form-urlencoded", 400),
+        (b"action=accept_all", "text/plain", 415),
+        (b"action=accept_all&" + b"x" * 70000, "application/x-www-form-urlencoded", 413),
+    ],
+)
+def test_malformed_posts_are_refused_and_set_nothing(
+    body: bytes, content_type: str, status: int
+) -> None:
+    c = client()
+    r = c.post(
+        "/consentgate/consent",
+        content=body,
+        headers={"content-type": content_type, **ORIGIN},
+    )
+    assert r.status_code == status
+    assert "set-cookie" not in r.headers
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "https://evil.example"},
+        {"origin": "null"},
+        {"sec-fetch-site": "cross-site", "origin": "http://testserver"},
+        {"referer": "https://evil.example/page"},
+        {"origin": "http://testserver.evil.example"},
+    ],
+)
+def test_cross_site_posts_are_refused(headers: dict[str, str]) -> None:
+    c = client()
+    r = c.post("/consentgate/consent", data={"action": "accept_all"}, headers=headers,
+               follow_redirects=False)
+    assert r.status_code == 403
+    assert "set-cookie" not in r.headers
+    assert state(c)["decided"] is False
+
+
+def test_same_site_signals_are_accepted() -> None:
+    c = client()
+    for headers in (
+        {"sec-fetch-site": "same-origin", "origin": "http://testserver"},
+        {"referer": "http://testserver/page"},
+    ):
+        r = c.post("/consentgate/consent", data={"action": "accept_all"}, headers=headers,
+                   follow_redirects=False)
+        assert r.status_code == 303
+
+
+def test_subdomains_of_the_cookie_domain_are_same_site() -> None:
+    c = client(cookie_domain="testserver")
+    r = c.post("/consentgate/consent", data={"action": "accept_all"},
+               headers={"origin": "https://shop.testserver"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "Domain=testserver" in r.headers["set-cookie"]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
+def test_other_methods_never_change_consent(method: str) -> None:
+    c = client()
+    r = c.request(method, "/consentgate/consent", params={"action": "accept_all"}, headers=ORIGIN)
+    assert r.status_code == 405
+    assert r.headers["allow"] == "POST"
+    assert "set-cookie" not in r.headers
+
+
+@pytest.mark.parametrize(
+    ("candidate", "expected"),
+    [
+        ("/shop?x=1", "/shop?x=1"),
+        ("http://testserver/a/b", "/a/b"),
+        ("https://evil.example/", "/"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        ("relative/path", "/"),
+        ("/ok\r\nSet-Cookie: x=1", "/"),
+        (None, "/"),
+        ("", "/"),
+    ],
+)
+def test_redirects_stay_on_site(candidate: str | None, expected: str) -> None:
+    assert safe_next(candidate, "testserver") == expected
+
+
+def test_open_redirect_via_next_field_falls_back_to_root() -> None:
+    r = choose(client(), "accept_all", next="https://evil.example/phish")
+    assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+def test_redirect_falls_back_to_referer() -> None:
+    c = client()
+    r = c.post("/consentgate/consent", data={"action": "reject_all"},
+               headers={"referer": "http://testserver/blog/post?id=3"}, follow_redirects=False)
+    assert r.headers["location"] == "/blog/post?id=3"
+
+
+def test_preferences_page_shows_state_and_works_without_javascript() -> None:
+    c = client()
+    page = c.get("/consentgate/preferences")
+    assert page.status_code == 200
+    form = '<form class="consentgate-form" method="post" action="/consentgate/consent">'
+    assert form in page.text
+    assert "You have not made a choice yet." in page.text
+    assert "<script" not in page.text
+    choose(c, "save", category="analytical")
+    page = c.get("/consentgate/preferences").text
+    assert 'value="analytical" checked' in page
+    assert 'value="marketing" checked' not in page
+
+
+def test_banner_fragment_for_reopening() -> None:
+    c = client()
+    choose(c, "accept_all")
+    r = c.get("/consentgate/banner")
+    assert r.status_code == 200 and r.text.lstrip().startswith('<div id="consentgate-banner"')
+    assert 'value="marketing" checked' in r.text
+    assert r.headers["cache-control"] == "no-store"
+
+
+def test_static_assets_are_versioned_and_cached() -> None:
+    c = client()
+    page = c.get("/").text
+    import re
+
+    js_url = re.search(r'src="(/consentgate/static/consentgate\.js\?v=\w+)"', page)
+    assert js_url
+    r = c.get(js_url.group(1))
+    assert r.status_code == 200
+    assert "javascript" in r.headers["content-type"]
+    assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+    unversioned = c.get("/consentgate/static/consentgate.js")
+    assert unversioned.headers["cache-control"] == "no-cache"
+    again = c.get("/consentgate/static/consentgate.js",
+                  headers={"if-none-match": unversioned.headers["etag"]})
+    assert again.status_code == 304
+    assert c.get("/consentgate/static/../middleware.py").status_code == 404
+    assert c.get("/consentgate/static/nope.js").status_code == 404
+    assert c.get("/consentgate/nothing-here").status_code == 404

@@ -1,0 +1,481 @@
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import tempfile
+from typing import Any
+
+import pytest
+from helpers import PAGE, SECRET, choose, client, make_app
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from consentgate import Category, ConsentMiddleware, get_consent
+from consentgate.policy import DEFAULT_CATEGORIES
+
+BANNER = 'id="consentgate-banner"'
+SETTINGS = 'id="consentgate-settings"'
+
+
+# -- banner injection -------------------------------------------------------------------------
+
+
+def test_banner_is_injected_before_body_end_for_a_fresh_visitor() -> None:
+    r = client().get("/")
+    html = r.text
+    assert html.count(BANNER) == 1
+    assert html.index(BANNER) < html.index("</body>")
+    assert html.startswith(PAGE.split("</body>")[0])
+    assert html.endswith("</body></html>")
+    for action in ("accept_all", "reject_all", "save"):
+        assert f'<button type="submit" name="action" value="{action}"' in html
+    assert 'rel="stylesheet" href="/consentgate/static/consentgate.css?v=' in html
+    assert int(r.headers["content-length"]) == len(r.content)
+
+
+def test_banner_has_no_pre_ticked_optional_boxes_and_a_privacy_link() -> None:
+    html = client(privacy_policy_url="/legal/privacy").get("/").text
+    assert 'value="necessary" checked disabled' in html
+    for name in ("analytical", "preference", "marketing"):
+        assert f'value="{name}">' in html
+    assert '<a href="/legal/privacy">' in html
+
+
+def test_after_a_choice_only_the_settings_control_is_injected() -> None:
+    c = client()
+    choose(c, "reject_all")
+    html = c.get("/").text
+    assert BANNER not in html and html.count(SETTINGS) == 1
+
+
+def test_a_new_revision_asks_again_prefilled_with_the_old_choice() -> None:
+    old = client(revision="2023-01")
+    choose(old, "save", category="analytical")
+    new = client(revision="2024-06")
+    new.cookies = old.cookies
+    html = new.get("/").text
+    assert BANNER in html
+    assert 'value="analytical" checked' in html
+    assert get_state(new)["decided"] is False
+    assert get_state(new)["granted"] == ["necessary"]
+
+
+def get_state(c: Any) -> dict[str, Any]:
+    return c.get("/state").json()  # type: ignore[no-any-return]
+
+
+def test_bad_cookie_means_no_choice_yet_never_an_error(caplog: pytest.LogCaptureFixture) -> None:
+    c = client()
+    for value in ("garbage", "a" * 5000, "\"unbalanced", "eyJ2IjoxfQ.abc.def", "%00%ff"):
+        r = c.get("/", headers={"cookie": f"consentgate={value}; other=1"})
+        assert r.status_code == 200 and BANNER in r.text
+        assert value not in r.text
+    assert not [rec for rec in caplog.records if rec.levelname in ("ERROR", "CRITICAL")]
+
+
+def test_cookie_split_over_two_headers_is_found() -> None:
+    c = client()
+    value = choose(c, "accept_all").cookies["consentgate"]
+    fresh = client()
+    r = fresh.get(
+        "/state",
+        headers=[("cookie", "a=b; ;;broken"), ("cookie", f"consentgate={value}")],  # type: ignore[arg-type]
+    )
+    assert r.json()["decided"] is True
+
+
+def test_non_html_and_fragments_are_left_alone() -> None:
+    r = client().get("/text")
+    assert r.text == "plain </body>"
+    assert "vary" not in r.headers
+    fragment = "<div><p>partial</p></div>"
+    assert client(page=fragment).get("/").text == fragment
+
+
+def test_document_without_body_end_gets_the_banner_at_the_end() -> None:
+    html = client(page="<!doctype html><title>x</title><p>no closing tags").get("/").text
+    assert html.startswith("<!doctype html><title>x</title><p>no closing tags")
+    assert BANNER in html
+
+
+def test_only_the_last_body_end_counts() -> None:
+    page = "<html><body><script>var s='</body>';</script><p>end</p></body></html>"
+    html = client(page=page).get("/").text
+    assert html.startswith("<html><body><script>var s='</body>';</script><p>end</p>")
+    assert html.endswith("</body></html>")
+
+
+def test_rewritten_responses_are_private_and_vary_on_cookie() -> None:
+    async def page(request: Request) -> Response:
+        return HTMLResponse(
+            PAGE, headers={"cache-control": "public, max-age=60, s-maxage=600", "etag": '"v1"',
+                           "vary": "Accept-Encoding"}
+        )
+
+    app = Starlette(routes=[Route("/", page)])
+    r = client(ConsentMiddleware(app, secret_key=SECRET)).get("/")
+    assert r.headers["cache-control"] == "private, max-age=60"
+    assert "etag" not in r.headers
+    assert r.headers["vary"] == "Accept-Encoding, Cookie"
+
+
+def test_banner_texts_survive_any_ascii_compatible_charset() -> None:
+    async def page(request: Request) -> Response:
+        body = "<html><body><p>Привет</p></body></html>".encode("cp1251")
+        return Response(body, media_type="text/html; charset=windows-1251")
+
+    app = ConsentMiddleware(
+        Starlette(routes=[Route("/", page)]),
+        secret_key=SECRET,
+        categories=(*DEFAULT_CATEGORIES[:1], Category("stats", "Статистика", "Счётчики")),
+        builtin_vendors=False,
+    )
+    r = client(app).get("/")
+    raw = r.content
+    assert raw.startswith("<html><body><p>Привет</p>".encode("cp1251"))
+    assert "&#1057;&#1090;&#1072;" in raw.decode("ascii", "replace")  # "Ста" as references
+
+
+# -- streaming and message order --------------------------------------------------------------
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+
+
+async def run(app: Any, scope_extra: dict[str, Any] | None = None,
+              headers: list[tuple[bytes, bytes]] | None = None) -> Recorder:
+    scope = {"type": "http", "method": "GET", "path": "/", "raw_path": b"/", "root_path": "",
+             "query_string": b"", "headers": headers or [(b"host", b"testserver")],
+             "scheme": "http", "http_version": "1.1", "extensions": {}}
+    scope.update(scope_extra or {})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    recorder = Recorder()
+    await app(scope, receive, recorder)
+    return recorder
+
+
+def raw_app(*messages: dict[str, Any]) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        for message in messages:
+            await send(dict(message))
+
+    return app
+
+
+def start(content_type: bytes = b"text/html; charset=utf-8", status: int = 200,
+          extra: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
+    return {"type": "http.response.start", "status": status,
+            "headers": [(b"content-type", content_type), *(extra or [])]}
+
+
+def body(data: bytes, more: bool = False) -> dict[str, Any]:
+    return {"type": "http.response.body", "body": data, "more_body": more}
+
+
+@pytest.mark.anyio
+async def test_streamed_html_streams_and_drops_content_length() -> None:
+    chunks = [b"<html><bo", b"dy><p>one</p>", b"<p>two</p></bo", b"dy></html>"]
+    app = ConsentMiddleware(
+        raw_app(start(extra=[(b"content-length", b"44")]),
+                *[body(c, True) for c in chunks], body(b"")),
+        secret_key=SECRET,
+    )
+    rec = await run(app)
+    kinds = [m["type"] for m in rec.messages]
+    assert kinds[0] == "http.response.start" and kinds.count("http.response.start") == 1
+    headers = dict(rec.messages[0]["headers"])
+    assert b"content-length" not in headers
+    out = b"".join(m.get("body", b"") for m in rec.messages[1:])
+    assert out.startswith(b"<html><body><p>one</p><p>two</p>")
+    assert out.endswith(b"</body></html>")
+    assert BANNER.encode() in out
+    # the first bytes left before the last arrived
+    assert rec.messages[1]["body"] and b"<html><body>".startswith(rec.messages[1]["body"])
+    assert rec.messages[-1]["more_body"] is False
+
+
+@pytest.mark.anyio
+async def test_unknown_messages_are_forwarded_as_they_are() -> None:
+    trailers = {"type": "http.response.trailers", "headers": [], "more_trailers": False}
+    debug = {"type": "http.response.debug", "info": {"x": 1}}
+    app = ConsentMiddleware(
+        raw_app(start(b"application/json"), debug, body(b"{}", True), body(b""), trailers),
+        secret_key=SECRET,
+    )
+    rec = await run(app)
+    assert [m["type"] for m in rec.messages] == [
+        "http.response.start", "http.response.debug", "http.response.body",
+        "http.response.body", "http.response.trailers",
+    ]
+    assert rec.messages[1] == debug
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("status", [204, 304, 206])
+async def test_untouchable_statuses_pass(status: int) -> None:
+    app = ConsentMiddleware(raw_app(start(status=status), body(b"<html><body></body>")),
+                            secret_key=SECRET)
+    rec = await run(app)
+    assert rec.messages[-1]["body"] == b"<html><body></body>"
+
+
+@pytest.mark.anyio
+async def test_head_passes_untouched() -> None:
+    app = ConsentMiddleware(raw_app(start(extra=[(b"content-length", b"19")]), body(b"")),
+                            secret_key=SECRET)
+    rec = await run(app, {"method": "HEAD"})
+    assert dict(rec.messages[0]["headers"])[b"content-length"] == b"19"
+
+
+@pytest.mark.anyio
+async def test_pathsend_html_is_read_and_rewritten() -> None:
+    with tempfile.NamedTemporaryFile("wb", suffix=".html", delete=False) as f:
+        f.write(PAGE.encode())
+    try:
+        app = ConsentMiddleware(
+            raw_app(start(), {"type": "http.response.pathsend", "path": f.name}),
+            secret_key=SECRET,
+        )
+        rec = await run(app, {"extensions": {"http.response.pathsend": {}}})
+        out = b"".join(m.get("body", b"") for m in rec.messages[1:])
+        assert out.startswith(PAGE.split("</body>")[0].encode()) and BANNER.encode() in out
+        # non-HTML pathsend is forwarded as is
+        app = ConsentMiddleware(
+            raw_app(start(b"image/png"), {"type": "http.response.pathsend", "path": f.name}),
+            secret_key=SECRET,
+        )
+        rec = await run(app)
+        assert rec.messages[-1]["type"] == "http.response.pathsend"
+    finally:
+        os.unlink(f.name)
+
+
+def test_file_response_html_gets_the_banner() -> None:
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "page.html")
+        with open(path, "w") as f:
+            f.write(PAGE)
+
+        async def page(request: Request) -> Response:
+            return FileResponse(path)
+
+        app = ConsentMiddleware(Starlette(routes=[Route("/", page)]), secret_key=SECRET)
+        r = client(app).get("/")
+        assert BANNER in r.text and int(r.headers["content-length"]) == len(r.content)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_compressed_html_is_decoded_rewritten_and_reencoded(encoding: str) -> None:
+    import zlib
+
+    raw = PAGE.encode()
+    packed = gzip.compress(raw) if encoding == "gzip" else zlib.compress(raw)
+    half = len(packed) // 2
+    app = ConsentMiddleware(
+        raw_app(start(extra=[(b"content-encoding", encoding.encode())]),
+                body(packed[:half], True), body(packed[half:])),
+        secret_key=SECRET,
+    )
+    rec = await run(app)
+    out = b"".join(m.get("body", b"") for m in rec.messages[1:])
+    plain = gzip.decompress(out) if encoding == "gzip" else zlib.decompress(out)
+    assert BANNER.encode() in plain and plain.startswith(b"<!doctype html>")
+    assert dict(rec.messages[0]["headers"])[b"content-encoding"] == encoding.encode()
+
+
+@pytest.mark.anyio
+async def test_corrupt_gzip_is_left_as_is_without_raising() -> None:
+    app = ConsentMiddleware(
+        raw_app(start(extra=[(b"content-encoding", b"gzip")]), body(b"\x1f\x8bnot gzip at all")),
+        secret_key=SECRET,
+    )
+    rec = await run(app)
+    assert rec.messages[-1]["body"] == b"\x1f\x8bnot gzip at all"
+
+
+@pytest.mark.anyio
+async def test_unknown_encoding_passes_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+    from consentgate import responder
+
+    responder._warned.discard("zstd")
+    app = ConsentMiddleware(
+        raw_app(start(extra=[(b"content-encoding", b"zstd")]), body(b"\x28\xb5\x2f\xfd")),
+        secret_key=SECRET,
+    )
+    await run(app)
+    rec = await run(app)
+    assert rec.messages[-1]["body"] == b"\x28\xb5\x2f\xfd"
+    warnings = [r for r in caplog.records if "zstd" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "GZipMiddleware" in warnings[0].getMessage()
+
+
+@pytest.mark.anyio
+async def test_utf16_body_is_transcoded_not_crashed() -> None:
+    page = PAGE.encode("utf-16")
+    app = ConsentMiddleware(raw_app(start(b"text/html; charset=utf-16"), body(page)),
+                            secret_key=SECRET)
+    rec = await run(app)
+    headers = dict(rec.messages[0]["headers"])
+    assert headers[b"content-type"] == b"text/html; charset=utf-8"
+    out = rec.messages[-1]["body"].decode("utf-8")
+    assert out.startswith("<!doctype html>") and BANNER in out
+
+
+@pytest.mark.anyio
+async def test_utf16_bom_without_charset_is_detected() -> None:
+    app = ConsentMiddleware(raw_app(start(b"text/html"), body(PAGE.encode("utf-16"))),
+                            secret_key=SECRET)
+    rec = await run(app)
+    assert BANNER in rec.messages[-1]["body"].decode("utf-8")
+
+
+@pytest.mark.anyio
+async def test_websocket_and_lifespan_pass_through() -> None:
+    seen = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+
+    mw = ConsentMiddleware(app, secret_key=SECRET)
+    await mw({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
+    await mw({"type": "websocket", "path": "/", "headers": []}, None, None)  # type: ignore[arg-type]
+    assert seen == ["lifespan", "websocket"]
+
+
+# -- Set-Cookie gating and state ------------------------------------------------------------
+
+
+def cookie_app() -> Starlette:
+    async def page(request: Request) -> Response:
+        response = HTMLResponse(PAGE)
+        response.set_cookie("theme", "dark")
+        response.set_cookie("session", "abc")
+        response.set_cookie("_ga", "GA1.1.1")
+        return response
+
+    app = Starlette(routes=[Route("/", page)])
+    app.add_middleware(ConsentMiddleware, secret_key=SECRET, cookies={"theme": "preference",
+                                                                      "_ga": "analytical"})
+    return app
+
+
+def test_cookies_of_ungranted_categories_are_dropped() -> None:
+    c = client(cookie_app())
+    r = c.get("/")
+    set_cookies = r.headers.get_list("set-cookie")
+    assert [v.split("=")[0] for v in set_cookies] == ["session"]
+    choose(c, "save", category="preference")
+    r = c.get("/")
+    assert sorted(v.split("=")[0] for v in r.headers.get_list("set-cookie")) == ["session",
+                                                                                  "theme"]
+
+
+def test_withdrawal_expires_the_cookies_of_withdrawn_categories() -> None:
+    c = client(cookie_app())
+    choose(c, "accept_all")
+    c.get("/")
+    r = c.post("/consentgate/consent", data={"action": "reject_all"},
+               headers={"origin": "http://www.shop.example", "host": "www.shop.example"},
+               follow_redirects=False)
+    assert r.status_code == 303
+    expired = [v for v in r.headers.get_list("set-cookie") if "Max-Age=0" in v]
+    names = {v.split("=")[0] for v in expired}
+    assert names == {"theme", "_ga"}
+    domains = {v.split("Domain=")[1] for v in expired if "Domain=" in v}
+    assert domains == {"www.shop.example", "shop.example"}
+
+
+def test_get_consent_and_scope_state_in_the_app() -> None:
+    c = client()
+    assert get_state(c) == {"decided": False, "granted": ["necessary"], "services": [],
+                            "revision": None, "given_at": None, "consent_id": None}
+    choose(c, "save", category="marketing")
+    s = get_state(c)
+    assert s["decided"] and s["granted"] == ["marketing", "necessary"] and s["given_at"]
+
+
+def test_get_consent_outside_the_middleware_fails_closed() -> None:
+    consent = get_consent({"type": "http"})
+    assert not consent.decided and not consent.allows("analytical")
+    assert get_consent().granted == {"necessary"}
+
+
+def test_rotated_key_is_reissued_on_the_next_response() -> None:
+    old = client(secret_key="old")
+    value = choose(old, "accept_all").cookies["consentgate"]
+    new = client(secret_key=["new", "old"])
+    r = new.get("/", cookies={"consentgate": value})
+    assert SETTINGS in r.text
+    reissued = re.search(r"consentgate=([^;]+)", r.headers["set-cookie"])
+    assert reissued and reissued.group(1) != value
+    assert client(secret_key="new").get("/state", cookies={"consentgate": reissued.group(1)}
+                                         ).json()["decided"]
+
+
+def test_secure_cookie_on_https_and_host_prefix() -> None:
+    app = make_app()
+    from starlette.testclient import TestClient
+
+    c = TestClient(app, base_url="https://testserver")
+    r = c.post("/consentgate/consent", data={"action": "accept_all"},
+               headers={"origin": "https://testserver"}, follow_redirects=False)
+    assert "Secure" in r.headers["set-cookie"]
+    c = TestClient(make_app(host_prefix=True), base_url="https://testserver")
+    r = c.post("/consentgate/consent", data={"action": "accept_all"},
+               headers={"origin": "https://testserver"}, follow_redirects=False)
+    assert r.headers["set-cookie"].startswith("__Host-consentgate=")
+    assert "Domain" not in r.headers["set-cookie"]
+    assert c.get("/state").json()["decided"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"secret_key": ""}, "secret_key"),
+        ({"secret_key": []}, "secret_key"),
+        ({"max_age": 0}, "max_age"),
+        ({"prefix": "consent/"}, "prefix"),
+        ({"host_prefix": True, "cookie_domain": "example.com"}, "host_prefix"),
+        ({"cookie_name": "bad name"}, "cookie_name"),
+        ({"categories": DEFAULT_CATEGORIES[1:]}, "necessary"),
+        ({"cookies": {"x": "unknown"}}, "unknown category"),
+        ({"mode": "hide"}, "mode"),
+        ({"categories": DEFAULT_CATEGORIES[:2]}, "builtin_vendors=False"),
+        ({"revision": ""}, "revision"),
+    ],
+)
+def test_bad_configuration_fails_at_start_up(options: dict[str, Any], message: str) -> None:
+    options.setdefault("secret_key", SECRET)
+    with pytest.raises(ValueError, match=message):
+        ConsentMiddleware(make_app(), **options)
+
+
+def test_huge_cookie_header_does_not_break_the_page() -> None:
+    r = client().get("/", headers={"cookie": "x=" + "y" * 60000})
+    assert r.status_code == 200 and BANNER in r.text
+
+
+def test_streaming_response_many_small_chunks() -> None:
+    async def page(request: Request) -> Response:
+        async def gen() -> Any:
+            for ch in PAGE:
+                yield ch.encode()
+
+        return StreamingResponse(gen(), media_type="text/html")
+
+    app = ConsentMiddleware(Starlette(routes=[Route("/", page)]), secret_key=SECRET)
+    html = client(app).get("/").text
+    assert html.startswith(PAGE.split("</body>")[0]) and BANNER in html
