@@ -1,0 +1,226 @@
+"""Real Chromium (Debian's /usr/bin/chromium driven by Playwright) against a real uvicorn server.
+
+Every request the page makes goes through ``context.route``: requests to the test server pass,
+everything else is recorded and answered locally from ``fakes.py``, so nothing leaves the machine
+and each test knows exactly which third parties were contacted.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import Request as PwRequest
+
+from .fakes import fake_for
+from .site import build_app
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+AXE_DEFAULT = Path.home() / ".cache/consentgate/axe-core-4.14.1/node_modules/axe-core/axe.min.js"
+
+TRACKER_COOKIES = frozenset({"_ga", "_ga_TEST123", "_fbp", "_ym_uid", "_ym_d", "_exlib"})
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    # Playwright gives every launch a fresh temporary user-data-dir.
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def axe_js() -> Path:
+    path = Path(os.environ.get("CONSENTGATE_AXE_JS") or AXE_DEFAULT)
+    if not path.is_file():
+        pytest.fail(f"axe-core not found at {path}: run `source .ci/browser.sh <python>` first")
+    return path
+
+
+class LiveServer:
+    """uvicorn serving ``app`` on a free port of 127.0.0.1, in a thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.sock = sock
+        self.origin = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)
+        self.sock.close()
+
+    def url(self, path: str) -> str:
+        return self.origin + path
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[LiveServer]:
+    with LiveServer(build_app()) as live:
+        yield live
+
+
+@dataclass
+class Hit:
+    url: str
+    host: str
+    path: str
+    resource_type: str
+    method: str
+
+
+@dataclass
+class Network:
+    """Records every request; answers third parties from the fakes."""
+
+    origin: str
+    hits: list[Hit] = field(default_factory=list)
+    local: list[Hit] = field(default_factory=list)
+
+    def handle(self, route: Route, request: PwRequest) -> None:
+        parts = urlsplit(request.url)
+        hit = Hit(
+            request.url, parts.hostname or "", parts.path, request.resource_type, request.method
+        )
+        if f"{parts.scheme}://{parts.netloc}" == self.origin:
+            self.local.append(hit)
+            route.continue_()
+            return
+        self.hits.append(hit)
+        fake = fake_for(hit.host, parts.path)
+        if fake.delay:
+            time.sleep(fake.delay)
+        route.fulfill(
+            status=200,
+            body=fake.body,
+            content_type=fake.content_type,
+            headers={"access-control-allow-origin": "*", "cache-control": "no-store"},
+        )
+
+    @property
+    def hosts(self) -> set[str]:
+        return {h.host for h in self.hits}
+
+    def clear(self) -> None:
+        self.hits.clear()
+        self.local.clear()
+
+    def documents(self) -> list[Hit]:
+        return [h for h in self.local if h.resource_type == "document"]
+
+    def wait_for(self, page: Page, hosts: set[str], timeout: float = 8.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not hosts <= self.hosts:
+            if time.monotonic() > deadline:
+                missing = sorted(hosts - self.hosts)
+                raise AssertionError(f"never requested: {missing}; got {sorted(self.hosts)}")
+            page.wait_for_timeout(50)
+
+
+@dataclass
+class Visit:
+    context: BrowserContext
+    page: Page
+    net: Network
+    server: LiveServer
+    console: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.server.url(path), wait_until="networkidle")
+
+    def cookie_names(self) -> set[str]:
+        return {c["name"] for c in self.context.cookies()}
+
+    def tracker_cookies(self) -> set[str]:
+        return self.cookie_names() & TRACKER_COOKIES
+
+    def log(self) -> list[str]:
+        return list(self.page.evaluate("window.__cg || []"))
+
+    def settle(self, ms: int = 300) -> None:
+        self.page.wait_for_timeout(ms)
+
+
+# Runs before any page script: collects consentgate:change events and layout shifts.
+PROBE = """
+window.__changes = [];
+document.addEventListener('consentgate:change', function (e) { window.__changes.push(e.detail); });
+window.__shift = 0;
+new PerformanceObserver(function (list) {
+  list.getEntries().forEach(function (e) { if (!e.hadRecentInput) window.__shift += e.value; });
+}).observe({type: 'layout-shift', buffered: true});
+"""
+
+
+VisitFactory = Callable[..., Visit]
+
+
+@pytest.fixture
+def visit(browser: Browser, server: LiveServer) -> Iterator[VisitFactory]:
+    contexts: list[BrowserContext] = []
+
+    def open_visit(
+        *, live: LiveServer | None = None, javascript: bool = True, **options: Any
+    ) -> Visit:
+        target = live or server
+        context = browser.new_context(java_script_enabled=javascript, **options)
+        contexts.append(context)
+        net = Network(target.origin)
+        context.route("**/*", net.handle)
+        page = context.new_page()
+        if javascript:
+            page.add_init_script(PROBE)
+        v = Visit(context, page, net, target)
+        page.on("console", lambda m: v.console.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: v.errors.append(str(e)))
+        return v
+
+    yield open_visit
+    for context in contexts:
+        context.close()

@@ -1,0 +1,159 @@
+"""A small site full of real vendors' official snippets, wrapped in ConsentMiddleware."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from consentgate import ConsentMiddleware, Vendor
+
+SECRET = "browser-tests-secret-not-for-production"
+
+# A loader followed by inline code that needs it: activation must keep the parser's order.
+EXAMPLE_LIB = Vendor(
+    id="examplelib",
+    name="Example Analytics",
+    category="analytical",
+    privacy_url="https://lib.example-analytics.com/privacy",
+    urls=("lib.example-analytics.com",),
+    inline=("ExampleLib.init",),
+    cookies=("_exlib",),
+)
+
+GA4 = """
+<script async src="https://www.googletagmanager.com/gtag/js?id=G-TEST123"></script>
+<script>
+  window.dataLayer = window.dataLayer || [];
+  function gtag(){dataLayer.push(arguments);}
+  gtag('js', new Date());
+  gtag('config', 'G-TEST123');
+</script>"""
+
+GTM = """
+<script>(function(w,d,s,l,i){w[l]=w[l]||[];w[l].push({'gtm.start':
+new Date().getTime(),event:'gtm.js'});var f=d.getElementsByTagName(s)[0],
+j=d.createElement(s),dl=l!='dataLayer'?'&l='+l:'';j.async=true;j.src=
+'https://www.googletagmanager.com/gtm.js?id='+i+dl;f.parentNode.insertBefore(j,f);
+})(window,document,'script','dataLayer','GTM-TEST12');</script>"""
+
+META_PIXEL = """
+<script>
+!function(f,b,e,v,n,t,s)
+{if(f.fbq)return;n=f.fbq=function(){n.callMethod?
+n.callMethod.apply(n,arguments):n.queue.push(arguments)};
+if(!f._fbq)f._fbq=n;n.push=n;n.loaded=!0;n.version='2.0';
+n.queue=[];t=b.createElement(e);t.async=!0;
+t.src=v;s=b.getElementsByTagName(e)[0];
+s.parentNode.insertBefore(t,s)}(window, document,'script',
+'https://connect.facebook.net/en_US/fbevents.js');
+fbq('init', '123456789');
+fbq('track', 'PageView');
+</script>
+<noscript><img height="1" width="1" style="display:none" alt=""
+src="https://www.facebook.com/tr?id=123456789&ev=PageView&noscript=1"></noscript>"""
+
+YANDEX = """
+<script type="text/javascript">
+   (function(m,e,t,r,i,k,a){m[i]=m[i]||function(){(m[i].a=m[i].a||[]).push(arguments)};
+   m[i].l=1*new Date();
+   for (var j = 0; j < document.scripts.length; j++) {
+     if (document.scripts[j].src === r) { return; }}
+   k=e.createElement(t),a=e.getElementsByTagName(t)[0],k.async=1,k.src=r,
+   a.parentNode.insertBefore(k,a)})
+   (window, document, "script", "https://mc.yandex.ru/metrika/tag.js", "ym");
+   ym(12345678, "init", {clickmap:true, trackLinks:true, accurateTrackBounce:true});
+</script>
+<noscript><div><img src="https://mc.yandex.ru/watch/12345678"
+ style="position:absolute; left:-9999px;" alt=""></div></noscript>"""
+
+UMAMI = """
+<script defer src="https://cloud.umami.is/script.js"
+ data-website-id="94db1cb1-74f4-4a40-ad6c-962362670409"></script>"""
+
+EXAMPLE_LIB_SNIPPET = """
+<script src="https://lib.example-analytics.com/lib.js"></script>
+<script>ExampleLib.init("site-1");</script>"""
+
+YOUTUBE = """
+<iframe width="560" height="315" src="https://www.youtube.com/embed/dQw4w9WgXcQ"
+ title="YouTube video player" frameborder="0"
+ allow="accelerometer; autoplay; clipboard-write; encrypted-media; gyroscope; picture-in-picture"
+ allowfullscreen></iframe>"""
+
+PIXEL = """
+<img height="1" width="1" style="display:none" alt=""
+ src="https://px.ads.linkedin.com/collect/?pid=1234567&fmt=gif">"""
+
+
+def page(title: str, body: str, head: str = "") -> str:
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>{head}
+</head>
+<body>
+<header><h1 id="heading">{title}</h1><nav><a href="/">Home</a> <a href="/plain">Plain</a>
+<a href="/privacy">Privacy</a></nav></header>
+<main>
+<p id="lead">Some content the banner must not push around.</p>
+{body}
+</main>
+</body>
+</html>"""
+
+
+TRACKERS = page(
+    "Trackers",
+    "\n".join([EXAMPLE_LIB_SNIPPET, GTM, META_PIXEL, YANDEX, UMAMI, YOUTUBE, PIXEL]),
+    head=GA4,
+)
+
+
+async def trackers(request: Request) -> Response:
+    return HTMLResponse(TRACKERS)
+
+
+async def plain(request: Request) -> Response:
+    return HTMLResponse(page("Plain", "<p>No trackers here.</p>"))
+
+
+async def privacy(request: Request) -> Response:
+    return HTMLResponse(page("Privacy policy", "<p>What we collect and why.</p>"))
+
+
+CSP_NONCE = "cGFnZS1ub25jZS0x"
+
+
+async def strict_csp(request: Request) -> Response:
+    """GA4 under a strict policy: the re-created inline config only runs with the page's nonce."""
+    head = GA4.replace("<script>", f'<script nonce="{CSP_NONCE}">')
+    csp = (
+        f"script-src 'self' 'nonce-{CSP_NONCE}' https://www.googletagmanager.com; "
+        "object-src 'none'; base-uri 'none'"
+    )
+    return HTMLResponse(
+        page("Strict CSP", "<p>Strict policy.</p>", head=head),
+        headers={"Content-Security-Policy": csp},
+    )
+
+
+def build_app(**options: object) -> ConsentMiddleware:
+    inner = Starlette(
+        routes=[
+            Route("/", trackers),
+            Route("/plain", plain),
+            Route("/privacy", privacy),
+            Route("/csp", strict_csp),
+        ]
+    )
+    return ConsentMiddleware(
+        inner,
+        secret_key=SECRET,
+        vendors=[EXAMPLE_LIB],
+        privacy_policy_url="/privacy",
+        **options,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,176 @@
+"""Every visitor can make the choice: keyboard, small screens, zoom, axe-core; and screenshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .conftest import SCREENSHOTS, Visit, VisitFactory
+
+ACTIVE_IN_BANNER = "document.getElementById('consentgate-banner').contains(document.activeElement)"
+
+
+def focused(v: Visit) -> dict[str, Any]:
+    return dict(
+        v.page.evaluate(
+            """() => {
+              const el = document.activeElement, s = getComputedStyle(el);
+              return {tag: el.tagName, id: el.id, value: el.value || '', name: el.name || '',
+                      text: (el.textContent || '').trim(),
+                      outline: s.outlineStyle !== 'none' ? parseFloat(s.outlineWidth) : 0};
+            }"""
+        )
+    )
+
+
+def tab_to(v: Visit, match: dict[str, str], limit: int = 80) -> dict[str, Any]:
+    for _ in range(limit):
+        v.page.keyboard.press("Tab")
+        now = focused(v)
+        if all(now.get(k) == want for k, want in match.items()):
+            return now
+    raise AssertionError(f"never reached {match} by Tab")
+
+
+def test_keyboard_only_choice_and_reopen(visit: VisitFactory) -> None:
+    v = visit()
+    v.goto("/")
+    # Focus starts inside the dialog, so a screen reader announces it and Tab reaches it first.
+    assert v.page.evaluate(ACTIVE_IN_BANNER)
+
+    summary = tab_to(v, {"tag": "SUMMARY"})
+    assert summary["outline"] >= 2, "visible focus"
+    v.page.keyboard.press("Enter")
+    box = tab_to(v, {"tag": "INPUT", "value": "analytical"})
+    assert box["outline"] >= 2
+    v.page.keyboard.press("Space")
+    save = tab_to(v, {"tag": "BUTTON", "value": "save"})
+    assert save["outline"] >= 2
+    v.page.keyboard.press("Enter")
+    v.page.wait_for_selector("#consentgate-banner", state="hidden")
+    assert v.page.evaluate("window.consentgate.get().granted") == ["analytical", "necessary"]
+    # Focus is not lost on <body>: it lands on the control that re-opens the dialog.
+    assert focused(v)["id"] == "consentgate-settings"
+
+    v.page.keyboard.press("Enter")
+    v.page.wait_for_selector("#consentgate-banner", state="visible")
+    assert v.page.evaluate(ACTIVE_IN_BANNER)
+    # The re-opened banner shows the current choice.
+    assert v.page.is_checked("#consentgate-banner input[value=analytical]")
+    v.page.keyboard.press("Escape")
+    v.page.wait_for_selector("#consentgate-banner", state="hidden")
+    assert focused(v)["id"] == "consentgate-settings"
+
+    v.page.keyboard.press("Enter")
+    v.page.wait_for_selector("#consentgate-banner", state="visible")
+    reject = tab_to(v, {"tag": "BUTTON", "value": "reject_all"})
+    assert reject["outline"] >= 2
+    with v.page.expect_navigation():  # withdrawing analytics reloads the page
+        v.page.keyboard.press("Enter")
+    assert v.page.evaluate("window.consentgate.get().granted") == ["necessary"]
+
+
+def test_reject_is_as_prominent_as_accept(visit: VisitFactory) -> None:
+    v = visit()
+    v.goto("/")
+    styles = v.page.evaluate(
+        """() => ['accept_all', 'reject_all'].map(value => {
+          const b = document.querySelector('#consentgate-banner button[value=' + value + ']');
+          const s = getComputedStyle(b), r = b.getBoundingClientRect();
+          return [s.color, s.backgroundColor, s.fontSize, s.fontWeight, s.borderColor,
+                  Math.round(r.height)];
+        })"""
+    )
+    assert styles[0] == styles[1]
+
+
+def test_banner_overlays_without_shifting_the_layout(visit: VisitFactory) -> None:
+    with_js = visit()
+    with_js.goto("/")
+    without = visit(javascript=False)
+    without.goto("/")
+    position = "getComputedStyle(document.getElementById('consentgate-banner')).position"
+    assert with_js.page.evaluate(position) == "fixed"
+    lead = "document.getElementById('lead').getBoundingClientRect().top"
+    assert with_js.page.evaluate(lead) == without.page.evaluate(lead)
+    assert with_js.page.evaluate("window.__shift") == 0
+
+
+def fits(v: Visit) -> None:
+    """No horizontal scrolling; every control of the banner can be reached inside the viewport."""
+    page = v.page
+    width, height = page.evaluate("[window.innerWidth, window.innerHeight]")
+    banner = page.locator("#consentgate-banner")
+    box = banner.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+    assert banner.evaluate("b => b.scrollWidth <= b.clientWidth")
+    page.click("#consentgate-banner summary")
+    for control in page.locator(
+        "#consentgate-banner button, #consentgate-banner input[type=checkbox]"
+    ).all():
+        control.scroll_into_view_if_needed()
+        box = control.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width
+        assert box["y"] >= 0 and box["y"] + box["height"] <= height
+
+
+def test_usable_at_320px(visit: VisitFactory) -> None:
+    v = visit(viewport={"width": 320, "height": 568})
+    v.goto("/")
+    fits(v)
+
+
+def test_usable_at_200_percent_zoom(visit: VisitFactory) -> None:
+    # 200 % zoom of a 1280x720 window is a 640x360 CSS viewport at twice the pixel density.
+    v = visit(viewport={"width": 640, "height": 360}, device_scale_factor=2)
+    v.goto("/")
+    fits(v)
+
+
+def serious(v: Visit, axe_js: Path, selector: str | None) -> list[str]:
+    v.page.add_script_tag(path=str(axe_js))
+    results = v.page.evaluate(
+        """async (selector) => {
+          const r = await axe.run(selector || document, {resultTypes: ['violations']});
+          return r.violations.map(x => ({id: x.id, impact: x.impact,
+              nodes: x.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary)}));
+        }""",
+        selector,
+    )
+    return [
+        f"{r['id']} ({r['impact']}): {r['nodes']}"
+        for r in results
+        if r["impact"] in ("serious", "critical")
+    ]
+
+
+def test_axe_finds_nothing_serious_in_the_banner(visit: VisitFactory, axe_js: Path) -> None:
+    v = visit()
+    v.goto("/")
+    v.page.click("#consentgate-banner summary")  # scan the category toggles too
+    assert serious(v, axe_js, "#consentgate-banner") == []
+
+
+def test_axe_finds_nothing_serious_on_the_preferences_page(
+    visit: VisitFactory, axe_js: Path
+) -> None:
+    v = visit()
+    v.goto("/consentgate/preferences")
+    assert serious(v, axe_js, None) == []
+
+
+def test_screenshots_of_the_banner(visit: VisitFactory) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shots = []
+    for name, viewport in (
+        ("banner-desktop.png", {"width": 1280, "height": 800}),
+        ("banner-320px.png", {"width": 320, "height": 640}),
+    ):
+        v = visit(viewport=viewport)
+        v.goto("/")
+        path = SCREENSHOTS / name
+        v.page.screenshot(path=str(path))
+        assert path.stat().st_size > 1000
+        shots.append(str(path))
+    print("\nbanner screenshots:", *shots, sep="\n  ")

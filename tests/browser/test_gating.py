@@ -1,0 +1,210 @@
+"""What leaves the page before and after a choice, measured in real Chromium."""
+
+from __future__ import annotations
+
+from .conftest import TRACKER_COOKIES, Visit, VisitFactory
+
+ANALYTICAL_HOSTS = {
+    "www.googletagmanager.com",  # gtag.js (GA4) and gtm.js
+    "www.google-analytics.com",  # GA4's collect beacon
+    "mc.yandex.ru",
+    "cloud.umami.is",
+    "lib.example-analytics.com",
+}
+MARKETING_HOSTS = {
+    "connect.facebook.net",
+    "www.facebook.com",
+    "www.youtube.com",
+    "px.ads.linkedin.com",
+}
+ALL_HOSTS = ANALYTICAL_HOSTS | MARKETING_HOSTS
+ALL_SCRIPTS = {
+    "gtag.js",
+    "gtm.js",
+    "fbevents.js",
+    "tag.js",
+    "umami.js",
+    "examplelib.js",
+    "examplelib.init",
+}
+ANALYTICAL_COOKIES = {"_ga", "_ga_TEST123", "_ym_uid", "_ym_d", "_exlib"}
+
+# Each tracker's first request, in the order the elements appear in the page (GA4 sits in <head>).
+DOCUMENT_ORDER = [
+    "https://www.googletagmanager.com/gtag/js",
+    "https://lib.example-analytics.com/lib.js",
+    "https://www.googletagmanager.com/gtm.js",
+    "https://connect.facebook.net/en_US/fbevents.js",
+    "https://mc.yandex.ru/metrika/tag.js",
+    "https://cloud.umami.is/script.js",
+    "https://www.youtube.com/embed/",
+    "https://px.ads.linkedin.com/collect/",
+]
+
+
+def first_requests(v: Visit) -> list[str]:
+    order = []
+    for hit in v.net.hits:
+        prefix = next((p for p in DOCUMENT_ORDER if hit.url.startswith(p)), None)
+        if prefix and prefix not in order:
+            order.append(prefix)
+    return order
+
+
+def fresh(visit: VisitFactory, path: str = "/", **options: object) -> Visit:
+    v = visit(**options)
+    v.goto(path)
+    return v
+
+
+def banner_visible(v: Visit) -> bool:
+    return bool(v.page.is_visible("#consentgate-banner"))
+
+
+def test_fresh_visitor_contacts_no_tracker_and_gets_no_tracker_cookie(
+    visit: VisitFactory,
+) -> None:
+    v = fresh(visit)
+    v.settle(500)
+    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.tracker_cookies() == set()
+    assert v.log() == []
+    assert banner_visible(v)
+    # The YouTube embed waits behind its placeholder.
+    assert v.page.is_visible(".consentgate-placeholder[data-consent-service=youtube]")
+    assert not v.page.is_visible("iframe[title='YouTube video player']")
+    assert v.errors == []
+
+
+def test_accept_all_loads_everything_in_document_order_without_reload(
+    visit: VisitFactory,
+) -> None:
+    v = fresh(visit)
+    v.page.evaluate("window.__sameDocument = true")
+    documents = len(v.net.documents())
+    v.page.click("#consentgate-banner button[value=accept_all]")
+    v.net.wait_for(v.page, ALL_HOSTS)
+    v.page.wait_for_function("(window.__cg || []).length >= 7")
+    v.settle()
+
+    assert set(v.log()) == ALL_SCRIPTS
+    # The inline call ran only once its (slow, blocking) loader had run.
+    assert v.log().index("examplelib.js") < v.log().index("examplelib.init")
+    assert first_requests(v) == DOCUMENT_ORDER
+    assert v.errors == []
+    # No reload: same document, no second navigation.
+    assert v.page.evaluate("window.__sameDocument") is True
+    assert len(v.net.documents()) == documents
+    assert not banner_visible(v)
+    assert v.page.is_visible("#consentgate-settings")
+    assert v.page.is_visible("iframe[title='YouTube video player']")
+    assert v.page.locator(".consentgate-placeholder").count() == 0
+    assert {"_ga", "_fbp", "_ym_uid", "_exlib"} <= v.tracker_cookies()
+
+    state = v.page.evaluate("window.consentgate.get()")
+    assert state["decided"] is True
+    assert set(state["granted"]) == {"necessary", "analytical", "preference", "marketing"}
+    changes = v.page.evaluate("window.__changes")
+    assert len(changes) == 1 and changes[0]["granted"] == state["granted"]
+
+
+def test_customise_analytical_only_loads_only_analytics(visit: VisitFactory) -> None:
+    v = fresh(visit)
+    v.page.click("#consentgate-banner summary")
+    v.page.check("#consentgate-banner input[name=category][value=analytical]")
+    v.page.click("#consentgate-banner button[value=save]")
+    v.net.wait_for(v.page, ANALYTICAL_HOSTS)
+    v.page.wait_for_function("(window.__cg || []).includes('examplelib.init')")
+    v.settle(500)
+
+    assert v.net.hosts == ANALYTICAL_HOSTS
+    assert set(v.log()) == {
+        "gtag.js",
+        "gtm.js",
+        "tag.js",
+        "umami.js",
+        "examplelib.js",
+        "examplelib.init",
+    }
+    assert v.tracker_cookies() == ANALYTICAL_COOKIES
+    assert v.page.is_visible(".consentgate-placeholder[data-consent-service=youtube]")
+    assert v.page.evaluate("window.consentgate.get().granted") == ["analytical", "necessary"]
+
+
+def test_placeholder_allows_one_embed_without_anything_else(visit: VisitFactory) -> None:
+    v = fresh(visit)
+    v.page.click(".consentgate-placeholder[data-consent-service=youtube] button")
+    v.net.wait_for(v.page, {"www.youtube.com"})
+    v.settle(500)
+    assert v.net.hosts == {"www.youtube.com"}
+    assert v.page.is_visible("iframe[title='YouTube video player']")
+    assert v.page.evaluate("window.consentgate.get().services") == ["youtube"]
+
+
+def test_returning_visitor_loads_trackers_with_the_page(visit: VisitFactory) -> None:
+    v = fresh(visit)
+    v.page.click("#consentgate-banner button[value=accept_all]")
+    v.net.wait_for(v.page, ALL_HOSTS)
+    v.goto("/plain")
+    v.net.clear()
+
+    v.goto("/")
+    # Served live: nothing inert is left for the client to activate, no banner, no click needed.
+    assert v.page.locator("script[type='text/plain'], [data-consent-src]").count() == 0
+    v.net.wait_for(v.page, ALL_HOSTS)
+    assert first_requests(v)[:2] == DOCUMENT_ORDER[:2]
+    assert v.page.locator("#consentgate-banner").count() == 0
+    assert v.page.is_visible("#consentgate-settings")
+    assert v.page.evaluate("window.consentgate.get().decided") is True
+
+
+def test_withdrawal_removes_cookies_and_nothing_fires_after_reload(visit: VisitFactory) -> None:
+    v = fresh(visit)
+    v.page.click("#consentgate-banner button[value=accept_all]")
+    v.net.wait_for(v.page, ALL_HOSTS)
+    v.page.wait_for_function("(window.__cg || []).length >= 7")
+    assert {"_ga", "_fbp", "_ym_uid", "_exlib"} <= v.tracker_cookies()
+
+    v.page.click("#consentgate-settings")
+    v.page.wait_for_selector("#consentgate-banner button[value=reject_all]", state="visible")
+    v.net.clear()
+    with v.page.expect_navigation(wait_until="networkidle"):
+        v.page.click("#consentgate-banner button[value=reject_all]")
+    v.settle(500)
+
+    assert v.tracker_cookies() == set(), v.context.cookies()
+    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.log() == []
+    state = v.page.evaluate("window.consentgate.get()")
+    assert state["decided"] is True and state["granted"] == ["necessary"]
+
+
+def test_without_javascript_the_form_records_the_choice(visit: VisitFactory) -> None:
+    v = fresh(visit, javascript=False)
+    assert v.net.hits == []
+    v.page.click("#consentgate-banner summary")
+    v.page.check("#consentgate-banner input[name=category][value=analytical]")
+    with v.page.expect_navigation(wait_until="networkidle"):
+        v.page.click("#consentgate-banner button[value=save]")
+
+    assert v.page.url == v.server.url("/")
+    assert v.page.locator("#consentgate-banner").count() == 0
+    assert v.page.is_visible("#consentgate-settings")
+    # Without scripts only the <noscript> pixels and the markup elements can load: Metrica's
+    # analytical pixel does, the marketing ones (Meta, LinkedIn, YouTube) stay gated.
+    v.settle(300)
+    assert v.net.hosts == {"mc.yandex.ru"}, [h.url for h in v.net.hits]
+    assert not (v.cookie_names() & TRACKER_COOKIES)
+
+
+def test_without_javascript_accept_all_lets_markup_trackers_load(visit: VisitFactory) -> None:
+    v = fresh(visit, javascript=False)
+    with v.page.expect_navigation(wait_until="networkidle"):
+        v.page.click("#consentgate-banner button[value=accept_all]")
+    v.settle(300)
+    assert v.net.hosts == {
+        "mc.yandex.ru",
+        "www.facebook.com",
+        "www.youtube.com",
+        "px.ads.linkedin.com",
+    }
