@@ -235,7 +235,7 @@ class Endpoints:
             choice, wants_json = await read_choice(request)
             before = gate.consent_of(request.scope)
             consent = self.apply(choice, before)
-            await gate.record(request, consent, before, source=_source(choice, request))
+            await gate.record(request, consent, source=_source(choice, request))
         except Rejection as rejection:
             refusal = rejection.response(wants_json)
             if rejection.reason is Refused.METHOD:

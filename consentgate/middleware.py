@@ -4,6 +4,7 @@ HTML responses (gating trackers, injecting the banner) as they stream through.""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,8 +16,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import consent as consent_module
 from .consent import SCOPE_KEY, Consent
+from .consentlog import DEFAULT_FILENAME, ConsentEntry, ConsentLog, ConsentLogError, open_log
 from .cookie import ConsentCookie, Reading, cookie_names, cookie_values
-from .endpoints import Endpoints, expired_cookie_headers, safe_next
+from .endpoints import Endpoints, Refused, Rejection, expired_cookie_headers, safe_next
 from .i18n import texts_for
 from .policy import DEFAULT_CATEGORIES, Category, Mode, Policy, Vendor
 from .render import Renderer, Urls, category_views, texts_hash
@@ -52,6 +54,9 @@ class ConsentMiddleware:
         language: str | None = None,
         texts: Mapping[str, Mapping[str, str]] | None = None,
         templates: Sequence[jinja2.BaseLoader] = (),
+        consent_log: str | os.PathLike[str] | ConsentLog | None = DEFAULT_FILENAME,
+        log_user_agent: bool = False,
+        log_ip: bool = False,
     ) -> None:
         self.app = app
         keys = [secret_key] if isinstance(secret_key, str) else list(secret_key)
@@ -86,7 +91,19 @@ class ConsentMiddleware:
         self.renderer = Renderer(templates)
         self.endpoints = Endpoints(self)
         self.gate = _build_gate(self)
-        self.consent_log: Any = None
+        self.consent_log: ConsentLog | None
+        if consent_log is None:
+            logger.warning(
+                "consentgate: consent_log=None, so no proof of consent is kept; "
+                "GDPR Art. 7(1) expects you to be able to demonstrate consent"
+            )
+            self.consent_log = None
+        elif isinstance(consent_log, (str, os.PathLike)):
+            self.consent_log = open_log(consent_log, store_user_agent=log_user_agent,
+                                        store_ip=log_ip)
+        else:
+            self.consent_log = consent_log
+        self._log_failing = False
         css, js = (self.endpoints.assets.get(n) for n in ("consentgate.css", "consentgate.js"))
         self.css_url = f"{prefix}/static/consentgate.css?v={css.version if css else ''}"
         self.js_url = f"{prefix}/static/consentgate.js?v={js.version if js else ''}"
@@ -158,10 +175,35 @@ class ConsentMiddleware:
         for value in expired_cookie_headers(doomed, host, self.cookie_domain):
             response.headers.append("set-cookie", value)
 
-    async def record(
-        self, request: Request, consent: Consent, before: Consent, source: str
-    ) -> None:
-        """Hook for the consent log: stores proof of the choice before it is confirmed."""
+    async def record(self, request: Request, consent: Consent, source: str) -> None:
+        """Store proof of the choice; a choice that cannot be proven is not confirmed."""
+        if self.consent_log is None:
+            return
+        assert consent.consent_id and consent.given_at
+        entry = ConsentEntry(
+            consent_id=consent.consent_id,
+            time=consent.given_at,
+            granted=tuple(sorted(consent.granted)),
+            refused=tuple(sorted(self.policy.names - consent.granted)),
+            services=tuple(sorted(consent.services)),
+            revision=self.policy.revision,
+            texts_hash=self.texts_hash(request.headers),
+            source=source,
+            user_agent=request.headers.get("user-agent"),
+            ip=request.client.host if request.client else None,
+        )
+        try:
+            await self.consent_log.append(entry)
+        except ConsentLogError as exc:
+            # Once per outage: a dead database must not flood the logs with one line a click.
+            if not self._log_failing:
+                logger.error("consentgate: the consent log cannot store choices: %s", exc,
+                             exc_info=exc)
+            self._log_failing = True
+            raise Rejection(Refused.STORAGE) from exc
+        if self._log_failing:
+            logger.warning("consentgate: the consent log stores choices again")
+            self._log_failing = False
 
     async def receipt(self, request: Request) -> Response:
         return Response("No consent log is configured.", status_code=404)

@@ -243,3 +243,59 @@ def test_static_assets_are_versioned_and_cached() -> None:
     assert c.get("/consentgate/static/../middleware.py").status_code == 404
     assert c.get("/consentgate/static/nope.js").status_code == 404
     assert c.get("/consentgate/nothing-here").status_code == 404
+
+
+class BrokenLog:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def append(self, entry: object) -> object:
+        from consentgate.consentlog import ConsentLogError
+
+        self.calls += 1
+        raise ConsentLogError("disk full")
+
+    async def records_for(self, consent_id: str) -> list[object]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_choice_that_cannot_be_stored_is_not_confirmed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log = BrokenLog()
+    c = client(consent_log=log)
+    for _ in range(3):
+        r = choose(c, "accept_all")
+        assert r.status_code == 503
+        assert "set-cookie" not in r.headers
+    assert log.calls == 3
+    assert 'id="consentgate-banner"' in c.get("/").text
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "disk full" in errors[0].getMessage()
+
+
+def test_each_choice_is_recorded_with_what_was_shown() -> None:
+    import anyio
+
+    from consentgate.consentlog import open_log
+
+    c = client(consent_log="choices.sqlite3")
+    first = c.post("/consentgate/consent", json={"action": "save", "categories": ["analytical"]},
+                   headers={**ORIGIN, "user-agent": "UA/1"}).json()
+    choose(c, "reject_all")
+    log = open_log("choices.sqlite3")
+    records = anyio.run(log.records_for, first["consent_id"])
+    assert [r.granted for r in records] == [("analytical", "necessary"), ("necessary",)]
+    assert records[0].refused == ("marketing", "preference")
+    assert records[0].source == "banner" and records[1].source == "withdrawal"
+    assert records[0].user_agent is None and records[0].ip is None  # not kept unless configured
+    assert len(records[0].texts_hash) == 64
+    assert log.verify().ok
+
+
+def test_consent_log_none_warns_at_start_up(caplog: pytest.LogCaptureFixture) -> None:
+    client(consent_log=None).get("/")  # Starlette builds its middleware on first use
+    assert any("consent_log=None" in r.getMessage() for r in caplog.records)
