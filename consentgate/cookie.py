@@ -23,6 +23,8 @@ SALT = "consentgate.consent.v1"
 MAX_VALUE_LENGTH = 3800
 #: Clock skew tolerated between app servers for the time of choice.
 CLOCK_SKEW = 60
+#: Verified values remembered, so a returning visitor's requests skip the HMAC and the JSON.
+CACHE_SIZE = 4096
 
 
 class Refusal(enum.Enum):
@@ -65,6 +67,8 @@ class ConsentCookie:
         self._newest = URLSafeTimedSerializer(secret_keys[0], salt=SALT)
         # itsdangerous wants oldest first and signs with the last one.
         self._any = URLSafeTimedSerializer(list(reversed(secret_keys)), salt=SALT)
+        # value -> (reading, time signed, time of choice); only values that verified get in.
+        self._verified: dict[str, tuple[Reading, float, int]] = {}
 
     def dumps(self, consent: Consent) -> str:
         payload = {
@@ -90,20 +94,33 @@ class ConsentCookie:
     def loads(self, value: str) -> Reading:
         if len(value) > MAX_VALUE_LENGTH:
             return Reading(None, Refusal.OVERSIZED)
+        cached = self._verified.get(value)
+        if cached is not None:
+            reading, signed, given = cached
+            refusal = _age_refusal(signed, given, self.max_age)
+            return reading if refusal is None else Reading(None, refusal)
         stale = False
         try:
-            payload = self._newest.loads(value, max_age=self.max_age)
+            payload, signed = self._newest.loads(value, max_age=self.max_age,
+                                                 return_timestamp=True)
         except SignatureExpired as exc:
             return Reading(None, _expiry_refusal(exc))
         except BadData:
             try:
-                payload = self._any.loads(value, max_age=self.max_age)
+                payload, signed = self._any.loads(value, max_age=self.max_age,
+                                                  return_timestamp=True)
             except SignatureExpired as exc:
                 return Reading(None, _expiry_refusal(exc))
             except BadData:
                 return Reading(None, Refusal.BAD_SIGNATURE)
             stale = True
-        return self._consent(payload, stale)
+        reading = self._consent(payload, stale)
+        if reading.consent is not None and reading.consent.given_at is not None:
+            if len(self._verified) >= CACHE_SIZE:
+                self._verified.clear()
+            given = int(reading.consent.given_at.timestamp())
+            self._verified[value] = (reading, signed.timestamp(), given)
+        return reading
 
     def _consent(self, payload: object, stale: bool) -> Reading:
         if not isinstance(payload, dict) or payload.get("v") != 1:
@@ -122,12 +139,9 @@ class ConsentCookie:
             and 0 < len(consent_id) <= 64
         ):
             return Reading(None, Refusal.WRONG_SHAPE)
-        now = time.time()
-        if given > now + CLOCK_SKEW:
-            return Reading(None, Refusal.FUTURE)
-        # Re-signing with a new key must not extend the choice's life: the time of choice counts.
-        if now - given > self.max_age:
-            return Reading(None, Refusal.EXPIRED)
+        refusal = _age_refusal(time.time(), given, self.max_age)
+        if refusal is not None:
+            return Reading(None, refusal)
         policy = self.policy
         # Categories or services that left the policy since are dropped, never trusted.
         consent = Consent(
@@ -139,6 +153,16 @@ class ConsentCookie:
             decided=revision == policy.revision,
         )
         return Reading(consent, None, stale)
+
+
+def _age_refusal(signed: float, given: int, max_age: int) -> Refusal | None:
+    now = time.time()
+    if given > now + CLOCK_SKEW or signed > now + CLOCK_SKEW:
+        return Refusal.FUTURE
+    # Re-signing with a new key must not extend the choice's life: the time of choice counts.
+    if now - given > max_age or now - signed > max_age:
+        return Refusal.EXPIRED
+    return None
 
 
 def _str_list(value: object) -> bool:

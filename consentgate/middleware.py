@@ -3,6 +3,7 @@ HTML responses (gating trackers, injecting the banner) as they stream through.""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -104,6 +105,7 @@ class ConsentMiddleware:
         else:
             self.consent_log = consent_log
         self._log_failing = False
+        self._snippets: dict[tuple[str, str | None, str | None, str], bytes] = {}
         css, js = (self.endpoints.assets.get(n) for n in ("consentgate.css", "consentgate.js"))
         self.css_url = f"{prefix}/static/consentgate.css?v={css.version if css else ''}"
         self.js_url = f"{prefix}/static/consentgate.js?v={js.version if js else ''}"
@@ -237,6 +239,33 @@ class ConsentMiddleware:
             "css_url": root + self.css_url,
             "js_url": root + self.js_url,
         }
+
+    def snippet(self, scope: Scope, consent: Consent, nonce: str | None) -> bytes:
+        """What goes into an HTML page: assets, and the banner or the settings control."""
+        headers = Headers(scope=scope)
+        state = json.dumps(
+            {"decided": consent.decided, "granted": sorted(consent.granted),
+             "services": sorted(consent.services), "revision": self.policy.revision},
+            separators=(",", ":"),
+        )
+        # The settings control depends on few things, so returning visitors share renderings;
+        # the banner also names the page to come back to.
+        key = (scope.get("root_path", ""), headers.get("accept-language"), nonce, state)
+        if consent.decided and key in self._snippets:
+            return self._snippets[key]
+        context = self.context(headers, scope, consent)
+        context.update(nonce=nonce, state=state)
+        html = self.renderer.render("assets.html", context)
+        html += self.renderer.render(
+            "settings_link.html" if consent.decided else "banner.html", context
+        )
+        # Character references keep the snippet right in whatever ASCII-compatible charset.
+        snippet = html.encode("ascii", "xmlcharrefreplace")
+        if consent.decided:
+            if len(self._snippets) >= 1024:
+                self._snippets.clear()
+            self._snippets[key] = snippet
+        return snippet
 
     def render_page(self, name: str, request: Request) -> str:
         context = self.context(request.headers, request.scope, self.consent_of(request.scope))

@@ -77,6 +77,7 @@ class Renderer:
                 [*loaders, jinja2.FileSystemLoader(str(resource_dir("templates")))]
             ),
             autoescape=True,
+            auto_reload=False,  # templates are read once; no stat() on every page
             trim_blocks=True,
             lstrip_blocks=True,
         )

@@ -3,7 +3,6 @@ whether the body streams through untouched or through the rewriting pipeline."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import zlib
@@ -112,9 +111,7 @@ class Responder:
             await self.downstream(message)
             return
         try:
-            out = self.pipeline.feed(body)
-            if not more:
-                out += self.pipeline.close()
+            out = self.pipeline.feed(body) if more else self.pipeline.finish(body)
         except (zlib.error, OSError, ValueError) as exc:
             # We cannot read what the app sent; neither could a browser. Leave it as it was.
             self.warn_once("undecodable", f"consentgate left an undecodable HTML body as is: {exc}")
@@ -136,9 +133,8 @@ class Responder:
             return
         more = message.get("more_body", False)
         try:
-            out = self.pipeline.feed(message.get("body", b""))
-            if not more:
-                out += self.pipeline.close()
+            chunk = message.get("body", b"")
+            out = self.pipeline.feed(chunk) if more else self.pipeline.finish(chunk)
         except (zlib.error, OSError, ValueError) as exc:
             self.warn_once("undecodable", f"consentgate cut an undecodable HTML body short: {exc}")
             self.failed = True
@@ -189,19 +185,8 @@ class Responder:
         return Pipeline(stages)
 
     def snippet(self, headers: MutableHeaders) -> bytes:
-        gate, consent = self.gate, self.consent
-        context = gate.context(Headers(scope=self.scope), self.scope, consent)
         nonce = _NONCE.search(headers.get("content-security-policy", ""))
-        context["nonce"] = nonce.group(1) if nonce else None
-        state = {"decided": consent.decided, "granted": sorted(consent.granted),
-                 "services": sorted(consent.services), "revision": gate.policy.revision}
-        context["state"] = json.dumps(state, separators=(",", ":"))
-        html = gate.renderer.render("assets.html", context)
-        html += gate.renderer.render(
-            "settings_link.html" if consent.decided else "banner.html", context
-        )
-        # Character references keep the snippet right in whatever ASCII-compatible charset.
-        return html.encode("ascii", "xmlcharrefreplace")
+        return self.gate.snippet(self.scope, self.consent, nonce.group(1) if nonce else None)
 
     def mark_changed(self, headers: MutableHeaders) -> None:
         """The body now depends on the visitor's cookie: no shared cache may keep it."""

@@ -33,63 +33,80 @@ class Pipeline:
         return chunk
 
     def close(self) -> bytes:
-        out = b""
+        return self.finish(b"")
+
+    def finish(self, chunk: bytes) -> bytes:
+        """Feed the last chunk and close: for a body sent in one message, with fewer copies."""
         for stage in self.stages:
-            out = stage.feed(out) + stage.close()
-        return out
+            finish = getattr(stage, "finish", None)
+            if finish is not None:
+                chunk = finish(chunk)
+            else:
+                out, rest = stage.feed(chunk), stage.close()
+                chunk = out + rest if rest else out
+        return chunk
 
 
 _BODY_END = re.compile(rb"</body", re.IGNORECASE)
-_DOCUMENT = re.compile(rb"<(?:html|body|!doctype)[\s>]", re.IGNORECASE)
-#: How much we keep back after a ``</body`` in case it was not the last one.
-_MAX_HELD = 64 * 1024
+_DOCUMENT = re.compile(rb"<(?:html|body|!doctype)[\s>]|</(?:body|html)>", re.IGNORECASE)
+#: Only the end of a page is searched for ``</body``: the cost stays flat whatever the page size.
+_TAIL = 8 * 1024
+_HEAD = 4 * 1024
 
 
 class Injector:
-    """Inserts ``snippet`` before the last ``</body``, or at the end of a document without one.
+    """Inserts ``snippet`` before the last ``</body`` of the page's tail, or at the end.
 
-    Fragments (no ``<html``, ``<body`` or doctype anywhere) get nothing: they are pieces of pages.
+    Only the last few KB are held back and searched, so a big page costs one copy. A ``</body``
+    further up (a page with kilobytes of markup after it) gets the snippet appended at the end,
+    which browsers move into the body just the same. Fragments (no ``<html``, ``<body``, doctype,
+    ``</body>`` or ``</html>`` in their head or tail) get nothing: they are pieces of pages.
     """
 
     def __init__(self, snippet: bytes) -> None:
         self.snippet = snippet
-        self.held = b""  # from the last ``</body`` seen on, or a short tail that may start one
-        self.anchored = False  # ``held`` starts with ``</body``
+        self.tail = b""
+        self.head = b""
         self.document = False
-        self.carry = b""  # tail kept to find markers split across chunks
 
     def feed(self, chunk: bytes) -> bytes:
         if not chunk:
             return b""
-        if not self.document:
-            self.document = _DOCUMENT.search(self.carry + chunk) is not None
-            self.carry = (self.carry + chunk)[-10:]
-        data = self.held + chunk
-        last = None
-        for last in _BODY_END.finditer(data):  # noqa: B007 - only the last one counts
-            pass
-        if last is not None:
-            self.anchored = True
-            self.held = data[last.start() :]
-            out = data[: last.start()]
-            if len(self.held) > _MAX_HELD:  # an early ``</body`` in a script string, most likely
-                out, self.held, self.anchored = data, b"", False
-            return out
-        if self.anchored and len(data) <= _MAX_HELD:
-            self.held = data
+        if not self.document and len(self.head) < _HEAD:
+            self.head += chunk[: _HEAD - len(self.head)]
+            self.document = _DOCUMENT.search(self.head) is not None
+        data = self.tail + chunk if self.tail else chunk
+        if len(data) <= _TAIL:
+            self.tail = data
             return b""
-        self.anchored = False
-        keep = len(data) - 6  # a partial ``</body`` may end this chunk
-        self.held = data[keep:] if keep > 0 else data
-        return data[:keep] if keep > 0 else b""
+        self.tail = data[-_TAIL:]
+        return data[:-_TAIL]
 
     def close(self) -> bytes:
-        held, self.held = self.held, b""
-        if self.anchored:
-            return self.snippet + held
-        if self.document:
-            return held + self.snippet
-        return held
+        return self.finish(b"")
+
+    def finish(self, chunk: bytes) -> bytes:
+        if chunk and not self.document and len(self.head) < _HEAD:
+            self.document = _DOCUMENT.search(self.head + chunk[:_HEAD]) is not None
+        data = self.tail + chunk if self.tail else chunk
+        self.tail = b""
+        view = memoryview(data)
+        start = max(0, len(data) - _TAIL)
+        at = _last_body_end(data, start)
+        if at >= 0:
+            return b"".join((view[:at], self.snippet, view[at:]))
+        if self.document or _DOCUMENT.search(data, start):
+            return b"".join((view, self.snippet))
+        return data
+
+
+def _last_body_end(data: bytes, start: int) -> int:
+    """Offset of the last ``</body`` at or after ``start``, any case; -1 when there is none."""
+    # memrchr finds the usual spellings; the regex then only reads the few bytes after them.
+    last = max(data.rfind(b"</body", start), data.rfind(b"</BODY", start))
+    for match in _BODY_END.finditer(data, last + 1 if last >= 0 else start):
+        last = match.start()
+    return last
 
 
 class Decoder:

@@ -204,3 +204,12 @@ def test_empty_key_fails_fast() -> None:
         ConsentCookie([""], policy=POLICY, max_age=10)
     with pytest.raises(ValueError, match="secret_key"):
         ConsentCookie([], policy=POLICY, max_age=10)
+
+
+def test_a_remembered_value_still_expires() -> None:
+    c = codec(max_age=60)
+    value = c.dumps(choice())
+    assert c.loads(value).consent is not None  # verified once, now remembered
+    with mock.patch("time.time", return_value=time.time() + 120):
+        assert c.loads(value).refusal is Refusal.EXPIRED
+    assert codec("other-key", max_age=60).loads(value).refusal is Refusal.BAD_SIGNATURE

@@ -185,7 +185,7 @@ def body(data: bytes, more: bool = False) -> dict[str, Any]:
 
 @pytest.mark.anyio
 async def test_streamed_html_streams_and_drops_content_length() -> None:
-    chunks = [b"<html><bo", b"dy><p>one</p>", b"<p>two</p></bo", b"dy></html>"]
+    chunks = [b"<html><bo", b"dy>" + b"<p>one</p>" * 2000, b"<p>two</p></bo", b"dy></html>"]
     app = ConsentMiddleware(
         raw_app(start(extra=[(b"content-length", b"44")]),
                 *[body(c, True) for c in chunks], body(b"")),
@@ -197,11 +197,12 @@ async def test_streamed_html_streams_and_drops_content_length() -> None:
     headers = dict(rec.messages[0]["headers"])
     assert b"content-length" not in headers
     out = b"".join(m.get("body", b"") for m in rec.messages[1:])
-    assert out.startswith(b"<html><body><p>one</p><p>two</p>")
+    assert out.startswith(b"<html><body>" + b"<p>one</p>" * 2000 + b"<p>two</p>")
     assert out.endswith(b"</body></html>")
     assert BANNER.encode() in out
     # the first bytes left before the last arrived
-    assert rec.messages[1]["body"] and b"<html><body>".startswith(rec.messages[1]["body"])
+    assert len(rec.messages) == 6
+    assert rec.messages[2]["body"].startswith(b"<html><body><p>one</p>")
     assert rec.messages[-1]["more_body"] is False
 
 
@@ -481,3 +482,16 @@ def test_streaming_response_many_small_chunks() -> None:
     app = ConsentMiddleware(Starlette(routes=[Route("/", page)]), secret_key=SECRET)
     html = client(app).get("/").text
     assert html.startswith(PAGE.split("</body>")[0]) and BANNER in html
+
+
+@pytest.mark.parametrize("spelling", ["</body>", "</BODY>", "</Body >", "</bOdY>"])
+def test_body_end_in_any_case(spelling: str) -> None:
+    page = f"<html><body><p>x</p>{spelling}</html>"
+    html = client(page=page).get("/").text
+    assert html.startswith("<html><body><p>x</p><link") and html.endswith(f"{spelling}</html>")
+
+
+def test_body_end_far_from_the_end_gets_the_banner_appended() -> None:
+    page = "<html><body><p>x</p></body>" + "<!-- padding -->" * 1000 + "</html>"
+    html = client(page=page).get("/").text
+    assert html.startswith(page) and BANNER in html[len(page):]

@@ -1,0 +1,208 @@
+"""The middleware's cost as a whole: in process, and over HTTP under real uvicorn.
+
+    python bench/throughput.py [--seconds 5] [--pages ../shared/bench-pages]
+
+Prints ratios against the bare app measured in the same run:
+- in process (no network, no server): each corpus page through the raw ASGI app, bare vs wrapped,
+  for a visitor who granted everything and for one who granted nothing;
+- over HTTP on loopback, under uvicorn (one worker each), for an HTML page and a JSON response.
+Every loop is bounded in time; the servers listen on 127.0.0.1 only and stop at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from starlette.applications import Starlette  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.responses import HTMLResponse, JSONResponse, Response  # noqa: E402
+from starlette.routing import Route  # noqa: E402
+
+from consentgate import ConsentMiddleware  # noqa: E402
+from consentgate.consent import Consent  # noqa: E402
+
+SECRET = "bench-secret"
+DEFAULT_PAGES = ROOT.parent / "shared" / "bench-pages"
+
+
+def corpus(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.html"))}
+
+
+def bare_app(pages: dict[str, bytes]) -> Any:
+    """The app a site would have anyway: Starlette routing a JSON endpoint and the pages."""
+
+    async def json_endpoint(request: Request) -> Response:
+        return JSONResponse({"ok": True, "items": [1, 2, 3]})
+
+    async def page(request: Request) -> Response:
+        return HTMLResponse(pages.get(request.path_params["name"], b"<p>missing</p>"))
+
+    return Starlette(routes=[Route("/json", json_endpoint), Route("/{name}", page)])
+
+
+def wrapped(pages: dict[str, bytes]) -> ConsentMiddleware:
+    return ConsentMiddleware(bare_app(pages), secret_key=SECRET, consent_log=None)
+
+
+def cookie_for(mw: ConsentMiddleware, everything: bool) -> bytes:
+    consent = Consent(granted=mw.policy.names if everything else mw.policy.required,
+                      revision=mw.policy.revision, decided=True, consent_id="bench")
+    return f"{mw.cookie_name}={mw.codec.dumps(consent)}".encode()
+
+
+async def in_process(app: Any, pages: dict[str, bytes], cookie: bytes, seconds: float) -> float:
+    """Megabytes of page per second through ``app``."""
+    done = 0
+    names = list(pages)
+    deadline = time.perf_counter() + seconds
+    start = time.perf_counter()
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    while time.perf_counter() < deadline:
+        for name in names:
+            scope = {"type": "http", "method": "GET", "path": f"/{name}", "root_path": "",
+                     "query_string": b"", "scheme": "http", "http_version": "1.1",
+                     "headers": [(b"host", b"bench"), (b"cookie", cookie)]}
+            await app(scope, receive, send)
+            done += len(pages[name])
+    return done / (time.perf_counter() - start) / 1e6
+
+
+# -- over HTTP -------------------------------------------------------------------------------
+
+SERVER = """
+import sys, uvicorn
+sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
+from throughput import bare_app, wrapped, corpus
+from pathlib import Path
+pages = corpus(Path({pages!r}))
+app = wrapped(pages) if {wrap!r} else bare_app(pages)
+uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", access_log=False)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def server(pages_dir: Path, wrap: bool) -> Iterator[int]:
+    port = free_port()
+    code = SERVER.format(root=str(ROOT), bench=str(ROOT / "bench"), pages=str(pages_dir),
+                         wrap=wrap, port=port)
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=str(ROOT / "bench"))
+    try:
+        for _ in range(200):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.1):
+                break
+            time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def load(port: int, path: str, cookie: bytes, seconds: float, clients: int = 8) -> float:
+    """Requests per second from ``clients`` keep-alive connections, for ``seconds``."""
+    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
+               + b"Cookie: " + cookie + b"\r\n\r\n")
+    count = 0
+    deadline = time.perf_counter() + seconds
+
+    async def one() -> None:
+        nonlocal count
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.perf_counter() < deadline:
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = None
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                if length is not None:
+                    await reader.readexactly(length)
+                else:  # chunked
+                    while True:
+                        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+                        await reader.readexactly(size + 2)
+                        if size == 0:
+                            break
+                count += 1
+        finally:
+            writer.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(clients)))
+    return count / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--pages", type=Path, default=DEFAULT_PAGES)
+    args = parser.parse_args()
+    if not args.pages.is_dir():
+        sys.exit(f"no bench pages at {args.pages}")
+    pages = corpus(args.pages)
+    mw = wrapped(pages)
+    everything, nothing = cookie_for(mw, True), cookie_for(mw, False)
+    print(f"corpus: {len(pages)} pages, {sum(map(len, pages.values())) / 1e6:.1f} MB")
+
+    bare = asyncio.run(in_process(bare_app(pages), pages, everything, args.seconds))
+    full = asyncio.run(in_process(mw, pages, everything, args.seconds))
+    none = asyncio.run(in_process(mw, pages, nothing, args.seconds))
+    print("in process (MB of page per second):")
+    print(f"  bare app                     {bare:9.1f}")
+    print(f"  consentgate, all granted     {full:9.1f}   {full / bare:.2f}x bare (target >= 0.8x)")
+    print(f"  consentgate, nothing granted {none:9.1f}   {none / bare:.2f}x bare")
+
+    page = "/" + min(pages, key=lambda n: abs(len(pages[n]) - 190_000))  # a median-size page
+    rounds = 5
+    window = args.seconds / rounds
+    print(f"over HTTP, uvicorn, 8 keep-alive clients, {rounds} interleaved rounds of "
+          f"{window:.1f}s, median requests/s:")
+    cases = {
+        "JSON, bare": (False, "/json", everything),
+        "JSON, consentgate": (True, "/json", everything),
+        f"HTML {page}, bare": (False, page, everything),
+        f"HTML {page}, consentgate, all granted": (True, page, everything),
+        f"HTML {page}, consentgate, nothing granted": (True, page, nothing),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    with server(args.pages, False) as bare_port, server(args.pages, True) as wrapped_port:
+        for _ in range(rounds):  # interleaved, so drift on a shared machine hits all cases alike
+            for name, (wrap, path, cookie) in cases.items():
+                port = wrapped_port if wrap else bare_port
+                samples[name].append(asyncio.run(load(port, path, cookie, window)))
+    median = {name: statistics.median(values) for name, values in samples.items()}
+    for name, value in median.items():
+        base = median["JSON, bare"] if name.startswith("JSON") else median[f"HTML {page}, bare"]
+        target = "  (target >= 0.97x)" if name == "JSON, consentgate" else ""
+        print(f"  {name:55s} {value:8.0f}   {value / base:.2f}x bare{target}")
+
+
+if __name__ == "__main__":
+    main()
