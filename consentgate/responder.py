@@ -9,7 +9,7 @@ import zlib
 from typing import TYPE_CHECKING
 
 import anyio
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.types import Message, Scope, Send
 
 from .consent import Consent
