@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 try:  # optional: only used when the app sends br-encoded HTML
-    import brotli  # type: ignore[import-not-found, unused-ignore]
+    import brotli  # type: ignore[import-not-found, import-untyped, unused-ignore]
 except ImportError:  # pragma: no cover - depends on the environment
     brotli = None
 

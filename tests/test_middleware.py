@@ -495,3 +495,18 @@ def test_body_end_far_from_the_end_gets_the_banner_appended() -> None:
     page = "<html><body><p>x</p></body>" + "<!-- padding -->" * 1000 + "</html>"
     html = client(page=page).get("/").text
     assert html.startswith(page) and BANNER in html[len(page):]
+
+
+@pytest.mark.anyio
+async def test_brotli_html_is_decoded_rewritten_and_reencoded() -> None:
+    import brotli
+
+    packed = brotli.compress(PAGE.encode())
+    app = ConsentMiddleware(
+        raw_app(start(extra=[(b"content-encoding", b"br")]), body(packed[:5], True),
+                body(packed[5:])),
+        secret_key=SECRET,
+    )
+    rec = await run(app)
+    plain = brotli.decompress(b"".join(m.get("body", b"") for m in rec.messages[1:]))
+    assert BANNER.encode() in plain and plain.startswith(b"<!doctype html>")
