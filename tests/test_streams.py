@@ -19,7 +19,7 @@ documents = st.lists(pieces, max_size=40).map(b"".join)
 
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts})
-    return [data[a:b] for a, b in zip([0, *points], [*points, len(data)])]
+    return [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
 
 
 def run(stage_factory, chunks: list[bytes]) -> bytes:  # type: ignore[no-untyped-def]
