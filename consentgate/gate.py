@@ -1,0 +1,217 @@
+"""Compiled lookups over the vendor registry: URL → vendor, code → vendors, cookie → category.
+
+Built once per middleware. Everything works on bytes so the rewriter never decodes a page: hosts
+and paths are ASCII in every charset the rewriter accepts.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .policy import Policy, Vendor
+
+try:  # Aho-Corasick in Rust: one pass over a script for all signatures (~20x faster than re).
+    from ahocorasick_rs import BytesAhoCorasick, Implementation
+except ImportError:  # pragma: no cover - exercised only where the optional extra is missing
+    BytesAhoCorasick = None  # type: ignore[assignment,misc]
+
+_URL = re.compile(
+    rb"[\x00-\x20]*(?:[a-z][a-z0-9+.-]*:[/\\]*|[/\\]{2,})([^/\\?#]*)([^?#]*)", re.S
+)
+_SCHEME = re.compile(rb"[\x00-\x20]*([a-z][a-z0-9+.-]*):")
+_NETWORK_SCHEMES = frozenset({b"http", b"https", b"ws", b"wss", b"ftp"})
+_TAB_NEWLINE = re.compile(rb"[\t\n\r]")
+_PERCENT = re.compile(rb"%([0-9a-fA-F]{2})")
+#: Ways a URL in markup can spell a host so that its plain text is not in the tag.
+_HIDING = (b"&#", b"&period", b"&sol", b"&bsol", b"&colon", b"&newline", b"&tab", b"%",
+           b"data-consent")
+
+
+def _unpercent(match: re.Match[bytes]) -> bytes:
+    return bytes((int(match.group(1), 16),))
+
+
+def decode_attr(raw: bytes) -> bytes:
+    """An attribute value's bytes with character references resolved (hosts are ASCII)."""
+    if b"&" not in raw:
+        return raw
+    return html.unescape(raw.decode("latin-1")).encode("latin-1", "replace")
+
+
+def split_url(value: bytes) -> tuple[bytes, bytes] | None:
+    """(host, path) of an absolute or protocol-relative URL, lowercased; None for relative URLs.
+
+    Follows the URL parser where it could hide a host: tabs and newlines anywhere are dropped,
+    backslashes count as slashes, ``https:host`` without slashes still names a host, userinfo and
+    port are cut, percent-escapes and a trailing dot in the host are undone.
+    """
+    if b"\t" in value or b"\n" in value or b"\r" in value:
+        value = _TAB_NEWLINE.sub(b"", value)
+    value = value.lower()
+    scheme = _SCHEME.match(value)
+    if scheme is not None and scheme.group(1) not in _NETWORK_SCHEMES:
+        return None
+    match = _URL.match(value)
+    if match is None:
+        return None
+    host = match.group(1).rpartition(b"@")[2]
+    if host.startswith(b"["):
+        return None
+    host = host.partition(b":")[0]
+    if b"%" in host:
+        host = _PERCENT.sub(_unpercent, host)
+    host = host.rstrip(b".")
+    if not host:
+        return None
+    path = match.group(2).replace(b"\\", b"/")
+    if b"%" in path:
+        path = _PERCENT.sub(_unpercent, path)
+    return host, path or b"/"
+
+
+def _pattern(pattern: str) -> tuple[bytes, bytes]:
+    host, slash, path = pattern.strip().lower().partition("/")
+    return host.strip(".").encode("ascii", "replace"), (slash + path).encode("ascii", "replace")
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    path: bytes
+    vendor: Vendor | None  # None: an allow-list entry
+
+
+class VendorIndex:
+    """URL, inline-code and cookie lookups for a fixed set of vendors and an allow-list."""
+
+    def __init__(
+        self,
+        vendors: Sequence[Vendor],
+        allow: Iterable[str] = (),
+        cookies: Iterable[tuple[str, str]] = (),
+        required: Iterable[str] = (),
+    ) -> None:
+        rules: dict[bytes, list[_Rule]] = {}
+        for pattern in allow:
+            host, path = _pattern(pattern)
+            rules.setdefault(host, []).append(_Rule(path, None))
+        for vendor in vendors:
+            for pattern in vendor.urls:
+                host, path = _pattern(pattern)
+                rules.setdefault(host, []).append(_Rule(path, vendor))
+        # Most specific path first; at equal length the allow-list wins (it was added first).
+        self._rules = {h: sorted(r, key=lambda r: -len(r.path)) for h, r in rules.items()}
+        # A tag can only point at a vendor if its text holds a vendor host, or hides one behind a
+        # character reference or a percent-escape: a cheap test that skips most tags unparsed.
+        needles = sorted({h for h in self._rules if h} | set(_HIDING))
+        self._tag_needles = (
+            BytesAhoCorasick(needles, implementation=Implementation.DFA)
+            if BytesAhoCorasick is not None
+            else None
+        )
+        self._tag_needles_re = re.compile(b"|".join(re.escape(n) for n in needles))
+        self._max_labels = max((h.count(b".") + 1 for h in self._rules), default=0)
+
+        by_signature: dict[bytes, list[Vendor]] = {}
+        for vendor in vendors:
+            for sig in vendor.inline:
+                if sig:
+                    by_signature.setdefault(sig.encode("utf-8"), []).append(vendor)
+        self._signatures = list(by_signature)
+        self._signature_vendors = [by_signature[s] for s in self._signatures]
+        self._automaton = (
+            BytesAhoCorasick(self._signatures, implementation=Implementation.DFA)
+            if BytesAhoCorasick is not None and self._signatures
+            else None
+        )
+        self._signature_re = (
+            re.compile(b"|".join(re.escape(s) for s in self._signatures))
+            if self._signatures
+            else None
+        )
+
+        required_set = set(required)
+        exact: dict[str, tuple[str, str | None] | None] = {}
+        prefixes: list[tuple[str, tuple[str, str | None] | None]] = []
+
+        def add(name: str, found: tuple[str, str | None] | None) -> None:
+            if name.endswith("*"):
+                prefixes.append((name[:-1], found))
+            else:
+                exact.setdefault(name, found)
+
+        # The site's own declarations come first: it knows its cookies better than the registry.
+        for name, category in cookies:
+            add(name, None if category in required_set else (category, None))
+        for vendor in vendors:
+            for name in vendor.cookies:
+                add(name, None if vendor.category in required_set else (vendor.category, vendor.id))
+        self._cookie_exact = exact
+        self._cookie_prefixes = sorted(prefixes, key=lambda p: -len(p[0]))
+
+    # -- URLs --------------------------------------------------------------------------------
+
+    def match_url(self, value: bytes, own_host: bytes | None = None) -> Vendor | None:
+        """The vendor an attribute value (raw bytes, maybe with character references) points at."""
+        parts = split_url(decode_attr(value))
+        if parts is None:
+            return None
+        return self.match_host(*parts, own_host=own_host)
+
+    def match_host(self, host: bytes, path: bytes, own_host: bytes | None = None) -> Vendor | None:
+        if host == own_host:
+            return None
+        labels = host.split(b".")
+        rules = self._rules
+        for i in range(max(0, len(labels) - self._max_labels), len(labels)):
+            found = rules.get(b".".join(labels[i:]))
+            if found is None:
+                continue
+            for rule in found:
+                if path.startswith(rule.path):
+                    return rule.vendor
+        return None
+
+    def may_match_tag(self, tag: bytes) -> bool:
+        """False when the start tag ``tag`` surely names no vendor and has no data-consent."""
+        lowered = tag.lower()
+        if self._tag_needles is not None:
+            return bool(self._tag_needles.find_matches_as_indexes(lowered))
+        return self._tag_needles_re.search(lowered) is not None
+
+    # -- inline code -------------------------------------------------------------------------
+
+    def match_code(self, code: bytes | memoryview) -> list[Vendor]:
+        """Vendors whose snippet signatures occur in ``code``, in order of first occurrence."""
+        found: list[Vendor] = []
+        if self._automaton is not None:
+            indexes = [i for i, _, _ in self._automaton.find_matches_as_indexes(code, True)]
+        elif self._signature_re is not None:
+            text = bytes(code)
+            index = {s: i for i, s in enumerate(self._signatures)}
+            indexes = [index[m.group()] for m in self._signature_re.finditer(text)]
+            # Overlapping signatures (one inside another) are found by the slower check.
+            indexes += [i for i, s in enumerate(self._signatures) if i not in indexes and s in text]
+        else:
+            return found
+        for i in indexes:
+            for vendor in self._signature_vendors[i]:
+                if vendor not in found:
+                    found.append(vendor)
+        return found
+
+    # -- cookies -----------------------------------------------------------------------------
+
+    def cookie_category(self, name: str) -> tuple[str, str | None] | None:
+        if name in self._cookie_exact:
+            return self._cookie_exact[name]
+        for prefix, found in self._cookie_prefixes:
+            if name.startswith(prefix):
+                return found
+        return None
+
+
+def index_for(policy: Policy) -> VendorIndex:
+    return VendorIndex(policy.vendors, policy.allow, policy.cookies, policy.required)

@@ -1,0 +1,584 @@
+"""The streaming HTML rewriter that keeps trackers inert until the visitor consents.
+
+Speed comes from letting one compiled regex (``_RUN``) tokenize, in C, everything that can never
+need a change: text, comments, end tags and start tags of uninteresting elements, each tag matched
+whole with the tokenizer's attribute-quoting rules so that ``<div title="<script src=…>">`` is one
+token. Python code runs only where ``_RUN`` stops: at a start tag of an element that may load
+something (script, iframe, img, source, link, video, audio), at elements whose content the
+tokenizer treats specially (style, textarea, title, noscript …) or where the buffer ends inside an
+unfinished token. Strict HTML tokenizing rules are followed where they decide what is markup:
+comments (with ``<!-->``, ``--!>``), bogus comments, script data with its escape states,
+raw text and RCDATA elements, attribute quoting, any letter case.
+
+Bytes outside the elements it changes are copied untouched, so any ASCII-compatible charset works.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from typing import Final
+
+from .gate import VendorIndex, index_for, split_url
+from .policy import Policy, Vendor
+
+Placeholder = Callable[[Vendor | None, str], bytes]
+
+_WS = b"\t\n\f\r "
+
+
+def _ci(word: str) -> str:
+    return "".join(f"[{c}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+# One tag's attributes, as the tokenizer reads them: a quote only opens a value right after `=`.
+_ATTRS: Final = (
+    r"(?:[\t\n\f\r /]++|[^\t\n\f\r />][^\t\n\f\r />=]*+"
+    r"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]++)?)?)*+>"
+)
+_GATED_TAGS: Final = ("script", "iframe", "img", "source", "link", "video", "audio")
+_RAW_TAGS: Final = ("style", "textarea", "title", "xmp", "noembed", "noframes")
+_SPECIAL_TAGS: Final = (*_GATED_TAGS, *_RAW_TAGS, "noscript", "plaintext")
+
+# Start-tag names that need Python. _RUN matches other tags without a lookahead per tag: a name
+# whose first letter starts no special name is skipped at once; otherwise fixed-width lookbehinds
+# at the name's end (cheaper in sre than an alternation) reject the special ones.
+_FIRSTS: Final = "".join(sorted({t[0] for t in _SPECIAL_TAGS}))
+_OTHERS: Final = "".join(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in _FIRSTS)
+_NOT_SPECIAL: Final = "".join(rf"(?<!<{_ci(t)})" for t in _SPECIAL_TAGS)
+_PLAIN_START_TAG: Final = (
+    rf"<(?:[{_OTHERS}{_OTHERS.upper()}][^\t\n\f\r />]*+"
+    rf"|[{_FIRSTS}{_FIRSTS.upper()}][^\t\n\f\r />]*+{_NOT_SPECIAL}){_ATTRS}"
+)
+_RUN: Final = re.compile(
+    (
+        r"(?:[^<]++"
+        r"|<(?=[^a-zA-Z/!?])"  # a lone '<' is text (but not at the buffer's end: wait for more)
+        rf"|{_PLAIN_START_TAG}"
+        rf"|</[a-zA-Z][^\t\n\f\r />]*+{_ATTRS}"
+        r"|<!--(?:-?>|.*?--!?>)"
+        r"|<!(?!--)[^>]*+>|<\?[^>]*+>|</(?![a-zA-Z])[^>]*+>"
+        r")*+"
+    ).encode("ascii"),
+    re.S,
+)
+_TAG: Final = re.compile(rf"<([a-zA-Z][^\t\n\f\r />]*+){_ATTRS}".encode("ascii"))
+_ATTR: Final = re.compile(
+    rb"([^\t\n\f\r />][^\t\n\f\r />=]*)"
+    rb"(?:[\t\n\f\r ]*=[\t\n\f\r ]*(\"[^\"]*\"|'[^']*'|[^\t\n\f\r >]*))?"
+)
+_COMMENT_END: Final = re.compile(rb"--!?>")
+_SCRIPT_END: Final = re.compile(rf"</{_ci('script')}[\t\n\f\r />]".encode("ascii"))
+_SCRIPT_TOKEN: Final = re.compile(rf"<!--|-->|<(/?){_ci('script')}[\t\n\f\r />]".encode("ascii"))
+_END_TAG_REST: Final = re.compile(rf"[^\t\n\f\r />]*+{_ATTRS}".encode("ascii"))
+_RAW_END: Final = {
+    name.encode(): re.compile(rf"</{_ci(name)}[\t\n\f\r />]".encode("ascii"))
+    for name in (*_RAW_TAGS, "iframe", "noscript")
+}
+
+_JS_TYPES: Final = frozenset(
+    t.encode()
+    for t in (
+        "", "module", "text/javascript", "application/javascript", "application/ecmascript",
+        "application/x-ecmascript", "application/x-javascript", "text/ecmascript",
+        "text/javascript1.0", "text/javascript1.1", "text/javascript1.2", "text/javascript1.3",
+        "text/javascript1.4", "text/javascript1.5", "text/jscript", "text/livescript",
+        "text/x-ecmascript", "text/x-javascript",
+    )
+)
+_HINT_RELS: Final = frozenset(
+    (b"preconnect", b"dns-prefetch", b"preload", b"prefetch", b"modulepreload", b"prerender",
+     b"stylesheet")
+)
+
+# Tokenizer states kept between chunks.
+_DATA, _COMMENT, _RAW, _DROP, _PLAINTEXT = range(5)
+# Script data sub-states (HTML "script data", "escaped" and "double escaped").
+_S_DATA, _S_ESCAPED, _S_DOUBLE = range(3)
+
+
+class _Attr:
+    __slots__ = ("end", "name", "raw", "start")
+
+    def __init__(self, name: bytes, raw: bytes | None, start: int, end: int) -> None:
+        self.name = name
+        self.raw = raw  # the value as written, quotes included; None without '='
+        self.start = start
+        self.end = end
+
+    @property
+    def value(self) -> bytes:
+        raw = self.raw
+        if raw is None:
+            return b""
+        if raw[:1] in (b'"', b"'"):
+            raw = raw[1:-1]
+        return raw
+
+    def quoted(self) -> bytes:
+        """The value written so it can follow any attribute: unquoted values get double quotes."""
+        raw = self.raw
+        if raw is None:
+            return b'""'
+        if raw[:1] in (b'"', b"'"):
+            return raw
+        return b'"' + raw.replace(b'"', b"&quot;") + b'"'
+
+
+def _parse_attrs(buf: bytes, start: int, end: int) -> list[_Attr]:
+    return [
+        _Attr(m.group(1).lower(), m.group(2), m.start(), m.end())
+        for m in _ATTR.finditer(buf, start, end)
+    ]
+
+
+def _first(attrs: list[_Attr], name: bytes) -> _Attr | None:
+    for attr in attrs:
+        if attr.name == name:
+            return attr
+    return None
+
+
+def default_placeholder(vendor: Vendor | None, category: str) -> bytes:
+    """A plain click-to-load placeholder (the middleware normally renders its own template)."""
+    esc = html.escape
+    if vendor is not None:
+        name = esc(vendor.name)
+        field = f'<input type="hidden" name="service" value="{esc(vendor.id)}">'
+        service = f' data-consent-service="{esc(vendor.id)}"'
+        privacy = (
+            f' <a href="{esc(vendor.privacy_url)}" rel="noopener" target="_blank">'
+            f"{name} privacy notice</a>"
+            if vendor.privacy_url
+            else ""
+        )
+    else:
+        name = f"{esc(category)} content"
+        field = f'<input type="hidden" name="category" value="{esc(category)}">'
+        service = privacy = ""
+    text = (
+        f'<div class="consentgate-placeholder" data-consent-placeholder="{esc(category)}"'
+        f'{service}><p>This content is hosted by {name} and is blocked until you allow it.'
+        f'{privacy}</p><form method="post" action="/consentgate/consent">'
+        f'<input type="hidden" name="action" value="allow">{field}'
+        f'<button type="submit">Allow {name}</button></form></div>'
+    )
+    return text.encode("ascii", "xmlcharrefreplace")
+
+
+class Gate:
+    """Compiled once per middleware: vendor lookups and the rewriting rules of a policy."""
+
+    def __init__(self, policy: Policy, *, placeholder: Placeholder | None = None) -> None:
+        self.policy = policy
+        self.index: VendorIndex = index_for(policy)
+        self.placeholder: Placeholder = placeholder or default_placeholder
+        self.remove = policy.mode == "remove"
+        self.required = policy.required
+        self.optional = frozenset(policy.optional)
+        self.vendors = {v.id: v for v in policy.vendors}
+
+    def rewriter(
+        self,
+        granted: frozenset[str],
+        services: frozenset[str] = frozenset(),
+        *,
+        host: str | None = None,
+    ) -> HtmlRewriter | None:
+        """A rewriter for one response, or None when this visitor needs nothing gated.
+
+        ``host`` (the request's host) makes URLs on the site's own host never count as vendors.
+        """
+        if self.optional <= granted:
+            return None
+        own = host.lower().partition(":")[0].encode("ascii", "replace") if host else None
+        return HtmlRewriter(self, granted | self.required, services, own)
+
+    def cookie_category(self, name: str) -> tuple[str, str | None] | None:
+        """(category, vendor id or None) of a cookie name; None when unknown or necessary."""
+        return self.index.cookie_category(name)
+
+    def vendor_for_url(self, url: str) -> Vendor | None:
+        """The vendor a URL belongs to (None when allow-listed or unknown)."""
+        return self.index.match_url(url.encode("utf-8", "replace"))
+
+
+class HtmlRewriter:
+    """Rewrites one HTML body for one visitor; feed it chunks, then close it."""
+
+    def __init__(
+        self, gate: Gate, granted: frozenset[str], services: frozenset[str], host: bytes | None
+    ) -> None:
+        self._gate = gate
+        self._index = gate.index
+        self._granted = granted
+        self._services = services
+        self._host = host
+        self._pending = b""
+        self._state = _DATA
+        self._raw_name = b""
+        self._script_resume: tuple[int, int] | None = None  # (offset, sub-state) into _pending
+        self._closed = False
+
+    # -- public API --------------------------------------------------------------------------
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Rewrites what can be decided now; returns it (maybe b"") and keeps the undecided rest."""
+        if self._closed:
+            raise RuntimeError("HtmlRewriter.feed() after close()")
+        if not chunk:
+            return b""
+        buf = self._pending + chunk if self._pending else bytes(chunk)
+        out, pos = self._run(buf, False)
+        self._pending = buf[pos:]
+        return out
+
+    def close(self) -> bytes:
+        """Flushes the rest; an unfinished tag or element at the end is emitted as it is."""
+        if self._closed:
+            return b""
+        self._closed = True
+        buf, self._pending = self._pending, b""
+        if not buf:
+            return b""
+        out, _ = self._run(buf, True)
+        return out
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    def _blocked(self, vendor: Vendor) -> bool:
+        return vendor.category not in self._granted and vendor.id not in self._services
+
+    def _tagged(self, attrs: list[_Attr]) -> tuple[bool, tuple[str, Vendor | None] | None]:
+        """(tagged, decision) for a ``data-consent`` element: a site's own tag is final."""
+        tag = _first(attrs, b"data-consent")
+        if tag is None:
+            return False, None
+        category = tag.value.strip(_WS).lower().decode("latin-1")
+        service = _first(attrs, b"data-consent-service")
+        vendor = (
+            self._gate.vendors.get(service.value.strip(_WS).decode("latin-1"))
+            if service is not None
+            else None
+        )
+        if category in self._granted or (vendor is not None and vendor.id in self._services):
+            return True, None
+        return True, (category, vendor)
+
+    def _url_vendor(self, attrs: list[_Attr], names: tuple[bytes, ...]) -> Vendor | None:
+        index, host = self._index, self._host
+        for name in names:
+            attr = _first(attrs, name)
+            if attr is None or not attr.raw:
+                continue
+            if name.endswith(b"srcset"):
+                for candidate in attr.value.split(b","):
+                    url = candidate.strip(_WS).split(None, 1)[:1]
+                    vendor = index.match_url(url[0], host) if url else None
+                    if vendor is not None:
+                        return vendor
+            else:
+                vendor = index.match_url(attr.value, host)
+                if vendor is not None:
+                    return vendor
+        return None
+
+    def _decide(
+        self, name: bytes, attrs: list[_Attr], code_vendors: list[Vendor]
+    ) -> tuple[str, Vendor | None] | None:
+        """(category, vendor) when the element must be gated for this visitor."""
+        if name == b"script":
+            kind = _first(attrs, b"type")
+            js_type = kind.value.split(b";", 1)[0].strip(_WS).lower() if kind else b""
+            if js_type not in _JS_TYPES:
+                return None  # already inert (text/plain, JSON, templates …)
+            tagged, decision = self._tagged(attrs)
+            if tagged:
+                return decision
+            src = _first(attrs, b"src")
+            if src is not None:
+                vendor = self._index.match_url(src.value, self._host)
+                if vendor is not None:
+                    return (vendor.category, vendor) if self._blocked(vendor) else None
+            for vendor in code_vendors:
+                if self._blocked(vendor):
+                    return vendor.category, vendor
+            return None
+        if name == b"link":
+            rel = _first(attrs, b"rel")
+            if rel is None or not _HINT_RELS.intersection(rel.value.lower().split()):
+                return None
+            names: tuple[bytes, ...] = (b"href",)
+        elif name in (b"img", b"source"):
+            names = (b"src", b"srcset")
+        else:
+            names = (b"src",)
+        if not any(a.name in names for a in attrs):
+            return None  # nothing to load (already inert, or empty)
+        tagged, decision = self._tagged(attrs)
+        if tagged:
+            return decision
+        vendor = self._url_vendor(attrs, names)
+        if vendor is not None and self._blocked(vendor):
+            return vendor.category, vendor
+        return None
+
+    # -- rewriting ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _rebuild(
+        buf: bytes, start: int, name_end: int, end: int, attrs: list[_Attr],
+        drop: frozenset[bytes], added: list[bytes],
+    ) -> bytes:
+        """Start tag buf[start:end] minus the ``drop`` attributes, with ``added`` after its name."""
+        parts = [buf[start:name_end], *added]
+        cursor = name_end
+        for attr in attrs:
+            if attr.name in drop:
+                cut = attr.start
+                while cut > cursor and buf[cut - 1] in _WS:
+                    cut -= 1
+                parts.append(buf[cursor:cut])
+                cursor = attr.end
+        parts.append(buf[cursor:end])
+        return b"".join(parts)
+
+    def _inert_tag(
+        self, buf: bytes, start: int, name_end: int, end: int, name: bytes,
+        attrs: list[_Attr], category: str, vendor: Vendor | None,
+    ) -> bytes:
+        added: list[bytes] = []
+        if name == b"script":
+            moved = {b"type": b"data-consent-type", b"src": b"data-consent-src"}
+            added.append(b' type="text/plain"')
+        elif name == b"link":
+            moved = {b"href": b"data-consent-href"}
+        else:
+            moved = {b"src": b"data-consent-src", b"srcset": b"data-consent-srcset"}
+        remove = self._gate.remove  # remove mode keeps video/audio but without their sources
+        for old, new in moved.items():
+            attr = _first(attrs, old)
+            if attr is not None and attr.raw is not None and not remove:
+                added.append(b" " + new + b"=" + attr.quoted())
+        if _first(attrs, b"data-consent") is None:
+            added.append(b' data-consent="' + _attr_text(category) + b'"')
+        if vendor is not None and _first(attrs, b"data-consent-service") is None:
+            added.append(b' data-consent-service="' + _attr_text(vendor.id) + b'"')
+        if name == b"iframe":
+            added.append(b" data-consent-hidden hidden")
+        return self._rebuild(buf, start, name_end, end, attrs, frozenset(moved), added)
+
+    # -- the tokenizer -----------------------------------------------------------------------
+
+    def _run(self, buf: bytes, final: bool) -> tuple[bytes, int]:
+        out: list[bytes] = []
+        pos = self._scan(buf, 0, len(buf), final, out, top=True)
+        return b"".join(out), pos
+
+    def _scan(
+        self, buf: bytes, pos: int, end: int, final: bool, out: list[bytes], top: bool
+    ) -> int:
+        """Rewrites buf[pos:end] into ``out``; returns where undecided bytes begin.
+
+        The tokenizer state is ``self._state`` for the top-level stream; nested scans (the inside
+        of ``<noscript>``) start in data state and run to their end.
+        """
+        state = self._state if top else _DATA
+        raw_name = self._raw_name if top else b""
+        emitted = pos  # buf[emitted:pos] is unchanged input not yet copied to out
+        run = _RUN.match
+        while pos < end:
+            if state == _PLAINTEXT:
+                pos = end
+                break
+            if state == _COMMENT:
+                found = _COMMENT_END.search(buf, pos, end)
+                if found is None:
+                    pos = end if final else max(pos, end - 3)
+                    break
+                pos = found.end()
+                state = _DATA
+                continue
+            if state in (_RAW, _DROP):
+                found = _RAW_END[raw_name].search(buf, pos, end)
+                if found is None:
+                    stop = end if final else max(pos, end - len(raw_name) - 3)
+                    if state == _DROP:
+                        out.append(buf[emitted:pos])
+                        emitted = stop
+                    pos = stop
+                    if final:
+                        state = _DATA
+                    break
+                if state == _RAW:
+                    pos = found.start()
+                    state = _DATA  # the end tag is an ordinary end tag for _RUN
+                    continue
+                tail = _END_TAG_REST.match(buf, found.start() + 2, end)
+                if tail is None and not final:
+                    emitted = pos = found.start()
+                    break
+                out.append(buf[emitted:pos])
+                emitted = pos = tail.end() if tail is not None else end
+                state = _DATA
+                continue
+
+            pos = run(buf, pos, end).end()  # type: ignore[union-attr]  # `(…)*+` always matches
+            if pos >= end:
+                break
+            # _RUN stopped at a '<' it could not consume: a special element or an unfinished token.
+            following = buf[pos + 1 : pos + 2]
+            if following == b"!" and buf.startswith(b"<!--", pos):
+                if end - pos < 6 and not final:
+                    break  # could still become "<!-->" or "<!--->"
+                state = _COMMENT
+                pos += 4
+                continue
+            tag = _TAG.match(buf, pos, end) if following.isalpha() else None
+            if tag is None:
+                if not final:
+                    break
+                pos = end  # an unfinished tag or comment at the end of the body passes as it is
+                break
+            name = tag.group(1).lower()
+            name_end = tag.end(1)
+            if name == b"script":
+                result = self._script(buf, pos, tag, end, final, top)
+                if result is None:
+                    break
+                element_end, replacement = result
+                if replacement is not None:
+                    out.append(buf[emitted:pos])
+                    out.append(replacement)
+                    emitted = element_end
+                pos = element_end
+            elif name in (b"img", b"source", b"link", b"video", b"audio", b"iframe"):
+                if self._index.may_match_tag(buf[pos : tag.end()]):
+                    attrs = _parse_attrs(buf, name_end, tag.end() - 1)
+                    decision = self._decide(name, attrs, [])
+                else:
+                    attrs, decision = [], None
+                if decision is not None:
+                    category, vendor = decision
+                    out.append(buf[emitted:pos])
+                    if name == b"iframe":
+                        out.append(self._gate.placeholder(vendor, category))
+                    if not self._gate.remove or name in (b"video", b"audio"):
+                        out.append(
+                            self._inert_tag(buf, pos, name_end, tag.end(), name, attrs,
+                                            category, vendor)
+                        )
+                    emitted = tag.end()
+                pos = tag.end()
+                if name == b"iframe":
+                    # iframe content is raw text; in remove mode it goes with its element.
+                    state = _DROP if decision is not None and self._gate.remove else _RAW
+                    raw_name = name
+                    if state == _DROP:
+                        emitted = pos
+            elif name == b"noscript":
+                found = _RAW_END[b"noscript"].search(buf, tag.end(), end)
+                if found is None and not final:
+                    break
+                inner_end = found.start() if found is not None else end
+                # Without scripting the inside is markup (pixels load); with it, raw text up to
+                # the first </noscript. Rewriting it as markup bounded there covers both views.
+                out.append(buf[emitted : tag.end()])
+                self._scan(buf, tag.end(), inner_end, True, out, top=False)
+                emitted = pos = inner_end
+            elif name == b"plaintext":
+                state = _PLAINTEXT
+                pos = end
+            else:  # raw text / RCDATA element: its content is never markup
+                pos = tag.end()
+                state = _RAW
+                raw_name = name
+        if top:
+            self._state = _DATA if final else state
+            self._raw_name = raw_name
+        out.append(buf[emitted:pos])
+        return pos
+
+    def _script(
+        self, buf: bytes, pos: int, tag: re.Match[bytes], end: int, final: bool, top: bool
+    ) -> tuple[int, bytes | None] | None:
+        """(end of the element, replacement or None) or None to wait for more input."""
+        content = tag.end()
+        resume = self._script_resume if top and pos == 0 else None
+        self._script_resume = None
+        start, sub = resume if resume is not None else (content, _S_DATA)
+        close, scanned, sub = _script_close(buf, start, end, sub, final)
+        if close < 0:
+            if not final:
+                if top:
+                    self._script_resume = (scanned - pos, sub)
+                return None
+            close = element_end = end
+        else:
+            tail = _END_TAG_REST.match(buf, close + 2, end)
+            if tail is None:
+                if not final:
+                    if top:
+                        self._script_resume = (close - pos, _S_DATA)
+                    return None
+                element_end = end
+            else:
+                element_end = tail.end()
+        code = memoryview(buf)[pos:close]  # start tag too: loader attributes are signatures
+        vendors = self._index.match_code(code)
+        if not vendors and not self._index.may_match_tag(buf[pos : tag.end()]):
+            return element_end, None
+        name_end = tag.end(1)
+        attrs = _parse_attrs(buf, name_end, tag.end() - 1)
+        decision = self._decide(b"script", attrs, vendors)
+        if decision is None:
+            return element_end, None
+        if self._gate.remove:
+            return element_end, b""
+        category, vendor = decision
+        start_tag = self._inert_tag(buf, pos, name_end, tag.end(), b"script", attrs, category,
+                                    vendor)
+        return element_end, start_tag + buf[tag.end() : element_end]
+
+
+def _script_close(buf: bytes, pos: int, end: int, sub: int, final: bool) -> tuple[int, int, int]:
+    """Finds the ``</script`` that ends script data starting at ``pos`` in sub-state ``sub``.
+
+    Returns (its position or -1, where to resume scanning, sub-state there).
+    """
+    if sub == _S_DATA:
+        found = _SCRIPT_END.search(buf, pos, end)
+        limit = found.start() if found is not None else end
+        if buf.find(b"<!--", pos, limit) < 0:  # the common case: no escape states involved
+            if found is not None:
+                return found.start(), found.start(), _S_DATA
+            return -1, max(pos, end - 9), _S_DATA
+    while True:
+        token = _SCRIPT_TOKEN.search(buf, pos, end)
+        if token is None:
+            return -1, max(pos, end - 9), sub
+        text = token.group()
+        if text == b"<!--":
+            if sub == _S_DATA:
+                sub = _S_ESCAPED
+            pos = token.start() + 2  # its dashes may also close it: "<!-->"
+        elif text == b"-->":
+            sub = _S_DATA
+            pos = token.end()
+        elif token.group(1):  # </script
+            if sub != _S_DOUBLE:
+                return token.start(), token.start(), sub
+            sub = _S_ESCAPED
+            pos = token.end() - 1
+        else:  # <script
+            if sub == _S_ESCAPED:
+                sub = _S_DOUBLE
+            pos = token.end() - 1
+
+
+def _attr_text(text: str) -> bytes:
+    return html.escape(text).encode("ascii", "xmlcharrefreplace")
+
+
+__all__ = ["Gate", "HtmlRewriter", "Placeholder", "default_placeholder", "split_url"]
