@@ -169,3 +169,36 @@ def fresh_schema() -> Iterator[str]:
     finally:
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+# -- shared by the consent-log tests -----------------------------------------------------------
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@contextmanager
+def log_target(backend: str, directory: Path) -> Iterator[str]:
+    """A target for ``open_log`` naming an empty store of ``backend``."""
+    if backend == "sqlite":
+        yield str(directory / "consentgate.sqlite3")
+    else:
+        with fresh_schema() as url:
+            yield url
+
+
+def raw_execute(target: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Run ``sql`` (``?`` placeholders) on the store directly, as a tamperer would."""
+    if target.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(target, autocommit=True) as conn:
+            cursor = conn.execute(sql.replace("?", "%s"), params or None)
+            return cursor.fetchall() if cursor.description else []
+    import sqlite3
+
+    conn = sqlite3.connect(target, isolation_level=None)
+    try:
+        cursor = conn.execute(sql, params)
+        return cursor.fetchall()
+    finally:
+        conn.close()

@@ -16,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
 from .records import GENESIS
-from .store import SCHEMA_VERSION, ConsentLogError, StoredConsentLog
+from .store import COLUMNS, SCHEMA_VERSION, ConsentLogError, StoredConsentLog
 
 _SCHEMA = (
     # Two servers starting at once must not both create the tables.
@@ -61,6 +61,9 @@ class PostgresConsentLog(StoredConsentLog):
     driver_errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.Error, OSError)
     lock_clause = " FOR UPDATE"
     placeholder = "%s"
+    select_columns = COLUMNS.replace(
+        "granted, refused, services", "granted::text, refused::text, services::text"
+    )
 
     def __init__(self, url: str, **options: Any) -> None:
         super().__init__(**options)
@@ -139,8 +142,3 @@ class PostgresConsentLog(StoredConsentLog):
 
     def _encode_names(self, value: tuple[str, ...]) -> Jsonb:
         return Jsonb(list(value))
-
-    def _decode_names(self, value: Any) -> list[Any]:
-        if not isinstance(value, list):
-            raise TypeError("a list of names is not a JSON list")
-        return value

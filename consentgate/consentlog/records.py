@@ -22,7 +22,8 @@ RECORD_VERSION = 1
 #: Default cut for stored user agents: enough to tell browser and platform, not a fingerprint.
 USER_AGENT_MAX = 160
 
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# Built once: json.dumps() with options builds a new encoder on every call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 # Visitor-sent text ends up in operators' terminals and spreadsheets: keep printable only.
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -109,25 +110,42 @@ class ConsentRecord:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form, as exported and shown on receipts."""
-        data = self.payload()
-        del data["v"]
-        data["hash"] = self.hash
-        data["version"] = self.version
-        return data
+        return {
+            "seq": self.seq,
+            "consent_id": self.consent_id,
+            "time": format_time(self.time),
+            "granted": self.granted,
+            "refused": self.refused,
+            "services": self.services,
+            "revision": self.revision,
+            "texts_hash": self.texts_hash,
+            "source": self.source,
+            "user_agent": self.user_agent,
+            "ip": self.ip,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+            "version": self.version,
+        }
 
 
 def chain_hash(payload: dict[str, Any]) -> str:
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(payload).encode("utf-8")).hexdigest()
 
 
 def format_time(value: datetime) -> str:
     """Fixed-width UTC text: sorts as it compares, so SQLite can range-scan it as text."""
-    return value.astimezone(timezone.utc).strftime(_TIME_FORMAT)
+    text = value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return text.removesuffix("+00:00") + "Z"
 
 
 def parse_time(value: str) -> datetime:
-    return datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=timezone.utc)
+    """The time ``format_time`` wrote; ``ValueError`` for anything else."""
+    if len(value) != 27 or not value.endswith("Z"):
+        raise ValueError(f"{value!r} is not a stored UTC time")
+    parsed = datetime.fromisoformat(value[:-1])
+    if parsed.tzinfo is not None:
+        raise ValueError(f"{value!r} is not a stored UTC time")
+    return parsed.replace(tzinfo=timezone.utc)
 
 
 def anonymise_ip(raw: str | None) -> str | None:
@@ -168,12 +186,10 @@ def build_record(
     user_agent_max: int = USER_AGENT_MAX,
 ) -> ConsentRecord:
     """The record ``entry`` becomes at position ``seq`` after a record hashed ``prev_hash``."""
-    time = entry.time.astimezone(timezone.utc)
     unhashed = ConsentRecord(
         seq=seq,
         consent_id=entry.consent_id,
-        # The stored text keeps microseconds only; hash what will be read back.
-        time=parse_time(format_time(time)),
+        time=entry.time.astimezone(timezone.utc),
         granted=_names(entry.granted),
         refused=_names(entry.refused),
         services=_names(entry.services),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -16,8 +17,10 @@ from .store import (
     ConsentLogError,
     StoredConsentLog,
     json_names,
-    parse_json_names,
 )
+
+# How long to wait for another process's write to finish before failing.
+_BUSY_SECONDS = 30.0
 
 #: The log file used when none is configured, relative to the working directory.
 DEFAULT_FILENAME = "consentgate.sqlite3"
@@ -74,9 +77,11 @@ class SQLiteConsentLog(StoredConsentLog):
         if not self.create and self.path != ":memory:" and not Path(self.path).exists():
             raise ConsentLogError(f"there is no consent log at {self.path}")
         # Autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE.
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            self.path, timeout=_BUSY_SECONDS, isolation_level=None, check_same_thread=False
+        )
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn)
             # A choice is confirmed to the visitor once stored: survive power loss, not just
             # a crash of the process.
             conn.execute("PRAGMA synchronous=FULL")
@@ -134,8 +139,19 @@ class SQLiteConsentLog(StoredConsentLog):
     def _encode_names(self, value: tuple[str, ...]) -> str:
         return json_names(value)
 
-    def _decode_names(self, value: Any) -> list[Any]:
-        return parse_json_names(value)
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    # Switching a fresh file to WAL fails at once, without the busy timeout, while another
+    # process holds a lock on it (creating the tables, say): retry until the timeout instead.
+    deadline = time.monotonic() + _BUSY_SECONDS
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "") != "SQLITE_BUSY" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _statements(script: str) -> list[str]:

@@ -18,6 +18,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
+from functools import lru_cache
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import anyio
@@ -119,6 +120,8 @@ class StoredConsentLog(ABC):
     driver_errors: ClassVar[tuple[type[Exception], ...]]
     #: Appended to the chain-row SELECT inside write transactions where rows must be locked.
     lock_clause: ClassVar[str] = ""
+    #: How rows are read: the name lists must come back as JSON text.
+    select_columns: ClassVar[str] = COLUMNS
     #: The driver's placeholder, written ``?`` in the shared SQL.
     placeholder: ClassVar[str] = "?"
 
@@ -179,9 +182,6 @@ class StoredConsentLog(ABC):
 
     @abstractmethod
     def _encode_names(self, value: tuple[str, ...]) -> Any: ...
-
-    @abstractmethod
-    def _decode_names(self, value: Any) -> list[Any]: ...
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -276,7 +276,8 @@ class StoredConsentLog(ABC):
     def records_for_sync(self, consent_id: str) -> list[ConsentRecord]:
         with self._using("read"):
             rows = self._execute(
-                f"SELECT {COLUMNS} FROM consentgate_log WHERE consent_id = ? ORDER BY seq",
+                f"SELECT {self.select_columns} FROM consentgate_log "
+                "WHERE consent_id = ? ORDER BY seq",
                 (consent_id,),
             ).fetchall()
         return [self._decode_checked(row) for row in rows]
@@ -429,7 +430,7 @@ class StoredConsentLog(ABC):
             where.append("seq <= ?")
             params.append(until_seq)
         sql = (
-            f"SELECT {COLUMNS} FROM consentgate_log WHERE {' AND '.join(where)} "
+            f"SELECT {self.select_columns} FROM consentgate_log WHERE {' AND '.join(where)} "
             f"ORDER BY seq LIMIT {int(page_size)}"
         )
         while True:
@@ -460,14 +461,29 @@ class StoredConsentLog(ABC):
 
     def _decode(self, row: Sequence[Any]) -> ConsentRecord:
         """A stored row as a record; ``ValueError``/``TypeError`` when a row was mangled."""
-        seq, version, consent_id, time, granted, refused, services = row[:7]
-        revision, texts_hash, source, user_agent, ip, prev_hash, hash_ = row[7:]
-        texts = (consent_id, revision, texts_hash, source, prev_hash, hash_)
-        if not all(isinstance(v, str) for v in texts):
-            raise TypeError("a text column holds something else")
-        if not all(v is None or isinstance(v, str) for v in (user_agent, ip)):
-            raise TypeError("user_agent/ip hold something else")
-        if not isinstance(seq, int) or not isinstance(version, int):
+        (
+            seq,
+            version,
+            consent_id,
+            time,
+            granted,
+            refused,
+            services,
+            revision,
+            texts_hash,
+            source,
+            user_agent,
+            ip,
+            prev_hash,
+            hash_,
+        ) = row
+        for text in (consent_id, revision, texts_hash, source, prev_hash, hash_):
+            if type(text) is not str:
+                raise TypeError("a text column holds something else")
+        for optional in (user_agent, ip):
+            if optional is not None and type(optional) is not str:
+                raise TypeError("user_agent/ip hold something else")
+        if type(seq) is not int or type(version) is not int:
             raise TypeError("seq/version are not integers")
         if version > RECORD_VERSION:
             raise ValueError(f"record version {version} is newer than this consentgate")
@@ -475,9 +491,9 @@ class StoredConsentLog(ABC):
             seq=seq,
             consent_id=consent_id,
             time=self._decode_time(time),
-            granted=_names(self._decode_names(granted)),
-            refused=_names(self._decode_names(refused)),
-            services=_names(self._decode_names(services)),
+            granted=names_from_json(granted),
+            refused=names_from_json(refused),
+            services=names_from_json(services),
             revision=revision,
             texts_hash=texts_hash,
             source=source,
@@ -509,20 +525,28 @@ class StoredConsentLog(ABC):
             )
 
 
-def _names(values: list[Any]) -> tuple[str, ...]:
-    if not all(isinstance(v, str) for v in values):
-        raise TypeError("a list of names holds something else")
-    return tuple(values)
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+_DECODER = json.JSONDecoder()
 
 
 def json_names(value: tuple[str, ...]) -> str:
-    return json.dumps(list(value), separators=(",", ":"))
+    return _COMPACT.encode(list(value))
 
 
-def parse_json_names(value: Any) -> list[Any]:
-    if not isinstance(value, str):
-        raise TypeError("a list of names is not JSON text")
-    parsed = json.loads(value)
-    if not isinstance(parsed, list):
+# A site has a handful of category combinations: decoding each once keeps reading 100k records
+# cheap. The tuples are immutable, so sharing them is safe.
+@lru_cache(maxsize=1024)
+def _cached_names(text: str) -> tuple[str, ...]:
+    parsed, end = _DECODER.raw_decode(text)
+    if end != len(text) or not isinstance(parsed, list):
         raise TypeError("a list of names is not a JSON list")
-    return parsed
+    for value in parsed:
+        if type(value) is not str:
+            raise TypeError("a list of names holds something else")
+    return tuple(parsed)
+
+
+def names_from_json(value: Any) -> tuple[str, ...]:
+    if type(value) is not str:
+        raise TypeError("a list of names is not JSON text")
+    return _cached_names(value)

@@ -1,0 +1,243 @@
+"""The ``consentgate`` command line: reading, exporting, checking and pruning the consent log."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import TextIO
+
+from .consentlog import (
+    DEFAULT_FILENAME,
+    ConsentLogError,
+    ConsentRecord,
+    StoredConsentLog,
+    open_log,
+)
+from .consentlog.export import FORMATS, export
+from .consentlog.stats import PERIODS, compute_stats, format_stats
+
+#: Environment variable naming the log when ``--log`` is not given.
+LOG_VARIABLE = "CONSENTGATE_LOG"
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+class Progress:
+    """Counts on stderr during long runs: in place on a terminal, one line each otherwise."""
+
+    def __init__(self, label: str, stream: TextIO, enabled: bool) -> None:
+        self.label = label
+        self.stream = stream
+        self.enabled = enabled
+        self.shown = False
+
+    def __call__(self, count: int) -> None:
+        if not self.enabled:
+            return
+        end = "\r" if self.stream.isatty() else "\n"
+        self.stream.write(f"{self.label}: {count} records{end}")
+        self.stream.flush()
+        self.shown = True
+
+    def done(self) -> None:
+        if self.shown and self.stream.isatty():
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def parse_date(text: str) -> datetime:
+    """``YYYY-MM-DD`` or an ISO 8601 time; without a zone it is UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date (YYYY-MM-DD or ISO 8601 time)"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def parse_days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (0 or more)")
+    return days
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="consentgate", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--log",
+        metavar="URL",
+        default=os.environ.get(LOG_VARIABLE) or None,
+        help=f"the log: a SQLite path, sqlite:///path or postgresql://... (default: ${LOG_VARIABLE}"
+        f" or ./{DEFAULT_FILENAME})",
+    )
+    common.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="report progress on stderr (default: when stderr is a terminal)",
+    )
+
+    log = commands.add_parser("log", help="the proof-of-consent log")
+    actions = log.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    show = actions.add_parser("show", parents=[common], help="the records of one consent id")
+    show.add_argument("consent_id", metavar="ID")
+    show.add_argument("--format", choices=("text", "json"), default="text")
+
+    exporting = actions.add_parser(
+        "export", parents=[common], help="stream records as JSON Lines or CSV"
+    )
+    exporting.add_argument("--since", type=parse_date, help="only records made from this date on")
+    exporting.add_argument("--format", choices=FORMATS, default="jsonl")
+    exporting.add_argument("--output", "-o", metavar="FILE", help="write here, not to stdout")
+
+    stats = actions.add_parser(
+        "stats", parents=[common], help="choices per category over time, acceptance rates"
+    )
+    stats.add_argument("--by", choices=PERIODS, default="month")
+    stats.add_argument("--since", type=parse_date)
+    stats.add_argument("--format", choices=("text", "json"), default="text")
+
+    purge = actions.add_parser(
+        "purge", parents=[common], help="delete records older than the retention period"
+    )
+    purge.add_argument("--older-than", type=parse_days, required=True, metavar="DAYS")
+    purge.add_argument("--dry-run", action="store_true", help="only count what would go")
+
+    actions.add_parser("verify", parents=[common], help="check the hash chain end to end")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        log = open_log(args.log, create=False)
+    except ValueError as exc:
+        parser.error(str(exc))
+    progress_on = args.progress if args.progress is not None else sys.stderr.isatty()
+    handlers: dict[str, Callable[[argparse.Namespace, StoredConsentLog, bool], int]] = {
+        "show": _show,
+        "export": _export,
+        "stats": _stats,
+        "purge": _purge,
+        "verify": _verify,
+    }
+    try:
+        with log:
+            return handlers[args.action](args, log, progress_on)
+    except ConsentLogError as exc:
+        print(f"consentgate: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader (``| head``) is gone: stop quietly, and keep Python's exit flush quiet too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
+
+
+def _show(args: argparse.Namespace, log: StoredConsentLog, progress_on: bool) -> int:
+    records = log.records_for_sync(args.consent_id)
+    if args.format == "json":
+        json.dump([r.as_dict() for r in records], sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        for record in records:
+            sys.stdout.write(describe(record))
+    if not records:
+        print(f"no records for consent id {args.consent_id!r}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def describe(record: ConsentRecord) -> str:
+    lines = [
+        f"record {record.seq}  {record.as_dict()['time']}  {record.source}  "
+        f"revision {record.revision}",
+        f"  consent id: {record.consent_id}",
+        f"  granted:    {' '.join(record.granted) or '-'}",
+        f"  refused:    {' '.join(record.refused) or '-'}",
+        f"  services:   {' '.join(record.services) or '-'}",
+        f"  texts hash: {record.texts_hash}",
+    ]
+    if record.user_agent is not None:
+        lines.append(f"  user agent: {record.user_agent}")
+    if record.ip is not None:
+        lines.append(f"  network:    {record.ip}")
+    lines.append(f"  hash:       {record.hash}")
+    lines.append(f"  follows:    {record.prev_hash}")
+    return "\n".join(lines) + "\n"
+
+
+def _export(args: argparse.Namespace, log: StoredConsentLog, progress_on: bool) -> int:
+    progress = Progress("exported", sys.stderr, progress_on)
+    records = log.iter_records(since=args.since)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as out:
+            count = export(records, out, args.format, progress=progress)
+    else:
+        count = export(records, sys.stdout, args.format, progress=progress)
+        sys.stdout.flush()
+    progress.done()
+    if progress_on:
+        print(f"exported {count} records", file=sys.stderr)
+    return EXIT_OK
+
+
+def _stats(args: argparse.Namespace, log: StoredConsentLog, progress_on: bool) -> int:
+    progress = Progress("read", sys.stderr, progress_on)
+    stats = compute_stats(log.iter_records(since=args.since), by=args.by, progress=progress)
+    progress.done()
+    if args.format == "json":
+        json.dump(stats.as_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(format_stats(stats))
+    return EXIT_OK
+
+
+def _purge(args: argparse.Namespace, log: StoredConsentLog, progress_on: bool) -> int:
+    cutoff = datetime.now(timezone.utc) - timedelta(days=args.older_than)
+    progress = Progress("purged", sys.stderr, progress_on)
+    result = log.purge(cutoff, dry_run=args.dry_run, progress=progress)
+    progress.done()
+    verb = "would purge" if result.dry_run else "purged"
+    print(
+        f"{verb} {result.purged} records made before {cutoff:%Y-%m-%d %H:%M} UTC; "
+        f"the chain {'would start' if result.dry_run else 'starts'} at record {result.first_seq}"
+    )
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace, log: StoredConsentLog, progress_on: bool) -> int:
+    progress = Progress("verified", sys.stderr, progress_on)
+    result = log.verify(progress=progress)
+    progress.done()
+    if result.ok:
+        span = (
+            f"records {result.first_seq} to {result.last_seq}" if result.checked else "no records"
+        )
+        print(f"chain intact: {result.checked} records checked ({span})")
+        return EXIT_OK
+    reason = result.reason.value if result.reason else "?"
+    print(
+        f"chain BROKEN at record {result.broken_seq} ({reason}): {result.detail}; "
+        f"{result.checked} records before it are intact"
+    )
+    return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
