@@ -493,3 +493,17 @@ def test_sqlite_log_uses_wal(tmp_path: Path) -> None:
     with open_log(path) as log:
         log.append_sync(entry())
     assert raw_execute(str(path), "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_missing_postgres_binaries_fail_the_tests_not_skip_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pg
+
+    monkeypatch.delenv(pg.URL_VARIABLE, raising=False)
+    monkeypatch.setattr(pg, "_server_url", None)
+    monkeypatch.setattr(pg, "_server_error", None)
+    monkeypatch.setattr(pg, "_find_bindir", lambda: None)
+
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y postgresql"):
+        pg.server_url()

@@ -89,21 +89,10 @@ class ConsentRecord:
 
     def payload(self) -> dict[str, Any]:
         """The hashed content: every field but ``hash`` itself."""
-        return {
-            "v": self.version,
-            "seq": self.seq,
-            "consent_id": self.consent_id,
-            "time": format_time(self.time),
-            "granted": list(self.granted),
-            "refused": list(self.refused),
-            "services": list(self.services),
-            "revision": self.revision,
-            "texts_hash": self.texts_hash,
-            "source": self.source,
-            "user_agent": self.user_agent,
-            "ip": self.ip,
-            "prev_hash": self.prev_hash,
-        }
+        data = self.as_dict()
+        del data["hash"], data["version"]
+        data["v"] = self.version
+        return data
 
     def expected_hash(self) -> str:
         return chain_hash(self.payload())
