@@ -296,6 +296,15 @@ class StoredConsentLog(ABC):
     def verify(self, *, progress: Progress | None = None, every: int = 10_000) -> VerifyResult:
         """Check the stored chain end to end; stop at the first broken record."""
         state = self.chain_state()
+        result = self._verify_from(state, progress, every)
+        if not result.ok and self.chain_state().first_seq != state.first_seq:
+            # A purge ran meanwhile and removed records under our feet: look again.
+            result = self._verify_from(self.chain_state(), progress, every)
+        return result
+
+    def _verify_from(
+        self, state: ChainState, progress: Progress | None, every: int
+    ) -> VerifyResult:
         checked = 0
         seq, prev = state.first_seq, state.first_prev_hash
 
