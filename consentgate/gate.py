@@ -27,7 +27,7 @@ _TAB_NEWLINE = re.compile(rb"[\t\n\r]")
 _PERCENT = re.compile(rb"%([0-9a-fA-F]{2})")
 #: Ways a URL in markup can spell a host so that its plain text is not in the tag.
 _HIDING = (b"&#", b"&period", b"&sol", b"&bsol", b"&colon", b"&newline", b"&tab", b"%",
-           b"data-consent")
+           b"data-consent", b"\t", b"\n", b"\r")
 
 
 def _unpercent(match: re.Match[bytes]) -> bytes:
@@ -83,6 +83,9 @@ class _Rule:
     vendor: Vendor | None  # None: an allow-list entry
 
 
+_ALLOWED = _Rule(b"", None)
+
+
 class VendorIndex:
     """URL, inline-code and cookie lookups for a fixed set of vendors and an allow-list."""
 
@@ -105,7 +108,8 @@ class VendorIndex:
         self._rules = {h: sorted(r, key=lambda r: -len(r.path)) for h, r in rules.items()}
         # A tag can only point at a vendor if its text holds a vendor host, or hides one behind a
         # character reference or a percent-escape: a cheap test that skips most tags unparsed.
-        needles = sorted({h for h in self._rules if h} | set(_HIDING))
+        signatures = {s.encode("utf-8").lower() for v in vendors for s in v.inline if s}
+        needles = sorted({h for h in self._rules if h} | set(_HIDING) | signatures)
         self._tag_needles = (
             BytesAhoCorasick(needles, implementation=Implementation.DFA)
             if BytesAhoCorasick is not None
@@ -160,9 +164,31 @@ class VendorIndex:
             return None
         return self.match_host(*parts, own_host=own_host)
 
+    def lookup_url(self, value: bytes, own_host: bytes | None = None) -> tuple[bool, Vendor | None]:
+        """(whether a rule covers the URL, its vendor): (True, None) means allow-listed or own."""
+        parts = split_url(decode_attr(value))
+        rule = self._rule(*parts, own_host=own_host) if parts is not None else None
+        return (rule is not None, rule.vendor if rule is not None else None)
+
     def match_host(self, host: bytes, path: bytes, own_host: bytes | None = None) -> Vendor | None:
+        rule = self._rule(host, path, own_host)
+        return rule.vendor if rule is not None else None
+
+    def match_resource(self, value: bytes, own_host: bytes | None = None) -> Vendor | None:
+        """Like ``match_url``; a URL no rule covers may still be a self-hosted tracker endpoint
+        (``/matomo.php?…``), known by a signature in it."""
+        decoded = decode_attr(value)
+        parts = split_url(decoded)
+        if parts is not None:
+            rule = self._rule(*parts, own_host=own_host)
+            if rule is not None:
+                return rule.vendor
+        found = self.match_code(decoded)
+        return found[0] if found else None
+
+    def _rule(self, host: bytes, path: bytes, own_host: bytes | None) -> _Rule | None:
         if host == own_host:
-            return None
+            return _ALLOWED
         labels = host.split(b".")
         rules = self._rules
         for i in range(max(0, len(labels) - self._max_labels), len(labels)):
@@ -171,7 +197,7 @@ class VendorIndex:
                 continue
             for rule in found:
                 if path.startswith(rule.path):
-                    return rule.vendor
+                    return rule
         return None
 
     def may_match_tag(self, tag: bytes) -> bool:

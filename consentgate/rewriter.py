@@ -275,11 +275,11 @@ class HtmlRewriter:
             if name.endswith(b"srcset"):
                 for candidate in attr.value.split(b","):
                     url = candidate.strip(_WS).split(None, 1)[:1]
-                    vendor = index.match_url(url[0], host) if url else None
+                    vendor = index.match_resource(url[0], host) if url else None
                     if vendor is not None:
                         return vendor
             else:
-                vendor = index.match_url(attr.value, host)
+                vendor = index.match_resource(attr.value, host)
                 if vendor is not None:
                     return vendor
         return None
@@ -298,9 +298,11 @@ class HtmlRewriter:
                 return decision
             src = _first(attrs, b"src")
             if src is not None:
-                vendor = self._index.match_url(src.value, self._host)
+                covered, vendor = self._index.lookup_url(src.value, self._host)
                 if vendor is not None:
                     return (vendor.category, vendor) if self._blocked(vendor) else None
+                if covered:
+                    return None  # allow-listed, or the site's own host
             for vendor in code_vendors:
                 if self._blocked(vendor):
                     return vendor.category, vendor
@@ -337,7 +339,7 @@ class HtmlRewriter:
         for attr in attrs:
             if attr.name in drop:
                 cut = attr.start
-                while cut > cursor and buf[cut - 1] in _WS:
+                while cut > cursor and buf[cut - 1] in b" \t":  # keep newlines: line numbers stay
                     cut -= 1
                 parts.append(buf[cursor:cut])
                 cursor = attr.end
@@ -490,10 +492,12 @@ class HtmlRewriter:
             elif name == b"plaintext":
                 state = _PLAINTEXT
                 pos = end
-            else:  # raw text / RCDATA element: its content is never markup
+            elif name in _RAW_END:  # raw text / RCDATA element: its content is never markup
                 pos = tag.end()
                 state = _RAW
                 raw_name = name
+            else:  # an ordinary tag whose name merely ends like a special one ("a<style")
+                pos = tag.end()
         if top:
             self._state = _DATA if final else state
             self._raw_name = raw_name

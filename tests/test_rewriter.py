@@ -1,0 +1,397 @@
+"""The rewriter's tokenizer rules, decisions, streaming and robustness."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from consentgate.policy import Policy, Vendor
+from consentgate.rewriter import Gate, HtmlRewriter
+from consentgate.vendors import BUILTIN_VENDORS
+
+NONE: frozenset[str] = frozenset()
+ALL = frozenset({"analytical", "preference", "marketing"})
+GATE = Gate(Policy(vendors=BUILTIN_VENDORS))
+GA = b'<script async src="https://www.google-analytics.com/analytics.js"></script>'
+GA_INERT = (
+    b'<script type="text/plain" data-consent-src="https://www.google-analytics.com/analytics.js"'
+    b' data-consent="analytical" data-consent-service="universal-analytics" async></script>'
+)
+PIXEL = b'<img src="https://www.facebook.com/tr?id=1&amp;ev=PageView" alt="">'
+
+
+def rewrite(html: bytes, granted: frozenset[str] = NONE, gate: Gate = GATE, **kw: object) -> bytes:
+    rewriter = gate.rewriter(granted, **kw)  # type: ignore[arg-type]
+    assert rewriter is not None
+    return rewriter.feed(html) + rewriter.close()
+
+
+def chunked(html: bytes, sizes: list[int], granted: frozenset[str] = NONE) -> bytes:
+    rewriter = GATE.rewriter(granted)
+    assert rewriter is not None
+    out, pos = [], 0
+    for size in sizes:
+        out.append(rewriter.feed(html[pos : pos + size]))
+        pos += size
+    out.append(rewriter.feed(html[pos:]))
+    out.append(rewriter.close())
+    return b"".join(out)
+
+
+def unchanged(html: bytes) -> None:
+    assert rewrite(html) == html
+
+
+# -- what is gated, and how ----------------------------------------------------------------------
+
+
+def test_vendor_script_becomes_inert_keeping_its_attributes() -> None:
+    assert rewrite(b"<head>" + GA + b"</head>") == b"<head>" + GA_INERT + b"</head>"
+
+
+def test_original_type_is_kept_in_data_consent_type() -> None:
+    out = rewrite(b"<script type=module src=//www.google-analytics.com/x.js nonce=abc></script>")
+    assert out == (
+        b'<script type="text/plain" data-consent-type="module" data-consent-src='
+        b'"//www.google-analytics.com/x.js" data-consent="analytical" data-consent-service='
+        b'"universal-analytics" nonce=abc></script>'
+    )
+
+
+def test_inline_snippet_is_gated_by_its_signature() -> None:
+    html = b"<script>\n!function(f,b,e,v){}(window,document,'script');\nfbq('init', '1');</script>"
+    out = rewrite(html)
+    assert out.startswith(
+        b'<script type="text/plain" data-consent="marketing" data-consent-service="meta-pixel">'
+    )
+    assert out.endswith(html[len(b"<script>") :])
+
+
+def test_pixels_iframes_sources_and_hints_are_gated() -> None:
+    out = rewrite(PIXEL)
+    assert out == (
+        b'<img data-consent-src="https://www.facebook.com/tr?id=1&amp;ev=PageView"'
+        b' data-consent="marketing" data-consent-service="meta-pixel" alt="">'
+    )
+    out = rewrite(b'<iframe src="https://www.youtube.com/embed/x" width=5></iframe>')
+    assert out.startswith(
+        b'<div class="consentgate-placeholder" data-consent-placeholder="marketing"'
+    )
+    assert out.endswith(
+        b'<iframe data-consent-src="https://www.youtube.com/embed/x" data-consent="marketing"'
+        b' data-consent-service="youtube" data-consent-hidden hidden width=5></iframe>'
+    )
+    assert b'name="service" value="youtube"' in out and b"Allow YouTube" in out
+    out = rewrite(b'<source srcset="https://i.ytimg.com/a.webp 1x, /b.webp 2x">')
+    assert out == (
+        b'<source data-consent-srcset="https://i.ytimg.com/a.webp 1x, /b.webp 2x"'
+        b' data-consent="marketing" data-consent-service="youtube">'
+    )
+    out = rewrite(b'<link rel="dns-prefetch preconnect" href="//mc.yandex.ru">')
+    assert out == (
+        b'<link data-consent-href="//mc.yandex.ru" data-consent="analytical"'
+        b' data-consent-service="yandex-metrica" rel="dns-prefetch preconnect">'
+    )
+    unchanged(b'<link rel="canonical" href="https://www.youtube.com/x">')
+    unchanged(b'<a href="https://www.google-analytics.com/">GA</a>')
+
+
+def test_custom_placeholder_renderer_is_used() -> None:
+    seen: list[tuple[str | None, str]] = []
+
+    def placeholder(vendor: Vendor | None, category: str) -> bytes:
+        seen.append((vendor.id if vendor else None, category))
+        return b"<p>ask</p>"
+
+    gate = Gate(Policy(vendors=BUILTIN_VENDORS), placeholder=placeholder)
+    out = rewrite(b'<iframe src="https://player.vimeo.com/video/1"></iframe>', gate=gate)
+    assert out.startswith(b"<p>ask</p><iframe data-consent-src=")
+    assert seen == [("vimeo", "preference")]
+
+
+def test_site_tagged_elements() -> None:
+    html = b'<script data-consent="analytical">track()</script>'
+    assert rewrite(html) == (
+        b'<script type="text/plain" data-consent="analytical">track()</script>'
+    )
+    assert rewrite(html, frozenset({"analytical"})) == html
+    unchanged(b'<script type="text/plain" data-consent="analytical">track()</script>')
+    unchanged(b'<script data-consent="necessary">csrf()</script>')
+    # An unknown category fails closed.
+    assert rewrite(b'<script data-consent="statistics">x()</script>').startswith(
+        b'<script type="text/plain" data-consent="statistics">'
+    )
+    out = rewrite(b'<img data-consent="marketing" src="/banner.png">')
+    assert out == b'<img data-consent-src="/banner.png" data-consent="marketing">'
+    unchanged(b'<img data-consent="marketing" data-consent-src="/banner.png">')
+
+
+def test_individually_granted_service_is_not_gated() -> None:
+    html = b'<iframe src="https://www.youtube.com/embed/x"></iframe>' + PIXEL
+    out = rewrite(html, services=frozenset({"youtube"}))
+    assert out.startswith(b'<iframe src="https://www.youtube.com/embed/x"></iframe><img data-')
+
+
+def test_matching_rules() -> None:
+    unchanged(b'<script src="/js/analytics.js"></script>')
+    unchanged(b'<script src="https://evilgoogle-analytics.com/x.js"></script>')
+    unchanged(b'<script src="https://cdn.example.com/www.google-analytics.com/x.js"></script>')
+    unchanged(b'<script type="application/ld+json">{"u":"https://connect.facebook.net/"}</script>')
+    for src in (
+        b"//WWW.Google-Analytics.COM/ga.js", b"https:\\\\www.google-analytics.com\\ga.js",
+        b"https://user@www.google-analytics.com:443/ga.js", b"https://www.google-analytics.com./x",
+        b"https://www.google-analytics&#46;com/x", b"https://%77ww.google-analytics.com/x",
+        b" https://www.google-\nanalytics.com/x",
+    ):
+        assert b"data-consent-src" in rewrite(b'<script src="' + src + b'"></script>'), src
+    # Same host as the site: not a third party.
+    own = b'<script src="https://www.google-analytics.com/x.js"></script>'
+    assert rewrite(own, host="www.google-analytics.com") == own
+
+
+def test_allow_list_and_site_vendor_override() -> None:
+    mine = Vendor("google-tag-manager", "GTM", "necessary", urls=("googletagmanager.com",))
+    gate = Gate(
+        Policy(vendors=(*[v for v in BUILTIN_VENDORS if v.id != mine.id], mine),
+               allow=("connect.facebook.net/en_US/sdk.js",))
+    )
+    html = b'<script src="https://www.googletagmanager.com/gtm.js?id=1"></script>'
+    assert rewrite(html, gate=gate) == html
+    sdk = b'<script src="https://connect.facebook.net/en_US/sdk.js"></script>'
+    assert rewrite(sdk, gate=gate) == sdk
+    pixel = b'<script src="https://connect.facebook.net/en_US/fbevents.js"></script>'
+    assert rewrite(pixel, gate=gate) != pixel
+
+
+def test_remove_mode() -> None:
+    gate = Gate(Policy(vendors=BUILTIN_VENDORS, mode="remove"))
+    html = b"<p>a</p>" + GA + b"<p>b</p>" + PIXEL + b'<iframe src="https://vimeo.com/1">x</iframe>!'
+    out = rewrite(html, gate=gate)
+    assert out.startswith(b"<p>a</p><p>b</p><div class=\"consentgate-placeholder\"")
+    assert out.endswith(b"</form></div>!")
+    assert b"<iframe" not in out and b"<img" not in out
+
+
+def test_fast_path_and_cookie_categories() -> None:
+    assert GATE.rewriter(ALL) is None
+    assert GATE.rewriter(ALL | {"necessary"}, frozenset({"x"})) is None
+    assert GATE.cookie_category("_ga") == ("analytical", "google-analytics")
+    assert GATE.cookie_category("_ga_ABC123") == ("analytical", "google-analytics")
+    assert GATE.cookie_category("_fbp") == ("marketing", "meta-pixel")
+    assert GATE.cookie_category("_ym_uid") == ("analytical", "yandex-metrica")
+    assert GATE.cookie_category("session") is None
+    gate = Gate(Policy(vendors=BUILTIN_VENDORS, cookies=(("theme", "preference"),
+                                                          ("csrftoken", "necessary"))))
+    assert gate.cookie_category("theme") == ("preference", None)
+    assert gate.cookie_category("csrftoken") is None
+
+
+# -- tokenizer rules ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        b'<div title="' + GA + b'">x</div>',
+        b"<div title='" + GA + b"'>x</div>",
+        b'<div a"b="' + GA + b'">x</div>',
+        b"<!-- " + GA + b" -->",
+        b"<!-- a -- b " + GA + b" -- -->",
+        b"<! " + GA[:-9],  # bogus comment: ends at the first '>'
+        b"<?php " + GA[:-9],
+        b"</ " + GA[:-9],
+        b"<style>a::after{content:'" + GA + b"'}</style>",
+        b"<textarea>" + GA + b"</textarea>",
+        b"<TITLE>" + GA + b"</TITLE >",
+        b"<xmp>" + GA + b"</xmp>",
+        b"<noembed>" + PIXEL + b"</noembed>",
+        b"<iframe>" + PIXEL + b"</iframe>",
+        b"<script>var s = '" + PIXEL + b"';</script>",
+        b"<script><!-- document.write('<script>" + PIXEL + b"</script>') --></script>",
+        b"<plaintext>" + GA,
+        b"<p>5 < 6 and 7 <8" + b" </p>",
+    ],
+)
+def test_markup_that_is_not_an_element_is_not_touched(html: bytes) -> None:
+    unchanged(html)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        b"<!-->" + GA,
+        b"<!--->" + GA,
+        b"<!-- x --!>" + GA,
+        b"<!---->" + GA,
+        b"<!DOCTYPE html>" + GA,
+        b'<div title=">"' + b">" + GA,
+        b"<div title=x'>" + GA,
+        b"<div\ttitle\n=\n'a>b'>" + GA,
+        b"<script>var a = '</script>" + GA,
+        b"<script><!-- x = '</script>" + GA,
+        b"<script><!-- <script> --></script>" + GA,
+        b"<style>a{}</style >" + GA,
+        b"<title>t</title>" + GA,
+        b"<template>" + GA + b"</template>",
+        b"<noscript><p title='</noscript>" + GA + b"'></noscript>",
+        b"<svg><title>x</title></svg>" + GA,
+        b"<div/>" + GA,
+    ],
+)
+def test_elements_after_tricky_markup_are_still_found(html: bytes) -> None:
+    out = rewrite(html)
+    assert GA_INERT in out or GA_INERT.replace(b" async", b"") in out, out
+
+
+def test_upper_and_mixed_case() -> None:
+    out = rewrite(b'<SCRIPT SRC="HTTPS://WWW.GOOGLE-ANALYTICS.COM/GA.JS"></SCRIPT>')
+    assert out == (
+        b'<SCRIPT type="text/plain" data-consent-src="HTTPS://WWW.GOOGLE-ANALYTICS.COM/GA.JS"'
+        b' data-consent="analytical" data-consent-service="universal-analytics"></SCRIPT>'
+    )
+    assert b"data-consent-src" in rewrite(b'<ImG SrC="https://mc.yandex.ru/watch/1">')
+
+
+def test_noscript_pixel_is_gated() -> None:
+    html = b"<noscript><div>" + PIXEL + b"</div></noscript><p>after</p>"
+    out = rewrite(html)
+    assert out.startswith(b"<noscript><div><img data-consent-src=")
+    assert out.endswith(b"</div></noscript><p>after</p>")
+
+
+def test_xhtml_cdata_script_is_recognised() -> None:
+    html = (b'<script type="text/javascript">//<![CDATA[\n'
+            b"var _paq = window._paq || []; _paq.push(['trackPageView']);\n//]]></script>")
+    assert rewrite(html).startswith(b'<script type="text/plain" data-consent-type=')
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        b'<script src="https://www.google-analytics.com/analytics.js"',
+        b'<img src="https://www.facebook.com/tr" alt="unterminated',
+        b"<div title='x",
+        b"<!-- never closed " + GA,
+        b"<",
+        b"<!",
+        b"<!-",
+        b"</",
+        b"<scr",
+        b"<style>never closed " + GA,
+    ],
+)
+def test_truncated_markup_at_the_end_is_emitted_as_it_is(html: bytes) -> None:
+    unchanged(html)
+    assert chunked(html, [1] * len(html)) == html
+
+
+def test_unterminated_inline_snippet_is_still_gated() -> None:
+    out = rewrite(b"<script>gtag('config', 'G-1');")
+    assert out == (b'<script type="text/plain" data-consent="analytical"'
+                   b" data-consent-service=\"google-analytics\">gtag('config', 'G-1');")
+
+
+def test_other_charsets_pass_byte_for_byte() -> None:
+    text = "<p>Привет «мир»</p>".encode("cp1251") + b"\xff\xfe\x00"
+    out = rewrite(text + GA + text)
+    assert out == text + GA_INERT + text
+
+
+# -- streaming -----------------------------------------------------------------------------------
+
+
+def test_feed_after_close_is_an_error() -> None:
+    rewriter = GATE.rewriter(NONE)
+    assert isinstance(rewriter, HtmlRewriter)
+    rewriter.close()
+    with pytest.raises(RuntimeError):
+        rewriter.feed(b"x")
+
+
+def test_first_bytes_leave_before_the_last_arrive() -> None:
+    rewriter = GATE.rewriter(NONE)
+    assert rewriter is not None
+    first = rewriter.feed(b"<!DOCTYPE html><html><head><title>t</title>" + GA + b"<p>text")
+    assert first.startswith(b"<!DOCTYPE html><html><head><title>t</title>" + GA_INERT)
+    assert rewriter.feed(b" more text</p><p class='a") == b" more text</p>"
+    assert rewriter.feed(b"'>") == b"<p class='a'>"
+    assert rewriter.feed(b"<scr") == b""
+    assert rewriter.close() == b"<scr"
+
+
+def test_memory_is_bounded_by_the_largest_element() -> None:
+    element = b"<script>" + b"var x = 1;\n" * 3000 + b"</script>"  # ~33 KB
+    body = (b"<div class='a'>" + b"<p>Lorem ipsum <b>dolor</b> sit amet</p>" * 50 + b"</div>"
+            + GA + element) * 150  # ~7.5 MB
+    rewriter = GATE.rewriter(NONE)
+    assert rewriter is not None
+    tracemalloc.start()
+    try:
+        size = 0
+        for i in range(0, len(body), 1024):
+            size += len(rewriter.feed(body[i : i + 1024]))
+        size += len(rewriter.close())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert size > len(body)
+    assert peak < 8 * len(element), peak  # not proportional to the 7.5 MB body
+
+
+def test_huge_inline_script_in_small_chunks_is_linear() -> None:
+    body = b"<script>gtag('config','G-1');" + b"x=1;" * 250_000 + b"</script><p>"
+    out = chunked(body, [512] * (len(body) // 512))
+    assert out.startswith(b'<script type="text/plain"') and out.endswith(b"</script><p>")
+
+
+_FRAGMENTS = [
+    b"<", b">", b"/", b"!", b"-", b"--", b"<!--", b"-->", b"--!>", b"<!-->", b"'", b'"', b"=",
+    b" ", b"\n", b"\t", b"a", b"x", b"<script>", b"</script>", b"<script", b"</script", b"<SCRIPT",
+    b"<style>", b"</style>", b"<title>", b"</title>", b"<textarea>", b"<noscript>",
+    b"</noscript>", b"<iframe", b"</iframe>", b"<img", b"<link rel=preconnect href=",
+    b"<source srcset=", b"<plaintext>", b"<template>", b"<div title=", b"<![CDATA[", b"]]>",
+    b"src=", b"href=", b"data-consent=", b"marketing", b"type=text/plain", b"type=module",
+    b"https://www.google-analytics.com/a.js", b"//connect.facebook.net/x", b"fbq('init'",
+    b"https://www.youtube.com/embed/1", b"/local.js", b"&#47;", b"\xff", b"\xd0\x9f", b"<!",
+    b"<?", b"</", b"<p>", b"</p>", b"<svg>", b"<video src=",
+]
+_html = st.lists(st.sampled_from(_FRAGMENTS), max_size=60).map(b"".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(html=_html, cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=8),
+       remove=st.booleans())
+def test_any_chunking_gives_the_same_output_and_never_raises(
+    html: bytes, cuts: list[int], remove: bool
+) -> None:
+    gate = Gate(Policy(vendors=BUILTIN_VENDORS, mode="remove")) if remove else GATE
+    whole = rewrite(html, gate=gate)
+    rewriter = gate.rewriter(NONE)
+    assert rewriter is not None
+    points = sorted({min(c, len(html)) for c in cuts})
+    out, last = [], 0
+    for point in [*points, len(html)]:
+        out.append(rewriter.feed(html[last:point]))
+        last = point
+    out.append(rewriter.close())
+    assert b"".join(out) == whole
+
+
+@settings(max_examples=200, deadline=None)
+@given(html=_html)
+def test_rewriting_is_idempotent_and_granting_all_services_changes_nothing(html: bytes) -> None:
+    once = rewrite(html)
+    assert rewrite(once) == once
+    services = frozenset(v.id for v in BUILTIN_VENDORS)
+    if b"data-consent=" not in html:
+        assert rewrite(html, services=services) == html
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=300))
+def test_arbitrary_bytes_never_raise(data: bytes) -> None:
+    assert isinstance(rewrite(data), bytes)
+    assert chunked(data, [3] * 100) == rewrite(data)
