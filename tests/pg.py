@@ -202,3 +202,29 @@ def raw_execute(target: str, sql: str, params: tuple[object, ...] = ()) -> list[
         return cursor.fetchall()
     finally:
         conn.close()
+
+
+def make_inserts_fail(target: str, message: str = "disk full") -> None:
+    """Make every insert into the log fail inside the database, as a full disk would."""
+    if target.startswith("postgresql://"):
+        raw_execute(
+            target,
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN RAISE EXCEPTION '{message}'; END $$",
+        )
+        raw_execute(
+            target,
+            "CREATE TRIGGER refuse BEFORE INSERT ON consentgate_log "
+            "FOR EACH ROW EXECUTE FUNCTION refuse()",
+        )
+    else:
+        raw_execute(
+            target,
+            "CREATE TRIGGER refuse BEFORE INSERT ON consentgate_log "
+            f"BEGIN SELECT RAISE(ABORT, '{message}'); END",
+        )
+
+
+def let_inserts_succeed(target: str) -> None:
+    on_table = " ON consentgate_log" if target.startswith("postgresql://") else ""
+    raw_execute(target, "DROP TRIGGER refuse" + on_table)

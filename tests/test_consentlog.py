@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from pg import BACKENDS, log_target, raw_execute
+from pg import BACKENDS, let_inserts_succeed, log_target, make_inserts_fail, raw_execute
 
 from consentgate.consentlog import (
     GENESIS,
@@ -366,29 +366,13 @@ def test_a_failing_store_raises_consent_log_error_and_leaves_the_chain_whole(
     log: StoredConsentLog, target: str
 ) -> None:
     fill(log, 3)
-    if target.startswith("postgresql"):
-        raw_execute(
-            target,
-            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$",
-        )
-        raw_execute(
-            target,
-            "CREATE TRIGGER refuse BEFORE INSERT ON consentgate_log "
-            "FOR EACH ROW EXECUTE FUNCTION refuse()",
-        )
-    else:
-        raw_execute(
-            target,
-            "CREATE TRIGGER refuse BEFORE INSERT ON consentgate_log "
-            "BEGIN SELECT RAISE(ABORT, 'disk full'); END",
-        )
+    make_inserts_fail(target)
 
     with pytest.raises(ConsentLogError, match="disk full") as failure:
         asyncio.run(log.append(entry("lost")))
 
     assert failure.value.__cause__ is not None
-    raw_execute(target, "DROP TRIGGER refuse" + (" ON consentgate_log" if "://" in target else ""))
+    let_inserts_succeed(target)
     assert log.append_sync(entry("next")).seq == 4
     assert log.verify().ok and log.records_for_sync("lost") == []
 
