@@ -12,12 +12,13 @@ from typing import Any
 import jinja2
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import consent as consent_module
 from .consent import SCOPE_KEY, Consent
 from .consentlog import DEFAULT_FILENAME, ConsentEntry, ConsentLog, ConsentLogError, open_log
+from .consentlog.receipt import receipt_response
 from .cookie import ConsentCookie, Reading, cookie_names, cookie_values
 from .endpoints import Endpoints, Refused, Rejection, expired_cookie_headers, safe_next
 from .i18n import texts_for
@@ -208,7 +209,27 @@ class ConsentMiddleware:
             self._log_failing = False
 
     async def receipt(self, request: Request) -> Response:
-        return Response("No consent log is configured.", status_code=404)
+        """The visitor's own consent records, as a page or (``?format=json``) as JSON."""
+        if self.consent_log is None:
+            return PlainTextResponse("This site keeps no consent log.", status_code=404)
+        consent = self.consent_of(request.scope)
+        shown = consent if consent.consent_id or consent.previous is None else consent.previous
+        want_json = request.query_params.get("format") == "json" or (
+            "application/json" in request.headers.get("accept", "")
+        )
+
+        def render_html(receipt: dict[str, Any]) -> str:
+            context = self.context(request.headers, request.scope, consent)
+            context["receipt"] = receipt
+            return self.renderer.render("receipt.html", context)
+
+        return await receipt_response(
+            self.consent_log,
+            shown.consent_id,
+            want_json=want_json,
+            render_html=render_html,
+            titles={c.name: c.title for c in self.policy.categories},
+        )
 
     # -- rendering ----------------------------------------------------------------------------
 

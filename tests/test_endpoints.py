@@ -299,3 +299,21 @@ def test_each_choice_is_recorded_with_what_was_shown() -> None:
 def test_consent_log_none_warns_at_start_up(caplog: pytest.LogCaptureFixture) -> None:
     client(consent_log=None).get("/")  # Starlette builds its middleware on first use
     assert any("consent_log=None" in r.getMessage() for r in caplog.records)
+
+
+def test_receipt_shows_the_visitors_own_records() -> None:
+    c = client()
+    choose(c, "save", category="analytical")
+    choose(c, "reject_all")
+    as_json = c.get("/consentgate/receipt?format=json").json()
+    assert len(as_json["records"]) == 2
+    consent_id = c.get("/state").json()["consent_id"]
+    assert as_json["consent_id"] == consent_id
+    page = c.get("/consentgate/receipt")
+    assert page.status_code == 200 and consent_id in page.text
+    # another visitor sees none of it
+    assert client().get("/consentgate/receipt?format=json").json()["records"] == []
+
+
+def test_receipt_without_a_log_is_404() -> None:
+    assert client(consent_log=None).get("/consentgate/receipt").status_code == 404
