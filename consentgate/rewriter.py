@@ -529,13 +529,18 @@ class HtmlRewriter:
                 element_end = end
             else:
                 element_end = tail.end()
-        code = memoryview(buf)[pos:close]  # start tag too: loader attributes are signatures
-        vendors = self._index.match_code(code)
-        if not vendors and not self._index.may_match_tag(buf[pos : tag.end()]):
+        view = memoryview(buf)
+        # Loader attributes (data-website-id …) are signatures too; the content only counts for
+        # scripts without src, since a browser ignores the content of the others.
+        in_tag = self._index.match_code(view[pos : tag.end()])
+        in_code = self._index.match_code(view[tag.end() : close])
+        if not in_tag and not in_code and not self._index.may_match_tag(buf[pos : tag.end()]):
             return element_end, None
         name_end = tag.end(1)
         attrs = _parse_attrs(buf, name_end, tag.end() - 1)
-        decision = self._decide(b"script", attrs, vendors)
+        if _first(attrs, b"src") is None:
+            in_tag += in_code
+        decision = self._decide(b"script", attrs, in_tag)
         if decision is None:
             return element_end, None
         if self._gate.remove:

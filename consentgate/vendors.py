@@ -250,8 +250,27 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         ANALYTICAL,
         "https://www.baidu.com/duty/yinsiquanzhengce.html",
         urls=("hm.baidu.com", "push.zhanzhang.baidu.com", "zz.bdstatic.com"),
-        inline=("hm.baidu.com/hm.js", "zz.bdstatic.com/linksubmit", "push.zhanzhang.baidu.com"),
+        inline=("hm.baidu.com/hm.js", "zz.bdstatic.com/linksubmit", "push.zhanzhang.baidu.com",
+                "var _hmt", "_hmt.push"),
         cookies=("Hm_lvt_*", "Hm_lpvt_*", "HMACCOUNT"),
+    ),
+    Vendor(
+        "tencent-analytics",
+        "Tencent Analytics (MTA / ping.js)",
+        ANALYTICAL,
+        "https://privacy.qq.com/",
+        urls=("pingjs.qq.com", "tajs.qq.com", "pingtcss.qq.com"),
+        inline=("pingjs.qq.com", "tajs.qq.com"),
+        cookies=("pgv_pvi", "pgv_si", "pgv_pvid", "pgv_info"),
+    ),
+    Vendor(
+        "alexa-metrics",
+        "Alexa Certify Metrics",
+        ANALYTICAL,
+        "https://www.amazon.com/gp/help/customer/display.html?nodeId=GX7NJQ4ZB8MHFRNJ",
+        urls=("d31qbv1cthcecs.cloudfront.net", "certify.alexametrics.com"),
+        inline=("_atrk_opts", "atrk.js"),
+        cookies=("__asc", "__auc"),
     ),
     # --- Marketing -------------------------------------------------------------------------
     Vendor(
@@ -441,7 +460,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         MARKETING,
         "https://www.salesforce.com/company/privacy/",
         urls=("krxd.net",),
-        inline=("cdn.krxd.net", "window.Krux"),
+        inline=("cdn.krxd.net", "window.Krux", "Krux("),
         cookies=("_kuid_",),
     ),
     Vendor(
@@ -487,7 +506,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
               "skimlinks.com", "viglink.com", "mtrcs.samba.tv", "tagsrvcs.com",
               "newsmaxfeednetwork.com", "digitru.st", "pos.baidu.com", "cbjs.baidu.com",
               "cpro.baidustatic.com"),
-        inline=("pbjs.que", "window.pbjs", "apstag", "_tynt", "window.__tcfapi_ads"),
+        inline=("pbjs.que", "window.pbjs", "apstag", "_tynt", "advBidxc", "media.net/bidexchange"),
         cookies=("uuid2", "anj", "tuuid", "tuuid_lu", "KRTBCOOKIE_*", "PugT", "_lr_*"),
     ),
     # --- Embeds and social widgets -------------------------------------------------------------

@@ -34,6 +34,11 @@ SNIPPET_MARKERS = (
     "twq(", "adsbygoogle", "googletag.cmd", "uetq", "analytics.load(", "mixpanel.init",
     "amplitude.init", "heap.load", "_fs_org", "posthog.init", "_tmr", "yaContextCb",
     "_sf_async_config", "_comscore", "_qevents", "_taboola", "pintrk(", "rdt(", "snaptr(",
+    # Trackers the bench pages carry: New Relic, Krux, AT Internet, Google conversion, Amazon ads,
+    # Parse.ly, Baidu push, media.net header bidding.
+    "NREUM", "Krux(", "google_conversion_id", "amzn_", "PARSELY", "_hmt", "advBidxc",
+    "_atrk_opts", "ga('send'", "ga('create'", "twttr.conversion", "window.Krux",
+    "static.hotjar.com", "amazon-adsystem.com",
 )
 JS_TYPES = {"", "text/javascript", "application/javascript", "module"}
 HINTS = {"preconnect", "dns-prefetch", "preload", "prefetch", "modulepreload", "stylesheet"}

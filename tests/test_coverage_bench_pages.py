@@ -1,0 +1,38 @@
+"""Coverage on 32 real pages (../shared/bench-pages): built-in registry only, no consent.
+
+Trackers are counted by the independent list and markers of test_rewriter_pages.py, read with an
+HTML5 parser; bench/coverage.py prints the per-page table.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ROOT.parent / "shared" / "bench-pages"
+
+if not PAGES.is_dir():
+    pytest.skip(f"bench pages not found at {PAGES}", allow_module_level=True)
+
+_spec = importlib.util.spec_from_file_location("bench_coverage", ROOT / "bench" / "coverage.py")
+assert _spec is not None and _spec.loader is not None
+coverage = importlib.util.module_from_spec(_spec)
+sys.modules["bench_coverage"] = coverage
+_spec.loader.exec_module(coverage)
+
+
+def test_trackers_are_made_inert_and_other_references_stay_live() -> None:
+    rows = coverage.measure_all(PAGES)
+    assert len(rows) >= 30
+    trackers = sum(r.trackers for r in rows)
+    others = sum(r.others for r in rows)
+    assert trackers >= 300 and others >= 2000  # the measurement itself found what it should
+    inert, kept = coverage.totals(rows)
+    print(f"\ntracker references inert: {inert:.1f}% of {trackers}; "
+          f"other live references untouched: {kept:.1f}% of {others}")
+    assert inert >= 95.0, [(r.name, r.leftovers) for r in rows if r.leftovers]
+    assert kept >= 98.0, [(r.name, r.broken) for r in rows if r.broken]
