@@ -78,7 +78,9 @@ def _start_cluster() -> str:
     bindir = _find_bindir()
     if bindir is None:
         raise RuntimeError(INSTALL_HINT)
-    root = Path(tempfile.mkdtemp(prefix="consentgate-pg-"))
+    # The server user must reach the directory: $TMPDIR may sit below root's private home.
+    base = "/tmp" if os.geteuid() == 0 and os.path.isdir("/tmp") else None
+    root = Path(tempfile.mkdtemp(prefix="consentgate-pg-", dir=base))
     if os.geteuid() == 0:
         try:
             account = pwd.getpwnam("postgres")

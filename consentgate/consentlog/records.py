@@ -2,6 +2,12 @@
 
 A record's ``hash`` covers every stored field plus the previous record's hash, so editing,
 deleting or reordering stored records breaks the chain at the first record touched.
+
+So that anyone can check a record without consentgate: ``hash`` is the SHA-256 (hex) of the UTF-8
+JSON object, keys sorted, no whitespace, of ``v`` (record format, 1), ``seq``, ``consent_id``,
+``time`` (``YYYY-MM-DDTHH:MM:SS.ffffffZ``), ``granted``, ``refused``, ``services`` (sorted
+lists), ``revision``, ``texts_hash``, ``source``, ``user_agent``, ``ip`` (``null`` when not kept)
+and ``prev_hash`` (64 zeros for the first record of a store).
 """
 
 from __future__ import annotations
