@@ -280,3 +280,25 @@ def test_runs_as_a_module_and_survives_a_closed_pipe(tmp_path: Path) -> None:
     export.wait(timeout=60)
     assert json.loads(first)["seq"] == 1
     assert b"Traceback" not in export.stderr.read()
+
+
+def test_exported_records_can_be_checked_without_consentgate(
+    target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+
+    with open_log(target, store_ip=True) as log:
+        log.append_many([choice(f"v{i}", services=("vimeo",) * (i % 2)) for i in range(5)])
+
+    code, out, _ = run(capsys, "log", "export", "--log", target)
+
+    assert code == 0
+    previous = "0" * 64
+    for line in out.splitlines():
+        record = json.loads(line)
+        hashed = {k: v for k, v in record.items() if k not in ("hash", "version")}
+        hashed["v"] = record["version"]
+        canonical = json.dumps(hashed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert hashlib.sha256(canonical.encode()).hexdigest() == record["hash"]
+        assert record["prev_hash"] == previous
+        previous = record["hash"]
