@@ -479,6 +479,14 @@ def test_sqlite_log_uses_wal(tmp_path: Path) -> None:
     assert raw_execute(str(path), "PRAGMA journal_mode") == [("wal",)]
 
 
+def test_sqlite_log_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "log.sqlite3"
+    with open_log(path) as log:
+        log.append_sync(entry())
+        for made in (path, path.with_name("log.sqlite3-wal")):
+            assert made.stat().st_mode & 0o077 == 0, made
+
+
 def test_missing_postgres_binaries_fail_the_tests_not_skip_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -6,7 +6,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -74,8 +74,10 @@ class SQLiteConsentLog(StoredConsentLog):
         return str(self.path)
 
     def _connect(self) -> None:
-        if not self.create and self.path != ":memory:" and not Path(self.path).exists():
-            raise ConsentLogError(f"there is no consent log at {self.path}")
+        if self.path != ":memory:" and not Path(self.path).exists():
+            if not self.create:
+                raise ConsentLogError(f"there is no consent log at {self.path}")
+            _create_private(Path(self.path))
         # Autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE.
         conn = sqlite3.connect(
             self.path, timeout=_BUSY_SECONDS, isolation_level=None, check_same_thread=False
@@ -138,6 +140,14 @@ class SQLiteConsentLog(StoredConsentLog):
 
     def _encode_names(self, value: tuple[str, ...]) -> str:
         return json_names(value)
+
+
+def _create_private(path: Path) -> None:
+    # Consent ids (and networks, if kept) are personal data: owner-only from the first byte.
+    # SQLite gives its -wal and -shm files the same permissions.
+    # FileExistsError: another process was quicker, and its file is as good.
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
