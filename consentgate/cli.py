@@ -99,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     exporting = actions.add_parser(
         "export", parents=[common], help="stream records as JSON Lines or CSV"
     )
-    exporting.add_argument("--since", type=parse_date, help="only records made from this date on")
+    exporting.add_argument(
+        "--since", type=parse_date, metavar="DATE", help="only records made from this date on"
+    )
     exporting.add_argument("--format", choices=FORMATS, default="jsonl")
     exporting.add_argument("--output", "-o", metavar="FILE", help="write here, not to stdout")
 
@@ -107,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         "stats", parents=[common], help="choices per category over time, acceptance rates"
     )
     stats.add_argument("--by", choices=PERIODS, default="month")
-    stats.add_argument("--since", type=parse_date)
+    stats.add_argument(
+        "--since", type=parse_date, metavar="DATE", help="only records made from this date on"
+    )
     stats.add_argument("--format", choices=("text", "json"), default="text")
 
     purge = actions.add_parser(
