@@ -190,8 +190,8 @@ def _strings(value: Any) -> bool:
 class Endpoints:
     """The ASGI app mounted at the middleware's prefix."""
 
-    def __init__(self, gate: ConsentMiddleware) -> None:
-        self.gate = gate
+    def __init__(self, mw: ConsentMiddleware) -> None:
+        self.mw = mw
         self.assets = load_assets()
         self.routes: dict[str, Callable[[Request], Any]] = {
             "/consent": self.consent,
@@ -225,17 +225,17 @@ class Endpoints:
         return Response(asset.body, media_type=asset.media_type, headers=headers)
 
     async def consent(self, request: Request) -> Response:
-        gate = self.gate
+        mw = self.mw
         wants_json = "application/json" in request.headers.get("content-type", "")
         try:
             if request.method != "POST":
                 raise Rejection(Refused.METHOD)
-            if not same_site(request.headers, _host(request), gate.cookie_domain):
+            if not same_site(request.headers, _host(request), mw.cookie_domain):
                 raise Rejection(Refused.CROSS_SITE)
             choice, wants_json = await read_choice(request)
-            before = gate.consent_of(request.scope)
+            before = mw.consent_of(request.scope)
             consent = self.apply(choice, before)
-            await gate.record(request, consent, source=_source(choice, request))
+            await mw.record(request, consent, source=_source(choice, request))
         except Rejection as rejection:
             refusal = rejection.response(wants_json)
             if rejection.reason is Refused.METHOD:
@@ -248,12 +248,12 @@ class Endpoints:
             target = choice.next or request.headers.get("referer")
             response = RedirectResponse(safe_next(target, _host(request)), status_code=303)
         response.headers["Cache-Control"] = "no-store"
-        gate.set_cookie(response, request.scope, consent)
-        gate.expire_withdrawn(response, request.scope, before, consent)
+        mw.set_cookie(response, request.scope, consent)
+        mw.expire_withdrawn(response, request.scope, before, consent)
         return response
 
     def apply(self, choice: Choice, before: Consent) -> Consent:
-        policy = self.gate.policy
+        policy = self.mw.policy
         unknown = [c for c in choice.categories if c not in policy.names]
         if unknown:
             raise Rejection(Refused.CATEGORY, ", ".join(repr(c) for c in unknown[:5]))
@@ -283,17 +283,17 @@ class Endpoints:
     async def preferences(self, request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
             return PlainTextResponse("use GET", status_code=405, headers={"Allow": "GET"})
-        html = self.gate.render_page("preferences.html", request)
+        html = self.mw.render_page("preferences.html", request)
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     async def banner(self, request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
             return PlainTextResponse("use GET", status_code=405, headers={"Allow": "GET"})
-        html = self.gate.render_page("banner.html", request)
+        html = self.mw.render_page("banner.html", request)
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     async def receipt(self, request: Request) -> Response:
-        return await self.gate.receipt(request)
+        return await self.mw.receipt(request)
 
 
 def _host(request: Request) -> str:

@@ -25,6 +25,8 @@ from .i18n import texts_for
 from .policy import DEFAULT_CATEGORIES, Category, Mode, Policy, Vendor
 from .render import Renderer, Urls, category_views, texts_hash
 from .responder import Responder
+from .rewriter import Gate
+from .vendors import BUILTIN_VENDORS
 
 logger = logging.getLogger("consentgate")
 
@@ -92,7 +94,7 @@ class ConsentMiddleware:
         self.texts = texts or {}
         self.renderer = Renderer(templates)
         self.endpoints = Endpoints(self)
-        self.gate = _build_gate(self)
+        self.gate = Gate(self.policy, placeholder=self.placeholder)
         self.consent_log: ConsentLog | None
         if consent_log is None:
             logger.warning(
@@ -107,6 +109,7 @@ class ConsentMiddleware:
             self.consent_log = consent_log
         self._log_failing = False
         self._snippets: dict[tuple[str, str | None, str | None, str], bytes] = {}
+        self._placeholders: dict[tuple[str | None, str], bytes] = {}
         css, js = (self.endpoints.assets.get(n) for n in ("consentgate.css", "consentgate.js"))
         self.css_url = f"{prefix}/static/consentgate.css?v={css.version if css else ''}"
         self.js_url = f"{prefix}/static/consentgate.js?v={js.version if js else ''}"
@@ -238,15 +241,7 @@ class ConsentMiddleware:
             request_headers.get("accept-language"), language=self.language, overrides=self.texts
         )
         root = scope.get("root_path", "")
-        prefix = root + self.prefix
-        urls = Urls(
-            consent=f"{prefix}/consent",
-            preferences=f"{prefix}/preferences",
-            banner=f"{prefix}/banner",
-            receipt=f"{prefix}/receipt",
-            static=f"{prefix}/static",
-            privacy=self.policy.privacy_policy_url,
-        )
+        urls = self.urls(root)
         path = scope.get("path", "/")
         query = scope.get("query_string", b"").decode("latin-1")
         return {
@@ -288,6 +283,32 @@ class ConsentMiddleware:
             self._snippets[key] = snippet
         return snippet
 
+    def placeholder(self, vendor: Vendor | None, category: str) -> bytes:
+        """The click-to-load stand-in for a gated iframe (rendered once per vendor)."""
+        key = (vendor.id if vendor else None, category)
+        if key not in self._placeholders:
+            _, texts = texts_for(None, language=self.language, overrides=self.texts)
+            titles = {c.name: c for c in self.policy.categories}
+            html = self.renderer.render("placeholder.html", {
+                "vendor": vendor,
+                "category": titles.get(category, Category(category, category, "")),
+                "t": texts,
+                "urls": self.urls(""),
+            })
+            self._placeholders[key] = html.encode("ascii", "xmlcharrefreplace")
+        return self._placeholders[key]
+
+    def urls(self, root: str) -> Urls:
+        prefix = root + self.prefix
+        return Urls(
+            consent=f"{prefix}/consent",
+            preferences=f"{prefix}/preferences",
+            banner=f"{prefix}/banner",
+            receipt=f"{prefix}/receipt",
+            static=f"{prefix}/static",
+            privacy=self.policy.privacy_policy_url,
+        )
+
     def render_page(self, name: str, request: Request) -> str:
         context = self.context(request.headers, request.scope, self.consent_of(request.scope))
         next_url = request.query_params.get("next") or request.headers.get("referer")
@@ -307,10 +328,6 @@ def _merge_vendors(
     """Site vendors override built-in ones with the same id."""
     merged: dict[str, Vendor] = {}
     if builtin:
-        try:
-            from .vendors import BUILTIN_VENDORS
-        except ImportError:  # the registry lands separately
-            BUILTIN_VENDORS = ()
         merged.update((v.id, v) for v in BUILTIN_VENDORS)
     merged.update((v.id, v) for v in site)
     names = {c.name for c in categories}
@@ -324,10 +341,4 @@ def _merge_vendors(
     return tuple(merged.values())
 
 
-def _build_gate(middleware: ConsentMiddleware) -> Any:
-    try:
-        from .rewriter import Gate
-    except ImportError:
-        return None
-    return Gate(middleware.policy)
 

@@ -9,7 +9,7 @@ import zlib
 from typing import TYPE_CHECKING
 
 import anyio
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import Message, Scope, Send
 
 from .consent import Consent
@@ -29,9 +29,9 @@ _warned: set[str] = set()
 
 class Responder:
     def __init__(
-        self, gate: ConsentMiddleware, scope: Scope, send: Send, consent: Consent, reissue: bool
+        self, mw: ConsentMiddleware, scope: Scope, send: Send, consent: Consent, reissue: bool
     ) -> None:
-        self.gate = gate
+        self.mw = mw
         self.scope = scope
         self.downstream = send
         self.consent = consent
@@ -61,7 +61,7 @@ class Responder:
         headers = MutableHeaders(raw=message["headers"])
         self.drop_cookies(headers)
         if self.reissue and self.consent.decided:
-            headers.append("set-cookie", self.gate.cookie_header(self.scope, self.consent))
+            headers.append("set-cookie", self.mw.cookie_header(self.scope, self.consent))
         media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         status = message.get("status", 200)
         self.html = (
@@ -73,7 +73,7 @@ class Responder:
 
     def drop_cookies(self, headers: MutableHeaders) -> None:
         """Cookies of categories the visitor has not granted never reach the browser."""
-        policy = self.gate.policy
+        policy = self.mw.policy
         if "set-cookie" not in headers:
             return
         values = headers.getlist("set-cookie")
@@ -152,7 +152,7 @@ class Responder:
 
     def build(self, headers: MutableHeaders, head: bytes) -> Pipeline | None:
         """The stages this body needs, or None when it passes through untouched."""
-        gate = self.gate
+        mw = self.mw
         stages: list[Stage] = []
         encoding = headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("", "identity"):
@@ -172,7 +172,8 @@ class Responder:
             stages.append(Transcoder(charset))
             headers["content-type"] = _CHARSET.sub("charset=utf-8", headers["content-type"])
         consent = self.consent
-        rewriter = gate.gate.rewriter(consent.granted, consent.services) if gate.gate else None
+        host = Headers(scope=self.scope).get("host")
+        rewriter = mw.gate.rewriter(consent.granted, consent.services, host=host)
         if rewriter is not None:
             stages.append(rewriter)
         media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -186,7 +187,7 @@ class Responder:
 
     def snippet(self, headers: MutableHeaders) -> bytes:
         nonce = _NONCE.search(headers.get("content-security-policy", ""))
-        return self.gate.snippet(self.scope, self.consent, nonce.group(1) if nonce else None)
+        return self.mw.snippet(self.scope, self.consent, nonce.group(1) if nonce else None)
 
     def mark_changed(self, headers: MutableHeaders) -> None:
         """The body now depends on the visitor's cookie: no shared cache may keep it."""

@@ -46,3 +46,19 @@ def client(app: Any = None, **options: Any) -> TestClient:
 def choose(c: TestClient, action: str, **fields: Any) -> Response:
     data: dict[str, Any] = {"action": action, **fields}
     return c.post("/consentgate/consent", data=data, headers=ORIGIN, follow_redirects=False)
+
+
+def checkbox(html: str, name: str, value: str) -> str:
+    """The ``<input>`` tag of a checkbox, whatever the attribute order."""
+    import re
+
+    for tag in re.findall(r"<input\b[^>]*>", html):
+        if f'name="{name}"' in tag and f'value="{value}"' in tag:
+            return str(tag)
+    raise AssertionError(f"no checkbox {name}={value} in the page")
+
+
+def is_checked(html: str, value: str, name: str = "category") -> bool:
+    import re
+
+    return re.search(r"\schecked[\s>=]", checkbox(html, name, value)) is not None
