@@ -235,7 +235,8 @@ class Endpoints:
             choice, wants_json = await read_choice(request)
             before = mw.consent_of(request.scope)
             consent = self.apply(choice, before)
-            await mw.record(request, consent, source=_source(choice, request))
+            source = _source(choice, request, before, mw.policy.required)
+            await mw.record(request, consent, source=source)
         except Rejection as rejection:
             refusal = rejection.response(wants_json)
             if rejection.reason is Refused.METHOD:
@@ -300,13 +301,19 @@ def _host(request: Request) -> str:
     return request.headers.get("host", "")
 
 
-def _source(choice: Choice, request: Request) -> str:
+def _source(
+    choice: Choice, request: Request, before: Consent, required: frozenset[str]
+) -> str:
     if choice.action == "allow":
         return "placeholder"
+    # Refusing is a withdrawal only where something optional had been given before.
+    given = before.decided and (before.services or before.granted - required)
+    if choice.action == "reject_all" and given:
+        return "withdrawal"
     referer = request.headers.get("referer", "")
     if referer.split("?", 1)[0].endswith("/preferences"):
         return "preferences"
-    return "withdrawal" if choice.action == "reject_all" else "banner"
+    return "banner"
 
 
 def expired_cookie_headers(names: Iterable[str], host: str, domain: str | None) -> list[str]:

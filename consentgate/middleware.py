@@ -223,15 +223,20 @@ class ConsentMiddleware:
 
         def render_html(receipt: dict[str, Any]) -> str:
             context = self.context(request.headers, request.scope, consent)
+            next_url = request.query_params.get("next") or request.headers.get("referer")
+            context["next"] = safe_next(next_url, request.headers.get("host", ""))
             context["receipt"] = receipt
             return self.renderer.render("receipt.html", context)
+
+        titles = {c.name: c.title for c in self.policy.categories}
+        titles.update({v.id: v.name for v in self.policy.vendors})
 
         return await receipt_response(
             self.consent_log,
             shown.consent_id,
             want_json=want_json,
             render_html=render_html,
-            titles={c.name: c.title for c in self.policy.categories},
+            titles=titles,
         )
 
     # -- rendering ----------------------------------------------------------------------------

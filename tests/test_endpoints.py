@@ -291,6 +291,11 @@ def test_each_choice_is_recorded_with_what_was_shown() -> None:
     assert [r.granted for r in records] == [("analytical", "necessary"), ("necessary",)]
     assert records[0].refused == ("marketing", "preference")
     assert records[0].source == "banner" and records[1].source == "withdrawal"
+    # a first refusal is a choice, not a withdrawal
+    other = client(consent_log="choices.sqlite3")
+    refusal = other.post("/consentgate/consent", json={"action": "reject_all"},
+                         headers=ORIGIN).json()
+    assert [r.source for r in anyio.run(log.records_for, refusal["consent_id"])] == ["banner"]
     assert records[0].user_agent is None and records[0].ip is None  # not kept unless configured
     assert len(records[0].texts_hash) == 64
     assert log.verify().ok
