@@ -25,9 +25,15 @@ _SCHEME = re.compile(rb"[\x00-\x20]*([a-z][a-z0-9+.-]*):")
 _NETWORK_SCHEMES = frozenset({b"http", b"https", b"ws", b"wss", b"ftp"})
 _TAB_NEWLINE = re.compile(rb"[\t\n\r]")
 _PERCENT = re.compile(rb"%([0-9a-fA-F]{2})")
-#: Ways a URL in markup can spell a host so that its plain text is not in the tag.
-_HIDING = (b"&#", b"&period", b"&sol", b"&bsol", b"&colon", b"&newline", b"&tab", b"%",
-           b"data-consent", b"\t", b"\n", b"\r")
+#: Ways a URL in markup can spell a host so that its plain text is not in the tag: character
+#: references, percent-escapes, and tabs or newlines (the URL parser drops them).
+_HIDING = (b"&#", b"&period", b"&sol", b"&bsol", b"&colon", b"&newline", b"&tab", b"%", b"\t",
+           b"\n", b"\r")
+_ESCAPES = frozenset((b"%", b"\t", b"\n", b"\r"))
+_TAGGED = b"data-consent"
+#: A percent-escape, tab or newline inside a URL's authority (after "//" or a scheme's ':'): only
+#: then can it hide a host; elsewhere in a tag (a query string, between attributes) it cannot.
+_HIDDEN_HOST = re.compile(rb"(?:[/\\]{2}|:)[^ \"'>/\\?#\f]*?[%\t\n\r]")
 
 
 def _unpercent(match: re.Match[bytes]) -> bytes:
@@ -108,14 +114,19 @@ class VendorIndex:
         self._rules = {h: sorted(r, key=lambda r: -len(r.path)) for h, r in rules.items()}
         # A tag can only point at a vendor if its text holds a vendor host, or hides one behind a
         # character reference or a percent-escape: a cheap test that skips most tags unparsed.
+        # Hosts are looked for with the byte that must precede a host in a URL (so "t.co" does not
+        # fire on every "nyt.com"); a host hidden by an escape is caught by the escape instead.
         signatures = {s.encode("utf-8").lower() for v in vendors for s in v.inline if s}
-        needles = sorted({h for h in self._rules if h} | set(_HIDING) | signatures)
+        hosts = {b + h for h in self._rules if h for b in (b"/", b"\\", b".", b"@", b":", b";")}
+        needles = sorted(hosts | set(_HIDING) | signatures | {_TAGGED})
         self._tag_needles = (
             BytesAhoCorasick(needles, implementation=Implementation.DFA)
             if BytesAhoCorasick is not None
             else None
         )
         self._tag_needles_re = re.compile(b"|".join(re.escape(n) for n in needles))
+        self._needle_is_escape = [n in _ESCAPES for n in needles]
+        self._needle_index = {n: i for i, n in enumerate(needles)}
         self._max_labels = max((h.count(b".") + 1 for h in self._rules), default=0)
 
         by_signature: dict[bytes, list[Vendor]] = {}
@@ -200,12 +211,18 @@ class VendorIndex:
                     return rule
         return None
 
-    def may_match_tag(self, tag: bytes) -> bool:
+    def may_match_tag(self, tag: bytes | bytearray) -> bool:
         """False when the start tag ``tag`` surely names no vendor and has no data-consent."""
         lowered = tag.lower()
         if self._tag_needles is not None:
-            return bool(self._tag_needles.find_matches_as_indexes(lowered))
-        return self._tag_needles_re.search(lowered) is not None
+            found = [i for i, _, _ in self._tag_needles.find_matches_as_indexes(lowered, True)]
+        else:
+            found = [self._needle_index[m.group()] for m in self._tag_needles_re.finditer(lowered)]
+        if not found:
+            return False
+        if all(self._needle_is_escape[i] for i in found):
+            return _HIDDEN_HOST.search(lowered) is not None
+        return True
 
     # -- inline code -------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from .policy import Policy, Vendor
 Placeholder = Callable[[Vendor | None, str], bytes]
 
 _WS = b"\t\n\f\r "
+_Buf = bytes | bytearray
 
 
 def _ci(word: str) -> str:
@@ -33,8 +34,11 @@ def _ci(word: str) -> str:
 
 
 # One tag's attributes, as the tokenizer reads them: a quote only opens a value right after `=`.
+# The first branch is a shortcut for the commonest shape, ` name="value"` (25% faster in sre);
+# the others are the general rule it is a special case of.
 _ATTRS: Final = (
-    r"(?:[\t\n\f\r /]++|[^\t\n\f\r />][^\t\n\f\r />=]*+"
+    r"(?:[\t\n\f\r ]++[^\t\n\f\r />\"'=]++=\"[^\"]*+\""
+    r"|[\t\n\f\r /]++|[^\t\n\f\r />][^\t\n\f\r />=]*+"
     r"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]++)?)?)*+>"
 )
 _GATED_TAGS: Final = ("script", "iframe", "img", "source", "link", "video", "audio")
@@ -72,6 +76,7 @@ _COMMENT_END: Final = re.compile(rb"--!?>")
 _SCRIPT_END: Final = re.compile(rf"</{_ci('script')}[\t\n\f\r />]".encode("ascii"))
 _SCRIPT_TOKEN: Final = re.compile(rf"<!--|-->|<(/?){_ci('script')}[\t\n\f\r />]".encode("ascii"))
 _END_TAG_REST: Final = re.compile(rf"[^\t\n\f\r />]*+{_ATTRS}".encode("ascii"))
+_LOADING: Final = frozenset((b"img", b"source", b"link", b"video", b"audio", b"iframe"))
 _RAW_END: Final = {
     name.encode(): re.compile(rf"</{_ci(name)}[\t\n\f\r />]".encode("ascii"))
     for name in (*_RAW_TAGS, "iframe", "noscript")
@@ -126,7 +131,7 @@ class _Attr:
         return b'"' + raw.replace(b'"', b"&quot;") + b'"'
 
 
-def _parse_attrs(buf: bytes, start: int, end: int) -> list[_Attr]:
+def _parse_attrs(buf: _Buf, start: int, end: int) -> list[_Attr]:
     return [
         _Attr(m.group(1).lower(), m.group(2), m.start(), m.end())
         for m in _ATTR.finditer(buf, start, end)
@@ -215,7 +220,7 @@ class HtmlRewriter:
         self._granted = granted
         self._services = services
         self._host = host
-        self._pending = b""
+        self._pending = bytearray()
         self._state = _DATA
         self._raw_name = b""
         self._script_resume: tuple[int, int] | None = None  # (offset, sub-state) into _pending
@@ -229,9 +234,18 @@ class HtmlRewriter:
             raise RuntimeError("HtmlRewriter.feed() after close()")
         if not chunk:
             return b""
-        buf = self._pending + chunk if self._pending else bytes(chunk)
+        # An element split over many chunks grows in place (amortised), not by re-concatenation.
+        buf: _Buf
+        if self._pending:
+            self._pending += chunk
+            buf = self._pending
+        else:
+            buf = bytes(chunk)
         out, pos = self._run(buf, False)
-        self._pending = buf[pos:]
+        if buf is self._pending:
+            del self._pending[:pos]
+        else:
+            self._pending = bytearray(memoryview(buf)[pos:])
         return out
 
     def close(self) -> bytes:
@@ -239,7 +253,7 @@ class HtmlRewriter:
         if self._closed:
             return b""
         self._closed = True
-        buf, self._pending = self._pending, b""
+        buf, self._pending = self._pending, bytearray()
         if not buf:
             return b""
         out, _ = self._run(buf, True)
@@ -330,8 +344,8 @@ class HtmlRewriter:
 
     @staticmethod
     def _rebuild(
-        buf: bytes, start: int, name_end: int, end: int, attrs: list[_Attr],
-        drop: frozenset[bytes], added: list[bytes],
+        buf: _Buf, start: int, name_end: int, end: int, attrs: list[_Attr],
+        drop: frozenset[bytes], added: list[_Buf],
     ) -> bytes:
         """Start tag buf[start:end] minus the ``drop`` attributes, with ``added`` after its name."""
         parts = [buf[start:name_end], *added]
@@ -347,10 +361,10 @@ class HtmlRewriter:
         return b"".join(parts)
 
     def _inert_tag(
-        self, buf: bytes, start: int, name_end: int, end: int, name: bytes,
+        self, buf: _Buf, start: int, name_end: int, end: int, name: bytes,
         attrs: list[_Attr], category: str, vendor: Vendor | None,
     ) -> bytes:
-        added: list[bytes] = []
+        added: list[_Buf] = []
         if name == b"script":
             moved = {b"type": b"data-consent-type", b"src": b"data-consent-src"}
             added.append(b' type="text/plain"')
@@ -373,13 +387,13 @@ class HtmlRewriter:
 
     # -- the tokenizer -----------------------------------------------------------------------
 
-    def _run(self, buf: bytes, final: bool) -> tuple[bytes, int]:
-        out: list[bytes] = []
+    def _run(self, buf: _Buf, final: bool) -> tuple[bytes, int]:
+        out: list[_Buf] = []
         pos = self._scan(buf, 0, len(buf), final, out, top=True)
         return b"".join(out), pos
 
     def _scan(
-        self, buf: bytes, pos: int, end: int, final: bool, out: list[bytes], top: bool
+        self, buf: _Buf, pos: int, end: int, final: bool, out: list[_Buf], top: bool
     ) -> int:
         """Rewrites buf[pos:end] into ``out``; returns where undecided bytes begin.
 
@@ -389,7 +403,7 @@ class HtmlRewriter:
         state = self._state if top else _DATA
         raw_name = self._raw_name if top else b""
         emitted = pos  # buf[emitted:pos] is unchanged input not yet copied to out
-        run = _RUN.match
+        run, tag_match, may_match = _RUN.match, _TAG.match, self._index.may_match_tag
         while pos < end:
             if state == _PLAINTEXT:
                 pos = end
@@ -430,21 +444,18 @@ class HtmlRewriter:
             if pos >= end:
                 break
             # _RUN stopped at a '<' it could not consume: a special element or an unfinished token.
-            following = buf[pos + 1 : pos + 2]
-            if following == b"!" and buf.startswith(b"<!--", pos):
-                if end - pos < 6 and not final:
-                    break  # could still become "<!-->" or "<!--->"
-                state = _COMMENT
-                pos += 4
-                continue
-            tag = _TAG.match(buf, pos, end) if following.isalpha() else None
+            tag = tag_match(buf, pos, end)
             if tag is None:
+                if buf.startswith(b"<!--", pos) and (final or end - pos >= 6):
+                    state = _COMMENT  # (with fewer bytes it could still become "<!-->")
+                    pos += 4
+                    continue
                 if not final:
                     break
                 pos = end  # an unfinished tag or comment at the end of the body passes as it is
                 break
+            tag_end = tag.end()
             name = tag.group(1).lower()
-            name_end = tag.end(1)
             if name == b"script":
                 result = self._script(buf, pos, tag, end, final, top)
                 if result is None:
@@ -455,12 +466,15 @@ class HtmlRewriter:
                     out.append(replacement)
                     emitted = element_end
                 pos = element_end
-            elif name in (b"img", b"source", b"link", b"video", b"audio", b"iframe"):
-                if self._index.may_match_tag(buf[pos : tag.end()]):
-                    attrs = _parse_attrs(buf, name_end, tag.end() - 1)
-                    decision = self._decide(name, attrs, [])
-                else:
-                    attrs, decision = [], None
+            elif name in _LOADING:
+                if not may_match(buf[pos:tag_end]):
+                    pos = tag_end
+                    if name == b"iframe":
+                        state, raw_name = _RAW, name
+                    continue
+                name_end = tag.end(1)
+                attrs = _parse_attrs(buf, name_end, tag_end - 1)
+                decision = self._decide(name, attrs, [])
                 if decision is not None:
                     category, vendor = decision
                     out.append(buf[emitted:pos])
@@ -468,11 +482,11 @@ class HtmlRewriter:
                         out.append(self._gate.placeholder(vendor, category))
                     if not self._gate.remove or name in (b"video", b"audio"):
                         out.append(
-                            self._inert_tag(buf, pos, name_end, tag.end(), name, attrs,
+                            self._inert_tag(buf, pos, name_end, tag_end, name, attrs,
                                             category, vendor)
                         )
-                    emitted = tag.end()
-                pos = tag.end()
+                    emitted = tag_end
+                pos = tag_end
                 if name == b"iframe":
                     # iframe content is raw text; in remove mode it goes with its element.
                     state = _DROP if decision is not None and self._gate.remove else _RAW
@@ -505,7 +519,7 @@ class HtmlRewriter:
         return pos
 
     def _script(
-        self, buf: bytes, pos: int, tag: re.Match[bytes], end: int, final: bool, top: bool
+        self, buf: _Buf, pos: int, tag: re.Match[bytes], end: int, final: bool, top: bool
     ) -> tuple[int, bytes | None] | None:
         """(end of the element, replacement or None) or None to wait for more input."""
         content = tag.end()
@@ -519,6 +533,8 @@ class HtmlRewriter:
                     self._script_resume = (scanned - pos, sub)
                 return None
             close = element_end = end
+        elif buf[close + 8 : close + 9] == b">":  # the usual plain "</script>"
+            element_end = close + 9
         else:
             tail = _END_TAG_REST.match(buf, close + 2, end)
             if tail is None:
@@ -529,13 +545,14 @@ class HtmlRewriter:
                 element_end = end
             else:
                 element_end = tail.end()
-        view = memoryview(buf)
+        index = self._index
         # Loader attributes (data-website-id …) are signatures too; the content only counts for
         # scripts without src, since a browser ignores the content of the others.
-        in_tag = self._index.match_code(view[pos : tag.end()])
-        in_code = self._index.match_code(view[tag.end() : close])
-        if not in_tag and not in_code and not self._index.may_match_tag(buf[pos : tag.end()]):
+        suspect = index.may_match_tag(buf[pos : tag.end()])
+        in_code = index.match_code(memoryview(buf)[tag.end() : close]) if close > tag.end() else []
+        if not suspect and not in_code:
             return element_end, None
+        in_tag = index.match_code(memoryview(buf)[pos : tag.end()]) if suspect else []
         name_end = tag.end(1)
         attrs = _parse_attrs(buf, name_end, tag.end() - 1)
         if _first(attrs, b"src") is None:
@@ -551,7 +568,7 @@ class HtmlRewriter:
         return element_end, start_tag + buf[tag.end() : element_end]
 
 
-def _script_close(buf: bytes, pos: int, end: int, sub: int, final: bool) -> tuple[int, int, int]:
+def _script_close(buf: _Buf, pos: int, end: int, sub: int, final: bool) -> tuple[int, int, int]:
     """Finds the ``</script`` that ends script data starting at ``pos`` in sub-state ``sub``.
 
     Returns (its position or -1, where to resume scanning, sub-state there).
