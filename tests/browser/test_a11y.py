@@ -108,6 +108,8 @@ def fits(v: Visit) -> None:
     for control in page.locator(
         "#consentgate-banner button, #consentgate-banner input[type=checkbox]"
     ).all():
+        if not control.is_visible():  # inside a closed "Services" disclosure
+            continue
         control.scroll_into_view_if_needed()
         box = control.bounding_box()
         assert box is not None
