@@ -159,28 +159,32 @@ def create_app(
         hits.clear()
         return RedirectResponse("/hits", status_code=303)
 
-    async def theme(request: Request) -> Response:
-        if request.method == "POST":
-            # Parsed by hand: request.form() would need python-multipart for one field.
-            body = await request.body()
-            fields = parse_qs(body.decode("latin-1"), max_num_fields=10) if len(body) < 1024 else {}
-            chosen = (fields.get("theme") or [""])[0]
-            if chosen not in THEMES:
-                return Response("theme must be light or dark", status_code=400)
-            response = RedirectResponse(f"/theme?chosen={chosen}", status_code=303)
-            # Declared as a preference cookie: the middleware drops this header unless the
-            # visitor granted that category.
-            response.set_cookie("theme", chosen, max_age=THEME_MAX_AGE, path="/", samesite="lax")
-            return response
+    async def theme_page(request: Request) -> Response:
         chosen = request.query_params.get("chosen")
+        allowed = get_consent(request).allows("preference")
         return page(
             request,
             "theme.html",
             active="theme",
             chosen=chosen if chosen in THEMES else None,
-            remembered=request.cookies.get("theme") if get_consent(request).allows(
-                "preference") else None,
+            remembered=request.cookies.get("theme") if allowed else None,
         )
+
+    async def choose_theme(request: Request) -> Response:
+        # Parsed by hand: request.form() would need python-multipart for one field.
+        body = await request.body()
+        try:
+            fields = parse_qs(body[:1024].decode("latin-1"), max_num_fields=10)
+        except ValueError:
+            fields = {}
+        chosen = (fields.get("theme") or [""])[0]
+        if chosen not in THEMES:
+            return Response("theme must be light or dark", status_code=400)
+        response = RedirectResponse(f"/theme?chosen={chosen}", status_code=303)
+        # Declared as a preference cookie: the middleware drops this header unless the
+        # visitor granted that category.
+        response.set_cookie("theme", chosen, max_age=THEME_MAX_AGE, path="/", samesite="lax")
+        return response
 
     async def consent_page(request: Request) -> Response:
         consent = get_consent(request)
@@ -204,7 +208,8 @@ def create_app(
             Route("/pixel.gif", pixel),
             Route("/hits", show_hits),
             Route("/hits/clear", clear_hits, methods=["POST"]),
-            Route("/theme", theme, methods=["GET", "POST"]),
+            Route("/theme", theme_page),
+            Route("/theme", choose_theme, methods=["POST"]),
             Route("/consent", consent_page),
             Route("/privacy", privacy),
             Route("/video", video),

@@ -1,0 +1,243 @@
+"""The demo site, started the way a person starts it: ``python -m demo_site`` under uvicorn."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ("/", "/hits", "/theme", "/video", "/consent", "/privacy")
+BANNER = 'id="consentgate-banner"'
+SETTINGS = 'id="consentgate-settings"'
+
+
+@dataclass(frozen=True)
+class Demo:
+    url: str
+    stderr: Path
+
+    def client(self) -> httpx.Client:
+        """A visitor of their own: a fresh cookie jar."""
+        return httpx.Client(base_url=self.url, timeout=5, follow_redirects=False)
+
+    def choose(self, visitor: httpx.Client, action: str, **fields: str) -> httpx.Response:
+        return visitor.post(
+            "/consentgate/consent",
+            data={"action": action, **fields},
+            headers={"origin": self.url},
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    work = tmp_path_factory.mktemp("demo")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "CONSENTGATE_SECRET"}
+    stderr = work / "stderr.txt"
+    with stderr.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "demo_site", "--port", str(port),
+             "--consent-log", str(work / "consent.sqlite3")],
+            cwd=ROOT, env=env, stdout=err, stderr=err,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the demo exited with {proc.returncode}:\n{stderr.read_text()}")
+            try:
+                httpx.get(url + "/privacy", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the demo did not answer within 10 s:\n{stderr.read_text()}")
+                time.sleep(0.05)
+        yield Demo(url, stderr)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _tag(html: str, pattern: str) -> str:
+    """The one start tag matching ``pattern``."""
+    tags: list[str] = re.findall(r"<(?:script|img)\b[^>]*>", html)
+    found = [t for t in tags if re.search(pattern, t)]
+    assert len(found) == 1, f"expected one tag matching {pattern!r}, found {found}"
+    return found[0]
+
+
+def _analytics(html: str) -> str:
+    return _tag(html, r'id="fake-analytics"')
+
+
+def _pixel(html: str) -> str:
+    return _tag(html, r"pixel\.gif")
+
+
+def _hits(visitor: httpx.Client) -> list[dict[str, object]]:
+    response = visitor.get("/hits", params={"format": "json"})
+    assert response.status_code == 200
+    hits: list[dict[str, object]] = response.json()["hits"]
+    return hits
+
+
+def test_starts_with_a_development_warning(demo: Demo) -> None:
+    printed = demo.stderr.read_text()
+    assert "WARNING" in printed
+    assert "development only" in printed
+    assert "CONSENTGATE_SECRET" in printed
+
+
+def test_every_page_has_the_banner_the_settings_link_and_a_strict_csp(demo: Demo) -> None:
+    with demo.client() as visitor:
+        for path in PAGES:
+            response = visitor.get(path)
+            assert response.status_code == 200, path
+            assert response.headers["content-type"].startswith("text/html"), path
+            assert response.text.count(BANNER) == 1, path
+            assert 'href="/consentgate/preferences"' in response.text, path
+            assert "Cookie settings" in response.text, path
+            csp = response.headers["content-security-policy"]
+            assert "default-src 'self'" in csp, path
+            # Nothing of the demo's own needs inline script under that policy.
+            for tag in re.findall(r"<script\b[^>]*>", response.text):
+                assert "src=" in tag, (path, tag)
+            assert "set-cookie" not in response.headers, path
+
+
+def test_privacy_page(demo: Demo) -> None:
+    with demo.client() as visitor:
+        text = visitor.get("/privacy").text
+    assert "<h1>Privacy policy</h1>" in text
+    for subject in ("Analytical", "Preference", "Marketing", "consent log", "Withdraw"):
+        assert subject in text, subject
+
+
+def test_accept_all_turns_the_banner_into_the_settings_control(demo: Demo) -> None:
+    with demo.client() as visitor:
+        before = visitor.get("/").text
+        assert BANNER in before
+        assert SETTINGS not in before
+        script = _analytics(before)
+        assert 'type="text/plain"' in script
+        assert 'data-consent-src="/static/fake-analytics.js"' in script
+        assert " src=" not in script
+        pixel = _pixel(before)
+        assert 'data-consent-src="/pixel.gif?page=/"' in pixel
+        assert " src=" not in pixel
+
+        answer = demo.choose(visitor, "accept_all", next="/")
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/"
+        assert "consentgate=" in answer.headers["set-cookie"]
+
+        after = visitor.get("/").text
+        assert BANNER not in after
+        assert SETTINGS in after
+        script = _analytics(after)
+        assert "text/plain" not in script
+        assert 'src="/static/fake-analytics.js"' in script
+        assert ' src="/pixel.gif?page=/"' in _pixel(after)
+        consent_page = visitor.get("/consent").text
+        assert "Choice made</dt><dd>yes" in consent_page
+        assert consent_page.count('<strong class="ok">granted') == 4
+        assert "not granted" not in consent_page
+
+
+def test_a_cross_site_post_cannot_give_consent(demo: Demo) -> None:
+    with demo.client() as visitor:
+        answer = visitor.post(
+            "/consentgate/consent",
+            data={"action": "accept_all"},
+            headers={"origin": "https://evil.example"},
+        )
+        assert answer.status_code == 403
+        assert "set-cookie" not in answer.headers
+        assert BANNER in visitor.get("/").text
+
+
+def test_withdrawing_from_the_consent_page(demo: Demo) -> None:
+    with demo.client() as visitor:
+        page = visitor.get("/consent").text
+        assert 'name="action" value="reject_all"' in page
+        demo.choose(visitor, "accept_all")
+        assert 'type="text/plain"' not in _analytics(visitor.get("/").text)
+        answer = demo.choose(visitor, "reject_all", next="/consent")
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/consent"
+        home = visitor.get("/").text
+        assert BANNER not in home  # a refusal is a choice too
+        assert 'type="text/plain"' in _analytics(home)
+
+
+def test_theme_is_remembered_only_with_preference_consent(demo: Demo) -> None:
+    with demo.client() as visitor:
+        answer = visitor.post("/theme", data={"theme": "dark"})
+        assert answer.status_code == 303
+        assert "theme=" not in answer.headers.get("set-cookie", "")
+        page = visitor.get(answer.headers["location"]).text
+        assert "Not remembered" in page
+        assert 'class="theme-light"' in page
+
+        demo.choose(visitor, "save", category="preference")
+        answer = visitor.post("/theme", data={"theme": "dark"})
+        assert answer.status_code == 303
+        assert "theme=dark" in answer.headers["set-cookie"]
+        page = visitor.get(answer.headers["location"]).text
+        assert "Saved" in page
+        assert 'class="theme-dark"' in visitor.get("/").text
+
+        # Withdrawing deletes the declared preference cookie at once.
+        answer = demo.choose(visitor, "reject_all")
+        expired = [c for c in answer.headers.get_list("set-cookie") if c.startswith("theme=")]
+        assert expired, answer.headers
+        assert all(re.search(r"max-age=0|expires=thu, 01 jan 1970", c, re.I) for c in expired)
+        assert 'class="theme-light"' in visitor.get("/").text
+
+
+def test_collect_and_pixel_record_hits(demo: Demo) -> None:
+    probe = f"/probe-{uuid.uuid4().hex}"
+    with demo.client() as visitor:
+        script = visitor.get("/static/fake-analytics.js")
+        assert script.status_code == 200
+        assert "javascript" in script.headers["content-type"]
+        assert '"/collect"' in script.text
+
+        assert visitor.post("/collect", content=json.dumps({"page": probe})).status_code == 204
+        pixel = visitor.get("/pixel.gif", params={"page": probe})
+        assert pixel.status_code == 200
+        assert pixel.headers["content-type"] == "image/gif"
+        assert pixel.content.startswith(b"GIF89a")
+        # Whatever a tracker sends, the hit is counted and nothing breaks.
+        assert visitor.post("/collect", content=b"\xff{not json").status_code == 204
+
+        hits = _hits(visitor)
+        mine = [hit for hit in hits if hit["page"] == probe]
+        assert sorted(str(hit["kind"]) for hit in mine) == ["analytics", "pixel"]
+        assert all(hit["granted"] == ["necessary"] for hit in mine)
+        assert hits[0]["page"] == "?"  # newest first: the garbage beacon
+        assert probe in visitor.get("/hits").text
