@@ -31,9 +31,11 @@ _HIDING = (b"&#", b"&period", b"&sol", b"&bsol", b"&colon", b"&newline", b"&tab"
            b"\n", b"\r")
 _ESCAPES = frozenset((b"%", b"\t", b"\n", b"\r"))
 _TAGGED = b"data-consent"
+TAG_URL = 1
+TAG_SIG = 2
 #: A percent-escape, tab or newline inside a URL's authority (after "//" or a scheme's ':'): only
 #: then can it hide a host; elsewhere in a tag (a query string, between attributes) it cannot.
-_HIDDEN_HOST = re.compile(rb"(?:[/\\]{2}|:)[^ \"'>/\\?#\f]*?[%\t\n\r]")
+_HIDDEN_HOST = re.compile(rb"(?:[/\\]{2}|:)[^ \"'>/\\?#\f%\t\n\r]*+[%\t\n\r]")
 
 
 def _unpercent(match: re.Match[bytes]) -> bytes:
@@ -118,15 +120,18 @@ class VendorIndex:
         # fire on every "nyt.com"); a host hidden by an escape is caught by the escape instead.
         signatures = {s.encode("utf-8").lower() for v in vendors for s in v.inline if s}
         hosts = {b + h for h in self._rules if h for b in (b"/", b"\\", b".", b"@", b":", b";")}
-        needles = sorted(hosts | set(_HIDING) | signatures | {_TAGGED})
+        needles = sorted(hosts | (set(_HIDING) - _ESCAPES) | signatures | {_TAGGED})
         self._tag_needles = (
             BytesAhoCorasick(needles, implementation=Implementation.DFA)
             if BytesAhoCorasick is not None
             else None
         )
         self._tag_needles_re = re.compile(b"|".join(re.escape(n) for n in needles))
-        self._needle_is_escape = [n in _ESCAPES for n in needles]
-        self._needle_index = {n: i for i, n in enumerate(needles)}
+        url_needles = hosts | {_TAGGED} | (set(_HIDING) - _ESCAPES)
+        self._needle_flags = [
+            (TAG_SIG if n in signatures else 0) | (TAG_URL if n in url_needles else 0)
+            for n in needles
+        ]
         self._max_labels = max((h.count(b".") + 1 for h in self._rules), default=0)
 
         by_signature: dict[bytes, list[Vendor]] = {}
@@ -211,18 +216,37 @@ class VendorIndex:
                     return rule
         return None
 
-    def may_match_tag(self, tag: bytes | bytearray) -> bool:
-        """False when the start tag ``tag`` surely names no vendor and has no data-consent."""
+    def tag_flags(self, tag: bytes | bytearray) -> int:
+        """What a start tag may hold, tested cheaply on its text: ``TAG_URL`` a vendor URL (or a
+        data-consent tag), ``TAG_SIG`` a snippet signature; 0 means neither, surely."""
         lowered = tag.lower()
-        if self._tag_needles is not None:
-            found = [i for i, _, _ in self._tag_needles.find_matches_as_indexes(lowered, True)]
-        else:
-            found = [self._needle_index[m.group()] for m in self._tag_needles_re.finditer(lowered)]
-        if not found:
-            return False
-        if all(self._needle_is_escape[i] for i in found):
-            return _HIDDEN_HOST.search(lowered) is not None
-        return True
+        return self.flags_of(self.find_needles(lowered), lowered)
+
+    @staticmethod
+    def may_hide_host(lowered: bytes | bytearray) -> bool:
+        """Whether a percent-escape, tab or newline sits inside a URL's authority in the tag."""
+        return (
+            b"%" in lowered or b"\n" in lowered or b"\t" in lowered or b"\r" in lowered
+        ) and _HIDDEN_HOST.search(lowered) is not None
+
+    def find_needles(self, lowered: bytes | bytearray) -> list[int] | list[tuple[int, int, int]]:
+        """The raw needle hits in a lowercased start tag (empty: nothing to look at)."""
+        if self._tag_needles is None:  # without Aho-Corasick: any hit means "look at everything"
+            return [-1] if self._tag_needles_re.search(lowered) else []
+        return self._tag_needles.find_matches_as_indexes(lowered, True)
+
+    def flags_of(
+        self, hits: list[int] | list[tuple[int, int, int]], lowered: bytes | bytearray
+    ) -> int:
+        flags = 0
+        needle_flags = self._needle_flags
+        for hit in hits:
+            if isinstance(hit, int):
+                return TAG_URL | TAG_SIG
+            flags |= needle_flags[hit[0]]
+        if not flags & TAG_URL and self.may_hide_host(lowered):
+            flags |= TAG_URL
+        return flags
 
     # -- inline code -------------------------------------------------------------------------
 

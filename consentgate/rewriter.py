@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from typing import Final
 
-from .gate import VendorIndex, index_for, split_url
+from .gate import TAG_SIG, TAG_URL, VendorIndex, decode_attr, index_for, split_url
 from .policy import Policy, Vendor
 
 Placeholder = Callable[[Vendor | None, str], bytes]
@@ -64,6 +64,8 @@ _RUN: Final = re.compile(
         r"|<!--(?:-?>|.*?--!?>)"
         r"|<!(?!--)[^>]*+>|<\?[^>]*+>|</(?![a-zA-Z])[^>]*+>"
         r")*+"
+        # … then, in the same call, the special start tag it stopped at (when complete).
+        rf"(?:<([a-zA-Z][^\t\n\f\r />]*+){_ATTRS})?"
     ).encode("ascii"),
     re.S,
 )
@@ -280,26 +282,32 @@ class HtmlRewriter:
             return True, None
         return True, (category, vendor)
 
-    def _url_vendor(self, attrs: list[_Attr], names: tuple[bytes, ...]) -> Vendor | None:
+    def _url_vendor(
+        self, attrs: list[_Attr], names: tuple[bytes, ...], flags: int
+    ) -> Vendor | None:
         index, host = self._index, self._host
         for name in names:
             attr = _first(attrs, name)
             if attr is None or not attr.raw:
                 continue
             if name.endswith(b"srcset"):
-                for candidate in attr.value.split(b","):
-                    url = candidate.strip(_WS).split(None, 1)[:1]
-                    vendor = index.match_resource(url[0], host) if url else None
-                    if vendor is not None:
-                        return vendor
+                urls = [c.strip(_WS).split(None, 1)[0] for c in attr.value.split(b",")
+                        if c.strip(_WS)]
             else:
-                vendor = index.match_resource(attr.value, host)
+                urls = [attr.value]
+            for url in urls:
+                covered, vendor = index.lookup_url(url, host) if flags & TAG_URL else (False, None)
                 if vendor is not None:
                     return vendor
+                # A self-hosted tracker endpoint (matomo.php …) is known by a signature alone.
+                if not covered and flags & TAG_SIG:
+                    found = index.match_code(decode_attr(url))
+                    if found:
+                        return found[0]
         return None
 
     def _decide(
-        self, name: bytes, attrs: list[_Attr], code_vendors: list[Vendor]
+        self, name: bytes, attrs: list[_Attr], code_vendors: list[Vendor], flags: int
     ) -> tuple[str, Vendor | None] | None:
         """(category, vendor) when the element must be gated for this visitor."""
         if name == b"script":
@@ -310,7 +318,7 @@ class HtmlRewriter:
             tagged, decision = self._tagged(attrs)
             if tagged:
                 return decision
-            src = _first(attrs, b"src")
+            src = _first(attrs, b"src") if flags & TAG_URL else None
             if src is not None:
                 covered, vendor = self._index.lookup_url(src.value, self._host)
                 if vendor is not None:
@@ -335,7 +343,7 @@ class HtmlRewriter:
         tagged, decision = self._tagged(attrs)
         if tagged:
             return decision
-        vendor = self._url_vendor(attrs, names)
+        vendor = self._url_vendor(attrs, names, flags)
         if vendor is not None and self._blocked(vendor):
             return vendor.category, vendor
         return None
@@ -403,49 +411,54 @@ class HtmlRewriter:
         state = self._state if top else _DATA
         raw_name = self._raw_name if top else b""
         emitted = pos  # buf[emitted:pos] is unchanged input not yet copied to out
-        run, tag_match, may_match = _RUN.match, _TAG.match, self._index.may_match_tag
+        run = _RUN.match
+        index = self._index
+        find_needles, flags_of, may_hide_host = (
+            index.find_needles, index.flags_of, index.may_hide_host
+        )
         while pos < end:
-            if state == _PLAINTEXT:
-                pos = end
-                break
-            if state == _COMMENT:
-                found = _COMMENT_END.search(buf, pos, end)
-                if found is None:
-                    pos = end if final else max(pos, end - 3)
+            if state:  # inside a comment, raw text or plaintext (data state is 0)
+                if state == _PLAINTEXT:
+                    pos = end
                     break
-                pos = found.end()
-                state = _DATA
-                continue
-            if state in (_RAW, _DROP):
-                found = _RAW_END[raw_name].search(buf, pos, end)
-                if found is None:
-                    stop = end if final else max(pos, end - len(raw_name) - 3)
-                    if state == _DROP:
-                        out.append(buf[emitted:pos])
-                        emitted = stop
-                    pos = stop
-                    if final:
-                        state = _DATA
-                    break
-                if state == _RAW:
-                    pos = found.start()
-                    state = _DATA  # the end tag is an ordinary end tag for _RUN
+                if state == _COMMENT:
+                    found = _COMMENT_END.search(buf, pos, end)
+                    if found is None:
+                        pos = end if final else max(pos, end - 3)
+                        break
+                    pos = found.end()
+                    state = _DATA
                     continue
-                tail = _END_TAG_REST.match(buf, found.start() + 2, end)
-                if tail is None and not final:
-                    emitted = pos = found.start()
-                    break
-                out.append(buf[emitted:pos])
-                emitted = pos = tail.end() if tail is not None else end
-                state = _DATA
-                continue
+                if state in (_RAW, _DROP):
+                    found = _RAW_END[raw_name].search(buf, pos, end)
+                    if found is None:
+                        stop = end if final else max(pos, end - len(raw_name) - 3)
+                        if state == _DROP:
+                            out.append(buf[emitted:pos])
+                            emitted = stop
+                        pos = stop
+                        if final:
+                            state = _DATA
+                        break
+                    if state == _RAW:
+                        pos = found.start()
+                        state = _DATA  # the end tag is an ordinary end tag for _RUN
+                        continue
+                    tail = _END_TAG_REST.match(buf, found.start() + 2, end)
+                    if tail is None and not final:
+                        emitted = pos = found.start()
+                        break
+                    out.append(buf[emitted:pos])
+                    emitted = pos = tail.end() if tail is not None else end
+                    state = _DATA
+                    continue
 
-            pos = run(buf, pos, end).end()  # type: ignore[union-attr]  # `(…)*+` always matches
-            if pos >= end:
-                break
-            # _RUN stopped at a '<' it could not consume: a special element or an unfinished token.
-            tag = tag_match(buf, pos, end)
-            if tag is None:
+            tag = run(buf, pos, end)
+            if tag is None or tag.start(1) < 0:  # (never None: everything in _RUN is optional)
+                # Stopped at the end, or at an unfinished token: a tag or comment cut short.
+                pos = tag.end() if tag is not None else pos
+                if pos >= end:
+                    break
                 if buf.startswith(b"<!--", pos) and (final or end - pos >= 6):
                     state = _COMMENT  # (with fewer bytes it could still become "<!-->")
                     pos += 4
@@ -454,6 +467,7 @@ class HtmlRewriter:
                     break
                 pos = end  # an unfinished tag or comment at the end of the body passes as it is
                 break
+            pos = tag.start(1) - 1  # a special start tag, complete
             tag_end = tag.end()
             name = tag.group(1).lower()
             if name == b"script":
@@ -467,14 +481,17 @@ class HtmlRewriter:
                     emitted = element_end
                 pos = element_end
             elif name in _LOADING:
-                if not may_match(buf[pos:tag_end]):
+                lowered = buf[pos:tag_end].lower()
+                hits = find_needles(lowered)
+                flags = flags_of(hits, lowered) if hits else TAG_URL * may_hide_host(lowered)
+                if not flags:
                     pos = tag_end
                     if name == b"iframe":
                         state, raw_name = _RAW, name
                     continue
                 name_end = tag.end(1)
                 attrs = _parse_attrs(buf, name_end, tag_end - 1)
-                decision = self._decide(name, attrs, [])
+                decision = self._decide(name, attrs, [], flags)
                 if decision is not None:
                     category, vendor = decision
                     out.append(buf[emitted:pos])
@@ -548,16 +565,18 @@ class HtmlRewriter:
         index = self._index
         # Loader attributes (data-website-id …) are signatures too; the content only counts for
         # scripts without src, since a browser ignores the content of the others.
-        suspect = index.may_match_tag(buf[pos : tag.end()])
+        lowered = buf[pos : tag.end()].lower()
+        hits = index.find_needles(lowered)
+        flags = index.flags_of(hits, lowered) if hits else TAG_URL * index.may_hide_host(lowered)
         in_code = index.match_code(memoryview(buf)[tag.end() : close]) if close > tag.end() else []
-        if not suspect and not in_code:
+        if not flags and not in_code:
             return element_end, None
-        in_tag = index.match_code(memoryview(buf)[pos : tag.end()]) if suspect else []
+        in_tag = index.match_code(memoryview(buf)[pos : tag.end()]) if flags & TAG_SIG else []
         name_end = tag.end(1)
         attrs = _parse_attrs(buf, name_end, tag.end() - 1)
         if _first(attrs, b"src") is None:
             in_tag += in_code
-        decision = self._decide(b"script", attrs, in_tag)
+        decision = self._decide(b"script", attrs, in_tag, flags)
         if decision is None:
             return element_end, None
         if self._gate.remove:
