@@ -13,9 +13,11 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("/", "/hits", "/theme", "/video", "/consent", "/privacy")
@@ -110,6 +112,30 @@ def test_starts_with_a_development_warning(demo: Demo) -> None:
     assert "WARNING" in printed
     assert "development only" in printed
     assert "CONSENTGATE_SECRET" in printed
+
+
+def _cookie_accepted(giver: Any, reader: Any) -> bool:
+    """Whether a choice signed by the app ``giver`` counts as a choice for ``reader``."""
+    with TestClient(giver) as one:
+        answer = one.post("/consentgate/consent", data={"action": "accept_all"},
+                          headers={"origin": "http://testserver"}, follow_redirects=False)
+        cookie = answer.cookies["consentgate"]
+    with TestClient(reader, cookies={"consentgate": cookie}) as other:
+        return BANNER not in other.get("/").text
+
+
+def test_the_secret_comes_from_the_environment_or_is_fresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from demo_site import create_app
+
+    monkeypatch.delenv("CONSENTGATE_SECRET", raising=False)
+    assert not _cookie_accepted(create_app(consent_log=None), create_app(consent_log=None))
+    monkeypatch.setenv("CONSENTGATE_SECRET", "a-shared-development-secret")
+    assert _cookie_accepted(create_app(consent_log=None), create_app(consent_log=None))
+    assert not _cookie_accepted(
+        create_app(consent_log=None), create_app("another-secret", consent_log=None)
+    )
 
 
 def test_every_page_has_the_banner_the_settings_link_and_a_strict_csp(demo: Demo) -> None:
