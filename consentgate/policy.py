@@ -133,7 +133,9 @@ class Policy:
                 raise ValueError(f"cookie {cookie!r} is declared in unknown category {category!r}")
         exact: dict[str, tuple[str, str | None]] = {}
         prefixes: list[tuple[str, str, str | None]] = []
-        owners = [(p, v.category, v.id) for v in self.vendors for p in v.cookies]
+        owners: list[tuple[str, str, str | None]] = [
+            (p, v.category, v.id) for v in self.vendors for p in v.cookies
+        ]
         owners += [(p, category, None) for p, category in self.cookies]
         for pattern, category, vendor_id in owners:
             if category in self.required:

@@ -13,6 +13,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import Message, Scope, Send
 
 from .consent import Consent
+from .headstart import HeadStart
 from .streams import Decoder, Encoder, Injector, Pipeline, Stage, Transcoder, decodable
 
 if TYPE_CHECKING:
@@ -64,12 +65,16 @@ class Responder:
             headers.append("set-cookie", self.mw.cookie_header(self.scope, self.consent))
         media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         status = message.get("status", 200)
-        self.html = (
+        html = (
             media in ("text/html", "application/xhtml+xml")
             and status >= 200
             and status not in _UNTOUCHED_STATUS
-            and self.scope.get("method") != "HEAD"
         )
+        self.html = html and self.scope.get("method") != "HEAD"
+        if html and not self.html:
+            # A HEAD answer must carry the headers a GET would: the GET body is ours, not the app's.
+            self.mark_changed(headers)
+            del headers["content-length"]
 
     def drop_cookies(self, headers: MutableHeaders) -> None:
         """Cookies of categories the visitor has not granted never reach the browser."""
@@ -178,6 +183,8 @@ class Responder:
             stages.append(rewriter)
         media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media == "text/html":  # a snippet of HTML would make an XHTML page fail to parse
+            if self.mw.consent_mode_url:
+                stages.append(HeadStart(self.head_snippet(headers)))
             stages.append(Injector(self.snippet(headers)))
         if not stages or (len(stages) == 1 and isinstance(stages[0], Decoder)):
             return None
@@ -188,6 +195,10 @@ class Responder:
     def snippet(self, headers: MutableHeaders) -> bytes:
         nonce = _NONCE.search(headers.get("content-security-policy", ""))
         return self.mw.snippet(self.scope, self.consent, nonce.group(1) if nonce else None)
+
+    def head_snippet(self, headers: MutableHeaders) -> bytes:
+        nonce = _NONCE.search(headers.get("content-security-policy", ""))
+        return self.mw.head_snippet(self.scope, self.consent, nonce.group(1) if nonce else None)
 
     def mark_changed(self, headers: MutableHeaders) -> None:
         """The body now depends on the visitor's cookie: no shared cache may keep it."""

@@ -233,9 +233,16 @@ async def test_untouchable_statuses_pass(status: int) -> None:
 
 
 @pytest.mark.anyio
-async def test_head_passes_untouched() -> None:
+async def test_head_body_passes_untouched_with_the_headers_of_a_get() -> None:
     app = ConsentMiddleware(raw_app(start(extra=[(b"content-length", b"19")]), body(b"")),
                             secret_key=SECRET)
+    rec = await run(app, {"method": "HEAD"})
+    headers = dict(rec.messages[0]["headers"])
+    assert b"content-length" not in headers  # a GET's length would include the banner
+    assert headers[b"vary"] == b"Cookie" and headers[b"cache-control"] == b"private"
+    assert rec.messages[1]["body"] == b""
+    app = ConsentMiddleware(raw_app(start(b"image/png", extra=[(b"content-length", b"19")]),
+                                    body(b"")), secret_key=SECRET)
     rec = await run(app, {"method": "HEAD"})
     assert dict(rec.messages[0]["headers"])[b"content-length"] == b"19"
 
