@@ -8,7 +8,7 @@
 cg_browser_setup() {
     local python="${1:-python3}"
     local axe_version="4.14.1"
-    local cache="${CONSENTGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/consentgate}"
+    local cache="${CONSENTGATE_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/consentgate}"
 
     if [ ! -x /usr/bin/chromium ]; then
         echo "browser.sh: installing Debian chromium" >&2

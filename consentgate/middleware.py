@@ -21,11 +21,12 @@ from .consentlog import DEFAULT_FILENAME, ConsentEntry, ConsentLog, ConsentLogEr
 from .consentlog.receipt import receipt_response
 from .cookie import ConsentCookie, Reading, cookie_names, cookie_values
 from .endpoints import Endpoints, Refused, Rejection, expired_cookie_headers, safe_next
-from .i18n import texts_for
+from .i18n import localise_categories, texts_for
 from .policy import DEFAULT_CATEGORIES, Category, Mode, Policy, Vendor
 from .render import Renderer, Urls, category_views, texts_hash
 from .responder import Responder
 from .rewriter import Gate
+from .signals import DEFAULT_GPC_REFUSES, Jurisdiction, Signals, default_consent, read_signals
 from .vendors import BUILTIN_VENDORS
 
 logger = logging.getLogger("consentgate")
@@ -61,6 +62,10 @@ class ConsentMiddleware:
         consent_log: str | os.PathLike[str] | ConsentLog | None = DEFAULT_FILENAME,
         log_user_agent: bool = False,
         log_ip: bool = False,
+        gpc_refuses: Sequence[str] | None = None,
+        honour_dnt: bool = False,
+        jurisdiction: Jurisdiction | None = None,
+        consent_mode: bool = False,
     ) -> None:
         self.app = app
         keys = [secret_key] if isinstance(secret_key, str) else list(secret_key)
@@ -113,6 +118,7 @@ class ConsentMiddleware:
         css, js = (self.endpoints.assets.get(n) for n in ("consentgate.css", "consentgate.js"))
         self.css_url = f"{prefix}/static/consentgate.css?v={css.version if css else ''}"
         self.js_url = f"{prefix}/static/consentgate.js?v={js.version if js else ''}"
+        self._init_signals(gpc_refuses, honour_dnt, jurisdiction, consent_mode)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -142,9 +148,71 @@ class ConsentMiddleware:
     def read(self, scope: Scope) -> Reading:
         return self.codec.read(cookie_values(scope["headers"], self.cookie_name))
 
+    # -- browser signals, jurisdiction, Consent Mode (signals.py, headstart.py) ---------------
+
+    def _init_signals(
+        self,
+        gpc_refuses: Sequence[str] | None,
+        honour_dnt: bool,
+        jurisdiction: Jurisdiction | None,
+        consent_mode: bool,
+    ) -> None:
+        if gpc_refuses is None:  # marketing, when the site has such a category
+            gpc_refuses = sorted(DEFAULT_GPC_REFUSES & set(self.policy.optional))
+        self.gpc_refuses = frozenset(gpc_refuses)
+        unknown = self.gpc_refuses - set(self.policy.optional)
+        if unknown:
+            raise ValueError(
+                f"gpc_refuses names {', '.join(sorted(unknown))}, which are not optional "
+                f"categories; choose from {', '.join(self.policy.optional)}"
+            )
+        if jurisdiction is not None and not callable(jurisdiction):
+            raise ValueError("jurisdiction must be a callable taking the request headers")
+        self.honour_dnt = honour_dnt
+        self.jurisdiction = jurisdiction
+        mode_js = self.endpoints.assets.get("consent-mode.js")
+        self.consent_mode_url = (
+            f"{self.prefix}/static/consent-mode.js?v={mode_js.version}"
+            if consent_mode and mode_js
+            else None
+        )
+        self._heads: dict[tuple[str, str | None, str], bytes] = {}
+
+    def signals(self, scope: Scope) -> Signals:
+        return read_signals(
+            Headers(scope=scope),
+            gpc_refuses=self.gpc_refuses,
+            honour_dnt=self.honour_dnt,
+            jurisdiction=self.jurisdiction,
+        )
+
+    def head_snippet(self, scope: Scope, consent: Consent, nonce: str | None) -> bytes:
+        """What goes right after ``<head>`` with ``consent_mode``: the Consent Mode defaults."""
+        root = scope.get("root_path", "")
+        state = self.state_json(consent)
+        key = (root, nonce, state)
+        if key not in self._heads:
+            if len(self._heads) >= 1024:
+                self._heads.clear()
+            html = self.renderer.render("head.html", {
+                "consent_mode_url": root + self.consent_mode_url if self.consent_mode_url else None,
+                "nonce": nonce,
+                "state": state,
+            })
+            self._heads[key] = html.encode("ascii", "xmlcharrefreplace")
+        return self._heads[key]
+
+    def state_json(self, consent: Consent) -> str:
+        return json.dumps(
+            {"decided": consent.decided, "granted": sorted(consent.granted),
+             "services": sorted(consent.services), "revision": self.policy.revision},
+            separators=(",", ":"),
+        )
+
     def undecided(self, scope: Scope, previous: Consent | None) -> Consent:
-        """The consent of a visitor without a choice for the current revision."""
-        return Consent(granted=self.policy.required, previous=previous)
+        """The consent of a visitor without a choice for the current revision: required
+        categories, plus what the jurisdiction's opt-out rules allow (minus GPC/DNT refusals)."""
+        return default_consent(self.policy, self.signals(scope), previous)
 
     def consent_of(self, scope: Scope) -> Consent:
         consent = scope.get("state", {}).get(SCOPE_KEY)
@@ -245,6 +313,7 @@ class ConsentMiddleware:
         lang, texts = texts_for(
             request_headers.get("accept-language"), language=self.language, overrides=self.texts
         )
+        signals = self.signals(scope)
         root = scope.get("root_path", "")
         urls = self.urls(root)
         path = scope.get("path", "/")
@@ -254,9 +323,12 @@ class ConsentMiddleware:
             "lang": lang,
             "urls": urls,
             "consent": consent,
-            "categories": category_views(self.policy, consent),
+            "categories": localise_categories(
+                category_views(self.policy, consent), texts, self.texts.get(lang)
+            ),
             "next": path + (f"?{query}" if query else ""),
-            "gpc": False,
+            "gpc": signals.gpc and bool(signals.refused),
+            "dnt": signals.dnt and bool(signals.refused),
             "css_url": root + self.css_url,
             "js_url": root + self.js_url,
         }
@@ -264,11 +336,7 @@ class ConsentMiddleware:
     def snippet(self, scope: Scope, consent: Consent, nonce: str | None) -> bytes:
         """What goes into an HTML page: assets, and the banner or the settings control."""
         headers = Headers(scope=scope)
-        state = json.dumps(
-            {"decided": consent.decided, "granted": sorted(consent.granted),
-             "services": sorted(consent.services), "revision": self.policy.revision},
-            separators=(",", ":"),
-        )
+        state = self.state_json(consent)
         # The settings control depends on few things, so returning visitors share renderings;
         # the banner also names the page to come back to.
         key = (scope.get("root_path", ""), headers.get("accept-language"), nonce, state)
@@ -299,6 +367,7 @@ class ConsentMiddleware:
                 "category": titles.get(category, Category(category, category, "")),
                 "t": texts,
                 "urls": self.urls(""),
+                "css_url": self.css_url,
             })
             self._placeholders[key] = html.encode("ascii", "xmlcharrefreplace")
         return self._placeholders[key]

@@ -41,13 +41,15 @@ AXE_DEFAULT = Path.home() / ".cache/consentgate/axe-core-4.14.1/node_modules/axe
 TRACKER_COOKIES = frozenset({"_ga", "_ga_TEST123", "_fbp", "_ym_uid", "_ym_d", "_exlib"})
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: the sync API keeps an asyncio loop running in this thread while it
+# is open, which would break every later test that calls asyncio.run().
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     # Playwright gives every launch a fresh temporary user-data-dir.
     browser = playwright.chromium.launch(
@@ -192,8 +194,16 @@ PROBE = """
 window.__changes = [];
 document.addEventListener('consentgate:change', function (e) { window.__changes.push(e.detail); });
 window.__shift = 0;
+window.__shifts = [];
 new PerformanceObserver(function (list) {
-  list.getEntries().forEach(function (e) { if (!e.hadRecentInput) window.__shift += e.value; });
+  list.getEntries().forEach(function (e) {
+    if (e.hadRecentInput) return;
+    window.__shift += e.value;
+    window.__shifts.push(e.sources.map(function (s) {
+      return (s.node && s.node.outerHTML || '').slice(0, 80) + ' ' +
+        JSON.stringify(s.previousRect) + ' -> ' + JSON.stringify(s.currentRect);
+    }));
+  });
 }).observe({type: 'layout-shift', buffered: true});
 """
 

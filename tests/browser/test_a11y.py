@@ -93,7 +93,7 @@ def test_banner_overlays_without_shifting_the_layout(visit: VisitFactory) -> Non
     assert with_js.page.evaluate(position) == "fixed"
     lead = "document.getElementById('lead').getBoundingClientRect().top"
     assert with_js.page.evaluate(lead) == without.page.evaluate(lead)
-    assert with_js.page.evaluate("window.__shift") == 0
+    assert with_js.page.evaluate("window.__shift") == 0, with_js.page.evaluate("window.__shifts")
 
 
 def fits(v: Visit) -> None:
