@@ -43,8 +43,16 @@ def _unpercent(match: re.Match[bytes]) -> bytes:
 
 
 def decode_attr(raw: bytes) -> bytes:
-    """An attribute value's bytes with character references resolved (hosts are ASCII)."""
-    if b"&" not in raw:
+    """An attribute value's bytes with character references resolved (hosts are ASCII).
+
+    References after a literal '?' (the usual ``&amp;`` of a query) cannot change the host or
+    the path, so such values are returned as they are: only the query would differ.
+    """
+    amp = raw.find(b"&")
+    if amp < 0:
+        return raw
+    query = raw.find(b"?")
+    if 0 <= query < amp:
         return raw
     return html.unescape(raw.decode("latin-1")).encode("latin-1", "replace")
 
@@ -190,18 +198,6 @@ class VendorIndex:
         rule = self._rule(host, path, own_host)
         return rule.vendor if rule is not None else None
 
-    def match_resource(self, value: bytes, own_host: bytes | None = None) -> Vendor | None:
-        """Like ``match_url``; a URL no rule covers may still be a self-hosted tracker endpoint
-        (``/matomo.php?…``), known by a signature in it."""
-        decoded = decode_attr(value)
-        parts = split_url(decoded)
-        if parts is not None:
-            rule = self._rule(*parts, own_host=own_host)
-            if rule is not None:
-                return rule.vendor
-        found = self.match_code(decoded)
-        return found[0] if found else None
-
     def _rule(self, host: bytes, path: bytes, own_host: bytes | None) -> _Rule | None:
         if host == own_host:
             return _ALLOWED
@@ -215,12 +211,6 @@ class VendorIndex:
                 if path.startswith(rule.path):
                     return rule
         return None
-
-    def tag_flags(self, tag: bytes | bytearray) -> int:
-        """What a start tag may hold, tested cheaply on its text: ``TAG_URL`` a vendor URL (or a
-        data-consent tag), ``TAG_SIG`` a snippet signature; 0 means neither, surely."""
-        lowered = tag.lower()
-        return self.flags_of(self.find_needles(lowered), lowered)
 
     @staticmethod
     def may_hide_host(lowered: bytes | bytearray) -> bool:

@@ -69,7 +69,6 @@ _RUN: Final = re.compile(
     ).encode("ascii"),
     re.S,
 )
-_TAG: Final = re.compile(rf"<([a-zA-Z][^\t\n\f\r />]*+){_ATTRS}".encode("ascii"))
 _ATTR: Final = re.compile(
     rb"([^\t\n\f\r />][^\t\n\f\r />=]*)"
     rb"(?:[\t\n\f\r ]*=[\t\n\f\r ]*(\"[^\"]*\"|'[^']*'|[^\t\n\f\r >]*))?"
