@@ -58,11 +58,11 @@ _PLAIN_START_TAG: Final = (
 _RUN: Final = re.compile(
     (
         r"(?:[^<]++"
-        r"|<(?=[^a-zA-Z/!?])"  # a lone '<' is text (but not at the buffer's end: wait for more)
+        rf"|</[a-zA-Z][^\t\n\f\r />]*+(?:>|{_ATTRS})"
         rf"|{_PLAIN_START_TAG}"
-        rf"|</[a-zA-Z][^\t\n\f\r />]*+{_ATTRS}"
         r"|<!--(?:-?>|.*?--!?>)"
         r"|<!(?!--)[^>]*+>|<\?[^>]*+>|</(?![a-zA-Z])[^>]*+>"
+        r"|<(?=[^a-zA-Z/!?])"  # a lone '<' is text (but not at the buffer's end: wait for more)
         r")*+"
         # … then, in the same call, the special start tag it stopped at (when complete).
         rf"(?:<([a-zA-Z][^\t\n\f\r />]*+){_ATTRS})?"
