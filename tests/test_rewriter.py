@@ -129,6 +129,28 @@ def test_site_tagged_elements() -> None:
     unchanged(b'<img data-consent="marketing" data-consent-src="/banner.png">')
 
 
+def test_tagged_iframe_without_a_known_vendor_offers_its_category() -> None:
+    out = rewrite(b'<iframe data-consent="preference" src="/widgets/weather"></iframe>')
+    assert out.startswith(b'<div class="consentgate-placeholder" data-consent-placeholder='
+                          b'"preference"><p>')
+    assert b'<input type="hidden" name="category" value="preference">' in out
+    assert out.endswith(b'<iframe data-consent-src="/widgets/weather" data-consent-hidden hidden'
+                        b' data-consent="preference"></iframe>')
+
+
+def test_vendor_for_url() -> None:
+    found = GATE.vendor_for_url("https://www.googletagmanager.com/gtag/js?id=G-1")
+    assert found is not None and found.id == "google-analytics"
+    found = GATE.vendor_for_url("https://www.googletagmanager.com/gtm.js?id=GTM-1")
+    assert found is not None and found.id == "google-tag-manager"
+    found = GATE.vendor_for_url("https://www.facebook.com/tr?id=1")
+    assert found is not None and found.id == "meta-pixel"
+    found = GATE.vendor_for_url("https://www.facebook.com/plugins/page.php")
+    assert found is not None and found.id == "facebook"
+    assert GATE.vendor_for_url("/local.js") is None
+    assert GATE.vendor_for_url("https://example.org/x.js") is None
+
+
 def test_individually_granted_service_is_not_gated() -> None:
     html = b'<iframe src="https://www.youtube.com/embed/x"></iframe>' + PIXEL
     out = rewrite(html, services=frozenset({"youtube"}))
