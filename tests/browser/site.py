@@ -141,6 +141,12 @@ async def strict_csp(request: Request) -> Response:
     )
 
 
+async def denied_mode(request: Request) -> Response:
+    """GA4 loading in Consent Mode's denied state: the site marks its config necessary."""
+    head = GA4.replace("<script>", '<script data-consent="necessary">')
+    return HTMLResponse(page("Denied mode", "<p>Cookieless pings.</p>", head=head))
+
+
 def build_app(**options: object) -> ConsentMiddleware:
     inner = Starlette(
         routes=[
@@ -148,6 +154,7 @@ def build_app(**options: object) -> ConsentMiddleware:
             Route("/plain", plain),
             Route("/privacy", privacy),
             Route("/csp", strict_csp),
+            Route("/denied-mode", denied_mode),
         ]
     )
     return ConsentMiddleware(

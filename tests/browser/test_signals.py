@@ -142,3 +142,18 @@ def test_page_api_show_get_and_change_event(visit: VisitFactory) -> None:
     v.page.wait_for_selector("#consentgate-banner", state="visible")
     assert v.page.is_checked("#consentgate-banner input[value=preference]")
     assert not v.page.is_checked("#consentgate-banner input[value=marketing]")
+
+
+def test_google_tags_may_run_in_denied_mode_when_the_site_allows_them(
+    visit: VisitFactory,
+) -> None:
+    app = build_app(consent_mode=True, allow=["googletagmanager.com/gtag/js"])
+    with LiveServer(app) as live:
+        v = visit(live=live)
+        v.goto("/denied-mode")
+        v.net.wait_for(v.page, {"www.googletagmanager.com"})
+        v.page.wait_for_function("window.__gcm !== undefined")
+        # The defaults were in place before gtag.js ran: it starts denied, as documented.
+        assert v.page.evaluate("window.__gcm") == [["default", {**DENIED, "wait_for_update": 500}]]
+        assert v.tracker_cookies() <= {"_ga", "_ga_TEST123"}  # our fake ignores the denial
+        assert v.net.hosts <= {"www.googletagmanager.com", "www.google-analytics.com"}
