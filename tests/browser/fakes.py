@@ -53,6 +53,7 @@ EXAMPLE_LIB = _script(
     + _cookie("_exlib", "1")
     + "  new Image().src = 'https://lib.example-analytics.com/hit?id=' + id;\n}};\n",
 )
+MODULE = _script("module.js", "export const loaded = true;\n")
 YOUTUBE = "<!doctype html><title>YouTube</title><p>A video player.</p>"
 
 
@@ -73,6 +74,7 @@ FAKES: dict[str, Fake] = {
     # Slow on purpose: the inline call after it must still wait for it.
     "lib.example-analytics.com/lib.js": Fake(EXAMPLE_LIB.encode(), "text/javascript", 0.4),
     "www.youtube.com/embed/": Fake(YOUTUBE.encode(), "text/html"),
+    "lib.example-analytics.com/module.js": Fake(MODULE.encode(), "text/javascript"),
 }
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from consentgate import ConsentMiddleware, Vendor
+
+from .fakes import MODULE
 
 SECRET = "browser-tests-secret-not-for-production"
 
@@ -147,6 +152,26 @@ async def denied_mode(request: Request) -> Response:
     return HTMLResponse(page("Denied mode", "<p>Cookieless pings.</p>", head=head))
 
 
+MODULE_SRI = "sha384-" + base64.b64encode(hashlib.sha384(MODULE.encode()).digest()).decode()
+
+# Every kind of element and attribute the client must restore, in one page.
+ELEMENTS = f"""
+<link rel="preload" as="image" href="https://px.ads.linkedin.com/collect/?preload=1">
+<script type="module" id="mod" src="https://lib.example-analytics.com/module.js"
+ integrity="{MODULE_SRI}" crossorigin="anonymous" referrerpolicy="no-referrer"></script>
+<picture id="pic">
+ <source srcset="https://px.ads.linkedin.com/collect/?source=1" media="(min-width: 1px)">
+ <img alt="ad" width="1" height="1" src="https://px.ads.linkedin.com/collect/?img=1">
+</picture>
+<img id="retina" alt="" width="1" height="1" src="https://px.ads.linkedin.com/collect/?src=1"
+ srcset="https://px.ads.linkedin.com/collect/?srcset=1 1x">
+"""
+
+
+async def elements(request: Request) -> Response:
+    return HTMLResponse(page("Elements", ELEMENTS))
+
+
 def build_app(**options: object) -> ConsentMiddleware:
     inner = Starlette(
         routes=[
@@ -155,6 +180,7 @@ def build_app(**options: object) -> ConsentMiddleware:
             Route("/privacy", privacy),
             Route("/csp", strict_csp),
             Route("/denied-mode", denied_mode),
+            Route("/elements", elements),
         ]
     )
     return ConsentMiddleware(

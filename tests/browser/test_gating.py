@@ -211,3 +211,21 @@ def test_without_javascript_accept_all_lets_markup_trackers_load(visit: VisitFac
         "www.youtube.com",
         "px.ads.linkedin.com",
     }
+
+
+def test_activation_restores_every_attribute_and_element_kind(visit: VisitFactory) -> None:
+    v = fresh(visit, "/elements")
+    assert v.net.hits == []
+    v.page.click("#consentgate-banner button[value=accept_all]")
+    v.page.wait_for_function("(window.__cg || []).includes('module.js')")
+    v.settle()
+    module = v.page.evaluate(
+        """() => { const s = document.getElementById('mod');
+          return [s.type, s.integrity, s.crossOrigin, s.referrerPolicy, s.src]; }"""
+    )
+    assert module[0] == "module" and module[1].startswith("sha384-")
+    assert module[2:] == ["anonymous", "no-referrer", "https://lib.example-analytics.com/module.js"]
+    requested = {h.url.split("?", 1)[1] for h in v.net.hits if h.host == "px.ads.linkedin.com"}
+    # <picture> picks its <source>; the 1x srcset wins over src; the preload is fetched.
+    assert requested == {"preload=1", "source=1", "srcset=1"}
+    assert v.errors == []
