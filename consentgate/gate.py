@@ -31,6 +31,7 @@ _HIDING = (b"&#", b"&period", b"&sol", b"&bsol", b"&colon", b"&newline", b"&tab"
            b"\n", b"\r")
 _ESCAPES = frozenset((b"%", b"\t", b"\n", b"\r"))
 _TAGGED = b"data-consent"
+_SRCDOC = b"srcdoc"  # an iframe's inline document: always looked at
 TAG_URL = 1
 TAG_SIG = 2
 #: A percent-escape, tab or newline inside a URL's authority (after "//" or a scheme's ':'): only
@@ -128,14 +129,14 @@ class VendorIndex:
         # fire on every "nyt.com"); a host hidden by an escape is caught by the escape instead.
         signatures = {s.encode("utf-8").lower() for v in vendors for s in v.inline if s}
         hosts = {b + h for h in self._rules if h for b in (b"/", b"\\", b".", b"@", b":", b";")}
-        needles = sorted(hosts | (set(_HIDING) - _ESCAPES) | signatures | {_TAGGED})
+        needles = sorted(hosts | (set(_HIDING) - _ESCAPES) | signatures | {_TAGGED, _SRCDOC})
         self._tag_needles = (
             BytesAhoCorasick(needles, implementation=Implementation.DFA)
             if BytesAhoCorasick is not None
             else None
         )
         self._tag_needles_re = re.compile(b"|".join(re.escape(n) for n in needles))
-        url_needles = hosts | {_TAGGED} | (set(_HIDING) - _ESCAPES)
+        url_needles = hosts | {_TAGGED, _SRCDOC} | (set(_HIDING) - _ESCAPES)
         self._needle_flags = [
             (TAG_SIG if n in signatures else 0) | (TAG_URL if n in url_needles else 0)
             for n in needles

@@ -98,6 +98,8 @@ _HINT_RELS: Final = frozenset(
      b"stylesheet")
 )
 
+_MAX_SRCDOC_DEPTH: Final = 4
+
 # Tokenizer states kept between chunks.
 _DATA, _COMMENT, _RAW, _DROP, _PLAINTEXT = range(5)
 # Script data sub-states (HTML "script data", "escaped" and "double escaped").
@@ -214,8 +216,10 @@ class HtmlRewriter:
     """Rewrites one HTML body for one visitor; feed it chunks, then close it."""
 
     def __init__(
-        self, gate: Gate, granted: frozenset[str], services: frozenset[str], host: bytes | None
+        self, gate: Gate, granted: frozenset[str], services: frozenset[str], host: bytes | None,
+        depth: int = 0,
     ) -> None:
+        self._depth = depth  # of srcdoc documents inside srcdoc documents
         self._gate = gate
         self._index = gate.index
         self._granted = granted
@@ -369,9 +373,9 @@ class HtmlRewriter:
 
     def _inert_tag(
         self, buf: _Buf, start: int, name_end: int, end: int, name: bytes,
-        attrs: list[_Attr], category: str, vendor: Vendor | None,
+        attrs: list[_Attr], category: str, vendor: Vendor | None, srcdoc: bytes | None = None,
     ) -> bytes:
-        added: list[_Buf] = []
+        added: list[_Buf] = [srcdoc] if srcdoc is not None else []
         if name == b"script":
             moved = {b"type": b"data-consent-type", b"src": b"data-consent-src"}
             added.append(b' type="text/plain"')
@@ -390,7 +394,24 @@ class HtmlRewriter:
             added.append(b' data-consent-service="' + _attr_text(vendor.id) + b'"')
         if name == b"iframe":
             added.append(b" data-consent-hidden hidden")
-        return self._rebuild(buf, start, name_end, end, attrs, frozenset(moved), added)
+        drop = frozenset((*moved, b"srcdoc")) if srcdoc is not None else frozenset(moved)
+        return self._rebuild(buf, start, name_end, end, attrs, drop, added)
+
+    def _srcdoc(self, attrs: list[_Attr]) -> bytes | None:
+        """A rewritten ``srcdoc`` attribute when the iframe's inline document holds trackers."""
+        attr = _first(attrs, b"srcdoc")
+        if attr is None or attr.raw is None:
+            return None
+        if self._depth >= _MAX_SRCDOC_DEPTH:
+            return b' srcdoc=""'  # an iframe in an iframe in … : fail closed, not recurse on
+        inner = _REFERENCE.sub(_ascii_reference, attr.value)
+        nested = HtmlRewriter(self._gate, self._granted, self._services, self._host,
+                              self._depth + 1)
+        rewritten = nested.feed(inner) + nested.close()
+        if rewritten == inner:
+            return None
+        escaped = rewritten.replace(b"&", b"&amp;").replace(b'"', b"&quot;")
+        return b' srcdoc="' + escaped + b'"'
 
     # -- the tokenizer -----------------------------------------------------------------------
 
@@ -491,6 +512,7 @@ class HtmlRewriter:
                 name_end = tag.end(1)
                 attrs = _parse_attrs(buf, name_end, tag_end - 1)
                 decision = self._decide(name, attrs, [], flags)
+                srcdoc = self._srcdoc(attrs) if name == b"iframe" else None
                 if decision is not None:
                     category, vendor = decision
                     out.append(buf[emitted:pos])
@@ -499,8 +521,13 @@ class HtmlRewriter:
                     if not self._gate.remove or name in (b"video", b"audio"):
                         out.append(
                             self._inert_tag(buf, pos, name_end, tag_end, name, attrs,
-                                            category, vendor)
+                                            category, vendor, srcdoc)
                         )
+                    emitted = tag_end
+                elif srcdoc is not None:
+                    out.append(buf[emitted:pos])
+                    out.append(self._rebuild(buf, pos, name_end, tag_end, attrs,
+                                             frozenset((b"srcdoc",)), [srcdoc]))
                     emitted = tag_end
                 pos = tag_end
                 if name == b"iframe":
@@ -619,6 +646,18 @@ def _script_close(buf: _Buf, pos: int, end: int, sub: int, final: bool) -> tuple
             if sub == _S_ESCAPED:
                 sub = _S_DOUBLE
             pos = token.end() - 1
+
+
+_REFERENCE: Final = re.compile(
+    rb"&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[a-zA-Z][a-zA-Z0-9]{1,31});?"
+)
+
+
+def _ascii_reference(match: re.Match[bytes]) -> bytes:
+    """A character reference resolved when it stands for ASCII (markup: ``&lt;``, ``&quot;`` …);
+    any other stays as written, so the page's charset never matters."""
+    text = html.unescape(match.group().decode("ascii"))
+    return text.encode("ascii") if text.isascii() else match.group()
 
 
 def _attr_text(text: str) -> bytes:

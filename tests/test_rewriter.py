@@ -138,6 +138,25 @@ def test_tagged_iframe_without_a_known_vendor_offers_its_category() -> None:
                         b' data-consent="preference"></iframe>')
 
 
+def test_trackers_inside_an_iframe_srcdoc_are_gated_too() -> None:
+    html = (b'<iframe srcdoc="&lt;p&gt;caf&eacute;&lt;/p&gt;&lt;script async src=&quot;'
+            b'https://www.google-analytics.com/analytics.js&quot;&gt;&lt;/script&gt;"></iframe>')
+    assert rewrite(html) == (
+        b'<iframe srcdoc="<p>caf&amp;eacute;</p><script type=&quot;text/plain&quot;'
+        b' data-consent-src=&quot;https://www.google-analytics.com/analytics.js&quot;'
+        b' data-consent=&quot;analytical&quot; data-consent-service=&quot;universal-analytics'
+        b'&quot; async></script>"></iframe>'
+    )
+    unchanged(b'<iframe srcdoc="&lt;p&gt;plain &amp; simple&lt;/p&gt;"></iframe>')
+    nested = b"<p>"
+    for _ in range(40):  # deeper than any real page: must neither recurse without end nor raise
+        nested = b'<iframe srcdoc="' + nested.replace(b"&", b"&amp;").replace(b'"', b"&quot;")
+        nested += b'"></iframe>'
+    # The fourth nested document drops its iframe's document (escaped once per level above).
+    assert b"srcdoc=&amp;amp;amp;quot;&amp;amp;amp;quot;" in rewrite(nested)
+    assert rewrite(html, ALL - {"marketing"}) == html
+
+
 def test_vendor_for_url() -> None:
     found = GATE.vendor_for_url("https://www.googletagmanager.com/gtag/js?id=G-1")
     assert found is not None and found.id == "google-analytics"
@@ -378,7 +397,8 @@ _FRAGMENTS = [
     b"src=", b"href=", b"data-consent=", b"marketing", b"type=text/plain", b"type=module",
     b"https://www.google-analytics.com/a.js", b"//connect.facebook.net/x", b"fbq('init'",
     b"https://www.youtube.com/embed/1", b"/local.js", b"&#47;", b"\xff", b"\xd0\x9f", b"<!",
-    b"<?", b"</", b"<p>", b"</p>", b"<svg>", b"<video src=",
+    b"<?", b"</", b"<p>", b"</p>", b"<svg>", b"<video src=", b"<iframe srcdoc=", b"&lt;",
+    b"&quot;", b"&#39;", b"&amp;",
 ]
 _html = st.lists(st.sampled_from(_FRAGMENTS), max_size=60).map(b"".join)
 
