@@ -11,6 +11,13 @@ comments (with ``<!-->``, ``--!>``), bogus comments, script data with its escape
 raw text and RCDATA elements, attribute quoting, any letter case.
 
 Bytes outside the elements it changes are copied untouched, so any ASCII-compatible charset works.
+``<noscript>`` content is rewritten as markup (what a browser without scripting loads) but bounded
+by the first ``</noscript`` (where a scripting browser ends it), so neither view hides a tracker.
+An iframe's ``srcdoc`` document is rewritten like a page of its own.
+
+Known limits: foreign content (``<svg>``/``<math>``: CDATA sections, SVG ``<script href>``) is
+read with HTML rules, which can only over-gate; URLs built at run time by unknown scripts, inline
+event handlers and ``<object>``/``<embed>`` are not looked at.
 """
 
 from __future__ import annotations
