@@ -15,9 +15,10 @@ Bytes outside the elements it changes are copied untouched, so any ASCII-compati
 by the first ``</noscript`` (where a scripting browser ends it), so neither view hides a tracker.
 An iframe's ``srcdoc`` document is rewritten like a page of its own.
 
-Known limits: foreign content (``<svg>``/``<math>``: CDATA sections, SVG ``<script href>``) is
-read with HTML rules, which can only over-gate; URLs built at run time by unknown scripts, inline
-event handlers and ``<object>``/``<embed>`` are not looked at.
+Known limits: foreign content (``<svg>``, ``<math>``) is read with HTML rules: a CDATA section is
+a bogus comment, an SVG ``<title>``/``<style>`` is raw text (markup hidden there is missed) and SVG
+``<script href>`` is not a script source; URLs built at run time by unknown scripts, inline event
+handlers and ``<object>``/``<embed>`` are not looked at.
 """
 
 from __future__ import annotations
