@@ -65,13 +65,13 @@ _PLAIN_START_TAG: Final = (
 )
 _RUN: Final = re.compile(
     (
-        r"(?:[^<]++"
-        rf"|</[a-zA-Z][^\t\n\f\r />]*+(?:>|{_ATTRS})"
+        r"[^<]*+(?:(?:"
+        rf"</[a-zA-Z][^\t\n\f\r />]*+(?:>|{_ATTRS})"
         rf"|{_PLAIN_START_TAG}"
         r"|<!--(?:-?>|.*?--!?>)"
         r"|<!(?!--)[^>]*+>|<\?[^>]*+>|</(?![a-zA-Z])[^>]*+>"
         r"|<(?=[^a-zA-Z/!?])"  # a lone '<' is text (but not at the buffer's end: wait for more)
-        r")*+"
+        r")[^<]*+)*+"
         # … then, in the same call, the special start tag it stopped at (when complete).
         rf"(?:<([a-zA-Z][^\t\n\f\r />]*+){_ATTRS})?"
     ).encode("ascii"),
