@@ -38,7 +38,7 @@ SNIPPET_MARKERS = (
     # Parse.ly, Baidu push, media.net header bidding.
     "NREUM", "Krux(", "google_conversion_id", "amzn_", "PARSELY", "_hmt", "advBidxc",
     "_atrk_opts", "ga('send'", "ga('create'", "twttr.conversion", "window.Krux",
-    "static.hotjar.com", "amazon-adsystem.com",
+    "static.hotjar.com", "amazon-adsystem.com", "intercomSettings",
 )
 JS_TYPES = {"", "text/javascript", "application/javascript", "module"}
 HINTS = {"preconnect", "dns-prefetch", "preload", "prefetch", "modulepreload", "stylesheet"}
