@@ -49,6 +49,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "dnt_honoured": "Your browser's Do Not Track signal is honoured.",
         "back": "Back to the site",
         "receipt": "Your consent receipt",
+        "receipt_intro": (
+            "This site keeps a record of every choice made in this browser, as proof of what "
+            "you agreed to. These are the records of your consent id"
+        ),
+        "receipt_granted": "Allowed",
+        "receipt_refused": "Refused",
+        "receipt_services": "Services allowed one by one",
+        "receipt_revision": "Policy version",
+        "receipt_user_agent": "Browser",
+        "receipt_network": "Network (address shortened)",
+        "receipt_record": "Record",
+        "receipt_texts": "Fingerprint of the texts shown",
+        "receipt_none": "No choice made in this browser is on record.",
+        "receipt_json": "Download these records (JSON)",
     },
     "de": {
         "title": "Ihre Datenschutz-Einstellungen",
@@ -78,6 +92,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "dnt_honoured": "Das „Do Not Track“-Signal Ihres Browsers wird berücksichtigt.",
         "back": "Zurück zur Website",
         "receipt": "Ihr Einwilligungsnachweis",
+        "receipt_intro": (
+            "Diese Website speichert jede in diesem Browser getroffene Auswahl als Nachweis "
+            "dessen, wozu Sie zugestimmt haben. Dies sind die Einträge zu Ihrer "
+            "Einwilligungs-ID"
+        ),
+        "receipt_granted": "Erlaubt",
+        "receipt_refused": "Abgelehnt",
+        "receipt_services": "Einzeln erlaubte Dienste",
+        "receipt_revision": "Version der Richtlinie",
+        "receipt_user_agent": "Browser",
+        "receipt_network": "Netzwerk (Adresse gekürzt)",
+        "receipt_record": "Eintrag",
+        "receipt_texts": "Fingerabdruck der angezeigten Texte",
+        "receipt_none": "Zu diesem Browser ist keine Auswahl gespeichert.",
+        "receipt_json": "Diese Einträge herunterladen (JSON)",
         "category.necessary.title": "Unbedingt erforderlich",
         "category.necessary.description": (
             "Für den Betrieb der Website nötig: Sicherheit, Ihre Sitzung und das Speichern "
@@ -127,6 +156,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "dnt_honoured": "Le signal « Do Not Track » de votre navigateur est respecté.",
         "back": "Retour au site",
         "receipt": "Votre reçu de consentement",
+        "receipt_intro": (
+            "Ce site conserve une trace de chaque choix fait dans ce navigateur, comme preuve"
+            " de ce que vous avez accepté. Voici les enregistrements de votre identifiant de "
+            "consentement"
+        ),
+        "receipt_granted": "Autorisé",
+        "receipt_refused": "Refusé",
+        "receipt_services": "Services autorisés un par un",
+        "receipt_revision": "Version de la politique",
+        "receipt_user_agent": "Navigateur",
+        "receipt_network": "Réseau (adresse tronquée)",
+        "receipt_record": "Enregistrement",
+        "receipt_texts": "Empreinte des textes affichés",
+        "receipt_none": "Aucun choix fait dans ce navigateur n'est enregistré.",
+        "receipt_json": "Télécharger ces enregistrements (JSON)",
         "category.necessary.title": "Strictement nécessaires",
         "category.necessary.description": (
             "Indispensables au fonctionnement du site : sécurité, votre session et la "
@@ -173,6 +217,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "dnt_honoured": "Se respeta la señal «Do Not Track» de tu navegador.",
         "back": "Volver al sitio",
         "receipt": "Tu comprobante de consentimiento",
+        "receipt_intro": (
+            "Este sitio guarda un registro de cada elección hecha en este navegador, como "
+            "prueba de lo que aceptaste. Estos son los registros de tu identificador de "
+            "consentimiento"
+        ),
+        "receipt_granted": "Permitido",
+        "receipt_refused": "Rechazado",
+        "receipt_services": "Servicios permitidos uno a uno",
+        "receipt_revision": "Versión de la política",
+        "receipt_user_agent": "Navegador",
+        "receipt_network": "Red (dirección abreviada)",
+        "receipt_record": "Registro",
+        "receipt_texts": "Huella de los textos mostrados",
+        "receipt_none": "No hay ninguna elección de este navegador registrada.",
+        "receipt_json": "Descargar estos registros (JSON)",
         "category.necessary.title": "Estrictamente necesarias",
         "category.necessary.description": (
             "Imprescindibles para que el sitio funcione: seguridad, tu sesión y recordar esta "
@@ -221,6 +280,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "dnt_honoured": "Сигнал «Do Not Track» вашего браузера учитывается.",
         "back": "Вернуться на сайт",
         "receipt": "Подтверждение вашего согласия",
+        "receipt_intro": (
+            "Сайт хранит запись о каждом выборе, сделанном в этом браузере, как подтверждение"  # noqa: RUF001
+            " того, на что вы согласились. Вот записи для вашего идентификатора согласия"
+        ),
+        "receipt_granted": "Разрешено",
+        "receipt_refused": "Отклонено",
+        "receipt_services": "Отдельно разрешённые сервисы",
+        "receipt_revision": "Версия политики",
+        "receipt_user_agent": "Браузер",
+        "receipt_network": "Сеть (адрес сокращён)",
+        "receipt_record": "Запись",
+        "receipt_texts": "Отпечаток показанных текстов",
+        "receipt_none": "Для этого браузера нет сохранённого выбора.",
+        "receipt_json": "Скачать эти записи (JSON)",
         "category.necessary.title": "Строго необходимые",
         "category.necessary.description": (
             "Нужны для работы сайта: безопасность, ваша сессия и запоминание этого выбора. "
