@@ -140,6 +140,7 @@
     a.className = SETTINGS;
     a.href = P + "/preferences";
     a.textContent = (b && b.getAttribute("data-settings-label")) || "Cookie settings";
+    if (b && b.lang) a.lang = b.lang;
     d.body.appendChild(a);
   }
 

@@ -129,6 +129,9 @@ def test_banner_speaks_the_visitors_language(visit: VisitFactory) -> None:
     assert banner.locator("button[value=reject_all]").inner_text() == "Alle ablehnen"
     v.page.click("#consentgate-banner summary")
     assert v.page.is_visible("#consentgate-banner label:text-is('Statistik')")
+    v.page.click("#consentgate-banner button[value=reject_all]")
+    # The control that replaces the banner speaks German too.
+    assert v.page.locator("#consentgate-settings").inner_text() == "Cookie-Einstellungen"
 
 
 def test_page_api_show_get_and_change_event(visit: VisitFactory) -> None:
