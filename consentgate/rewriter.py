@@ -251,6 +251,10 @@ class HtmlRewriter:
         buf: _Buf
         if self._pending:
             self._pending += chunk
+            if self._state == _DATA and b">" not in chunk:
+                # What waits (a tag, comment, script or noscript element) can only be completed
+                # by a '>': without one, scanning it again would make long elements quadratic.
+                return b""
             buf = self._pending
         else:
             buf = bytes(chunk)

@@ -388,6 +388,13 @@ def test_huge_inline_script_in_small_chunks_is_linear() -> None:
     assert out.startswith(b'<script type="text/plain"') and out.endswith(b"</script><p>")
 
 
+def test_a_huge_tag_in_small_chunks_is_linear() -> None:
+    body = b'<div data-props="' + b"x" * 3_000_000 + b'">' + PIXEL
+    out = chunked(body, [512] * (len(body) // 512))  # quadratic rescanning would take minutes
+    assert out.startswith(b'<div data-props="xxx') and out.endswith(b' alt="">')
+    assert b"data-consent-src" in out
+
+
 _FRAGMENTS = [
     b"<", b">", b"/", b"!", b"-", b"--", b"<!--", b"-->", b"--!>", b"<!-->", b"'", b'"', b"=",
     b" ", b"\n", b"\t", b"a", b"x", b"<script>", b"</script>", b"<script", b"</script", b"<SCRIPT",
