@@ -146,6 +146,16 @@ async def strict_csp(request: Request) -> Response:
     )
 
 
+async def nonce_only(request: Request) -> Response:
+    """Only nonce'd scripts (and what they load) run: consentgate.js must carry the nonce."""
+    head = GA4.replace("<script>", f'<script nonce="{CSP_NONCE}">')
+    csp = f"script-src 'nonce-{CSP_NONCE}' 'strict-dynamic'; object-src 'none'; base-uri 'none'"
+    return HTMLResponse(
+        page("Nonce only", "<p>Strict dynamic.</p>", head=head),
+        headers={"Content-Security-Policy": csp},
+    )
+
+
 async def denied_mode(request: Request) -> Response:
     """GA4 loading in Consent Mode's denied state: the site marks its config necessary."""
     head = GA4.replace("<script>", '<script data-consent="necessary">')
@@ -179,6 +189,7 @@ def build_app(**options: object) -> ConsentMiddleware:
             Route("/plain", plain),
             Route("/privacy", privacy),
             Route("/csp", strict_csp),
+            Route("/csp-nonce", nonce_only),
             Route("/denied-mode", denied_mode),
             Route("/elements", elements),
         ]

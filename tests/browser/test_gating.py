@@ -229,3 +229,24 @@ def test_activation_restores_every_attribute_and_element_kind(visit: VisitFactor
     # <picture> picks its <source>; the 1x srcset wins over src; the preload is fetched.
     assert requested == {"preload=1", "source=1", "srcset=1"}
     assert v.errors == []
+
+
+def test_preferences_page_withdraws_without_javascript(visit: VisitFactory) -> None:
+    v = fresh(visit, javascript=False)
+    with v.page.expect_navigation(wait_until="networkidle"):
+        v.page.click("#consentgate-banner button[value=accept_all]")
+    assert "www.youtube.com" in v.net.hosts
+
+    with v.page.expect_navigation():
+        v.page.click("#consentgate-settings")
+    assert v.page.url == v.server.url("/consentgate/preferences")
+    assert "Marketing: allowed" in v.page.inner_text("#consentgate-preferences")
+    assert v.page.is_checked("input[name=category][value=marketing]")
+
+    v.net.clear()
+    with v.page.expect_navigation(wait_until="networkidle"):
+        v.page.click("button[value=reject_all]")
+    assert v.page.url == v.server.url("/")  # back where the visitor came from
+    v.settle(300)
+    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.page.is_visible(".consentgate-placeholder[data-consent-service=youtube]")

@@ -108,9 +108,13 @@ def test_other_countries_stay_opt_in(visit: VisitFactory, signals_server: LiveSe
     assert v.net.hits == []
 
 
-def test_activated_scripts_keep_the_page_nonce_under_strict_csp(visit: VisitFactory) -> None:
+@pytest.mark.parametrize("path", ["/csp", "/csp-nonce"])
+def test_activated_scripts_keep_the_page_nonce_under_strict_csp(
+    visit: VisitFactory, path: str
+) -> None:
     v = visit()
-    v.goto("/csp")
+    v.goto(path)
+    assert v.page.evaluate("typeof window.consentgate") == "object"  # our script was allowed
     assert v.net.hits == []
     v.page.click("#consentgate-banner button[value=accept_all]")
     v.net.wait_for(v.page, {"www.google-analytics.com"})  # gtag.js ran (no eval under this CSP)
