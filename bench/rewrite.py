@@ -6,7 +6,8 @@ For a visitor who granted nothing (the rewriter's full work) it prints MB/s of:
 - the rewriter, fed each page whole and in 4 KB chunks (output identical either way);
 - ``bytes.count(b"<")`` over the same bytes: the floor any HTML scan must pay;
 - selectolax (lexbor, C) parse + serialize: a full parser as the peer;
-and the ratios between them. Best of N runs each; no assertions: CI does not time anything.
+and the ratios between them. Best of N runs each, in process CPU time (the figures stay stable
+when other work shares the machine); no assertions: CI does not time anything.
 """
 
 from __future__ import annotations
