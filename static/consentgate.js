@@ -50,7 +50,10 @@
     var t = old.getAttribute("data-consent-type");
     if (t) s.setAttribute("type", t);
     if (old.nonce) s.nonce = old.nonce;
-    wait = !!src && !old.hasAttribute("async");
+    // Only a script the browser will run fires load/error: data blocks and nomodule scripts
+    // (skipped by module-aware browsers) must not hold up the queue.
+    wait = !!src && !old.hasAttribute("async") && !old.hasAttribute("nomodule") &&
+      /^$|^module$|script/i.test((t || "").split(";")[0].trim());
     if (src) {
       s.async = old.hasAttribute("async");
       s.src = src;

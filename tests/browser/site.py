@@ -167,6 +167,8 @@ MODULE_SRI = "sha384-" + base64.b64encode(hashlib.sha384(MODULE.encode()).digest
 # Every kind of element and attribute the client must restore, in one page.
 ELEMENTS = f"""
 <link rel="preload" as="image" href="https://px.ads.linkedin.com/collect/?preload=1">
+<script nomodule src="https://lib.example-analytics.com/legacy.js"></script>
+<script type="text/x-template" src="https://lib.example-analytics.com/template.html"></script>
 <script type="module" id="mod" src="https://lib.example-analytics.com/module.js"
  integrity="{MODULE_SRI}" crossorigin="anonymous" referrerpolicy="no-referrer"></script>
 <picture id="pic">
