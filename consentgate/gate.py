@@ -20,6 +20,11 @@ from .policy import Policy, Vendor
 _URL = re.compile(
     rb"[\x00-\x20]*(?:[a-z][a-z0-9+.-]*:[/\\]*|[/\\]{2,})([^/\\?#]*)([^?#]*)", re.S
 )
+#: A URL in code: "//host/path" (with or without a scheme) or a string starting "host/path".
+_CODE_URL = re.compile(
+    rb"//([a-z0-9][a-z0-9.-]*\.[a-z]{2,})(/[^\s'\"\\?#)]*)?"
+    rb"|['\"]([a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.[a-z]{2,})(/[^\s'\"\\?#)]*)"
+)
 _SCHEME = re.compile(rb"[\x00-\x20]*([a-z][a-z0-9+.-]*):")
 _NETWORK_SCHEMES = frozenset({b"http", b"https", b"ws", b"wss", b"ftp"})
 _TAB_NEWLINE = re.compile(rb"[\t\n\r]")
@@ -222,6 +227,24 @@ class VendorIndex:
         if not flags & TAG_URL and self.may_hide_host(lowered):
             flags |= TAG_URL
         return flags
+
+    def code_url_vendors(self, lowered: bytes) -> list[Vendor]:
+        """Vendors a piece of code loads from (lower-case URLs only): a URL ``"//host/…"`` or
+        ``'host/…'`` (built as ``protocol + 'host/path'``) that is a script, or that comes right
+        after a ``src`` (``s.src = …``, ``document.write('<img src="…``). Links (share buttons,
+        profile URLs in a config object) are not loads; allow-listed hosts do not count."""
+        found: list[Vendor] = []
+        for match in _CODE_URL.finditer(lowered):
+            host = match.group(1) or match.group(3)
+            path = match.group(2) if match.group(1) else match.group(4)
+            start = match.start()
+            before = lowered[max(0, start - 48) : start]
+            if not (path or b"").endswith(b".js") and b"src" not in before:
+                continue
+            rule = self._rule(host, path or b"/", None)
+            if rule is not None and rule.vendor is not None and rule.vendor not in found:
+                found.append(rule.vendor)
+        return found
 
     # -- inline code -------------------------------------------------------------------------
 

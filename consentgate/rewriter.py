@@ -107,6 +107,7 @@ _HINT_RELS: Final = frozenset(
 )
 
 _MAX_SRCDOC_DEPTH: Final = 4
+_LOADER_MAX: Final = 8 * 1024
 
 # Tokenizer states kept between chunks.
 _DATA, _COMMENT, _RAW, _DROP, _PLAINTEXT = range(5)
@@ -607,6 +608,14 @@ class HtmlRewriter:
         hits = index.find_needles(lowered)
         flags = index.flags_of(hits, lowered) if hits else TAG_URL * index.may_hide_host(lowered)
         in_code = index.match_code(memoryview(buf)[tag.end() : close]) if close > tag.end() else []
+        if not in_code and 0 < close - tag.end() <= _LOADER_MAX:
+            # A small inline script that names a vendor's URL is a loader (document.write of a
+            # tag, s.src = "//host/…"), whatever its shape. Big ones are bundles or data.
+            # (Hosts and "src" are looked for as written, in lower case: this is a heuristic
+            # for hand-written loaders, the signatures above are the rule.)
+            code = bytes(buf[tag.end() : close])
+            if (b"src" in code or b".js" in code) and index.find_needles(code):
+                in_code = index.code_url_vendors(code)
         if not flags and not in_code:
             return element_end, None
         in_tag = index.match_code(memoryview(buf)[pos : tag.end()]) if flags & TAG_SIG else []

@@ -70,6 +70,20 @@ def test_inline_snippet_is_gated_by_its_signature() -> None:
     assert out.endswith(html[len(b"<script>") :])
 
 
+def test_small_inline_loader_naming_a_vendor_url_is_gated() -> None:
+    loader = (b"<script>document.write('<scr'+'ipt src=\"'+proto+'ad.doubleclick.net/N1/adj/x;"
+              b"sz=1x1?\"><\\/scr'+'ipt>');</script>")
+    assert rewrite(loader).startswith(b'<script type="text/plain" data-consent="marketing"'
+                                      b' data-consent-service="doubleclick">')
+    loader = b'<script>var s = document.createElement("script"); s.src = "//p.tanx.com/x";</script>'
+    assert b'data-consent-service="ad-exchanges"' in rewrite(loader)
+    # A link in a big bundle or data blob is not a loader.
+    bundle = b"<script>var links = ['https://www.youtube.com/watch?v=1'];" + b" " * 20000
+    bundle += b"</script>"
+    unchanged(bundle)
+    unchanged(b"<script>var home = 'https://example.org/index.js';</script>")
+
+
 def test_pixels_iframes_sources_and_hints_are_gated() -> None:
     out = rewrite(PIXEL)
     assert out == (
@@ -250,8 +264,8 @@ def test_fast_path_and_cookie_categories() -> None:
         b"<xmp>" + GA + b"</xmp>",
         b"<noembed>" + PIXEL + b"</noembed>",
         b"<iframe>" + PIXEL + b"</iframe>",
-        b"<script>var s = '" + PIXEL + b"';</script>",
-        b"<script><!-- document.write('<script>" + PIXEL + b"</script>') --></script>",
+        b"<script type=text/x-template>var s = '" + PIXEL + b"';</script>",
+        b"<script type=text/x-template><!-- x('<script>" + PIXEL + b"</script>') --></script>",
         b"<plaintext>" + GA,
         b"<p>5 < 6 and 7 <8" + b" </p>",
     ],

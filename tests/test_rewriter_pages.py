@@ -56,9 +56,16 @@ def tracker_url(url: str | None) -> bool:
 
 
 def tracker_code(code: str) -> bool:
-    """Inline code is a tracker when it is a vendor snippet or loads a tracker's script."""
-    scripts = re.findall(r"//([a-z0-9.-]+\.[a-z]{2,}/[^\s'\"]*\.js)\b", code, re.I)
-    return any(m in code for m in SNIPPET_MARKERS) or any(tracker_url("//" + s) for s in scripts)
+    """Inline code is a tracker when it is a vendor snippet, or loads from a tracker: names its
+    script (``…/x.js``) or sets a ``src`` to one of its URLs (``s.src = "//host/…"``)."""
+    if any(m in code for m in SNIPPET_MARKERS):
+        return True
+    for found in re.finditer(r"//([a-z0-9.-]+\.[a-z]{2,}(?:/[^\s'\"?]*)?)", code, re.I):
+        loads = found.group(1).endswith(".js") or "src" in code[max(0, found.start() - 48):
+                                                                    found.start()]
+        if loads and tracker_url("//" + found.group(1)):
+            return True
+    return False
 
 
 def _urls(node: LexborNode, *names: str) -> list[str]:
