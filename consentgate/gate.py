@@ -129,10 +129,12 @@ class VendorIndex:
         self._rules = {h: sorted(r, key=lambda r: -len(r.path)) for h, r in rules.items()}
         # A tag can only point at a vendor if its text holds a vendor host, or hides one behind a
         # character reference or a percent-escape: a cheap test that skips most tags unparsed.
-        # Hosts are looked for with the byte that must precede a host in a URL (so "t.co" does not
-        # fire on every "nyt.com"); a host hidden by an escape is caught by the escape instead.
+        # Hosts are looked for with the byte that must precede a host in a URL, or a quote in code
+        # (so "t.co" does not fire on every "nyt.com"); a host hidden by an escape is caught by
+        # the escape instead.
         signatures = {s.encode("utf-8").lower() for v in vendors for s in v.inline if s}
-        hosts = {b + h for h in self._rules if h for b in (b"/", b"\\", b".", b"@", b":", b";")}
+        before_host = (b"/", b"\\", b".", b"@", b":", b";", b"'", b'"')
+        hosts = {b + h for h in self._rules if h for b in before_host}
         needles = sorted(hosts | (set(_HIDING) - _ESCAPES) | signatures | {_TAGGED, _SRCDOC})
         self._tag_needles = BytesAhoCorasick(needles, implementation=Implementation.DFA)
         url_needles = hosts | {_TAGGED, _SRCDOC} | (set(_HIDING) - _ESCAPES)

@@ -197,7 +197,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         ANALYTICAL,
         "https://www.parse.ly/privacy-policy",
         urls=("parsely.com", "parse.ly", "d1z2jf7jlzjs58.cloudfront.net"),
-        inline=("cdn.parsely.com", "PARSELY"),
+        inline=("cdn.parsely.com", "PARSELY", "d1z2jf7jlzjs58.cloudfront.net"),
         cookies=("_parsely_session", "_parsely_visitor"),
     ),
     Vendor(
@@ -250,7 +250,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         ANALYTICAL,
         "https://www.baidu.com/duty/yinsiquanzhengce.html",
         urls=("hm.baidu.com", "push.zhanzhang.baidu.com", "zz.bdstatic.com"),
-        inline=("hm.baidu.com/hm.js", "zz.bdstatic.com/linksubmit", "push.zhanzhang.baidu.com",
+        inline=("hm.baidu.com/h", "zz.bdstatic.com/linksubmit", "push.zhanzhang.baidu.com",
                 "var _hmt", "_hmt.push"),
         cookies=("Hm_lvt_*", "Hm_lpvt_*", "HMACCOUNT"),
     ),
