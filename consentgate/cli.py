@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from .consentlog import (
@@ -57,7 +57,7 @@ def parse_date(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a date (YYYY-MM-DD or ISO 8601 time)"
         ) from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def parse_days(text: str) -> int:
@@ -213,7 +213,7 @@ def _stats(args: argparse.Namespace, log: StoredConsentLog, progress_on: bool) -
 
 
 def _purge(args: argparse.Namespace, log: StoredConsentLog, progress_on: bool) -> int:
-    cutoff = datetime.now(timezone.utc) - timedelta(days=args.older_than)
+    cutoff = datetime.now(UTC) - timedelta(days=args.older_than)
     progress = Progress("purged", sys.stderr, progress_on)
     result = log.purge(cutoff, dry_run=args.dry_run, progress=progress)
     progress.done()

@@ -11,7 +11,7 @@ import secrets
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
@@ -148,7 +148,7 @@ class ConsentCookie:
             granted=policy.required | (frozenset(categories) & policy.names),
             services=frozenset(services) & frozenset(v.id for v in policy.vendors),
             revision=revision,
-            given_at=datetime.fromtimestamp(given, timezone.utc),
+            given_at=datetime.fromtimestamp(given, UTC),
             consent_id=consent_id,
             decided=revision == policy.revision,
         )

@@ -10,7 +10,7 @@ import logging
 import mimetypes
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -268,14 +268,13 @@ class Endpoints:
         elif choice.action == "reject_all":
             granted, services = frozenset(), frozenset()
         elif choice.action == "allow":
-            # Adds to what was chosen, and leaves the rest of an undecided visitor refused.
-            kept = before if before.decided else Consent()
-            granted, services = kept.granted | granted, kept.services | services
+            # Adds to what the visitor has now: a choice, or what the signals gave them so far.
+            granted, services = before.granted | granted, before.services | services
         return Consent(
             granted=policy.required | granted,
             services=services,
             revision=policy.revision,
-            given_at=datetime.now(timezone.utc).replace(microsecond=0),
+            given_at=datetime.now(UTC).replace(microsecond=0),
             consent_id=before.consent_id or (before.previous and before.previous.consent_id)
             or new_consent_id(),
             decided=True,

@@ -8,7 +8,7 @@ import os
 import secrets
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -125,7 +125,7 @@ def create_app(
 
     def record(request: Request, kind: str, page_path: object) -> None:
         granted = tuple(sorted(get_consent(request).granted))
-        hits.append(Hit(datetime.now(timezone.utc), kind, _page_of(page_path), granted))
+        hits.append(Hit(datetime.now(UTC), kind, _page_of(page_path), granted))
 
     async def home(request: Request) -> Response:
         return page(request, "home.html", active="home")

@@ -7,7 +7,7 @@ import dataclasses
 import hashlib
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,7 @@ from consentgate.consentlog import (
 )
 from consentgate.consentlog.store import SCHEMA_VERSION
 
-NOW = datetime(2026, 11, 23, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 TEXTS_HASH = "5" * 64
 
 

@@ -7,7 +7,7 @@ import json
 import time
 import tracemalloc
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from consentgate.cli import main
 from consentgate.consentlog import ConsentEntry, open_log
 
 RECORDS = 100_000
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 # Far below what 100k records take in memory (well over 100 MB as objects, ~30 MB as text).
 PEAK_BOUND = 4 * 1024 * 1024
 

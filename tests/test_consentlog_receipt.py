@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from consentgate.consentlog.receipt import receipt_response
 from consentgate.i18n import texts_for
 from consentgate.render import Renderer, Urls
 
-WHEN = datetime(2026, 11, 23, 9, 30, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 TITLES = {"necessary": "Strictly necessary", "analytical": "Statistics", "youtube": "YouTube"}
 
 

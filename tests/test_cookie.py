@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from unittest import mock
 
 import pytest
@@ -30,7 +30,7 @@ def choice(**kw: object) -> Consent:
         "granted": frozenset({"necessary", "analytical"}),
         "revision": "3",
         "consent_id": "abc123",
-        "given_at": datetime.now(timezone.utc).replace(microsecond=0),
+        "given_at": datetime.now(UTC).replace(microsecond=0),
         "decided": True,
     }
     base.update(kw)
@@ -83,14 +83,14 @@ def test_oversized_value_is_refused_before_parsing() -> None:
 
 def test_expired_signature_is_refused() -> None:
     c = codec(max_age=60)
-    value = c.dumps(choice(given_at=datetime.fromtimestamp(time.time() - 30, timezone.utc)))
+    value = c.dumps(choice(given_at=datetime.fromtimestamp(time.time() - 30, UTC)))
     with mock.patch("time.time", return_value=time.time() + 120):
         assert c.loads(value).refusal is Refusal.EXPIRED
 
 
 def test_resigning_does_not_extend_the_life_of_a_choice() -> None:
     c = codec(max_age=60)
-    old = choice(given_at=datetime.fromtimestamp(time.time() - 3600, timezone.utc))
+    old = choice(given_at=datetime.fromtimestamp(time.time() - 3600, UTC))
     # A fresh signature over a choice made an hour ago is still an expired choice.
     assert c.loads(c.dumps(old)).refusal is Refusal.EXPIRED
 
@@ -98,13 +98,13 @@ def test_resigning_does_not_extend_the_life_of_a_choice() -> None:
 def test_future_dated_signature_is_refused() -> None:
     c = codec()
     with mock.patch("time.time", return_value=time.time() + 3600):
-        value = c.dumps(choice(given_at=datetime.fromtimestamp(time.time() + 3600, timezone.utc)))
+        value = c.dumps(choice(given_at=datetime.fromtimestamp(time.time() + 3600, UTC)))
     assert c.loads(value).refusal is Refusal.FUTURE
 
 
 def test_future_time_of_choice_is_refused() -> None:
     c = codec()
-    future = choice(given_at=datetime.fromtimestamp(time.time() + 7200, timezone.utc))
+    future = choice(given_at=datetime.fromtimestamp(time.time() + 7200, UTC))
     assert c.loads(c.dumps(future)).refusal is Refusal.FUTURE
 
 

@@ -322,3 +322,12 @@ def test_receipt_shows_the_visitors_own_records() -> None:
 
 def test_receipt_without_a_log_is_404() -> None:
     assert client(consent_log=None).get("/consentgate/receipt").status_code == 404
+
+
+def test_allowing_one_service_keeps_what_an_opt_out_visitor_had() -> None:
+    c = client(jurisdiction=lambda headers: "opt-out")
+    assert set(state(c)["granted"]) == {"necessary", "analytical", "preference", "marketing"}
+    choose(c, "allow", service="youtube")
+    s = state(c)
+    assert s["decided"] and "youtube" in s["services"]
+    assert set(s["granted"]) == {"necessary", "analytical", "preference", "marketing"}

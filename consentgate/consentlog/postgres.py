@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import psycopg
@@ -133,12 +133,12 @@ class PostgresConsentLog(StoredConsentLog):
             cursor.executemany(self._sql(sql), rows)
 
     def _encode_time(self, value: datetime) -> datetime:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def _decode_time(self, value: Any) -> datetime:
         if not isinstance(value, datetime) or value.tzinfo is None:
             raise TypeError("time is not a timestamp with time zone")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def _encode_names(self, value: tuple[str, ...]) -> Jsonb:
         return Jsonb(list(value))

@@ -17,8 +17,8 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
-from enum import Enum
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 #: ``prev_hash`` of the first record ever appended to a store.
@@ -34,7 +34,7 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
-class Source(str, Enum):
+class Source(StrEnum):
     """Where a choice was made."""
 
     BANNER = "banner"
@@ -129,7 +129,7 @@ def chain_hash(payload: dict[str, Any]) -> str:
 
 def format_time(value: datetime) -> str:
     """Fixed-width UTC text: sorts as it compares, so SQLite can range-scan it as text."""
-    text = value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    text = value.astimezone(UTC).isoformat(timespec="microseconds")
     return text.removesuffix("+00:00") + "Z"
 
 
@@ -140,7 +140,7 @@ def parse_time(value: str) -> datetime:
     parsed = datetime.fromisoformat(value[:-1])
     if parsed.tzinfo is not None:
         raise ValueError(f"{value!r} is not a stored UTC time")
-    return parsed.replace(tzinfo=timezone.utc)
+    return parsed.replace(tzinfo=UTC)
 
 
 def anonymise_ip(raw: str | None) -> str | None:
@@ -184,7 +184,7 @@ def build_record(
     unhashed = ConsentRecord(
         seq=seq,
         consent_id=entry.consent_id,
-        time=entry.time.astimezone(timezone.utc),
+        time=entry.time.astimezone(UTC),
         granted=_names(entry.granted),
         refused=_names(entry.refused),
         services=_names(entry.services),

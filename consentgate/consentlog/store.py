@@ -16,8 +16,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from enum import Enum
+from datetime import UTC, datetime
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -80,7 +80,7 @@ class ChainState:
         return max(0, self.last_seq - self.first_seq + 1)
 
 
-class BreakReason(str, Enum):
+class BreakReason(StrEnum):
     ALTERED = "altered"
     INSERTED = "inserted"
     LINK_BROKEN = "link-broken"
@@ -396,7 +396,7 @@ class StoredConsentLog(ABC):
                 self._execute(
                     "UPDATE consentgate_chain SET first_seq = ?, first_prev_hash = ?, "
                     "purged = purged + ?, purged_at = ? WHERE id = 1",
-                    (upto, anchor, deleted, self._encode_time(datetime.now(timezone.utc))),
+                    (upto, anchor, deleted, self._encode_time(datetime.now(UTC))),
                 )
             purged += deleted
             if progress is not None:
