@@ -25,7 +25,7 @@ from .i18n import localise_categories, texts_for
 from .policy import DEFAULT_CATEGORIES, Category, Mode, Policy, Vendor
 from .render import Renderer, Urls, category_views, texts_hash
 from .responder import Responder
-from .rewriter import Gate
+from .rewriter import Gate, Placeholder
 from .signals import DEFAULT_GPC_REFUSES, Jurisdiction, Signals, default_consent, read_signals
 from .vendors import BUILTIN_VENDORS
 
@@ -114,7 +114,7 @@ class ConsentMiddleware:
             self.consent_log = consent_log
         self._log_failing = False
         self._snippets: dict[tuple[str, str | None, str | None, str], bytes] = {}
-        self._placeholders: dict[tuple[str | None, str], bytes] = {}
+        self._placeholders: dict[tuple[str, str, str | None, str], bytes] = {}
         css, js = (self.endpoints.assets.get(n) for n in ("consentgate.css", "consentgate.js"))
         self.css_url = f"{prefix}/static/consentgate.css?v={css.version if css else ''}"
         self.js_url = f"{prefix}/static/consentgate.js?v={js.version if js else ''}"
@@ -357,20 +357,35 @@ class ConsentMiddleware:
         return snippet
 
     def placeholder(self, vendor: Vendor | None, category: str) -> bytes:
-        """The click-to-load stand-in for a gated iframe (rendered once per vendor)."""
-        key = (vendor.id if vendor else None, category)
-        if key not in self._placeholders:
-            _, texts = texts_for(None, language=self.language, overrides=self.texts)
-            titles = {c.name: c for c in self.policy.categories}
-            html = self.renderer.render("placeholder.html", {
-                "vendor": vendor,
-                "category": titles.get(category, Category(category, category, "")),
-                "t": texts,
-                "urls": self.urls(""),
-                "css_url": self.css_url,
-            })
-            self._placeholders[key] = html.encode("ascii", "xmlcharrefreplace")
-        return self._placeholders[key]
+        """The click-to-load stand-in for a gated iframe, in the default language."""
+        return self.placeholders(None, "")(vendor, category)
+
+    def placeholders(self, accept_language: str | None, root: str) -> Placeholder:
+        """Placeholders for one response: in the visitor's language, under the app's root path.
+
+        Renderings are kept per (language, root, vendor, category): few of each exist.
+        """
+        lang, texts = texts_for(accept_language, language=self.language, overrides=self.texts)
+
+        def render(vendor: Vendor | None, category: str) -> bytes:
+            key = (lang, root, vendor.id if vendor else None, category)
+            if key not in self._placeholders:
+                views = [v for v in category_views(self.policy, Consent()) if v.name == category]
+                localised = localise_categories(views, texts, self.texts.get(lang))
+                if len(self._placeholders) >= 4096:
+                    self._placeholders.clear()
+                html = self.renderer.render("placeholder.html", {
+                    "vendor": vendor,
+                    "category": localised[0] if localised else Category(category, category, ""),
+                    "t": texts,
+                    "lang": lang,
+                    "urls": self.urls(root),
+                    "css_url": root + self.css_url,
+                })
+                self._placeholders[key] = html.encode("ascii", "xmlcharrefreplace")
+            return self._placeholders[key]
+
+        return render
 
     def urls(self, root: str) -> Urls:
         prefix = root + self.prefix

@@ -177,8 +177,12 @@ class Responder:
             stages.append(Transcoder(charset))
             headers["content-type"] = _CHARSET.sub("charset=utf-8", headers["content-type"])
         consent = self.consent
-        host = Headers(scope=self.scope).get("host")
-        rewriter = mw.gate.rewriter(consent.granted, consent.services, host=host)
+        request_headers = Headers(scope=self.scope)
+        placeholder = mw.placeholders(
+            request_headers.get("accept-language"), self.scope.get("root_path", "")
+        )
+        rewriter = mw.gate.rewriter(consent.granted, consent.services,
+                                    host=request_headers.get("host"), placeholder=placeholder)
         if rewriter is not None:
             stages.append(rewriter)
         media = headers.get("content-type", "").split(";", 1)[0].strip().lower()

@@ -202,15 +202,19 @@ class Gate:
         services: frozenset[str] = frozenset(),
         *,
         host: str | None = None,
+        placeholder: Placeholder | None = None,
     ) -> HtmlRewriter | None:
         """A rewriter for one response, or None when this visitor needs nothing gated.
 
-        ``host`` (the request's host) makes URLs on the site's own host never count as vendors.
+        ``host`` (the request's host) makes URLs on the site's own host never count as vendors;
+        ``placeholder`` renders this response's iframe placeholders (e.g. in the visitor's
+        language) instead of the Gate's.
         """
         if self.optional <= granted:
             return None
         own = host.lower().partition(":")[0].encode("ascii", "replace") if host else None
-        return HtmlRewriter(self, granted | self.required, services, own)
+        return HtmlRewriter(self, granted | self.required, services, own,
+                            placeholder=placeholder or self.placeholder)
 
     def cookie_category(self, name: str) -> tuple[str, str | None] | None:
         """(category, vendor id or None) of a cookie name; None when unknown or necessary."""
@@ -226,10 +230,11 @@ class HtmlRewriter:
 
     def __init__(
         self, gate: Gate, granted: frozenset[str], services: frozenset[str], host: bytes | None,
-        depth: int = 0,
+        depth: int = 0, *, placeholder: Placeholder | None = None,
     ) -> None:
         self._depth = depth  # of srcdoc documents inside srcdoc documents
         self._gate = gate
+        self._placeholder = placeholder or gate.placeholder
         self._index = gate.index
         self._granted = granted
         self._services = services
@@ -419,7 +424,7 @@ class HtmlRewriter:
             return b' srcdoc=""'  # an iframe in an iframe in … : fail closed, not recurse on
         inner = _REFERENCE.sub(_ascii_reference, attr.value)
         nested = HtmlRewriter(self._gate, self._granted, self._services, self._host,
-                              self._depth + 1)
+                              self._depth + 1, placeholder=self._placeholder)
         rewritten = nested.feed(inner) + nested.close()
         if rewritten == inner:
             return None
@@ -530,7 +535,7 @@ class HtmlRewriter:
                     category, vendor = decision
                     out.append(buf[emitted:pos])
                     if name == b"iframe":
-                        out.append(self._gate.placeholder(vendor, category))
+                        out.append(self._placeholder(vendor, category))
                     if not self._gate.remove or name in (b"video", b"audio"):
                         out.append(
                             self._inert_tag(buf, pos, name_end, tag_end, name, attrs,

@@ -576,3 +576,16 @@ def test_vendor_cookies_are_dropped_without_consent() -> None:
     choose(c, "save", category="analytical")
     names = [v.split("=")[0] for v in c.get("/").headers.get_list("set-cookie")]
     assert names == ["_ga", "_ga_ABC123", "csrftoken"]
+
+
+def test_placeholders_speak_the_visitors_language_under_the_root_path() -> None:
+    from starlette.testclient import TestClient
+
+    c = TestClient(make_app(page=TRACKED), root_path="/shop")
+    german = c.get("/", headers={"accept-language": "de-DE,de;q=0.9"}).content.decode("ascii")
+    placeholder = german[german.index("consentgate-placeholder"):]
+    assert "YouTube erlauben" in placeholder  # ascii-safe: "erlauben" needs no reference
+    assert "&#8222;Marketing&#8220;" in placeholder  # the category title, translated and quoted
+    assert 'action="/shop/consentgate/consent"' in placeholder
+    english = client(page=TRACKED).get("/", headers={"accept-language": "en"}).text
+    assert "Allow YouTube" in english[english.index("consentgate-placeholder"):]
