@@ -393,7 +393,7 @@ class ConsentMiddleware:
             consent=f"{prefix}/consent",
             preferences=f"{prefix}/preferences",
             banner=f"{prefix}/banner",
-            receipt=f"{prefix}/receipt",
+            receipt=f"{prefix}/receipt" if self.consent_log is not None else "",
             static=f"{prefix}/static",
             privacy=self.policy.privacy_policy_url,
         )

@@ -331,3 +331,9 @@ def test_allowing_one_service_keeps_what_an_opt_out_visitor_had() -> None:
     s = state(c)
     assert s["decided"] and "youtube" in s["services"]
     assert set(s["granted"]) == {"necessary", "analytical", "preference", "marketing"}
+
+
+def test_preferences_link_the_receipt_only_when_a_log_is_kept() -> None:
+    assert 'href="/consentgate/receipt"' in client().get("/consentgate/preferences").text
+    page = client(consent_log=None).get("/consentgate/preferences").text
+    assert "/consentgate/receipt" not in page
