@@ -589,3 +589,16 @@ def test_placeholders_speak_the_visitors_language_under_the_root_path() -> None:
     assert 'action="/shop/consentgate/consent"' in placeholder
     english = client(page=TRACKED).get("/", headers={"accept-language": "en"}).text
     assert "Allow YouTube" in english[english.index("consentgate-placeholder"):]
+
+
+def test_a_site_can_override_any_template() -> None:
+    import jinja2
+
+    loader = jinja2.DictLoader({"consentgate/settings_link.html":
+                                '<a id="consentgate-settings" href="{{ urls.preferences }}">'
+                                "Privacy choices</a>"})
+    c = client(templates=[loader])
+    assert BANNER in c.get("/").text  # the built-in banner still serves
+    choose(c, "accept_all")
+    html = c.get("/").text
+    assert '<a id="consentgate-settings" href="/consentgate/preferences">Privacy choices</a>' in html
