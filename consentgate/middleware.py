@@ -66,8 +66,10 @@ class ConsentMiddleware:
         honour_dnt: bool = False,
         jurisdiction: Jurisdiction | None = None,
         consent_mode: bool = False,
+        inject_settings: bool = True,
     ) -> None:
         self.app = app
+        self.inject_settings = inject_settings
         keys = [secret_key] if isinstance(secret_key, str) else list(secret_key)
         if not isinstance(max_age, int) or max_age <= 0:
             raise ValueError("max_age must be a positive number of seconds")

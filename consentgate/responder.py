@@ -103,6 +103,7 @@ class Responder:
         if message["type"] == "http.response.pathsend":
             self.pipeline = self.build(headers, b"")
             if self.pipeline is None:
+                self.mark_personal(headers)
                 await self.flush_start()
                 await self.downstream(message)
                 return
@@ -112,6 +113,7 @@ class Responder:
         more = message.get("more_body", False)
         self.pipeline = self.build(headers, body[:2])
         if self.pipeline is None:
+            self.mark_personal(headers)
             await self.flush_start()
             await self.downstream(message)
             return
@@ -177,19 +179,23 @@ class Responder:
             stages.append(Transcoder(charset))
             headers["content-type"] = _CHARSET.sub("charset=utf-8", headers["content-type"])
         consent = self.consent
-        request_headers = Headers(scope=self.scope)
-        placeholder = mw.placeholders(
-            request_headers.get("accept-language"), self.scope.get("root_path", "")
-        )
-        rewriter = mw.gate.rewriter(consent.granted, consent.services,
-                                    host=request_headers.get("host"), placeholder=placeholder)
-        if rewriter is not None:
-            stages.append(rewriter)
+        if not mw.gate.optional <= consent.granted:  # else nothing to gate: no parsing at all
+            request_headers = Headers(scope=self.scope)
+            placeholder = mw.placeholders(
+                request_headers.get("accept-language"), self.scope.get("root_path", "")
+            )
+            rewriter = mw.gate.rewriter(consent.granted, consent.services,
+                                        host=request_headers.get("host"), placeholder=placeholder)
+            if rewriter is not None:
+                stages.append(rewriter)
         media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media == "text/html":  # a snippet of HTML would make an XHTML page fail to parse
             if self.mw.consent_mode_url:
                 stages.append(HeadStart(self.head_snippet(headers)))
-            stages.append(Injector(self.snippet(headers)))
+            # A site that renders cookie_settings_link() itself may skip the injection for
+            # visitors who chose: their pages then pass through untouched.
+            if not consent.decided or self.mw.inject_settings:
+                stages.append(Injector(self.snippet(headers)))
         if not stages or (len(stages) == 1 and isinstance(stages[0], Decoder)):
             return None
         if encoding not in ("", "identity"):
@@ -206,6 +212,17 @@ class Responder:
 
     def mark_changed(self, headers: MutableHeaders) -> None:
         """The body now depends on the visitor's cookie: no shared cache may keep it."""
+        self.mark_personal(headers)
+        # The app's validator names its own bytes, not ours.
+        if "etag" in headers:
+            del headers["etag"]
+
+    def mark_personal(self, headers: MutableHeaders) -> None:
+        """What this visitor gets is not what another would: keep it out of shared caches.
+
+        Also for a page passed through whole for a visitor who granted everything: a cache
+        keeping it would hand its live trackers to the next visitor, who chose nothing.
+        """
         headers.add_vary_header("Cookie")
         directives = [
             d.strip() for d in headers.get("cache-control", "").split(",") if d.strip()
@@ -216,9 +233,6 @@ class Responder:
         if not any(d.lower() in ("private", "no-store") for d in kept):
             kept.insert(0, "private")
         headers["cache-control"] = ", ".join(kept)
-        # The app's validator names its own bytes, not ours.
-        if "etag" in headers:
-            del headers["etag"]
 
     def warn_once(self, key: str, text: str) -> None:
         if key not in _warned:

@@ -603,3 +603,16 @@ def test_a_site_can_override_any_template() -> None:
     html = c.get("/").text
     ours = '<a id="consentgate-settings" href="/consentgate/preferences">Privacy choices</a>'
     assert ours in html
+
+
+def test_without_injected_settings_a_consented_page_is_byte_identical() -> None:
+    c = client(inject_settings=False, page=TRACKED)
+    assert BANNER in c.get("/").text  # the banner is still injected for an undecided visitor
+    choose(c, "accept_all")
+    r = c.get("/")
+    assert r.text == TRACKED
+    # not rewritten, yet a shared cache must not hand these live trackers to the next visitor
+    assert r.headers["vary"] == "Cookie" and r.headers["cache-control"] == "private"
+    choose(c, "reject_all")
+    html = c.get("/").text
+    assert SETTINGS not in html and "data-consent-src" in html  # still gated, no control
