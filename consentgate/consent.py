@@ -30,6 +30,8 @@ class Consent:
     consent_id: str | None = None
     decided: bool = False
     previous: Consent | None = field(default=None, compare=False)
+    #: Stored only to remember that a browser signal's refusal was recorded: not a choice.
+    implied: bool = False
 
     def allows(self, category: str, service: str | None = None) -> bool:
         """True when ``category`` is granted, or ``service`` (a vendor id) was granted alone."""

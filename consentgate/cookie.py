@@ -79,6 +79,8 @@ class ConsentCookie:
             "t": int(consent.given_at.timestamp()) if consent.given_at else int(time.time()),
             "i": consent.consent_id or new_consent_id(),
         }
+        if consent.implied:
+            payload["g"] = 1
         return self._newest.dumps(payload)
 
     def read(self, values: Iterable[str]) -> Reading:
@@ -127,6 +129,7 @@ class ConsentCookie:
             return Reading(None, Refusal.WRONG_SHAPE)
         categories, services = payload.get("c"), payload.get("s")
         revision, given, consent_id = payload.get("r"), payload.get("t"), payload.get("i")
+        implied = payload.get("g", 0)
         if not (
             isinstance(categories, list)
             and isinstance(services, list)
@@ -137,6 +140,8 @@ class ConsentCookie:
             and not isinstance(given, bool)
             and isinstance(consent_id, str)
             and 0 < len(consent_id) <= 64
+            and implied in (0, 1)
+            and not isinstance(implied, bool)
         ):
             return Reading(None, Refusal.WRONG_SHAPE)
         refusal = _age_refusal(time.time(), given, self.max_age)
@@ -150,7 +155,8 @@ class ConsentCookie:
             revision=revision,
             given_at=datetime.fromtimestamp(given, UTC),
             consent_id=consent_id,
-            decided=revision == policy.revision,
+            decided=revision == policy.revision and not implied,
+            implied=bool(implied),
         )
         return Reading(consent, None, stale)
 

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import jinja2
@@ -19,7 +20,7 @@ from . import consent as consent_module
 from .consent import SCOPE_KEY, Consent
 from .consentlog import DEFAULT_FILENAME, ConsentEntry, ConsentLog, ConsentLogError, open_log
 from .consentlog.receipt import receipt_response
-from .cookie import ConsentCookie, Reading, cookie_names, cookie_values
+from .cookie import ConsentCookie, Reading, cookie_names, cookie_values, new_consent_id
 from .endpoints import Endpoints, Refused, Rejection, expired_cookie_headers, safe_next
 from .i18n import localise_categories, texts_for
 from .policy import DEFAULT_CATEGORIES, Category, Mode, Policy, Vendor
@@ -131,16 +132,21 @@ class ConsentMiddleware:
         if root and path.startswith(root):
             path = path[len(root) :]
         reading = self.read(scope)
-        consent = reading.consent if reading.consent and reading.consent.decided else (
-            self.undecided(scope, reading.consent)
-        )
+        stored = reading.consent
+        issue = stored if reading.stale_key and stored and stored.decided else None
+        if stored is not None and stored.decided:
+            consent = stored
+        else:
+            consent = self.undecided(scope, stored)
+            if stored is None and self.consent_log is not None:
+                issue = await self.record_signal_refusal(scope, consent)
         scope.setdefault("state", {})[SCOPE_KEY] = consent
         token = consent_module._current.set(consent)
         try:
             if path.startswith(self.prefix + "/"):
                 await self.endpoints(scope, receive, send, path[len(self.prefix) :])
             else:
-                responder = Responder(self, scope, send, consent, reading.stale_key)
+                responder = Responder(self, scope, send, consent, issue)
                 await self.app(scope, receive, responder.send)
         finally:
             consent_module._current.reset(token)
@@ -280,6 +286,29 @@ class ConsentMiddleware:
         if self._log_failing:
             logger.warning("consentgate: the consent log stores choices again")
             self._log_failing = False
+
+    async def record_signal_refusal(self, scope: Scope, consent: Consent) -> Consent | None:
+        """Record, once per browser, the refusal a GPC/DNT signal implies (GDPR Art. 7(1)).
+
+        Only for page navigations (not the assets they pull in parallel), and only when the
+        signal refused something. Returns the implied consent to store in the cookie, so the
+        record is not made again; None when there is nothing to record or it failed.
+        """
+        headers = Headers(scope=scope)
+        if "text/html" not in headers.get("accept", "") or not self.signals(scope).honoured:
+            return None
+        implied = Consent(
+            granted=consent.granted,
+            revision=self.policy.revision,
+            given_at=datetime.now(UTC).replace(microsecond=0),
+            consent_id=new_consent_id(),
+            implied=True,
+        )
+        try:
+            await self.record(Request(scope), implied, source="gpc")
+        except Rejection:  # already logged; the next page tries again
+            return None
+        return implied
 
     async def receipt(self, request: Request) -> Response:
         """The visitor's own consent records, as a page or (``?format=json``) as JSON."""

@@ -53,7 +53,9 @@ class CategoryView:
 
 def category_views(policy: Policy, consent: Consent) -> list[CategoryView]:
     """The categories as the banner shows them: pre-filled from the current or previous choice."""
-    shown = consent.previous if not consent.decided and consent.previous else consent
+    previous = consent.previous
+    # An implied refusal (a recorded browser signal) was no choice: it pre-fills nothing.
+    shown = previous if not consent.decided and previous and not previous.implied else consent
     return [
         CategoryView(
             c.name,

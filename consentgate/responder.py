@@ -30,13 +30,14 @@ _warned: set[str] = set()
 
 class Responder:
     def __init__(
-        self, mw: ConsentMiddleware, scope: Scope, send: Send, consent: Consent, reissue: bool
+        self, mw: ConsentMiddleware, scope: Scope, send: Send, consent: Consent,
+        issue: Consent | None,
     ) -> None:
         self.mw = mw
         self.scope = scope
         self.downstream = send
         self.consent = consent
-        self.reissue = reissue
+        self.issue = issue  # a consent cookie to (re-)issue with this response
         self.start: Message | None = None
         self.html = False  # the start message announced HTML we may have to change
         self.pipeline: Pipeline | None = None
@@ -61,8 +62,8 @@ class Responder:
         self.start = message
         headers = MutableHeaders(raw=message["headers"])
         self.drop_cookies(headers)
-        if self.reissue and self.consent.decided:
-            headers.append("set-cookie", self.mw.cookie_header(self.scope, self.consent))
+        if self.issue is not None:
+            headers.append("set-cookie", self.mw.cookie_header(self.scope, self.issue))
         media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         status = message.get("status", 200)
         html = (

@@ -88,8 +88,9 @@ def default_consent(policy: Policy, signals: Signals, previous: Consent | None =
     granted = set(policy.required)
     if signals.regime == OPT_OUT:
         refused = set(signals.refused)
-        if previous is not None:
+        if previous is not None and not previous.implied:
             # A refusal given for an older revision still stands until the visitor decides again.
+            # (An implied one, recorded for a browser signal, was no choice: the signal decides.)
             refused.update(c for c in policy.optional if c not in previous.granted)
         granted.update(c for c in policy.optional if c not in refused)
     return Consent(granted=frozenset(granted), decided=False, previous=previous)

@@ -213,3 +213,15 @@ def test_a_remembered_value_still_expires() -> None:
     with mock.patch("time.time", return_value=time.time() + 120):
         assert c.loads(value).refusal is Refusal.EXPIRED
     assert codec("other-key", max_age=60).loads(value).refusal is Refusal.BAD_SIGNATURE
+
+
+def test_an_implied_refusal_round_trips_but_is_no_choice() -> None:
+    c = codec()
+    reading = c.loads(c.dumps(choice(implied=True, decided=False)))
+    assert reading.consent is not None
+    assert reading.consent.implied and not reading.consent.decided
+    assert reading.consent.consent_id == "abc123"
+    forged = URLSafeTimedSerializer("k1", salt=SALT).dumps(
+        {"v": 1, "c": [], "s": [], "r": "3", "t": int(time.time()), "i": "x", "g": True}
+    )
+    assert codec("k1").loads(forged).refusal is Refusal.WRONG_SHAPE

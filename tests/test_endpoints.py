@@ -337,3 +337,30 @@ def test_preferences_link_the_receipt_only_when_a_log_is_kept() -> None:
     assert 'href="/consentgate/receipt"' in client().get("/consentgate/preferences").text
     page = client(consent_log=None).get("/consentgate/preferences").text
     assert "/consentgate/receipt" not in page
+
+
+def test_a_gpc_implied_refusal_is_recorded_once_and_joins_the_receipt() -> None:
+    import anyio
+
+    from consentgate.consentlog import open_log
+
+    c = client(consent_log="gpc.sqlite3")
+    gpc = {"sec-gpc": "1", "accept": "text/html,*/*"}
+    first = c.get("/", headers=gpc)
+    assert 'id="consentgate-banner"' in first.text  # still no choice: the banner asks
+    assert "consentgate=" in first.headers["set-cookie"]
+    c.get("/", headers=gpc)
+    c.get("/", headers={"sec-gpc": "1", "accept": "image/*"})  # assets never record
+    receipt = c.get("/consentgate/receipt?format=json").json()
+    assert [r["source"] for r in receipt["records"]] == ["gpc"]
+    assert "marketing" in receipt["records"][0]["refused"]
+    assert state(c)["decided"] is False
+    choose(c, "save", category="analytical")
+    receipt = c.get("/consentgate/receipt?format=json").json()
+    assert [r["source"] for r in receipt["records"]] == ["gpc", "banner"]
+    log = open_log("gpc.sqlite3")
+    assert anyio.run(log.records_for, receipt["consent_id"])[1].granted == ("analytical",
+                                                                          "necessary")
+    # without the signal nothing is recorded before a choice
+    other = client(consent_log="gpc.sqlite3")
+    assert "set-cookie" not in other.get("/", headers={"accept": "text/html"}).headers
