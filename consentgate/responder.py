@@ -42,12 +42,17 @@ class Responder:
         self.html = False  # the start message announced HTML we may have to change
         self.pipeline: Pipeline | None = None
         self.failed = False
+        self.passthrough = False  # decided at the start: nothing more to do with this response
 
     async def send(self, message: Message) -> None:
+        if self.passthrough:
+            await self.downstream(message)
+            return
         kind = message["type"]
         if kind == "http.response.start":
             self.on_start(message)
             if not self.html:
+                self.passthrough = True
                 await self.flush_start()
         elif self.start is not None and kind in ("http.response.body", "http.response.pathsend"):
             await self.on_first(message)
@@ -58,14 +63,23 @@ class Responder:
             await self.downstream(message)
 
     def on_start(self, message: Message) -> None:
-        message["headers"] = list(message.get("headers", []))
         self.start = message
+        media, cookies = "", False
+        for key, value in message.get("headers", ()):  # one pass, no header object for most
+            key = key.lower()  # ASGI asks for lowercase; an app that sends otherwise stays gated
+            if key == b"content-type":
+                media = value.decode("latin-1").split(";", 1)[0].strip().lower()
+            elif key == b"set-cookie":
+                cookies = True
+        status = message.get("status", 200)
+        if media not in ("text/html", "application/xhtml+xml") and not cookies and not self.issue:
+            return  # untouched: neither its headers nor its body concern us
+        # Header names are case-insensitive; Starlette's header objects match lowercase only.
+        message["headers"] = [(k.lower(), v) for k, v in message.get("headers", ())]
         headers = MutableHeaders(raw=message["headers"])
         self.drop_cookies(headers)
         if self.issue is not None:
             headers.append("set-cookie", self.mw.cookie_header(self.scope, self.issue))
-        media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        status = message.get("status", 200)
         html = (
             media in ("text/html", "application/xhtml+xml")
             and status >= 200

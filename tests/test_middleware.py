@@ -616,3 +616,17 @@ def test_without_injected_settings_a_consented_page_is_byte_identical() -> None:
     choose(c, "reject_all")
     html = c.get("/").text
     assert SETTINGS not in html and "data-consent-src" in html  # still gated, no control
+
+
+@pytest.mark.anyio
+async def test_header_names_in_any_case_are_still_gated() -> None:
+    app = ConsentMiddleware(
+        raw_app({"type": "http.response.start", "status": 200,
+                 "headers": [(b"Content-Type", b"text/html"), (b"Set-Cookie", b"_ga=1")]},
+                body(TRACKED.encode())),
+        secret_key=SECRET,
+    )
+    rec = await run(app)
+    out = rec.messages[-1]["body"].decode()
+    assert ' src="https://www.googletagmanager.com' not in out and BANNER in out
+    assert not [v for k, v in rec.messages[0]["headers"] if k.lower() == b"set-cookie"]
