@@ -151,7 +151,7 @@ class ConsentCookie:
         # Categories or services that left the policy since are dropped, never trusted.
         consent = Consent(
             granted=policy.required | (frozenset(categories) & policy.names),
-            services=frozenset(services) & frozenset(v.id for v in policy.vendors),
+            services=frozenset(services) & policy.vendor_ids,
             revision=revision,
             given_at=datetime.fromtimestamp(given, UTC),
             consent_id=consent_id,

@@ -258,8 +258,7 @@ class Endpoints:
         unknown = [c for c in choice.categories if c not in policy.names]
         if unknown:
             raise Rejection(Refused.CATEGORY, ", ".join(repr(c) for c in unknown[:5]))
-        vendor_ids = {v.id for v in policy.vendors}
-        unknown = [s for s in choice.services if s not in vendor_ids]
+        unknown = [s for s in choice.services if s not in policy.vendor_ids]
         if unknown:
             raise Rejection(Refused.SERVICE, ", ".join(repr(s) for s in unknown[:5]))
         granted, services = frozenset(choice.categories), frozenset(choice.services)

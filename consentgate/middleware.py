@@ -321,11 +321,7 @@ class ConsentMiddleware:
         )
 
         def render_html(receipt: dict[str, Any]) -> str:
-            context = self.context(request.headers, request.scope, consent)
-            next_url = request.query_params.get("next") or request.headers.get("referer")
-            context["next"] = safe_next(next_url, request.headers.get("host", ""))
-            context["receipt"] = receipt
-            return self.renderer.render("receipt.html", context)
+            return self.render_page("receipt.html", request, receipt=receipt)
 
         titles = {c.name: c.title for c in self.policy.categories}
         titles.update({v.id: v.name for v in self.policy.vendors})
@@ -429,10 +425,12 @@ class ConsentMiddleware:
             privacy=self.policy.privacy_policy_url,
         )
 
-    def render_page(self, name: str, request: Request) -> str:
+    def render_page(self, name: str, request: Request, **extra: Any) -> str:
+        """One of consentgate's own pages, linking back to where the visitor came from."""
         context = self.context(request.headers, request.scope, self.consent_of(request.scope))
         next_url = request.query_params.get("next") or request.headers.get("referer")
         context["next"] = safe_next(next_url, request.headers.get("host", ""))
+        context.update(extra)
         return self.renderer.render(name, context)
 
     def texts_hash(self, request_headers: Headers) -> str:

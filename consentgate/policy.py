@@ -103,6 +103,7 @@ class Policy:
     privacy_policy_url: str = "/privacy"
     names: frozenset[str] = field(init=False)
     optional: tuple[str, ...] = field(init=False)
+    vendor_ids: frozenset[str] = field(init=False)
     _cookie_names: dict[str, tuple[str, str | None]] = field(init=False, repr=False)
     _cookie_prefixes: tuple[tuple[str, str, str | None], ...] = field(init=False, repr=False)
 
@@ -147,6 +148,7 @@ class Policy:
         object.__setattr__(self, "_cookie_names", exact)
         object.__setattr__(self, "_cookie_prefixes", tuple(prefixes))
         object.__setattr__(self, "names", frozenset(names))
+        object.__setattr__(self, "vendor_ids", frozenset(ids))
         object.__setattr__(
             self, "optional", tuple(c.name for c in self.categories if not c.required)
         )
