@@ -16,6 +16,12 @@ from .policy import Category, Policy, Vendor
 
 _HERE = Path(__file__).resolve().parent
 
+# Follows every banner. A browser paints a page while it is still parsing it, so a banner that is
+# anchored to the bottom of the window and painted half-parsed grows upwards as the rest arrives:
+# a layout shift. The stylesheet keeps the banner invisible until this marker after it exists. It
+# is added here rather than in banner.html so that a site's own banner template cannot lose it.
+BANNER_END = '<span class="consentgate-end" hidden></span>'
+
 
 def resource_dir(name: str) -> Path:
     """``static`` or ``templates``: inside the installed package, else beside it in a checkout."""
@@ -85,7 +91,8 @@ class Renderer:
         )
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:
-        return self.env.get_template(f"consentgate/{name}").render(context)
+        html = self.env.get_template(f"consentgate/{name}").render(context)
+        return html + BANNER_END if name == "banner.html" else html
 
 
 def texts_hash(texts: Mapping[str, str], categories: Sequence[Category], vendors: Sequence[Vendor],

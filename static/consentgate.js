@@ -170,8 +170,13 @@
     tpl.innerHTML = html;
     b = tpl.content.getElementById ? tpl.content.getElementById(BANNER) : tpl.content.firstChild;
     if (!b) return;
+    var end = b.nextElementSibling;  // the marker the stylesheet waits for
     if (old) old.parentNode.replaceChild(b, old);
     else d.body.appendChild(b);
+    var next = b.nextElementSibling;
+    if (end && !(next && next.className === end.className)) {
+      b.parentNode.insertBefore(end, b.nextSibling);
+    }
     b.hidden = false;
     focusIn(b);
   }

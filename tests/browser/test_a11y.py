@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
-from .conftest import SCREENSHOTS, Visit, VisitFactory
+import httpx
+from starlette.types import Receive, Scope, Send
+
+from .conftest import SCREENSHOTS, LiveServer, Visit, VisitFactory
 
 ACTIVE_IN_BANNER = "document.getElementById('consentgate-banner').contains(document.activeElement)"
 
@@ -94,6 +98,30 @@ def test_banner_overlays_without_shifting_the_layout(visit: VisitFactory) -> Non
     lead = "document.getElementById('lead').getBoundingClientRect().top"
     assert with_js.page.evaluate(lead) == without.page.evaluate(lead)
     assert with_js.page.evaluate("window.__shift") == 0, with_js.page.evaluate("window.__shifts")
+
+
+
+def test_a_half_parsed_banner_is_never_painted(visit: VisitFactory, server: LiveServer) -> None:
+    """Browsers paint while they parse; a slow network or a busy CPU can stop the parser halfway
+    through the banner. Painted then, the bottom-anchored banner would grow upwards as the rest
+    arrives. Here the banner's second half reaches the browser 300 ms after its first."""
+    page = httpx.get(server.url("/")).content
+    cut = page.index(b'class="consentgate-services"')
+
+    async def slow(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/":
+            return await server.app(scope, receive, send)
+        headers = [(b"content-type", b"text/html; charset=utf-8")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": page[:cut], "more_body": True})
+        await asyncio.sleep(0.3)
+        await send({"type": "http.response.body", "body": page[cut:]})
+
+    with LiveServer(slow) as live:
+        v = visit(live=live)
+        v.goto("/")
+        assert v.page.is_visible("#consentgate-banner")
+        assert v.page.evaluate("window.__shift") == 0, v.page.evaluate("window.__shifts")
 
 
 def fits(v: Visit) -> None:
