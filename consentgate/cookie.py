@@ -7,6 +7,7 @@ chosen yet. Nothing here raises on input from the wire, and the value is never e
 from __future__ import annotations
 
 import enum
+import functools
 import secrets
 import time
 from collections.abc import Iterable, Sequence
@@ -190,16 +191,26 @@ def cookie_values(headers: Iterable[tuple[bytes, bytes]], name: str) -> list[str
     """
     found: list[str] = []
     for key, raw in headers:
-        if key != b"cookie":
-            continue
-        for part in raw.decode("latin-1").split(";"):
-            key_part, sep, value = part.partition("=")
-            if sep and key_part.strip() == name:
-                value = value.strip()
-                if len(value) >= 2 and value[0] == value[-1] == '"':
-                    value = value[1:-1]
-                found.append(value)
+        if key == b"cookie":
+            found.extend(_values_in(raw, name) if len(raw) <= 512 else _values(raw, name))
     return found
+
+
+def _values(raw: bytes, name: str) -> tuple[str, ...]:
+    found = []
+    for part in raw.decode("latin-1").split(";"):
+        key, sep, value = part.partition("=")
+        if sep and key.strip() == name:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            found.append(value)
+    return tuple(found)
+
+
+# A returning browser sends the same cookie header again and again; the bound on its length
+# bounds the cache's memory (1024 x 512 bytes) whatever headers arrive.
+_values_in = functools.lru_cache(maxsize=1024)(_values)
 
 
 def cookie_names(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:

@@ -3,6 +3,7 @@ HTML responses (gating trackers, injecting the banner) as they stream through.""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -98,6 +99,7 @@ class ConsentMiddleware:
         self.cookie_domain = cookie_domain
         self.secure = True if host_prefix else secure
         self.prefix = prefix
+        self._endpoint_paths = prefix + "/"
         self.language = language
         self.texts = texts or {}
         self.renderer = Renderer(templates)
@@ -116,7 +118,7 @@ class ConsentMiddleware:
         else:
             self.consent_log = consent_log
         self._log_failing = False
-        self._snippets: dict[tuple[str, str | None, str | None, str], bytes] = {}
+        self._snippets: dict[tuple[str, bytes | None, str | None, str], bytes] = {}
         self._placeholders: dict[tuple[str, str, str | None, str], bytes] = {}
         css, js = (self.endpoints.assets.get(n) for n in ("consentgate.css", "consentgate.js"))
         self.css_url = f"{prefix}/static/consentgate.css?v={css.version if css else ''}"
@@ -143,7 +145,7 @@ class ConsentMiddleware:
         scope.setdefault("state", {})[SCOPE_KEY] = consent
         token = consent_module._current.set(consent)
         try:
-            if path.startswith(self.prefix + "/"):
+            if path.startswith(self._endpoint_paths):
                 await self.endpoints(scope, receive, send, path[len(self.prefix) :])
             else:
                 responder = Responder(self, scope, send, consent, issue)
@@ -211,10 +213,17 @@ class ConsentMiddleware:
         return self._heads[key]
 
     def state_json(self, consent: Consent) -> str:
-        return json.dumps(
-            {"decided": consent.decided, "granted": sorted(consent.granted),
-             "services": sorted(consent.services), "revision": self.policy.revision},
-            separators=(",", ":"),
+        return _state_json(consent.decided, consent.granted, consent.services,
+                           self.policy.revision)
+
+    def injects(self, consent: Consent) -> bool:
+        """Whether HTML pages get a snippet: the banner, or the control that re-opens it."""
+        return not consent.decided or self.inject_settings
+
+    def body_work(self, consent: Consent, media: str) -> bool:
+        """Whether an HTML body of this media type may need changing for this visitor."""
+        return not self.gate.optional <= consent.granted or (
+            media == "text/html" and (self.consent_mode_url is not None or self.injects(consent))
         )
 
     def undecided(self, scope: Scope, previous: Consent | None) -> Consent:
@@ -362,14 +371,14 @@ class ConsentMiddleware:
 
     def snippet(self, scope: Scope, consent: Consent, nonce: str | None) -> bytes:
         """What goes into an HTML page: assets, and the banner or the settings control."""
-        headers = Headers(scope=scope)
         state = self.state_json(consent)
         # The settings control depends on few things, so returning visitors share renderings;
         # the banner also names the page to come back to.
-        key = (scope.get("root_path", ""), headers.get("accept-language"), nonce, state)
+        language = next((v for k, v in scope["headers"] if k == b"accept-language"), None)
+        key = (scope.get("root_path", ""), language, nonce, state)
         if consent.decided and key in self._snippets:
             return self._snippets[key]
-        context = self.context(headers, scope, consent)
+        context = self.context(Headers(scope=scope), scope, consent)
         context.update(nonce=nonce, state=state)
         html = self.renderer.render("assets.html", context)
         html += self.renderer.render(
@@ -438,6 +447,18 @@ class ConsentMiddleware:
             request_headers.get("accept-language"), language=self.language, overrides=self.texts
         )
         return texts_hash(texts, self.policy.categories, self.policy.vendors, self.policy.revision)
+
+
+@functools.lru_cache(maxsize=1024)
+def _state_json(
+    decided: bool, granted: frozenset[str], services: frozenset[str], revision: str
+) -> str:
+    """The visitor's state as the client script reads it; few distinct states exist."""
+    return json.dumps(
+        {"decided": decided, "granted": sorted(granted), "services": sorted(services),
+         "revision": revision},
+        separators=(",", ":"),
+    )
 
 
 def _merge_vendors(

@@ -3,6 +3,7 @@ whether the body streams through untouched or through the rewriting pipeline."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import zlib
@@ -26,9 +27,56 @@ _NONCE = re.compile(r"'nonce-([A-Za-z0-9+/=_-]{1,128})'")
 _CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)", re.IGNORECASE)
 _BOMS = {b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
 _warned: set[str] = set()
+_HTML = ("text/html", "application/xhtml+xml")
+_PERSONAL = ((b"vary", b"Cookie"), (b"cache-control", b"private"))
+_READ = frozenset({b"content-type", b"content-encoding", b"set-cookie", b"cache-control", b"vary",
+                   b"etag", b"content-security-policy"})
+
+
+@functools.lru_cache(maxsize=256)
+def _media(content_type: bytes) -> str:
+    return content_type.decode("latin-1").split(";", 1)[0].strip().lower()
+
+
+@functools.lru_cache(maxsize=256)
+def _charset(content_type: bytes) -> str | None:
+    match = _CHARSET.search(content_type.decode("latin-1"))
+    return match.group(1).lower() if match else None
+
+
+@functools.lru_cache(maxsize=256)
+def _nonce(policy: bytes) -> str | None:
+    match = _NONCE.search(policy.decode("latin-1"))
+    return match.group(1) if match else None
+
+
+@functools.lru_cache(maxsize=256)
+def _private(cache_control: str) -> str:
+    """``Cache-Control`` without what lets a shared cache keep the response, plus ``private``."""
+    directives = [d.strip() for d in cache_control.split(",") if d.strip()]
+    kept = [d for d in directives if d.lower() != "public" and not d.lower().startswith("s-maxage")]
+    if not any(d.lower() in ("private", "no-store") for d in kept):
+        kept.insert(0, "private")
+    return ", ".join(kept)
 
 
 class Responder:
+    """One response's state. ``send`` is what the app calls; ``downstream`` is the server's."""
+
+    __slots__ = (
+        "consent",
+        "downstream",
+        "failed",
+        "fields",
+        "issue",
+        "media",
+        "mw",
+        "passthrough",
+        "pipeline",
+        "scope",
+        "start",
+    )
+
     def __init__(
         self, mw: ConsentMiddleware, scope: Scope, send: Send, consent: Consent,
         issue: Consent | None,
@@ -38,11 +86,13 @@ class Responder:
         self.downstream = send
         self.consent = consent
         self.issue = issue  # a consent cookie to (re-)issue with this response
-        self.start: Message | None = None
-        self.html = False  # the start message announced HTML we may have to change
+        self.start: Message | None = None  # held until the first body message
         self.pipeline: Pipeline | None = None
         self.failed = False
-        self.passthrough = False  # decided at the start: nothing more to do with this response
+        self.passthrough = False  # nothing more to do with this response
+        self.media = ""
+        # The start's headers this module reads, lowercased names, from the one pass over them.
+        self.fields: dict[bytes, bytes] = {}
 
     async def send(self, message: Message) -> None:
         if self.passthrough:
@@ -50,10 +100,11 @@ class Responder:
             return
         kind = message["type"]
         if kind == "http.response.start":
-            self.on_start(message)
-            if not self.html:
+            if self.on_start(message):
                 self.passthrough = True
-                await self.flush_start()
+                await self.downstream(message)
+            else:
+                self.start = message
         elif self.start is not None and kind in ("http.response.body", "http.response.pathsend"):
             await self.on_first(message)
         elif kind == "http.response.body" and self.pipeline is not None:
@@ -62,34 +113,46 @@ class Responder:
             await self.flush_start()
             await self.downstream(message)
 
-    def on_start(self, message: Message) -> None:
-        self.start = message
-        media, cookies = "", False
-        for key, value in message.get("headers", ()):  # one pass, no header object for most
-            key = key.lower()  # ASGI asks for lowercase; an app that sends otherwise stays gated
-            if key == b"content-type":
-                media = value.decode("latin-1").split(";", 1)[0].strip().lower()
-            elif key == b"set-cookie":
-                cookies = True
-        status = message.get("status", 200)
-        if media not in ("text/html", "application/xhtml+xml") and not cookies and not self.issue:
-            return  # untouched: neither its headers nor its body concern us
-        # Header names are case-insensitive; Starlette's header objects match lowercase only.
-        message["headers"] = [(k.lower(), v) for k, v in message.get("headers", ())]
-        headers = MutableHeaders(raw=message["headers"])
-        self.drop_cookies(headers)
+    def on_start(self, message: Message) -> bool:
+        """Reads the start once. True when the body can go through as the app sends it."""
+        raw = message.get("headers") or ()
+        fields = self.fields
+        lowercase = True
+        for key, value in raw:  # one pass, no header object for most responses
+            if key in _READ:
+                fields[key] = value
+            elif not key.islower():
+                # ASGI asks for lowercase names; an app that sends otherwise stays gated.
+                lowercase = False
+                if key.lower() in _READ:
+                    fields[key.lower()] = value
+        media = _media(fields.get(b"content-type", b""))
+        html = media in _HTML
+        if not html and b"set-cookie" not in fields and not self.issue:
+            return True  # neither its headers nor its body concern us
+        if not lowercase:  # Starlette's header objects match lowercase names only
+            message["headers"] = raw = [(k.lower(), v) for k, v in raw]
+        elif not isinstance(raw, list):
+            message["headers"] = raw = list(raw)
+        headers = MutableHeaders(raw=raw)
+        if b"set-cookie" in fields:
+            self.drop_cookies(headers)
         if self.issue is not None:
             headers.append("set-cookie", self.mw.cookie_header(self.scope, self.issue))
-        html = (
-            media in ("text/html", "application/xhtml+xml")
-            and status >= 200
-            and status not in _UNTOUCHED_STATUS
-        )
-        self.html = html and self.scope.get("method") != "HEAD"
-        if html and not self.html:
+        status = message.get("status", 200)
+        if not html or status < 200 or status in _UNTOUCHED_STATUS:
+            return True
+        self.media = media
+        if self.scope.get("method") == "HEAD":
             # A HEAD answer must carry the headers a GET would: the GET body is ours, not the app's.
             self.mark_changed(headers)
             del headers["content-length"]
+            return True
+        if not self.mw.body_work(self.consent, self.media):
+            # Passed whole (everything granted, nothing to inject), yet still personal.
+            self.mark_personal(headers)
+            return True
+        return False
 
     def drop_cookies(self, headers: MutableHeaders) -> None:
         """Cookies of categories the visitor has not granted never reach the browser."""
@@ -126,14 +189,25 @@ class Responder:
             return
         body = message.get("body", b"")
         more = message.get("more_body", False)
-        self.pipeline = self.build(headers, body[:2])
-        if self.pipeline is None:
+        self.pipeline = pipeline = self.build(headers, body[:2])
+        if pipeline is None:
             self.mark_personal(headers)
             await self.flush_start()
             await self.downstream(message)
             return
+        injector = pipeline.only_injects()
+        if injector is not None and not more:
+            # Only the snippet to add: the page goes as the app wrote it, the snippet after it in
+            # a message of its own, so a big page is not copied for a visitor who chose.
+            tail = injector.trailer(body)
+            self.mark_changed(headers)
+            headers["content-length"] = str(len(body) + len(tail))
+            await self.flush_start()
+            await self.downstream({"type": "http.response.body", "body": body, "more_body": True})
+            await self.downstream({"type": "http.response.body", "body": tail})
+            return
         try:
-            out = self.pipeline.feed(body) if more else self.pipeline.finish(body)
+            out = pipeline.feed(body) if more else pipeline.finish(body)
         except (zlib.error, OSError, ValueError) as exc:
             # We cannot read what the app sent; neither could a browser. Leave it as it was.
             self.warn_once("undecodable", f"consentgate left an undecodable HTML body as is: {exc}")
@@ -174,9 +248,9 @@ class Responder:
 
     def build(self, headers: MutableHeaders, head: bytes) -> Pipeline | None:
         """The stages this body needs, or None when it passes through untouched."""
-        mw = self.mw
-        stages: list[Stage] = []
-        encoding = headers.get("content-encoding", "identity").strip().lower()
+        mw, consent, fields = self.mw, self.consent, self.fields
+        decoding: list[Stage] = []
+        encoding = fields.get(b"content-encoding", b"").decode("latin-1").strip().lower()
         if encoding not in ("", "identity"):
             if not decodable(encoding):
                 self.warn_once(
@@ -187,13 +261,14 @@ class Responder:
                     "or install 'brotli' for br",
                 )
                 return None
-            stages.append(Decoder(encoding))
-        match = _CHARSET.search(headers.get("content-type", ""))
-        charset = match.group(1).lower() if match else _BOMS.get(head[:2])
-        if charset and charset.startswith(("utf-16", "utf-32")):
-            stages.append(Transcoder(charset))
-            headers["content-type"] = _CHARSET.sub("charset=utf-8", headers["content-type"])
-        consent = self.consent
+            decoding.append(Decoder(encoding))
+        content_type = fields.get(b"content-type", b"")
+        charset = _charset(content_type) or _BOMS.get(head[:2])
+        transcoding = False
+        if charset is not None and charset.startswith(("utf-16", "utf-32")):
+            decoding.append(Transcoder(charset))
+            transcoding = True
+        changes: list[Stage] = []
         if not mw.gate.optional <= consent.granted:  # else nothing to gate: no parsing at all
             request_headers = Headers(scope=self.scope)
             placeholder = mw.placeholders(
@@ -202,34 +277,27 @@ class Responder:
             rewriter = mw.gate.rewriter(consent.granted, consent.services,
                                         host=request_headers.get("host"), placeholder=placeholder)
             if rewriter is not None:
-                stages.append(rewriter)
-        media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if media == "text/html":  # a snippet of HTML would make an XHTML page fail to parse
-            if self.mw.consent_mode_url:
-                stages.append(HeadStart(self.head_snippet(headers)))
-            # A site that renders cookie_settings_link() itself may skip the injection for
-            # visitors who chose: their pages then pass through untouched.
-            if not consent.decided or self.mw.inject_settings:
-                stages.append(Injector(self.snippet(headers)))
-        if not stages or (len(stages) == 1 and isinstance(stages[0], Decoder)):
+                changes.append(rewriter)
+        if self.media == "text/html":  # a snippet of HTML would make an XHTML page fail to parse
+            nonce = _nonce(fields[b"content-security-policy"]) if (
+                b"content-security-policy" in fields) else None
+            if mw.consent_mode_url:
+                changes.append(HeadStart(mw.head_snippet(self.scope, consent, nonce)))
+            if mw.injects(consent):
+                changes.append(Injector(mw.snippet(self.scope, consent, nonce)))
+        if not changes:  # decoding alone would only cost time
             return None
+        if transcoding:
+            headers["content-type"] = _CHARSET.sub("charset=utf-8", content_type.decode("latin-1"))
         if encoding not in ("", "identity"):
-            stages.append(Encoder(encoding))
-        return Pipeline(stages)
-
-    def snippet(self, headers: MutableHeaders) -> bytes:
-        nonce = _NONCE.search(headers.get("content-security-policy", ""))
-        return self.mw.snippet(self.scope, self.consent, nonce.group(1) if nonce else None)
-
-    def head_snippet(self, headers: MutableHeaders) -> bytes:
-        nonce = _NONCE.search(headers.get("content-security-policy", ""))
-        return self.mw.head_snippet(self.scope, self.consent, nonce.group(1) if nonce else None)
+            changes.append(Encoder(encoding))
+        return Pipeline(decoding + changes)
 
     def mark_changed(self, headers: MutableHeaders) -> None:
         """The body now depends on the visitor's cookie: no shared cache may keep it."""
         self.mark_personal(headers)
         # The app's validator names its own bytes, not ours.
-        if "etag" in headers:
+        if b"etag" in self.fields:
             del headers["etag"]
 
     def mark_personal(self, headers: MutableHeaders) -> None:
@@ -238,16 +306,19 @@ class Responder:
         Also for a page passed through whole for a visitor who granted everything: a cache
         keeping it would hand its live trackers to the next visitor, who chose nothing.
         """
-        headers.add_vary_header("Cookie")
-        directives = [
-            d.strip() for d in headers.get("cache-control", "").split(",") if d.strip()
-        ]
-        kept = [
-            d for d in directives if d.lower() != "public" and not d.lower().startswith("s-maxage")
-        ]
-        if not any(d.lower() in ("private", "no-store") for d in kept):
-            kept.insert(0, "private")
-        headers["cache-control"] = ", ".join(kept)
+        fields = self.fields
+        if b"vary" not in fields and b"cache-control" not in fields:
+            headers.raw.extend(_PERSONAL)  # the usual case, on every page: no re-encoding
+            return
+        if b"vary" in fields:
+            headers.add_vary_header("Cookie")
+        else:
+            headers.append("vary", "Cookie")
+        cache_control = fields.get(b"cache-control")
+        if cache_control is None:
+            headers.append("cache-control", "private")
+        else:
+            headers["cache-control"] = _private(cache_control.decode("latin-1"))
 
     def warn_once(self, key: str, text: str) -> None:
         if key not in _warned:

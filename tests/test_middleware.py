@@ -14,6 +14,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response, StreamingR
 from starlette.routing import Route
 
 from consentgate import Category, ConsentMiddleware, get_consent
+from consentgate.consent import Consent
 from consentgate.policy import DEFAULT_CATEGORIES
 
 BANNER = 'id="consentgate-banner"'
@@ -630,3 +631,74 @@ async def test_header_names_in_any_case_are_still_gated() -> None:
     out = rec.messages[-1]["body"].decode()
     assert ' src="https://www.googletagmanager.com' not in out and BANNER in out
     assert not [v for k, v in rec.messages[0]["headers"] if k.lower() == b"set-cookie"]
+
+
+# -- a visitor who chose: the page itself is not copied ----------------------------------------
+
+
+def consented_cookie(app: ConsentMiddleware, *, everything: bool = True) -> tuple[bytes, bytes]:
+    policy = app.policy
+    consent = Consent(granted=policy.names if everything else policy.required,
+                      revision=policy.revision, decided=True, consent_id="test")
+    return b"cookie", f"{app.cookie_name}={app.codec.dumps(consent)}".encode()
+
+
+@pytest.mark.anyio
+async def test_a_page_for_a_visitor_who_chose_goes_whole_with_the_control_after_it() -> None:
+    page = TRACKED.encode()
+    app = ConsentMiddleware(
+        raw_app(start(extra=[(b"content-length", str(len(page)).encode()),
+                             (b"etag", b'"v1"')]), body(page)),
+        secret_key=SECRET, consent_log=None,
+    )
+    rec = await run(app, headers=[(b"host", b"testserver"), consented_cookie(app)])
+    first, second = rec.messages[1], rec.messages[2]
+    assert first["body"] is page and first["more_body"] is True  # the app's own bytes object
+    assert SETTINGS.encode() in second["body"] and not second.get("more_body", False)
+    headers = dict(rec.messages[0]["headers"])
+    assert int(headers[b"content-length"]) == len(page) + len(second["body"])
+    assert b"etag" not in headers and headers[b"vary"] == b"Cookie"
+    assert headers[b"cache-control"] == b"private"
+
+
+@pytest.mark.anyio
+async def test_a_fragment_for_a_visitor_who_chose_gets_no_control() -> None:
+    fragment = b"<li>one more item</li>"
+    app = ConsentMiddleware(raw_app(start(), body(fragment)), secret_key=SECRET, consent_log=None)
+    rec = await run(app, headers=[(b"host", b"testserver"), consented_cookie(app)])
+    assert b"".join(m.get("body", b"") for m in rec.messages[1:]) == fragment
+
+
+@pytest.mark.anyio
+async def test_when_nothing_is_to_change_the_start_is_not_held() -> None:
+    """Everything granted and no control to inject: the headers leave before the app's body
+    exists, and a UTF-16 page stays as the app encoded it."""
+    sent: list[str] = []
+    page = "<html><body>Grüße</body></html>".encode("utf-16")
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(start(b"text/html; charset=utf-16"))
+        sent.append(f"after start: {len(recorder.messages)} forwarded")
+        await send(body(page))
+
+    mw = ConsentMiddleware(app, secret_key=SECRET, consent_log=None, inject_settings=False)
+    recorder = Recorder()
+    scope = {"type": "http", "method": "GET", "path": "/", "root_path": "", "query_string": b"",
+             "headers": [(b"host", b"testserver"), consented_cookie(mw)]}
+    await mw(scope, None, recorder)
+    assert sent == ["after start: 1 forwarded"]
+    headers = dict(recorder.messages[0]["headers"])
+    assert headers[b"content-type"] == b"text/html; charset=utf-16"
+    assert headers[b"vary"] == b"Cookie"
+    assert recorder.messages[1]["body"] == page
+
+
+def test_a_returning_visitors_cookie_header_is_read_the_same_every_time() -> None:
+    c = client()
+    choose(c, "accept_all")
+    value = c.cookies["consentgate"]
+    c.cookies.clear()
+    fresh = {"cookie": f"theme=dark; consentgate={value}"}
+    assert [c.get("/state", headers=fresh).json()["decided"] for _ in range(3)] == [True] * 3
+    tampered = {"cookie": f"theme=dark; consentgate=x{value}"}
+    assert [c.get("/state", headers=tampered).json()["decided"] for _ in range(2)] == [False] * 2
