@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -29,7 +31,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from itsdangerous import TimestampSigner  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
+from starlette.middleware.sessions import SessionMiddleware  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import HTMLResponse, JSONResponse, Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
@@ -55,6 +59,26 @@ def bare_app(pages: dict[str, bytes]) -> Any:
         return HTMLResponse(pages.get(request.path_params["name"], b"<p>missing</p>"))
 
     return Starlette(routes=[Route("/json", json_endpoint), Route("/{name}", page)])
+
+
+class NoOp:
+    """The floor for any pure ASGI middleware: wrap ``send``, forward every message."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def forward(message: Any) -> None:
+            await send(message)
+
+        await self.app(scope, receive, forward)
+
+
+def peer_sessions(pages: dict[str, bytes]) -> tuple[Any, bytes]:
+    """Starlette's SessionMiddleware with a signed session cookie like a logged-in visitor's."""
+    app = SessionMiddleware(bare_app(pages), secret_key=SECRET)
+    data = base64.b64encode(json.dumps({"user": "bench", "theme": "dark"}).encode())
+    return app, b"session=" + TimestampSigner(SECRET).sign(data)
 
 
 def wrapped(pages: dict[str, bytes], *, inject_settings: bool = True) -> ConsentMiddleware:
@@ -202,12 +226,19 @@ def main() -> None:
     none = asyncio.run(in_process(mw, pages, nothing, args.seconds))
     quiet = wrapped(pages, inject_settings=False)
     untouched = asyncio.run(in_process(quiet, pages, everything, args.seconds))
+    sessions, session_cookie = peer_sessions(pages)
+    peer = asyncio.run(in_process(sessions, pages, session_cookie, args.seconds))
+    noop = asyncio.run(in_process(NoOp(bare_app(pages)), pages, everything, args.seconds))
     print("in process (MB of page per second):")
     print(f"  bare app                     {bare:9.1f}")
-    print(f"  consentgate, all granted     {full:9.1f}   {full / bare:.2f}x bare")
-    print(f"  consentgate, nothing granted {none:9.1f}   {none / bare:.2f}x bare")
-    print(f"  all granted, inject_settings=False {untouched:9.1f}   {untouched / bare:.2f}x bare "
+    print(f"  consentgate, all granted     {full:9.1f}   {full / bare:.2f}x bare "
           "(target >= 0.8x)")
+    print(f"  consentgate, nothing granted {none:9.1f}   {none / bare:.2f}x bare")
+    print(f"  all granted, inject_settings=False {untouched:9.1f}   {untouched / bare:.2f}x bare")
+    print("  peers, same pages:")
+    print(f"  a no-op pure ASGI middleware {noop:9.1f}   {noop / bare:.2f}x bare")
+    print(f"  Starlette SessionMiddleware  {peer:9.1f}   {peer / bare:.2f}x bare "
+          "(also reads a signed cookie per request)")
 
     page = "/" + min(pages, key=lambda n: abs(len(pages[n]) - 190_000))  # a median-size page
     rounds = 5
