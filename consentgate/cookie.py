@@ -68,8 +68,8 @@ class ConsentCookie:
         self._newest = URLSafeTimedSerializer(secret_keys[0], salt=SALT)
         # itsdangerous wants oldest first and signs with the last one.
         self._any = URLSafeTimedSerializer(list(reversed(secret_keys)), salt=SALT)
-        # value -> (reading, time signed, time of choice); only values that verified get in.
-        self._verified: dict[str, tuple[Reading, float, int]] = {}
+        # value -> (reading, valid from, valid until); only values that verified get in.
+        self._verified: dict[str, tuple[Reading, float, float]] = {}
 
     def dumps(self, consent: Consent) -> str:
         payload = {
@@ -99,9 +99,11 @@ class ConsentCookie:
             return Reading(None, Refusal.OVERSIZED)
         cached = self._verified.get(value)
         if cached is not None:
-            reading, signed, given = cached
-            refusal = _age_refusal(signed, given, self.max_age)
-            return reading if refusal is None else Reading(None, refusal)
+            reading, valid_from, valid_until = cached
+            now = time.time()
+            if valid_from <= now <= valid_until:
+                return reading
+            return Reading(None, Refusal.FUTURE if now < valid_from else Refusal.EXPIRED)
         stale = False
         try:
             payload, signed = self._newest.loads(value, max_age=self.max_age,
@@ -121,8 +123,10 @@ class ConsentCookie:
         if reading.consent is not None and reading.consent.given_at is not None:
             if len(self._verified) >= CACHE_SIZE:
                 self._verified.clear()
-            given = int(reading.consent.given_at.timestamp())
-            self._verified[value] = (reading, signed.timestamp(), given)
+            # The window _age_refusal accepts, precomputed: a returning visitor costs a lookup.
+            given, at = reading.consent.given_at.timestamp(), signed.timestamp()
+            window = (max(given, at) - CLOCK_SKEW, min(given, at) + self.max_age)
+            self._verified[value] = (reading, *window)
         return reading
 
     def _consent(self, payload: object, stale: bool) -> Reading:
