@@ -195,6 +195,20 @@ class VendorIndex:
         rule = self._rule(host, path, own_host)
         return rule.vendor if rule is not None else None
 
+    def host_vendors(self, host: bytes, own_host: bytes | None = None) -> list[Vendor]:
+        """Vendors with a rule on ``host`` (lowercased) or a parent domain, whatever the path:
+        a cheap first test before the URLs on that host are looked at one by one."""
+        if host == own_host:
+            return []
+        labels = host.split(b".")
+        rules = self._rules
+        found: list[Vendor] = []
+        for i in range(max(0, len(labels) - self._max_labels), len(labels)):
+            for rule in rules.get(b".".join(labels[i:]), ()):
+                if rule.vendor is not None and rule.vendor not in found:
+                    found.append(rule.vendor)
+        return found
+
     def _rule(self, host: bytes, path: bytes, own_host: bytes | None) -> _Rule | None:
         if host == own_host:
             return _ALLOWED

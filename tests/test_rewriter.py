@@ -419,7 +419,7 @@ _FRAGMENTS = [
     b"https://www.google-analytics.com/a.js", b"//connect.facebook.net/x", b"fbq('init'",
     b"https://www.youtube.com/embed/1", b"/local.js", b"&#47;", b"\xff", b"\xd0\x9f", b"<!",
     b"<?", b"</", b"<p>", b"</p>", b"<svg>", b"<video src=", b"<iframe srcdoc=", b"&lt;",
-    b"&quot;", b"&#39;", b"&amp;",
+    b"&quot;", b"&#39;", b"&amp;", b"url(", b")", b"//cdn.taboola.com/x.png", b" style=",
 ]
 _html = st.lists(st.sampled_from(_FRAGMENTS), max_size=60).map(b"".join)
 

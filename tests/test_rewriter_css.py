@@ -1,0 +1,158 @@
+"""Vendor URLs in CSS: ``<style>`` content and the ``style`` attributes the rewriter parses."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_rewriter import GATE, NONE, chunked, rewrite, unchanged
+
+from consentgate.css import url_tokens
+from consentgate.policy import Policy
+from consentgate.rewriter import Gate
+
+TABOOLA = b"//cdn.taboola.com/libtrc/static/thumbnails/a.png"
+REMOVE = Gate(Policy(vendors=GATE.policy.vendors, mode="remove"))
+
+
+def style(css: bytes) -> bytes:
+    return b"<head><style>" + css + b"</style></head><p>x</p>"
+
+
+def test_vendor_url_in_a_style_element_is_made_inert_and_kept_for_activation() -> None:
+    css = b".a{color:red;background:url(" + TABOOLA + b") no-repeat}\n.b{margin:0}"
+    out = rewrite(style(css))
+    assert out == (
+        b'<head><style data-consent-css="' + css + b'" data-consent="marketing"'
+        b' data-consent-service="taboola">'
+        b".a{color:red;background:url(data:,) no-repeat}\n.b{margin:0}</style></head><p>x</p>"
+    )
+
+
+def test_every_quoting_and_escape_of_a_vendor_url_is_neutralised() -> None:
+    for written in (
+        b"url(" + TABOOLA + b")",
+        b"url( '" + TABOOLA + b"' )",
+        b'url("https:' + TABOOLA + b'")',
+        b"URL(" + TABOOLA.upper() + b")",
+        b"url(//cdn.tab\\6f ola.com/a.png)",  # an escape in the host
+        b"u\\72l(//cdn.taboola.com/a.png)",  # an escape in the function name
+        b"url(//cdn.taboola.com/a b.png)",  # malformed (a space): fail closed
+        b'image-set("' + TABOOLA + b'" 1x)',
+    ):
+        out = rewrite(style(b".a{background:" + written + b"}"))
+        assert b"taboola" not in out.split(b">", 2)[2], written
+        assert b"data:," in out, written
+
+
+def test_import_of_a_vendor_stylesheet_is_neutralised() -> None:
+    out = rewrite(style(b'@import "https://cdn.taboola.com/x.css";\n@import url(/site.css);'))
+    assert out.endswith(b'>@import "data:,";\n@import url(/site.css);</style></head><p>x</p>')
+
+
+def test_other_css_stays_byte_for_byte() -> None:
+    unchanged(style(b".a{background:url(/img/a.png)} .b{background:url('https://example.org/b')}"))
+    # A vendor host outside a URL (a comment, a selector, text) loads nothing: left as it is.
+    unchanged(style(b'/* url(//cdn.taboola.com/x) */ a[href^="https://www.facebook.com/"]{x:y}'
+                    b'.c::after{content:"//cdn.taboola.com"}'))
+    unchanged(b"<textarea>.a{background:url(" + TABOOLA + b")}</textarea>")
+
+
+def test_granted_visitor_and_allow_listed_urls_are_untouched() -> None:
+    html = style(b".a{background:url(" + TABOOLA + b")}")
+    assert rewrite(html, frozenset({"marketing"})) == html
+    assert rewrite(html, services=frozenset({"taboola"})) == html
+    gate = Gate(Policy(vendors=GATE.policy.vendors, allow=("cdn.taboola.com",)))
+    assert rewrite(html, gate=gate) == html
+    assert rewrite(html, host="cdn.taboola.com") == html  # the site's own host
+
+
+def test_vendors_of_two_categories_are_neutralised_without_activation() -> None:
+    out = rewrite(style(b".a{background:url(" + TABOOLA + b")}"
+                        b".b{background:url(https://www.google-analytics.com/p.gif)}"))
+    # Activating it when one category is granted would load the other: inert until reload.
+    assert out.startswith(b"<head><style>.a{background:url(data:,)}.b{background:url(data:,)}")
+
+
+def test_site_tag_on_a_style_element_is_final_when_granted() -> None:
+    html = b'<style data-consent="necessary">.a{background:url(' + TABOOLA + b")}</style>"
+    assert rewrite(html) == html
+
+
+def test_style_attribute_on_a_parsed_element_is_gated() -> None:
+    html = (b'<img alt="" src="/a.png" style="background-image: url(&quot;'
+            b'http://images.taboola.com/t/a.jpg&quot;); width: 1px">')
+    out = rewrite(html)
+    assert out == (
+        b'<img style="background-image: url(&quot;data:,&quot;); width: 1px" data-consent-style='
+        b'"background-image: url(&quot;http://images.taboola.com/t/a.jpg&quot;); width: 1px"'
+        b' data-consent="marketing" data-consent-service="taboola" alt="" src="/a.png">'
+    )
+    # Its own source gated for the same vendor: one activation restores both.
+    out = rewrite(b"<img src=//cdn.taboola.com/p.gif style='background:url(" + TABOOLA + b")'>")
+    assert out == (
+        b"<img style='background:url(data:,)' data-consent-style='background:url(" + TABOOLA
+        + b")' data-consent-src=\"//cdn.taboola.com/p.gif\" data-consent=\"marketing\""
+        b' data-consent-service="taboola">'
+    )
+    out = rewrite(b"<textarea style=background:url(" + TABOOLA + b")></textarea>")
+    assert out.startswith(b'<textarea style="background:url(data:,)" data-consent-style=')
+    unchanged(b'<img src="/a.png" style="background:url(/b.png)">')
+
+
+def test_remove_mode_only_neutralises() -> None:
+    out = rewrite(style(b".a{background:url(" + TABOOLA + b")}"), gate=REMOVE)
+    assert out == style(b".a{background:url(data:,)}")
+    html = b"<textarea style=\"background:url('" + TABOOLA + b"')\"></textarea>"
+    out = rewrite(html, gate=REMOVE)
+    assert out == b"<textarea style=\"background:url('data:,')\"></textarea>"
+
+
+def test_a_style_element_split_anywhere_gives_the_same_output() -> None:
+    html = style(b"/* a */ .a{background:url(" + TABOOLA + b")} .b{x:url(/c)}" * 20)
+    whole = rewrite(html)
+    assert b"taboola" in whole.split(b">", 2)[1]  # (kept in data-consent-css only)
+    for size in (1, 2, 7, 64, 500):
+        assert chunked(html, [size] * (len(html) // size)) == whole, size
+
+
+def test_a_huge_style_element_in_small_chunks_is_linear() -> None:
+    html = style(b".a{background:url(" + TABOOLA + b")}" + b".x{color:red}>b{}\n" * 200_000)
+    out = chunked(html, [512] * (len(html) // 512))  # quadratic rescanning would take minutes
+    assert out.startswith(b"<head><style data-consent-css=")
+
+
+def test_url_tokens_reads_like_a_browser() -> None:
+    css = b'/* url(//a.b/c) */ .x{background:url( "//d.e/f" )} .y{b:url(g\\29h)} .z{c:"//i.j"}'
+    assert [(css[s:e], url, bad) for s, e, url, bad in url_tokens(css)] == [
+        (b"//d.e/f", b"//d.e/f", False),
+        (b"g\\29h", b"g)h", False),
+    ]
+
+
+_CSS_FRAGMENTS = [
+    b"<style>", b"</style>", b"<style data-consent=marketing>", b"url(", b"URL(", b")", b"'",
+    b'"', b"//cdn.taboola.com/x.png", b"https://www.google-analytics.com/a", b"/local.png",
+    b"@import ", b"/*", b"*/", b"\\", b"\\6f ", b" ", b"\n", b"{", b"}", b";", b"<textarea",
+    b"<img", b" style=", b'"background:url(', b"&quot;", b">", b"</textarea>", b"x", b"image-set(",
+]
+_css_html = st.lists(st.sampled_from(_CSS_FRAGMENTS), max_size=40).map(b"".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(html=_css_html, cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=8),
+       remove=st.booleans())
+def test_css_rewriting_is_chunking_invariant_idempotent_and_never_raises(
+    html: bytes, cuts: list[int], remove: bool
+) -> None:
+    gate = REMOVE if remove else GATE
+    whole = rewrite(html, gate=gate)
+    rewriter = gate.rewriter(NONE)
+    assert rewriter is not None
+    points = sorted({min(c, len(html)) for c in cuts})
+    out, last = [], 0
+    for point in [*points, len(html)]:
+        out.append(rewriter.feed(html[last:point]))
+        last = point
+    out.append(rewriter.close())
+    assert b"".join(out) == whole
+    assert rewrite(whole, gate=gate) == whole
