@@ -85,6 +85,12 @@
         }
         move(el, "data-consent-srcset", "srcset");
         move(el, "data-consent-href", "href");
+        move(el, "data-consent-style", "style");
+        var css = el.getAttribute("data-consent-css");  // a <style> whose URLs were made inert
+        if (css !== null) {
+          el.removeAttribute("data-consent-css");
+          el.textContent = css;
+        }
         if (move(el, "data-consent-src", "src") && tag === "SOURCE" && el.parentNode.load) {
           media.push(el.parentNode);
         }

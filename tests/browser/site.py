@@ -184,6 +184,20 @@ async def elements(request: Request) -> Response:
     return HTMLResponse(page("Elements", ELEMENTS))
 
 
+# Vendor URLs in CSS: a stylesheet's background and an element's style attribute.
+CSS = """
+<style>#bg { width: 10px; height: 10px; background: url(https://lib.example-analytics.com/bg.png); }
+#own { width: 10px; height: 10px; background: url(/plain?own=1); }</style>
+<div id="bg"></div><div id="own"></div>
+<img id="styled" alt="" src="/plain?img=1" width="10" height="10"
+ style="background-image: url('https://lib.example-analytics.com/attr.png')">
+"""
+
+
+async def css_urls(request: Request) -> Response:
+    return HTMLResponse(page("CSS", CSS))
+
+
 def build_app(**options: object) -> ConsentMiddleware:
     inner = Starlette(
         routes=[
@@ -194,6 +208,7 @@ def build_app(**options: object) -> ConsentMiddleware:
             Route("/csp-nonce", nonce_only),
             Route("/denied-mode", denied_mode),
             Route("/elements", elements),
+            Route("/css", css_urls),
         ]
     )
     return ConsentMiddleware(

@@ -250,3 +250,20 @@ def test_preferences_page_withdraws_without_javascript(visit: VisitFactory) -> N
     v.settle(300)
     assert v.net.hits == [], [h.url for h in v.net.hits]
     assert v.page.is_visible(".consentgate-placeholder[data-consent-service=youtube]")
+
+
+def test_vendor_urls_in_css_load_only_after_consent_without_reload(visit: VisitFactory) -> None:
+    v = fresh(visit, "/css")
+    v.settle(300)
+    assert v.net.hits == [], [h.url for h in v.net.hits]
+    # The page's own CSS still works: its background was fetched.
+    assert any(h.path == "/plain" and "own=1" in h.url for h in v.net.local)
+    v.page.evaluate("window.__sameDocument = true")
+    v.page.click("#consentgate-banner button[value=accept_all]")
+    v.net.wait_for(v.page, {"lib.example-analytics.com"})
+    v.settle(300)
+    assert {h.path for h in v.net.hits} == {"/bg.png", "/attr.png"}
+    assert v.page.evaluate("window.__sameDocument") is True
+    assert v.page.evaluate("document.querySelector('[data-consent-css],[data-consent-style]')") \
+        is None
+    assert v.errors == []
