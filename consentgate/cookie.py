@@ -26,6 +26,10 @@ MAX_VALUE_LENGTH = 3800
 CLOCK_SKEW = 60
 #: Verified values remembered, so a returning visitor's requests skip the HMAC and the JSON.
 CACHE_SIZE = 4096
+#: Whole ``cookie`` headers remembered (up to this length each), so a returning browser's
+#: request costs one lookup: at most 1024 x 1 KB.
+HEADER_CACHE_SIZE = 1024
+MAX_CACHED_HEADER = 1024
 
 
 class Refusal(enum.Enum):
@@ -49,6 +53,10 @@ class Reading:
     stale_key: bool = False
 
 
+_Verified = tuple[Reading, float, float]  # a reading and the times it is valid between
+_MISSING = Reading(None, Refusal.MISSING)
+
+
 def new_consent_id() -> str:
     return secrets.token_urlsafe(12)
 
@@ -69,7 +77,9 @@ class ConsentCookie:
         # itsdangerous wants oldest first and signs with the last one.
         self._any = URLSafeTimedSerializer(list(reversed(secret_keys)), salt=SALT)
         # value -> (reading, valid from, valid until); only values that verified get in.
-        self._verified: dict[str, tuple[Reading, float, float]] = {}
+        self._verified: dict[str, _Verified] = {}
+        # the same, by whole cookie header
+        self._headers: dict[bytes, _Verified] = {}
 
     def dumps(self, consent: Consent) -> str:
         payload = {
@@ -83,6 +93,37 @@ class ConsentCookie:
         if consent.implied:
             payload["g"] = 1
         return self._newest.dumps(payload)
+
+    def read_request(self, headers: Sequence[tuple[bytes, bytes]], name: str) -> Reading:
+        """The consent in a request's ``cookie`` header(s), under cookie ``name``.
+
+        A returning browser sends the same header again and again: once it verified, it costs
+        one lookup and a clock read, whatever other cookies it carries.
+        """
+        raw: bytes | None = None
+        for key, value in headers:
+            if key == b"cookie":
+                if raw is not None:  # split over several headers (HTTP/2): read them all
+                    return self.read(cookie_values(headers, name))
+                raw = value
+        if raw is None:
+            return _MISSING
+        cached = self._headers.get(raw)
+        if cached is not None:
+            reading, valid_from, valid_until = cached
+            if valid_from <= time.time() <= valid_until:
+                return reading
+            del self._headers[raw]  # expired: read again, another value may still verify
+        values = _values_in(raw, name) if len(raw) <= 512 else _values(raw, name)
+        reading = self.read(values)
+        if reading.consent is not None and len(raw) <= MAX_CACHED_HEADER:
+            verified = next((v for v in map(self._verified.get, values) if v and v[0] is reading),
+                            None)
+            if verified is not None:
+                if len(self._headers) >= HEADER_CACHE_SIZE:
+                    self._headers.clear()
+                self._headers[raw] = verified
+        return reading
 
     def read(self, values: Iterable[str]) -> Reading:
         """The first value that verifies wins: browsers may send several cookies of one name."""

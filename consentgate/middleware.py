@@ -21,7 +21,7 @@ from . import consent as consent_module
 from .consent import SCOPE_KEY, Consent
 from .consentlog import DEFAULT_FILENAME, ConsentEntry, ConsentLog, ConsentLogError, open_log
 from .consentlog.receipt import receipt_response
-from .cookie import ConsentCookie, Reading, cookie_names, cookie_values, new_consent_id
+from .cookie import ConsentCookie, Reading, cookie_names, new_consent_id
 from .endpoints import Endpoints, Refused, Rejection, expired_cookie_headers, safe_next
 from .i18n import localise_categories, texts_for
 from .policy import DEFAULT_CATEGORIES, Category, Mode, Policy, Vendor
@@ -118,7 +118,8 @@ class ConsentMiddleware:
         else:
             self.consent_log = consent_log
         self._log_failing = False
-        self._snippets: dict[tuple[str, bytes | None, str | None, str], bytes] = {}
+        self._snippets: dict[tuple[str, bytes | None, str | None, frozenset[str], frozenset[str]],
+                            bytes] = {}
         self._placeholders: dict[tuple[str, str, str | None, str], bytes] = {}
         css, js = (self.endpoints.assets.get(n) for n in ("consentgate.css", "consentgate.js"))
         self.css_url = f"{prefix}/static/consentgate.css?v={css.version if css else ''}"
@@ -129,34 +130,35 @@ class ConsentMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
-        root = scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root) :]
         reading = self.read(scope)
         stored = reading.consent
-        issue = stored if reading.stale_key and stored and stored.decided else None
         if stored is not None and stored.decided:
             consent = stored
+            issue = stored if reading.stale_key else None
         else:
             consent = self.undecided(scope, stored)
+            issue = None
             if stored is None and self.consent_log is not None:
                 issue = await self.record_signal_refusal(scope, consent)
         scope.setdefault("state", {})[SCOPE_KEY] = consent
         token = consent_module._current.set(consent)
         try:
-            if path.startswith(self._endpoint_paths):
-                await self.endpoints(scope, receive, send, path[len(self.prefix) :])
-            else:
-                responder = Responder(self, scope, send, consent, issue)
-                await self.app(scope, receive, responder.send)
+            path = scope["path"]
+            if self._endpoint_paths in path:  # a cheap test first: most requests are not ours
+                root = scope.get("root_path", "")
+                if root and path.startswith(root):
+                    path = path[len(root) :]
+                if path.startswith(self._endpoint_paths):
+                    await self.endpoints(scope, receive, send, path[len(self.prefix) :])
+                    return
+            await self.app(scope, receive, Responder(self, scope, send, consent, issue).send)
         finally:
             consent_module._current.reset(token)
 
     # -- consent state ------------------------------------------------------------------------
 
     def read(self, scope: Scope) -> Reading:
-        return self.codec.read(cookie_values(scope["headers"], self.cookie_name))
+        return self.codec.read_request(scope["headers"], self.cookie_name)
 
     # -- browser signals, jurisdiction, Consent Mode (signals.py, headstart.py) ---------------
 
@@ -219,6 +221,10 @@ class ConsentMiddleware:
     def injects(self, consent: Consent) -> bool:
         """Whether HTML pages get a snippet: the banner, or the control that re-opens it."""
         return not consent.decided or self.inject_settings
+
+    def settled(self, consent: Consent) -> bool:
+        """Whether nothing on a page is gated for this visitor: every optional category granted."""
+        return self.gate.optional <= consent.granted
 
     def body_work(self, consent: Consent, media: str) -> bool:
         """Whether an HTML body of this media type may need changing for this visitor."""
@@ -371,13 +377,19 @@ class ConsentMiddleware:
 
     def snippet(self, scope: Scope, consent: Consent, nonce: str | None) -> bytes:
         """What goes into an HTML page: assets, and the banner or the settings control."""
-        state = self.state_json(consent)
         # The settings control depends on few things, so returning visitors share renderings;
         # the banner also names the page to come back to.
-        language = next((v for k, v in scope["headers"] if k == b"accept-language"), None)
-        key = (scope.get("root_path", ""), language, nonce, state)
-        if consent.decided and key in self._snippets:
-            return self._snippets[key]
+        language = None
+        for name, value in scope["headers"]:
+            if name == b"accept-language":
+                language = value
+                break
+        key = (scope.get("root_path", ""), language, nonce, consent.granted, consent.services)
+        if consent.decided:
+            cached = self._snippets.get(key)
+            if cached is not None:
+                return cached
+        state = self.state_json(consent)
         context = self.context(Headers(scope=scope), scope, consent)
         context.update(nonce=nonce, state=state)
         html = self.renderer.render("assets.html", context)

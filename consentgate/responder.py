@@ -15,7 +15,16 @@ from starlette.types import Message, Scope, Send
 
 from .consent import Consent
 from .headstart import HeadStart
-from .streams import Decoder, Encoder, Injector, Pipeline, Stage, Transcoder, decodable
+from .streams import (
+    Decoder,
+    Encoder,
+    Injector,
+    Pipeline,
+    Stage,
+    Transcoder,
+    decodable,
+    is_document,
+)
 
 if TYPE_CHECKING:
     from .middleware import ConsentMiddleware
@@ -64,6 +73,7 @@ class Responder:
     """One response's state. ``send`` is what the app calls; ``downstream`` is the server's."""
 
     __slots__ = (
+        "appends",
         "consent",
         "downstream",
         "failed",
@@ -91,6 +101,7 @@ class Responder:
         self.failed = False
         self.passthrough = False  # nothing more to do with this response
         self.media = ""
+        self.appends: bytes | None = None  # the snippet, when appending it is the only change
         # The start's headers this module reads, lowercased names, from the one pass over them.
         self.fields: dict[bytes, bytes] = {}
 
@@ -106,7 +117,12 @@ class Responder:
             else:
                 self.start = message
         elif self.start is not None and kind in ("http.response.body", "http.response.pathsend"):
-            await self.on_first(message)
+            if (self.appends is not None and kind == "http.response.body"
+                    and not message.get("more_body", False)
+                    and message.get("body", b"")[:2] not in _BOMS):
+                await self.append(message)
+            else:
+                await self.on_first(message)
         elif kind == "http.response.body" and self.pipeline is not None:
             await self.on_body(message)
         else:
@@ -134,25 +150,43 @@ class Responder:
             message["headers"] = raw = [(k.lower(), v) for k, v in raw]
         elif not isinstance(raw, list):
             message["headers"] = raw = list(raw)
-        headers = MutableHeaders(raw=raw)
-        if b"set-cookie" in fields:
-            self.drop_cookies(headers)
-        if self.issue is not None:
-            headers.append("set-cookie", self.mw.cookie_header(self.scope, self.issue))
+        if b"set-cookie" in fields or self.issue is not None:
+            headers = MutableHeaders(raw=raw)
+            if b"set-cookie" in fields:
+                self.drop_cookies(headers)
+            if self.issue is not None:
+                headers.append("set-cookie", self.mw.cookie_header(self.scope, self.issue))
         status = message.get("status", 200)
         if not html or status < 200 or status in _UNTOUCHED_STATUS:
             return True
         self.media = media
         if self.scope.get("method") == "HEAD":
             # A HEAD answer must carry the headers a GET would: the GET body is ours, not the app's.
-            self.mark_changed(headers)
-            del headers["content-length"]
+            self.mark_changed(raw)
+            del MutableHeaders(raw=raw)["content-length"]
             return True
         if not self.mw.body_work(self.consent, self.media):
             # Passed whole (everything granted, nothing to inject), yet still personal.
-            self.mark_personal(headers)
+            self.mark_personal(raw)
             return True
+        self.appends = self.only_appends()
         return False
+
+    def only_appends(self) -> bytes | None:
+        """The snippet, when adding it after the page is all this body needs: no tracker to gate
+        (everything granted), no Consent Mode defaults for the head, nothing to decode."""
+        mw, fields = self.mw, self.fields
+        if mw.consent_mode_url or self.media != "text/html" or not mw.settled(self.consent):
+            return None
+        encoding = fields.get(b"content-encoding")
+        if encoding is not None and encoding.strip().lower() not in (b"", b"identity"):
+            return None
+        charset = _charset(fields.get(b"content-type", b""))
+        if charset is not None and charset.startswith(("utf-16", "utf-32")):
+            return None
+        nonce = _nonce(fields[b"content-security-policy"]) if (
+            b"content-security-policy" in fields) else None
+        return mw.snippet(self.scope, self.consent, nonce)
 
     def drop_cookies(self, headers: MutableHeaders) -> None:
         """Cookies of categories the visitor has not granted never reach the browser."""
@@ -181,7 +215,7 @@ class Responder:
         if message["type"] == "http.response.pathsend":
             self.pipeline = self.build(headers, b"")
             if self.pipeline is None:
-                self.mark_personal(headers)
+                self.mark_personal(headers.raw)
                 await self.flush_start()
                 await self.downstream(message)
                 return
@@ -191,20 +225,9 @@ class Responder:
         more = message.get("more_body", False)
         self.pipeline = pipeline = self.build(headers, body[:2])
         if pipeline is None:
-            self.mark_personal(headers)
+            self.mark_personal(headers.raw)
             await self.flush_start()
             await self.downstream(message)
-            return
-        injector = pipeline.only_injects()
-        if injector is not None and not more:
-            # Only the snippet to add: the page goes as the app wrote it, the snippet after it in
-            # a message of its own, so a big page is not copied for a visitor who chose.
-            tail = injector.trailer(body)
-            self.mark_changed(headers)
-            headers["content-length"] = str(len(body) + len(tail))
-            await self.flush_start()
-            await self.downstream({"type": "http.response.body", "body": body, "more_body": True})
-            await self.downstream({"type": "http.response.body", "body": tail})
             return
         try:
             out = pipeline.feed(body) if more else pipeline.finish(body)
@@ -215,13 +238,30 @@ class Responder:
             await self.flush_start()
             await self.downstream(message)
             return
-        self.mark_changed(headers)
+        self.mark_changed(headers.raw)
         if more:
             del headers["content-length"]
         else:
             headers["content-length"] = str(len(out))
         await self.flush_start()
         await self.downstream({"type": "http.response.body", "body": out, "more_body": more})
+
+    async def append(self, message: Message) -> None:
+        """The whole page in one message, and the snippet to add after it: the page goes as the
+        app wrote it, the snippet in a message of its own (browsers move what follows
+        ``</html>`` into the body), so a big page is not copied."""
+        start, self.start, self.passthrough = self.start, None, True
+        assert start is not None and self.appends is not None
+        body = message.get("body", b"")
+        if not is_document(body):  # a fragment of a page: it gets nothing, yet is personal
+            self.mark_personal(start["headers"])
+            await self.downstream(start)
+            await self.downstream(message)
+            return
+        self.resize(start["headers"], len(body) + len(self.appends))
+        await self.downstream(start)
+        await self.downstream({"type": "http.response.body", "body": body, "more_body": True})
+        await self.downstream({"type": "http.response.body", "body": self.appends})
 
     async def on_body(self, message: Message) -> None:
         assert self.pipeline is not None
@@ -238,7 +278,7 @@ class Responder:
         await self.downstream({"type": "http.response.body", "body": out, "more_body": more})
 
     async def stream_file(self, path: str, headers: MutableHeaders) -> None:
-        self.mark_changed(headers)
+        self.mark_changed(headers.raw)
         del headers["content-length"]
         await self.flush_start()
         async with await anyio.open_file(path, "rb") as file:
@@ -293,14 +333,23 @@ class Responder:
             changes.append(Encoder(encoding))
         return Pipeline(decoding + changes)
 
-    def mark_changed(self, headers: MutableHeaders) -> None:
+    # The header changes below take the start's header list: a MutableHeaders view is made only
+    # when the app's own Vary, Cache-Control or ETag need merging, not on every page.
+
+    def mark_changed(self, raw: list[tuple[bytes, bytes]]) -> None:
         """The body now depends on the visitor's cookie: no shared cache may keep it."""
-        self.mark_personal(headers)
+        self.mark_personal(raw)
         # The app's validator names its own bytes, not ours.
         if b"etag" in self.fields:
-            del headers["etag"]
+            del MutableHeaders(raw=raw)["etag"]
 
-    def mark_personal(self, headers: MutableHeaders) -> None:
+    def resize(self, raw: list[tuple[bytes, bytes]], length: int) -> None:
+        """``mark_changed`` for a body of ``length`` bytes."""
+        self.mark_changed(raw)
+        raw[:] = [field for field in raw if field[0] != b"content-length"]
+        raw.append((b"content-length", b"%d" % length))
+
+    def mark_personal(self, raw: list[tuple[bytes, bytes]]) -> None:
         """What this visitor gets is not what another would: keep it out of shared caches.
 
         Also for a page passed through whole for a visitor who granted everything: a cache
@@ -308,8 +357,9 @@ class Responder:
         """
         fields = self.fields
         if b"vary" not in fields and b"cache-control" not in fields:
-            headers.raw.extend(_PERSONAL)  # the usual case, on every page: no re-encoding
+            raw += _PERSONAL  # the usual case
             return
+        headers = MutableHeaders(raw=raw)
         if b"vary" in fields:
             headers.add_vary_header("Cookie")
         else:

@@ -35,11 +35,6 @@ class Pipeline:
     def close(self) -> bytes:
         return self.finish(b"")
 
-    def only_injects(self) -> Injector | None:
-        """The injector when it is the only stage: the page itself needs no change."""
-        stage = self.stages[0] if len(self.stages) == 1 else None
-        return stage if isinstance(stage, Injector) else None
-
     def finish(self, chunk: bytes) -> bytes:
         """Feed the last chunk and close: for a body sent in one message, with fewer copies."""
         for stage in self.stages:
@@ -90,16 +85,6 @@ class Injector:
     def close(self) -> bytes:
         return self.finish(b"")
 
-    def trailer(self, page: bytes) -> bytes:
-        """For a whole page in one piece: what to send after it, so the page is not copied.
-
-        The snippet, unless the page is a fragment. Browsers move what follows ``</html>`` to
-        the end of the body, the same place as before ``</body``.
-        """
-        tail = max(0, len(page) - _TAIL)
-        found = _DOCUMENT.search(page, 0, _HEAD) or _DOCUMENT.search(page, tail)
-        return self.snippet if found else b""
-
     def finish(self, chunk: bytes) -> bytes:
         if chunk and not self.document and len(self.head) < _HEAD:
             self.document = _DOCUMENT.search(self.head + chunk[:_HEAD]) is not None
@@ -113,6 +98,12 @@ class Injector:
         if self.document or _DOCUMENT.search(data, start):
             return b"".join((view, self.snippet))
         return data
+
+
+def is_document(page: bytes) -> bool:
+    """Whether a whole body is a page rather than a fragment, by its head and tail alone."""
+    tail = max(0, len(page) - _TAIL)
+    return bool(_DOCUMENT.search(page, 0, _HEAD) or _DOCUMENT.search(page, tail))
 
 
 def _last_body_end(data: bytes, start: int) -> int:

@@ -225,3 +225,29 @@ def test_an_implied_refusal_round_trips_but_is_no_choice() -> None:
         {"v": 1, "c": [], "s": [], "r": "3", "t": int(time.time()), "i": "x", "g": True}
     )
     assert codec("k1").loads(forged).refusal is Refusal.WRONG_SHAPE
+
+
+def test_a_remembered_cookie_header_still_expires_and_a_second_value_still_counts() -> None:
+    c = codec(max_age=60)
+    young = c.dumps(choice())
+    old = c.dumps(choice(given_at=datetime.fromtimestamp(time.time() - 50, UTC)))
+    headers = [(b"host", b"x"), (b"cookie", f"a=1; cg={old}; cg={young}".encode())]
+    first = c.read_request(headers, "cg")
+    assert first.consent is not None and first.consent.given_at is not None
+    assert c.read_request(headers, "cg") is first  # remembered: the same reading, no HMAC
+    with mock.patch("time.time", return_value=time.time() + 30):
+        # The first value has expired; the remembered header must not keep answering with it.
+        later = c.read_request(headers, "cg")
+        assert later.consent is not None and later.consent.given_at != first.consent.given_at
+    with mock.patch("time.time", return_value=time.time() + 120):
+        assert c.read_request(headers, "cg").consent is None
+
+
+def test_a_cookie_header_split_in_two_is_read_whole() -> None:
+    c = codec()
+    value = c.dumps(choice())
+    split = [(b"cookie", b"a=1"), (b"cookie", f"cg={value}".encode())]
+    assert c.read_request(split, "cg").consent is not None
+    assert c.read_request([(b"cookie", b"a=1")], "cg").refusal is Refusal.MISSING
+    assert c.read_request([], "cg").refusal is Refusal.MISSING
+    assert c.read_request([(b"cookie", b"cg=forged")], "cg").refusal is Refusal.BAD_SIGNATURE
