@@ -345,9 +345,13 @@ class Responder:
 
     def resize(self, raw: list[tuple[bytes, bytes]], length: int) -> None:
         """``mark_changed`` for a body of ``length`` bytes."""
-        self.mark_changed(raw)
+        fields = self.fields
         raw[:] = [field for field in raw if field[0] != b"content-length"]
-        raw.append((b"content-length", b"%d" % length))
+        if b"vary" in fields or b"cache-control" in fields or b"etag" in fields:
+            self.mark_changed(raw)
+            raw.append((b"content-length", b"%d" % length))
+        else:  # the usual case, on every page of a visitor who chose
+            raw += ((b"content-length", b"%d" % length), *_PERSONAL)
 
     def mark_personal(self, raw: list[tuple[bytes, bytes]]) -> None:
         """What this visitor gets is not what another would: keep it out of shared caches.

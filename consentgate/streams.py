@@ -102,6 +102,8 @@ class Injector:
 
 def is_document(page: bytes) -> bool:
     """Whether a whole body is a page rather than a fragment, by its head and tail alone."""
+    if page.startswith((b"<!DOCTYPE", b"<!doctype")):  # most pages: no regex needed
+        return True
     tail = max(0, len(page) - _TAIL)
     return bool(_DOCUMENT.search(page, 0, _HEAD) or _DOCUMENT.search(page, tail))
 
