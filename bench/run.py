@@ -1,0 +1,60 @@
+"""Every benchmark in one run, on ../shared/bench-pages (or the folder given), one after another:
+
+    .venv/bin/python bench/run.py [--pages DIR] [--quick]
+
+1. rewrite.py    - the rewriter's MB/s against a byte-scan floor and selectolax (the C peer);
+2. memory.py     - peak memory streaming synth-big.html (and ~50 MB of it) in small chunks;
+3. coverage.py   - trackers made inert / other references untouched, built-in registry only;
+4. throughput.py - the middleware in process and under uvicorn over loopback, against the bare
+                   app and peer middlewares.
+
+Each script prints its own ratios; every loop in them is bounded in time. ``--quick`` shortens
+the timed parts (fewer repeats, shorter rounds) for a smoke run; the README's figures come from
+full runs. Exits non-zero when a script fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+DEFAULT_PAGES = BENCH.parent.parent / "shared" / "bench-pages"
+
+
+def steps(pages: Path, quick: bool) -> list[list[str]]:
+    return [
+        ["rewrite.py", str(pages), "--repeat", "2" if quick else "7"],
+        ["memory.py", str(pages)],
+        ["coverage.py", str(pages)],
+        ["throughput.py", "--pages", str(pages),
+         *(["--seconds", "2", "--window", "1"] if quick else [])],
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=Path, default=DEFAULT_PAGES)
+    parser.add_argument("--quick", action="store_true", help="short rounds, for a smoke run")
+    args = parser.parse_args()
+    if not args.pages.is_dir():
+        sys.exit(f"no bench pages at {args.pages}")
+    failed = []
+    for script, *rest in steps(args.pages, args.quick):
+        print(f"== {script} {' '.join(rest)}", flush=True)
+        began = time.perf_counter()
+        code = subprocess.call([sys.executable, str(BENCH / script), *rest], cwd=BENCH.parent)
+        print(f"== {script}: {'ok' if code == 0 else f'exit {code}'} "
+              f"in {time.perf_counter() - began:.0f} s\n", flush=True)
+        if code:
+            failed.append(script)
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
