@@ -110,6 +110,9 @@ class Responder:
             await self.downstream(message)
             return
         kind = message["type"]
+        if kind == "http.response.body" and type(message.get("body", b"")) is not bytes:
+            # ASGI says bytes; a bytearray or memoryview body must not make us raise.
+            message = {**message, "body": bytes(message["body"])}
         if kind == "http.response.start":
             if self.on_start(message):
                 self.passthrough = True

@@ -702,3 +702,19 @@ def test_a_returning_visitors_cookie_header_is_read_the_same_every_time() -> Non
     assert [c.get("/state", headers=fresh).json()["decided"] for _ in range(3)] == [True] * 3
     tampered = {"cookie": f"theme=dark; consentgate=x{value}"}
     assert [c.get("/state", headers=tampered).json()["decided"] for _ in range(2)] == [False] * 2
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", [bytearray, memoryview])
+@pytest.mark.parametrize("everything", [True, False])
+async def test_a_body_that_is_not_bytes_is_still_gated_not_a_crash(
+    kind: Any, everything: bool
+) -> None:
+    page = TRACKED.encode()
+    app = ConsentMiddleware(raw_app(start(), body(kind(page))), secret_key=SECRET,
+                            consent_log=None)
+    rec = await run(app, headers=[(b"host", b"testserver"),
+                                  consented_cookie(app, everything=everything)])
+    out = b"".join(bytes(m.get("body", b"")) for m in rec.messages[1:]).decode()
+    assert SETTINGS in out
+    assert (' src="https://www.googletagmanager.com' in out) is everything
