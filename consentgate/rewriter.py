@@ -52,13 +52,19 @@ def _ci(word: str) -> str:
     return "".join(f"[{c}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
 
 
-# One tag's attributes, as the tokenizer reads them: a quote only opens a value right after `=`.
+# One tag's attributes, as the tokenizer reads them: a quote only opens a value right after `=`,
+# a name followed by `=` has a value (quoted, or unquoted not starting with a quote) unless `>`
+# follows, and that `=` never starts another name.
+# An unclosed quoted value therefore never matches as something shorter: a tag cut short at the
+# end of a chunk (or at a limit of the scan) waits instead of ending inside its value.
 # The first branch is a shortcut for the commonest shape, ` name="value"` (25% faster in sre);
 # the others are the general rule it is a special case of.
 _ATTRS: Final = (
     r"(?:[\t\n\f\r ]++[^\t\n\f\r />\"'=]++=\"[^\"]*+\""
     r"|[\t\n\f\r /]++|[^\t\n\f\r />][^\t\n\f\r />=]*+"
-    r"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]++)?)?)*+>"
+    r"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+"
+    r"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'][^\t\n\f\r >]*+|(?=>))"
+    r"|(?![\t\n\f\r ]*+=)))*+>"
 )
 _GATED_TAGS: Final = ("script", "iframe", "img", "source", "link", "video", "audio")
 _RAW_TAGS: Final = ("style", "textarea", "title", "xmp", "noembed", "noframes")

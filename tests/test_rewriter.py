@@ -379,6 +379,20 @@ def test_feed_after_close_is_an_error() -> None:
         rewriter.feed(b"x")
 
 
+def test_a_quoted_value_cut_by_a_chunk_boundary_is_not_read_as_a_shorter_tag() -> None:
+    # Cut after `"x>`, the value must not end the tag there: the rest would be read as markup,
+    # and a comment opened inside the value would hide the real script after the tag.
+    html = b'<div title="x><!--">' + GA + b"<p>-->"
+    whole = rewrite(html)
+    assert whole == b'<div title="x><!--">' + GA_INERT + b"<p>-->"
+    for cut in range(1, len(html)):
+        assert cut_at(html, [cut]) == whole, cut
+    html = b"<div title='x>" + GA + b"'>" + GA
+    assert rewrite(html) == b"<div title='x>" + GA + b"'>" + GA_INERT
+    for cut in range(1, len(html)):
+        assert cut_at(html, [cut]) == rewrite(html), cut
+
+
 def test_first_bytes_leave_before_the_last_arrive() -> None:
     rewriter = GATE.rewriter(NONE)
     assert rewriter is not None
