@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import zlib
 from typing import TYPE_CHECKING
 
 import anyio
@@ -16,6 +15,7 @@ from starlette.types import Message, Scope, Send
 from .consent import Consent
 from .headstart import HeadStart
 from .streams import (
+    UNREADABLE,
     Decoder,
     Encoder,
     Injector,
@@ -234,7 +234,7 @@ class Responder:
             return
         try:
             out = pipeline.feed(body) if more else pipeline.finish(body)
-        except (zlib.error, OSError, ValueError) as exc:
+        except UNREADABLE as exc:
             # We cannot read what the app sent; neither could a browser. Leave it as it was.
             self.warn_once("undecodable", f"consentgate left an undecodable HTML body as is: {exc}")
             self.pipeline = None
@@ -274,7 +274,7 @@ class Responder:
         try:
             chunk = message.get("body", b"")
             out = self.pipeline.feed(chunk) if more else self.pipeline.finish(chunk)
-        except (zlib.error, OSError, ValueError) as exc:
+        except UNREADABLE as exc:
             self.warn_once("undecodable", f"consentgate cut an undecodable HTML body short: {exc}")
             self.failed = True
             out, more = b"", False

@@ -18,6 +18,12 @@ except ImportError:  # pragma: no cover - depends on the environment
     brotli = None
 
 
+#: What a stage raises on a body it cannot read (corrupt compression, bad transcoding).
+UNREADABLE: tuple[type[Exception], ...] = (zlib.error, OSError, ValueError) + (
+    (brotli.error,) if brotli is not None else ()
+)
+
+
 class Stage(Protocol):
     def feed(self, chunk: bytes) -> bytes: ...
     def close(self) -> bytes: ...

@@ -306,13 +306,30 @@ async def test_compressed_html_is_decoded_rewritten_and_reencoded(encoding: str)
 
 
 @pytest.mark.anyio
-async def test_corrupt_gzip_is_left_as_is_without_raising() -> None:
+@pytest.mark.parametrize("encoding", ["gzip", "br"])
+async def test_corrupt_compressed_body_is_left_as_is_without_raising(encoding: str) -> None:
+    garbage = b"\x1f\x8bnot compressed at all"
     app = ConsentMiddleware(
-        raw_app(start(extra=[(b"content-encoding", b"gzip")]), body(b"\x1f\x8bnot gzip at all")),
+        raw_app(start(extra=[(b"content-encoding", encoding.encode())]), body(garbage)),
         secret_key=SECRET,
     )
     rec = await run(app)
-    assert rec.messages[-1]["body"] == b"\x1f\x8bnot gzip at all"
+    assert rec.messages[-1]["body"] == garbage
+
+
+@pytest.mark.anyio
+async def test_corrupt_brotli_mid_stream_ends_the_body_without_raising() -> None:
+    import brotli
+
+    good = brotli.compress(TRACKED.encode())
+    app = ConsentMiddleware(
+        raw_app(start(extra=[(b"content-encoding", b"br")]), body(good[:20], True),
+                body(b"\xff" * 40)),
+        secret_key=SECRET,
+    )
+    rec = await run(app)
+    assert rec.messages[-1]["type"] == "http.response.body"
+    assert not rec.messages[-1].get("more_body", False)
 
 
 @pytest.mark.anyio
