@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
 import re
 import tempfile
 from typing import Any
 
+import anyio
 import pytest
 from helpers import PAGE, SECRET, checkbox, choose, client, is_checked, make_app
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response, StreamingResponse
@@ -735,3 +739,60 @@ async def test_a_body_that_is_not_bytes_is_still_gated_not_a_crash(
     out = b"".join(bytes(m.get("body", b"")) for m in rec.messages[1:]).decode()
     assert SETTINGS in out
     assert (' src="https://www.googletagmanager.com' in out) is everything
+
+
+# -- any response, however odd, goes through whole ---------------------------------------------
+
+_ODD_HEADERS = [
+    (b"content-type", b"text/html; charset=utf-8"), (b"Content-Type", b"TEXT/HTML"),
+    (b"content-type", b"text/html; charset=utf-16"), (b"content-type", b"application/xhtml+xml"),
+    (b"content-type", b"application/json"), (b"content-encoding", b"gzip"),
+    (b"content-encoding", b"br"), (b"content-encoding", b"zstd"), (b"etag", b'"v1"'),
+    (b"vary", b"Accept"), (b"cache-control", b"public, max-age=60"), (b"set-cookie", b"_ga=1"),
+    (b"set-cookie", b"=;;"), (b"content-security-policy", b"script-src 'nonce-abc'"),
+    (b"x-huge", b"\xff" * 20_000),
+]
+_ODD_BODIES = [
+    TRACKED.encode(), gzip.compress(TRACKED.encode()), TRACKED.encode("utf-16"), b"",
+    b"\xff\xfe<", TRACKED.encode()[:37], b"<li>a fragment</li>", bytes(range(256)),
+]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    headers=st.lists(st.sampled_from(_ODD_HEADERS), max_size=6),
+    page=st.sampled_from(_ODD_BODIES),
+    cuts=st.lists(st.integers(0, 600), max_size=4),
+    status=st.sampled_from([200, 200, 204, 206, 304, 500]),
+    method=st.sampled_from(["GET", "HEAD"]),
+    visitor=st.sampled_from([None, False, True]),
+    inject_settings=st.booleans(),
+    consent_mode=st.booleans(),
+)
+def test_any_response_goes_through_whole_without_raising(
+    headers: list[tuple[bytes, bytes]], page: bytes, cuts: list[int], status: int, method: str,
+    visitor: bool | None, inject_settings: bool, consent_mode: bool,
+) -> None:
+    """Header case, encodings a decoder cannot read, charsets, chunk splits and statuses: the
+    middleware never raises and every response ends as ASGI wants it, with a right length."""
+    bounds = sorted({0, len(page), *(c for c in cuts if c < len(page))})
+    chunks = [page[a:b] for a, b in itertools.pairwise(bounds)] or [b""]
+    length = [(b"content-length", str(len(page)).encode())]
+    app = ConsentMiddleware(
+        raw_app(start(status=status, extra=[]) | {"headers": headers + length},
+                *(body(c, i < len(chunks) - 1) for i, c in enumerate(chunks))),
+        secret_key=SECRET, consent_log=None, inject_settings=inject_settings,
+        consent_mode=consent_mode,
+    )
+    request = [(b"host", b"testserver")]
+    if visitor is not None:
+        request.append(consented_cookie(app, everything=visitor))
+    rec = anyio.run(run, app, {"method": method}, request)
+    starts = [m for m in rec.messages if m["type"] == "http.response.start"]
+    bodies = [m for m in rec.messages if m["type"] == "http.response.body"]
+    assert len(starts) == 1 and rec.messages[0] is starts[0]
+    assert bodies and not bodies[-1].get("more_body", False)
+    sent = b"".join(m.get("body", b"") for m in bodies)
+    declared = [v for k, v in starts[0]["headers"] if k.lower() == b"content-length"]
+    if declared and method == "GET":
+        assert declared == [str(len(sent)).encode()]
