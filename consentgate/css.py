@@ -143,6 +143,28 @@ def url_tokens(css: bytes) -> Iterator[tuple[int, int, bytes, bool]]:
                 yield match.end(), end, url, bad
 
 
+# Each place a lowercased start tag may have a ``style`` attribute, and the value there. (Only
+# the name is consumed, so that every occurrence is tried: one inside another attribute's value
+# must not hide the real one after it; those found in other values only cost a closer look.)
+_STYLE_VALUE: Final = re.compile(
+    rb"style(?<=[\t\n\f\r /\"']style)"
+    rb"(?=[\t\n\f\r ]*=[\t\n\f\r ]*(\"[^\"]*\"|'[^']*'|[^\t\n\f\r >]*))"
+)
+
+
+def may_load(lowered: bytes | bytearray) -> bool:
+    """Whether a lowercased start tag may have a ``style`` that loads from another host: a
+    value with a "(" (or a reference, which may spell one) and "//", "\\" or a reference. A
+    cheap test before its attributes are parsed."""
+    if b"style" not in lowered or (b"(" not in lowered and b"&" not in lowered):
+        return False
+    for match in _STYLE_VALUE.finditer(lowered):
+        value = match.group(1)
+        if b"&" in value or (b"(" in value and (b"//" in value or b"\\" in value)):
+            return True
+    return False
+
+
 def replace_spans(text: bytes, spans: list[tuple[int, int]]) -> bytes:
     """text with each (start, end) span, in order and disjoint, replaced by ``INERT``."""
     parts: list[bytes] = []

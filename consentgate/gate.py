@@ -40,7 +40,12 @@ TAG_URL = 1
 TAG_SIG = 2
 #: A percent-escape, tab or newline inside a URL's authority (after "//" or a scheme's ':'): only
 #: then can it hide a host; elsewhere in a tag (a query string, between attributes) it cannot.
-_HIDDEN_HOST = re.compile(rb"(?:[/\\]{2}|:)[^ \"'>/\\?#\f%\t\n\r]*+[%\t\n\r]")
+#: (Written to start at a single byte of a class, the second slash or the ':', so that sre skips
+#: the bytes between candidates in C: three times faster than starting with an alternation.)
+_HIDDEN_HOST = re.compile(
+    rb"[/\\:](?:(?<=:)|(?<=[/\\][/\\]))[^ \"'>/\\?#\f%\t\n\r]*+[%\t\n\r]"
+)
+_ESCAPED = 4  # a needle that is an escape: look at _HIDDEN_HOST
 
 
 def _unpercent(match: re.Match[bytes]) -> bytes:
@@ -142,6 +147,15 @@ class VendorIndex:
             (TAG_SIG if n in signatures else 0) | (TAG_URL if n in url_needles else 0)
             for n in needles
         ]
+        # The same with the escapes as needles: one pass over a tag gives all its flags (the
+        # escapes are left out above, where hits mean "a host may be named", in code).
+        flagged = sorted(set(needles) | _ESCAPES)
+        self._flag_needles = BytesAhoCorasick(flagged, implementation=Implementation.DFA)
+        self._flagged = [
+            (TAG_SIG if n in signatures else 0) | (TAG_URL if n in url_needles else 0)
+            | (_ESCAPED if n in _ESCAPES else 0)
+            for n in flagged
+        ]
         self._max_labels = max((h.count(b".") + 1 for h in self._rules), default=0)
 
         by_signature: dict[bytes, list[Vendor]] = {}
@@ -223,25 +237,24 @@ class VendorIndex:
                     return rule
         return None
 
-    @staticmethod
-    def may_hide_host(lowered: bytes | bytearray) -> bool:
-        """Whether a percent-escape, tab or newline sits inside a URL's authority in the tag."""
-        return (
-            b"%" in lowered or b"\n" in lowered or b"\t" in lowered or b"\r" in lowered
-        ) and _HIDDEN_HOST.search(lowered) is not None
-
     def find_needles(self, lowered: bytes | bytearray) -> list[tuple[int, int, int]]:
-        """The raw needle hits in a lowercased start tag (empty: nothing to look at)."""
+        """The raw needle hits in lowercased text (empty: it names no vendor host)."""
         return self._tag_needles.find_matches_as_indexes(lowered, True)
 
-    def flags_of(self, hits: list[tuple[int, int, int]], lowered: bytes | bytearray) -> int:
-        """``TAG_URL`` / ``TAG_SIG`` from the hits of ``find_needles`` on the tag ``lowered``."""
+    def tag_flags(self, lowered: bytes | bytearray) -> int:
+        """``TAG_URL`` / ``TAG_SIG`` of a lowercased start tag (0: nothing to look at), in one
+        pass: vendor hosts, signatures, references, and escapes that may hide a host."""
+        hits = self._flag_needles.find_matches_as_indexes(lowered, True)
+        if not hits:
+            return 0
         flags = 0
-        needle_flags = self._needle_flags
+        flagged = self._flagged
         for i, _, _ in hits:
-            flags |= needle_flags[i]
-        if not flags & TAG_URL and self.may_hide_host(lowered):
-            flags |= TAG_URL
+            flags |= flagged[i]
+        if flags & _ESCAPED:
+            flags &= ~_ESCAPED
+            if not flags & TAG_URL and _HIDDEN_HOST.search(lowered) is not None:
+                flags |= TAG_URL
         return flags
 
     def code_url_vendors(self, lowered: bytes) -> list[Vendor]:

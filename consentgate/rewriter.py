@@ -56,29 +56,63 @@ def _ci(word: str) -> str:
 # a name followed by `=` has a value (quoted, or unquoted not starting with a quote) unless `>`
 # follows, and that `=` never starts another name.
 # An unclosed quoted value therefore never matches as something shorter: a tag cut short at the
-# end of a chunk (or at a limit of the scan) waits instead of ending inside its value.
+# end of a chunk waits instead of ending inside its value.
 # The first branch is a shortcut for the commonest shape, ` name="value"` (25% faster in sre);
 # the others are the general rule it is a special case of.
+_VALUE: Final = r"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'][^\t\n\f\r >]*+|(?=>))"
 _ATTRS: Final = (
     r"(?:[\t\n\f\r ]++[^\t\n\f\r />\"'=]++=\"[^\"]*+\""
     r"|[\t\n\f\r /]++|[^\t\n\f\r />][^\t\n\f\r />=]*+"
-    r"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+"
-    r"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'][^\t\n\f\r >]*+|(?=>))"
+    rf"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+{_VALUE}|(?![\t\n\f\r ]*+=)))*+>"
+)
+# The same for the tags _RUN skips, except a ``style`` that may load from another host: such a
+# tag stops _RUN and its style is read in Python, so a plain <div>/<span> pays only when it has
+# one. A value is let through when it holds no "(" (every way to write url(…) or image-set(…) has
+# one), or no "//" and no "\\" (no other host); references other than the few that cannot spell
+# either ("&quot;" …) count as both. (Names starting with "s" leave the shortcut; "style" has a
+# branch of its own, and the general branch, which any name can take, refuses it.)
+_STYLE: Final = rf"{_ci('style')}(?=[\t\n\f\r />=])"
+_SAFE_REF: Final = r"&(?:quot|amp|apos|lt|gt|nbsp);"
+
+
+def _safe_style(quote: str) -> str:
+    """A style value (between ``quote``s, or unquoted) that can load nothing from another host."""
+    end, other = (quote, quote) if quote else (r"\t\n\f\r >", r"\t\n\f\r >\"'")
+    first = "" if quote else rf"(?=[^{other}])"
+    no_paren = rf"(?:[^{end}(&]++|{_SAFE_REF})*+"
+    no_host = rf"(?:[^{end}&/\\]++|{_SAFE_REF}|/(?![/\\]))*+"
+    if quote:
+        return rf"{quote}(?:{no_paren}{quote}|{no_host}{quote})"
+    return rf"{first}(?:{no_paren}(?=[{end}])|{no_host}(?=[{end}]))"
+
+
+_PLAIN_ATTRS: Final = (
+    r"(?:[\t\n\f\r ]++[^\t\n\f\r />\"'=sS][^\t\n\f\r />\"'=]*+=\"[^\"]*+\""
+    rf"|[\t\n\f\r /]++|(?!{_STYLE})[^\t\n\f\r />][^\t\n\f\r />=]*+"
+    rf"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+{_VALUE}|(?![\t\n\f\r ]*+=))"
+    rf"|{_STYLE}(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+"
+    rf"(?:{_safe_style(chr(34))}|{_safe_style(chr(39))}|{_safe_style('')}|(?=>))"
     r"|(?![\t\n\f\r ]*+=)))*+>"
 )
 _GATED_TAGS: Final = ("script", "iframe", "img", "source", "link", "video", "audio")
 _RAW_TAGS: Final = ("style", "textarea", "title", "xmp", "noembed", "noframes")
 _SPECIAL_TAGS: Final = (*_GATED_TAGS, *_RAW_TAGS, "noscript", "plaintext")
 
-# Start-tag names that need Python. _RUN matches other tags without a lookahead per tag: a name
-# whose first letter starts no special name is skipped at once; otherwise fixed-width lookbehinds
-# at the name's end (cheaper in sre than an alternation) reject the special ones.
-_FIRSTS: Final = "".join(sorted({t[0] for t in _SPECIAL_TAGS}))
-_OTHERS: Final = "".join(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in _FIRSTS)
-_NOT_SPECIAL: Final = "".join(rf"(?<!<{_ci(t)})" for t in _SPECIAL_TAGS)
+# Start-tag names that need Python. _RUN matches other tags with one check of the first letter:
+# a letter that starts no special name is skipped at once; after one that does, a lookahead for
+# the special names with that letter (delimited: "<scripts" is an ordinary tag) rejects them.
+# (Faster in sre than fixed-width lookbehinds at the name's end, which every name paid for.)
+_OTHERS: Final = "".join(
+    c for c in "abcdefghijklmnopqrstuvwxyz" if not any(t[0] == c for t in _SPECIAL_TAGS)
+)
+_NOT_SPECIAL: Final = "|".join(
+    f"[{c}{c.upper()}](?!(?:"
+    + "|".join(_ci(t[1:]) for t in sorted(_SPECIAL_TAGS, key=len, reverse=True) if t[0] == c)
+    + r")[\t\n\f\r />])"
+    for c in sorted({t[0] for t in _SPECIAL_TAGS})
+)
 _PLAIN_START_TAG: Final = (
-    rf"<(?:[{_OTHERS}{_OTHERS.upper()}][^\t\n\f\r />]*+"
-    rf"|[{_FIRSTS}{_FIRSTS.upper()}][^\t\n\f\r />]*+{_NOT_SPECIAL}){_ATTRS}"
+    rf"<(?:[{_OTHERS}{_OTHERS.upper()}]|{_NOT_SPECIAL})[^\t\n\f\r />]*+{_PLAIN_ATTRS}"
 )
 _RUN: Final = re.compile(
     (
@@ -495,10 +529,7 @@ class HtmlRewriter:
 
     def _styled_tag(self, buf: _Buf, pos: int, name_end: int, end: int) -> bytes | None:
         """Start tag buf[pos:end] rewritten when its ``style`` loads a blocked vendor's URL."""
-        if buf.find(b"(", pos, end) < 0:
-            return None
-        lowered = buf[pos:end].lower()
-        if b"style" not in lowered or (b"l(" not in lowered and b"t(" not in lowered):
+        if not css.may_load(buf[pos:end].lower()):
             return None
         attrs = _parse_attrs(buf, name_end, end - 1)
         added = self._restyle(attrs)
@@ -621,9 +652,7 @@ class HtmlRewriter:
         emitted = pos  # buf[emitted:pos] is unchanged input not yet copied to out
         run = _RUN.match
         index = self._index
-        find_needles, flags_of, may_hide_host = (
-            index.find_needles, index.flags_of, index.may_hide_host
-        )
+        tag_flags = index.tag_flags
         while pos < end:
             if state:  # inside a comment, raw text or plaintext (data state is 0)
                 if state == _PLAINTEXT:
@@ -675,7 +704,9 @@ class HtmlRewriter:
                     break
                 pos = end  # an unfinished tag or comment at the end of the body passes as it is
                 break
-            pos = tag.start(1) - 1  # a special start tag, complete
+            # A start tag, complete: a special one, or one with a style that may load something
+            # (refused by _PLAIN_ATTRS, so read by the last group of _RUN).
+            pos = tag.start(1) - 1
             tag_end = tag.end()
             name = tag.group(1).lower()
             if name == b"script":
@@ -690,9 +721,8 @@ class HtmlRewriter:
                 pos = element_end
             elif name in _LOADING:
                 lowered = buf[pos:tag_end].lower()
-                hits = find_needles(lowered)
-                flags = flags_of(hits, lowered) if hits else TAG_URL * may_hide_host(lowered)
-                styled = b"style" in lowered and (b"l(" in lowered or b"t(" in lowered)
+                flags = tag_flags(lowered)
+                styled = css.may_load(lowered)
                 if not flags and not styled:
                     pos = tag_end
                     if name == b"iframe":
@@ -767,7 +797,7 @@ class HtmlRewriter:
                 pos = tag.end()
                 state = _RAW
                 raw_name = name
-            else:  # an ordinary tag whose name merely ends like a special one ("a<style")
+            else:  # an ordinary tag whose style may load something (_PLAIN_ATTRS refused it)
                 emitted = self._restyled(buf, pos, tag, out, emitted)
                 pos = tag.end()
         if top:
@@ -818,8 +848,7 @@ class HtmlRewriter:
         # Loader attributes (data-website-id …) are signatures too; the content only counts for
         # scripts without src, since a browser ignores the content of the others.
         lowered = buf[pos : tag.end()].lower()
-        hits = index.find_needles(lowered)
-        flags = index.flags_of(hits, lowered) if hits else TAG_URL * index.may_hide_host(lowered)
+        flags = index.tag_flags(lowered)
         in_code = index.match_code(memoryview(buf)[tag.end() : close]) if close > tag.end() else []
         if not in_code and 0 < close - tag.end() <= _LOADER_MAX:
             # A small inline script that names a vendor's URL is a loader (document.write of a

@@ -99,12 +99,84 @@ def test_style_attribute_on_a_parsed_element_is_gated() -> None:
     unchanged(b'<img src="/a.png" style="background:url(/b.png)">')
 
 
+TABOOLA_SPAN = (b'<span class="thumb" style="background-image: url(&quot;'
+                b'https://images.taboola.com/taboola/image/fetch/a.jpg&quot;);">x</span>')
+
+
+def test_style_attribute_on_any_element_is_gated() -> None:
+    out = rewrite(b"<li>" + TABOOLA_SPAN + b"</li>")
+    assert out == (
+        b'<li><span style="background-image: url(&quot;data:,&quot;);" data-consent-style='
+        b'"background-image: url(&quot;https://images.taboola.com/taboola/image/fetch/a.jpg'
+        b'&quot;);" data-consent="marketing" data-consent-service="taboola" class="thumb">'
+        b"x</span></li>"
+    )
+    # Every spelling a browser reads as url(…) or image-set(…): letter case, unquoted values,
+    # CSS escapes, character references, any element.
+    for tag in (
+        b"<DIV STYLE='background:URL(" + TABOOLA + b")'>",
+        b"<a href=/ style=background:url(" + TABOOLA + b")>",
+        b'<section style="background:u\\72 l(' + TABOOLA + b')">',
+        b'<p style="background:ur\\6c (' + TABOOLA + b')">',
+        b'<p style="background:u&#114;l(' + TABOOLA + b')">',
+        b'<p style="background:url&lpar;' + TABOOLA + b')">',
+        b'<p style="background:url(&#47;/cdn.taboola.com/a.png)">',
+        b'<p style="background-image:-webkit-image-set(&quot;' + TABOOLA + b'&quot; 1x)">',
+        b'<p title="a" style = "background:url(' + TABOOLA + b')" id=b>',
+    ):
+        out = rewrite(tag)
+        assert b"data:," in out, tag
+        assert b"taboola" not in out.replace(b"data-consent-service=\"taboola\"", b"").split(
+            b"data-consent-style=")[0], tag
+
+
+def test_style_attributes_that_load_nothing_from_a_vendor_stay_byte_for_byte() -> None:
+    unchanged(b'<div style="transform:translate(1px,2px);color:rgb(0,0,0)">x</div>')
+    unchanged(b'<span style="background:url(/img/a.png)">x</span>')
+    unchanged(b"<span style='background:url(https://example.org/a.png)'>x</span>")
+    unchanged(b'<span style="font-family:&quot;Arial&quot;">x</span>')
+    unchanged(b'<span data-style="background:url(' + TABOOLA + b')">x</span>')
+    # Granted, or the site's own tag: untouched.
+    assert rewrite(TABOOLA_SPAN, frozenset({"marketing"})) == TABOOLA_SPAN
+    assert rewrite(TABOOLA_SPAN, services=frozenset({"taboola"})) == TABOOLA_SPAN
+    tagged = TABOOLA_SPAN.replace(b"<span", b'<span data-consent="necessary"')
+    assert rewrite(tagged) == tagged
+
+
+def test_style_attribute_markup_that_is_not_a_tag_is_not_touched() -> None:
+    styled = b"<span style=background:url(" + TABOOLA + b")>"
+    for html in (
+        b'<a title="' + styled + b'">x</a>',
+        b"<a title='" + styled + b"'>x</a>",
+        b"<!-- " + styled + b" -->",
+        b'<script type="text/x-template">' + styled + b"</script>",
+        b"<textarea>" + styled + b"</textarea>",
+        b"<style>/* " + styled + b" */</style>",
+        b"</p " + styled[1:],  # an end tag's attributes are ignored by browsers
+    ):
+        unchanged(html)
+    # A real one right after such markup is still found.
+    out = rewrite(b'<a title="<span style=x>">' + styled)
+    assert out.startswith(b'<a title="<span style=x>"><span style="background:url(data:,)"')
+
+
+def test_a_styled_plain_tag_split_anywhere_gives_the_same_output() -> None:
+    html = b"<p>a</p>" + TABOOLA_SPAN + b'<div style="color:red">' + TABOOLA_SPAN
+    whole = rewrite(html)
+    assert whole.count(b"data-consent-style=") == 2
+    for cut in range(1, len(html)):
+        assert cut_at(html, [cut]) == whole, cut
+
+
 def test_remove_mode_only_neutralises() -> None:
     out = rewrite(style(b".a{background:url(" + TABOOLA + b")}"), gate=REMOVE)
     assert out == style(b".a{background:url(data:,)}")
     html = b"<textarea style=\"background:url('" + TABOOLA + b"')\"></textarea>"
     out = rewrite(html, gate=REMOVE)
     assert out == b"<textarea style=\"background:url('data:,')\"></textarea>"
+    out = rewrite(TABOOLA_SPAN, gate=REMOVE)
+    assert out == (b'<span style="background-image: url(&quot;data:,&quot;);" class="thumb">'
+                   b"x</span>")
 
 
 def test_a_style_element_split_anywhere_gives_the_same_output() -> None:
@@ -134,6 +206,7 @@ _CSS_FRAGMENTS = [
     b'"', b"//cdn.taboola.com/x.png", b"https://www.google-analytics.com/a", b"/local.png",
     b"@import ", b"/*", b"*/", b"\\", b"\\6f ", b" ", b"\n", b"{", b"}", b";", b"<textarea",
     b"<img", b" style=", b'"background:url(', b"&quot;", b">", b"</textarea>", b"x", b"image-set(",
+    b"<span", b"<DIV", b" STYLE=", b"&#117;", b"u\\72 l(", b"<!--", b"-->", b"<a title=",
 ]
 _css_html = st.lists(st.sampled_from(_CSS_FRAGMENTS), max_size=40).map(b"".join)
 

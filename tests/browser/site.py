@@ -184,13 +184,15 @@ async def elements(request: Request) -> Response:
     return HTMLResponse(page("Elements", ELEMENTS))
 
 
-# Vendor URLs in CSS: a stylesheet's background and an element's style attribute.
+# Vendor URLs in CSS: a stylesheet's background and the style attributes of an <img> and a <span>.
 CSS = """
 <style>#bg { width: 10px; height: 10px; background: url(https://lib.example-analytics.com/bg.png); }
 #own { width: 10px; height: 10px; background: url(/plain?own=1); }</style>
 <div id="bg"></div><div id="own"></div>
 <img id="styled" alt="" src="/plain?img=1" width="10" height="10"
  style="background-image: url('https://lib.example-analytics.com/attr.png')">
+<span id="thumb" style="display:block;width:10px;height:10px;background-image:
+ url(&quot;https://lib.example-analytics.com/span.png&quot;)"></span>
 """
 
 

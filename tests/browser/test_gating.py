@@ -262,7 +262,7 @@ def test_vendor_urls_in_css_load_only_after_consent_without_reload(visit: VisitF
     v.page.click("#consentgate-banner button[value=accept_all]")
     v.net.wait_for(v.page, {"lib.example-analytics.com"})
     v.settle(300)
-    assert {h.path for h in v.net.hits} == {"/bg.png", "/attr.png"}
+    assert {h.path for h in v.net.hits} == {"/bg.png", "/attr.png", "/span.png"}
     assert v.page.evaluate("window.__sameDocument") is True
     assert v.page.evaluate("document.querySelector('[data-consent-css],[data-consent-style]')") \
         is None
