@@ -43,9 +43,9 @@ def _letter(char: str, escaped_only: bool = False) -> bytes:
 # (a pattern starting with alternatives would be tried at every byte, ten times slower).
 _TOKEN: Final = re.compile(
     rb"[/\"'uU\\](?:"
-    rb"(?<=/)\*.*?(?:\*/|\Z)"
-    rb"|(?<=\")((?:[^\"\\\n\r\f]|\\(?:\r\n|.))*)(\"?)"
-    rb"|(?<=')((?:[^'\\\n\r\f]|\\(?:\r\n|.))*)('?)"
+    rb"(?<=/)\*[^*]*+(?:\*+(?!/)[^*]*+)*+(?:\*+/|\Z)"
+    rb"|(?<=\")([^\"\\\n\r\f]*+(?:\\(?:\r\n|.)[^\"\\\n\r\f]*+)*+)(\"?)"
+    rb"|(?<=')([^'\\\n\r\f]*+(?:\\(?:\r\n|.)[^'\\\n\r\f]*+)*+)('?)"
     # "url(" (its letters maybe escaped) starting a name, and the spaces after it.
     rb"|(?:(?<=[uU])(?<![\w\\-].)|(?<=\\)(?<![\w\\-].)" + _letter("u", escaped_only=True) + rb")"
     + _letter("r") + _letter("l") + rb"\(()" + _SPACE + rb"*"
@@ -56,14 +56,17 @@ _TOKEN: Final = re.compile(
 # "url(" is found at its "(", rarer in CSS than a "u".
 _PLAIN_TOKEN: Final = re.compile(
     rb"[/\"'(](?:"
-    rb"(?<=/)\*.*?(?:\*/|\Z)"
-    rb"|(?<=\")((?:[^\"\\\n\r\f]|\\(?:\r\n|.))*)(\"?)"
-    rb"|(?<=')((?:[^'\\\n\r\f]|\\(?:\r\n|.))*)('?)"
+    rb"(?<=/)\*[^*]*+(?:\*+(?!/)[^*]*+)*+(?:\*+/|\Z)"
+    rb"|(?<=\")([^\"\\\n\r\f]*+(?:\\(?:\r\n|.)[^\"\\\n\r\f]*+)*+)(\"?)"
+    rb"|(?<=')([^'\\\n\r\f]*+(?:\\(?:\r\n|.)[^'\\\n\r\f]*+)*+)('?)"
     rb"|(?<=[uU][rR][lL]\()(?<![\w\\-]....)()" + _SPACE + rb"*"
     rb")",
     re.S,
 )
-_URL_BODY: Final = re.compile(rb"(?:[^)\\]|\\.)*", re.S)
+# What _PLAIN_TOKEN never starts at, skipped in one call: sre then tries it only where a token
+# may start (three times faster on a big stylesheet full of "(" and "/" than a search).
+_PLAIN_SKIP: Final = re.compile(rb"(?:[^/\"'(]++|/(?!\*)|\((?<![uU][rR][lL]\())*+")
+_URL_BODY: Final = re.compile(rb"[^)\\]*+(?:\\.[^)\\]*+)*+", re.S)  # (unrolled: long data: URLs)
 _BAD_IN_URL: Final = re.compile(rb"[\"'(\x00-\x08\x0b\x0e-\x1f\x7f]|\S\s+\S")
 
 
@@ -110,9 +113,17 @@ def url_tokens(css: bytes) -> Iterator[tuple[int, int, bytes, bool]]:
     """
     pos = 0
     string_at = -1  # where url( is followed by a string
-    search = (_TOKEN if b"\\" in css and _ASCII_ESCAPE.search(css) else _PLAIN_TOKEN).search
+    plain = b"\\" not in css or _ASCII_ESCAPE.search(css) is None
+    search = _PLAIN_TOKEN.search if plain else _TOKEN.search
+    skip, token = _PLAIN_SKIP.match, _PLAIN_TOKEN.match
     while True:
-        match = search(css, pos)
+        if plain:
+            pos = skip(css, pos).end()  # type: ignore[union-attr]  # (it matches "")
+            match = token(css, pos)
+            if match is None:  # the end, or "url(" ending a longer name ("myurl(")
+                match = search(css, pos)
+        else:
+            match = search(css, pos)
         if match is None:
             return
         pos = match.end()

@@ -46,6 +46,8 @@ _HIDDEN_HOST = re.compile(
     rb"[/\\:](?:(?<=:)|(?<=[/\\][/\\]))[^ \"'>/\\?#\f%\t\n\r]*+[%\t\n\r]"
 )
 _ESCAPED = 4  # a needle that is an escape: look at _HIDDEN_HOST
+_HOST = 8  # a needle that is a host: a URL's only when one of these bytes comes before it
+_BEFORE_HOST = frozenset(b"/\\.@:;'\"")
 
 
 def _unpercent(match: re.Match[bytes]) -> bytes:
@@ -138,8 +140,7 @@ class VendorIndex:
         # (so "t.co" does not fire on every "nyt.com"); a host hidden by an escape is caught by
         # the escape instead.
         signatures = {s.encode("utf-8").lower() for v in vendors for s in v.inline if s}
-        before_host = (b"/", b"\\", b".", b"@", b":", b";", b"'", b'"')
-        hosts = {b + h for h in self._rules if h for b in before_host}
+        hosts = {bytes((b,)) + h for h in self._rules if h for b in _BEFORE_HOST}
         needles = sorted(hosts | (set(_HIDING) - _ESCAPES) | signatures | {_TAGGED, _SRCDOC})
         self._tag_needles = BytesAhoCorasick(needles, implementation=Implementation.DFA)
         url_needles = hosts | {_TAGGED, _SRCDOC} | (set(_HIDING) - _ESCAPES)
@@ -147,12 +148,16 @@ class VendorIndex:
             (TAG_SIG if n in signatures else 0) | (TAG_URL if n in url_needles else 0)
             for n in needles
         ]
-        # The same with the escapes as needles: one pass over a tag gives all its flags (the
-        # escapes are left out above, where hits mean "a host may be named", in code).
-        flagged = sorted(set(needles) | _ESCAPES)
+        # For tags: one pass gives all the flags, escapes included (left out above, where hits
+        # mean "a host may be named", in code). Hosts are needles without the byte before them,
+        # which is looked at per hit: an automaton an eighth the size stays in the CPU's cache
+        # between tags, and a tag is scanned twice as fast.
+        bare = {h for h in self._rules if h}
+        flagged = sorted(bare | set(_HIDING) | signatures | {_TAGGED, _SRCDOC})
         self._flag_needles = BytesAhoCorasick(flagged, implementation=Implementation.DFA)
         self._flagged = [
-            (TAG_SIG if n in signatures else 0) | (TAG_URL if n in url_needles else 0)
+            (TAG_SIG if n in signatures else 0) | (_HOST if n in bare else 0)
+            | (TAG_URL if n in (_TAGGED, _SRCDOC) or (n in _HIDING and n not in _ESCAPES) else 0)
             | (_ESCAPED if n in _ESCAPES else 0)
             for n in flagged
         ]
@@ -249,8 +254,13 @@ class VendorIndex:
             return 0
         flags = 0
         flagged = self._flagged
-        for i, _, _ in hits:
-            flags |= flagged[i]
+        for i, start, _ in hits:
+            found = flagged[i]
+            if found & _HOST:
+                found ^= _HOST
+                if start and lowered[start - 1] in _BEFORE_HOST:
+                    found |= TAG_URL
+            flags |= found
         if flags & _ESCAPED:
             flags &= ~_ESCAPED
             if not flags & TAG_URL and _HIDDEN_HOST.search(lowered) is not None:

@@ -46,6 +46,7 @@ Placeholder = Callable[[Vendor | None, str], bytes]
 
 _WS = b"\t\n\f\r "
 _Buf = bytes | bytearray
+_Out = list[bytes | bytearray | memoryview]  # what _scan writes: pieces joined once
 
 
 def _ci(word: str) -> str:
@@ -159,6 +160,9 @@ _HINT_RELS: Final = frozenset(
 )
 
 _MAX_SRCDOC_DEPTH: Final = 4
+_CSS_HOSTS_KEPT: Final = 4096
+_FLAGS_KEPT: Final = 1024  # tags remembered per response, each at most _FLAGS_KEY_MAX bytes
+_FLAGS_KEY_MAX: Final = 512
 _LOADER_MAX: Final = 8 * 1024
 
 # Tokenizer states kept between chunks.
@@ -247,6 +251,20 @@ class Gate:
         self.required = policy.required
         self.optional = frozenset(policy.optional)
         self.vendors = {v.id: v for v in policy.vendors}
+        self._css_hosts: dict[bytes, tuple[bytes, tuple[Vendor, ...]]] = {}
+
+    def css_host(self, raw: bytes) -> tuple[bytes, tuple[Vendor, ...]]:
+        """(host, vendors with a rule on it) of a ``//host`` found in CSS, as written; remembered,
+        since the same few hosts (fonts, CDNs) come back in every stylesheet."""
+        found = self._css_hosts.get(raw)
+        if found is None:
+            parts = split_url(b"//" + raw)
+            host = parts[0] if parts is not None else b""
+            found = (host, tuple(self.index.host_vendors(host)) if host else ())
+            if len(self._css_hosts) >= _CSS_HOSTS_KEPT:
+                self._css_hosts.clear()  # (bounded: pages choose what they write)
+            self._css_hosts[raw] = found
+        return found
 
     def rewriter(
         self,
@@ -297,6 +315,7 @@ class HtmlRewriter:
         self._script_resume: tuple[int, int] | None = None  # (offset, sub-state) into _pending
         self._style_resume: int | None = None  # offset into _pending of a waiting </style search
         self._closed = False
+        self._flags: dict[bytes, int] = {}  # tag_flags of tags seen (pages repeat their tags)
 
     # -- public API --------------------------------------------------------------------------
 
@@ -336,6 +355,16 @@ class HtmlRewriter:
         return out
 
     # -- decisions ---------------------------------------------------------------------------
+
+    def _tag_flags(self, lowered: bytes) -> int:
+        """``VendorIndex.tag_flags``, remembered for this response: nearly half the start tags
+        Python looks at repeat one seen before in the same page (icons, "<script>" …)."""
+        flags = self._flags.get(lowered)
+        if flags is None:
+            flags = self._index.tag_flags(lowered)
+            if len(self._flags) < _FLAGS_KEPT and len(lowered) <= _FLAGS_KEY_MAX:
+                self._flags[lowered] = flags
+        return flags
 
     def _blocked(self, vendor: Vendor) -> bool:
         return vendor.category not in self._granted and vendor.id not in self._services
@@ -426,13 +455,13 @@ class HtmlRewriter:
 
     def _css_blocked(self, text: _Buf, start: int, end: int) -> bool:
         """Whether text[start:end] may name a host of a vendor this visitor has not granted."""
-        index, own = self._index, self._host
+        css_host, own = self._gate.css_host, self._host
         for raw in css.hosts(text, start, end):
-            parts = split_url(b"//" + raw)
-            if parts is not None and any(
-                self._blocked(v) for v in index.host_vendors(parts[0], own)
-            ):
-                return True
+            host, vendors = css_host(raw)
+            if host != own:
+                for vendor in vendors:
+                    if self._blocked(vendor):
+                        return True
         return False
 
     def _css_vendor(self, url: bytes, malformed: bool) -> Vendor | None:
@@ -635,12 +664,12 @@ class HtmlRewriter:
     # -- the tokenizer -----------------------------------------------------------------------
 
     def _run(self, buf: _Buf, final: bool) -> tuple[bytes, int]:
-        out: list[_Buf] = []
+        out: _Out = []
         pos = self._scan(buf, 0, len(buf), final, out, top=True)
         return b"".join(out), pos
 
     def _scan(
-        self, buf: _Buf, pos: int, end: int, final: bool, out: list[_Buf], top: bool
+        self, buf: _Buf, pos: int, end: int, final: bool, out: _Out, top: bool
     ) -> int:
         """Rewrites buf[pos:end] into ``out``; returns where undecided bytes begin.
 
@@ -651,8 +680,9 @@ class HtmlRewriter:
         raw_name = self._raw_name if top else b""
         emitted = pos  # buf[emitted:pos] is unchanged input not yet copied to out
         run = _RUN.match
-        index = self._index
-        tag_flags = index.tag_flags
+        tag_flags = self._tag_flags
+        # Unchanged runs go out as views of the input: joined once, copied once.
+        view = memoryview(buf)
         while pos < end:
             if state:  # inside a comment, raw text or plaintext (data state is 0)
                 if state == _PLAINTEXT:
@@ -671,7 +701,7 @@ class HtmlRewriter:
                     if found is None:
                         stop = end if final else max(pos, end - len(raw_name) - 3)
                         if state == _DROP:
-                            out.append(buf[emitted:pos])
+                            out.append(view[emitted:pos])
                             emitted = stop
                         pos = stop
                         if final:
@@ -685,7 +715,7 @@ class HtmlRewriter:
                     if tail is None and not final:
                         emitted = pos = found.start()
                         break
-                    out.append(buf[emitted:pos])
+                    out.append(view[emitted:pos])
                     emitted = pos = tail.end() if tail is not None else end
                     state = _DATA
                     continue
@@ -715,14 +745,14 @@ class HtmlRewriter:
                     break
                 element_end, replacement = result
                 if replacement is not None:
-                    out.append(buf[emitted:pos])
+                    out.append(view[emitted:pos])
                     out.append(replacement)
                     emitted = element_end
                 pos = element_end
             elif name in _LOADING:
-                lowered = buf[pos:tag_end].lower()
+                lowered = bytes(buf[pos:tag_end].lower())
                 flags = tag_flags(lowered)
-                styled = css.may_load(lowered)
+                styled = b"style" in lowered and css.may_load(lowered)
                 if not flags and not styled:
                     pos = tag_end
                     if name == b"iframe":
@@ -735,7 +765,7 @@ class HtmlRewriter:
                 restyle = self._restyle(attrs, decision) if styled else None
                 if decision is not None:
                     category, vendor = decision
-                    out.append(buf[emitted:pos])
+                    out.append(view[emitted:pos])
                     if name == b"iframe":
                         out.append(self._placeholder(vendor, category))
                     if not self._gate.remove or name in (b"video", b"audio"):
@@ -750,7 +780,7 @@ class HtmlRewriter:
                         + ([b"style"] if restyle is not None else [])
                     )
                     added = ([srcdoc] if srcdoc is not None else []) + (restyle or [])
-                    out.append(buf[emitted:pos])
+                    out.append(view[emitted:pos])
                     out.append(self._rebuild(buf, pos, name_end, tag_end, attrs, drop, added))
                     emitted = tag_end
                 pos = tag_end
@@ -773,7 +803,7 @@ class HtmlRewriter:
                 inner_end = found.start() if found is not None else end
                 replacement = self._style_element(buf, pos, tag, inner_end)
                 if replacement is not None:
-                    out.append(buf[emitted:pos])
+                    out.append(view[emitted:pos])
                     out.append(replacement)
                     emitted = inner_end
                 pos = inner_end  # its end tag is an ordinary end tag for _RUN
@@ -785,7 +815,7 @@ class HtmlRewriter:
                 emitted = self._restyled(buf, pos, tag, out, emitted)
                 # Without scripting the inside is markup (pixels load); with it, raw text up to
                 # the first </noscript. Rewriting it as markup bounded there covers both views.
-                out.append(buf[emitted : tag.end()])
+                out.append(view[emitted : tag.end()])
                 self._scan(buf, tag.end(), inner_end, True, out, top=False)
                 emitted = pos = inner_end
             elif name == b"plaintext":
@@ -803,11 +833,11 @@ class HtmlRewriter:
         if top:
             self._state = _DATA if final else state
             self._raw_name = raw_name
-        out.append(buf[emitted:pos])
+        out.append(view[emitted:pos])
         return pos
 
     def _restyled(
-        self, buf: _Buf, pos: int, tag: re.Match[bytes], out: list[_Buf], emitted: int
+        self, buf: _Buf, pos: int, tag: re.Match[bytes], out: _Out, emitted: int
     ) -> int:
         """Emits the start tag at pos rewritten if its style loads a blocked vendor's URL."""
         replacement = self._styled_tag(buf, pos, tag.end(1), tag.end())
@@ -847,16 +877,18 @@ class HtmlRewriter:
         index = self._index
         # Loader attributes (data-website-id …) are signatures too; the content only counts for
         # scripts without src, since a browser ignores the content of the others.
-        lowered = buf[pos : tag.end()].lower()
-        flags = index.tag_flags(lowered)
+        lowered = bytes(buf[pos : tag.end()].lower())
+        flags = self._tag_flags(lowered)
         in_code = index.match_code(memoryview(buf)[tag.end() : close]) if close > tag.end() else []
-        if not in_code and 0 < close - tag.end() <= _LOADER_MAX:
+        if not in_code and 0 < close - content <= _LOADER_MAX and (
+            buf.find(b"src", content, close) >= 0 or buf.find(b".js", content, close) >= 0
+        ):
             # A small inline script that names a vendor's URL is a loader (document.write of a
             # tag, s.src = "//host/…"), whatever its shape. Big ones are bundles or data.
             # (Hosts and "src" are looked for as written, in lower case: this is a heuristic
             # for hand-written loaders, the signatures above are the rule.)
-            code = bytes(buf[tag.end() : close])
-            if (b"src" in code or b".js" in code) and index.find_needles(code):
+            code = bytes(buf[content:close])
+            if index.find_needles(code):
                 in_code = index.code_url_vendors(code)
         if not flags and not in_code:
             return element_end, None
