@@ -5,7 +5,8 @@ need a change: text, comments, end tags and start tags of uninteresting elements
 whole with the tokenizer's attribute-quoting rules so that ``<div title="<script src=…>">`` is one
 token. Python code runs only where ``_RUN`` stops: at a start tag of an element that may load
 something (script, iframe, img, source, link, video, audio), at elements whose content the
-tokenizer treats specially (style, textarea, title, noscript …) or where the buffer ends inside an
+tokenizer treats specially (style, textarea, title, noscript …), at any start tag whose ``style``
+may load from another host (rare: a "(" and a "//" in it), or where the buffer ends inside an
 unfinished token. Strict HTML tokenizing rules are followed where they decide what is markup:
 comments (with ``<!-->``, ``--!>``), bogus comments, script data with its escape states,
 raw text and RCDATA elements, attribute quoting, any letter case.
@@ -15,37 +16,45 @@ Bytes outside the elements it changes are copied untouched, so any ASCII-compati
 by the first ``</noscript`` (where a scripting browser ends it), so neither view hides a tracker.
 An iframe's ``srcdoc`` document is rewritten like a page of its own.
 
-CSS: a ``<style>`` element is held whole; when it names a blocked vendor's host its ``url(…)``
-and ``@import``/``image-set()`` strings on that vendor become ``data:,`` (no request, every other
-byte kept) and the original goes into ``data-consent-css`` for the client to put back. ``style``
-attributes get the same treatment (original in ``data-consent-style``), on the start tags Python
-already looks at: img, iframe, source, link, video, audio, noscript and the raw text elements.
+CSS (``cssgate.py``): a ``<style>`` element is held whole; when it names a blocked vendor's host
+its ``url(…)`` and ``@import``/``image-set()`` strings on that vendor become ``data:,`` (no
+request, every other byte kept) and the original goes into ``data-consent-css`` for the client to
+put back. ``style`` attributes of any element get the same treatment (``data-consent-style``).
+Attributes are read and tags rebuilt by ``markup.py``.
 
-Known limits: ``style`` attributes of all other elements (``<div>``, ``<span>`` …) are not read:
-finding them costs every tag a check that took 10-25% of the throughput (see the commit log). In
-CSS, ``https:host`` without slashes and a ``url`` spelled with character references are not read.
-Foreign content (``<svg>``, ``<math>``) is read with HTML rules: a CDATA section is
-a bogus comment, an SVG ``<title>``/``<style>`` is raw text (markup hidden there is missed) and SVG
-``<script href>`` is not a script source; URLs built at run time by unknown scripts, inline event
-handlers and ``<object>``/``<embed>`` are not looked at.
+Known limits: in CSS, ``https:host`` without slashes is not read. Foreign content (``<svg>``,
+``<math>``) is read with HTML rules: a CDATA section is a bogus comment, an SVG
+``<title>``/``<style>`` is raw text (markup hidden there is missed) and SVG ``<script href>`` is
+not a script source; URLs built at run time by unknown scripts, inline event handlers and
+``<object>``/``<embed>`` are not looked at.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Final
 
 from . import css
+from .cssgate import CssGate, HostVendors
 from .gate import TAG_SIG, TAG_URL, VendorIndex, decode_attr, index_for, split_url
+from .markup import (
+    REFERENCE,
+    WS,
+    Attr,
+    Buf,
+    ascii_reference,
+    attr_text,
+    first,
+    parse_attrs,
+    rebuild,
+)
 from .policy import Policy, Vendor
 
 Placeholder = Callable[[Vendor | None, str], bytes]
 
-_WS = b"\t\n\f\r "
-_Buf = bytes | bytearray
+_Buf = Buf
 _Out = list[bytes | bytearray | memoryview]  # what _scan writes: pieces joined once
 
 
@@ -129,10 +138,6 @@ _RUN: Final = re.compile(
     ).encode("ascii"),
     re.S,
 )
-_ATTR: Final = re.compile(
-    rb"([^\t\n\f\r />][^\t\n\f\r />=]*)"
-    rb"(?:[\t\n\f\r ]*=[\t\n\f\r ]*(\"[^\"]*\"|'[^']*'|[^\t\n\f\r >]*))?"
-)
 _COMMENT_END: Final = re.compile(rb"--!?>")
 _SCRIPT_END: Final = re.compile(rf"</{_ci('script')}[\t\n\f\r />]".encode("ascii"))
 _SCRIPT_TOKEN: Final = re.compile(rf"<!--|-->|<(/?){_ci('script')}[\t\n\f\r />]".encode("ascii"))
@@ -160,7 +165,6 @@ _HINT_RELS: Final = frozenset(
 )
 
 _MAX_SRCDOC_DEPTH: Final = 4
-_CSS_HOSTS_KEPT: Final = 4096
 _FLAGS_KEPT: Final = 1024  # tags remembered per response, each at most _FLAGS_KEY_MAX bytes
 _FLAGS_KEY_MAX: Final = 512
 _LOADER_MAX: Final = 8 * 1024
@@ -169,48 +173,6 @@ _LOADER_MAX: Final = 8 * 1024
 _DATA, _COMMENT, _RAW, _DROP, _PLAINTEXT = range(5)
 # Script data sub-states (HTML "script data", "escaped" and "double escaped").
 _S_DATA, _S_ESCAPED, _S_DOUBLE = range(3)
-
-
-class _Attr:
-    __slots__ = ("end", "name", "raw", "start")
-
-    def __init__(self, name: bytes, raw: bytes | None, start: int, end: int) -> None:
-        self.name = name
-        self.raw = raw  # the value as written, quotes included; None without '='
-        self.start = start
-        self.end = end
-
-    @property
-    def value(self) -> bytes:
-        raw = self.raw
-        if raw is None:
-            return b""
-        if raw[:1] in (b'"', b"'"):
-            raw = raw[1:-1]
-        return raw
-
-    def quoted(self) -> bytes:
-        """The value written so it can follow any attribute: unquoted values get double quotes."""
-        raw = self.raw
-        if raw is None:
-            return b'""'
-        if raw[:1] in (b'"', b"'"):
-            return raw
-        return b'"' + raw.replace(b'"', b"&quot;") + b'"'
-
-
-def _parse_attrs(buf: _Buf, start: int, end: int) -> list[_Attr]:
-    return [
-        _Attr(m.group(1).lower(), m.group(2), m.start(), m.end())
-        for m in _ATTR.finditer(buf, start, end)
-    ]
-
-
-def _first(attrs: list[_Attr], name: bytes) -> _Attr | None:
-    for attr in attrs:
-        if attr.name == name:
-            return attr
-    return None
 
 
 def default_placeholder(vendor: Vendor | None, category: str) -> bytes:
@@ -251,21 +213,7 @@ class Gate:
         self.required = policy.required
         self.optional = frozenset(policy.optional)
         self.vendors = {v.id: v for v in policy.vendors}
-        self._css_hosts: dict[bytes, tuple[bytes, tuple[Vendor, ...]]] = {}
-
-    def css_host(self, raw: bytes) -> tuple[bytes, tuple[Vendor, ...]]:
-        """(host, vendors with a rule on it) of a ``//host`` found in CSS, as written; remembered,
-        since the same few hosts (fonts, CDNs) come back in every stylesheet."""
-        found = self._css_hosts.get(raw)
-        if found is None:
-            parts = split_url(b"//" + raw)
-            host = parts[0] if parts is not None else b""
-            found = (host, tuple(self.index.host_vendors(host)) if host else ())
-            if len(self._css_hosts) >= _CSS_HOSTS_KEPT:
-                self._css_hosts.clear()  # (bounded: pages choose what they write)
-            self._css_hosts[raw] = found
-        return found
-
+        self.css_hosts = HostVendors(self.index)
     def rewriter(
         self,
         granted: frozenset[str],
@@ -316,6 +264,8 @@ class HtmlRewriter:
         self._style_resume: int | None = None  # offset into _pending of a waiting </style search
         self._closed = False
         self._flags: dict[bytes, int] = {}  # tag_flags of tags seen (pages repeat their tags)
+        self._css = CssGate(self._index, gate.css_hosts, host, gate.remove, self._blocked,
+                            self._tagged)
 
     # -- public API --------------------------------------------------------------------------
 
@@ -369,15 +319,15 @@ class HtmlRewriter:
     def _blocked(self, vendor: Vendor) -> bool:
         return vendor.category not in self._granted and vendor.id not in self._services
 
-    def _tagged(self, attrs: list[_Attr]) -> tuple[bool, tuple[str, Vendor | None] | None]:
+    def _tagged(self, attrs: list[Attr]) -> tuple[bool, tuple[str, Vendor | None] | None]:
         """(tagged, decision) for a ``data-consent`` element: a site's own tag is final."""
-        tag = _first(attrs, b"data-consent")
+        tag = first(attrs, b"data-consent")
         if tag is None:
             return False, None
-        category = tag.value.strip(_WS).lower().decode("latin-1")
-        service = _first(attrs, b"data-consent-service")
+        category = tag.value.strip(WS).lower().decode("latin-1")
+        service = first(attrs, b"data-consent-service")
         vendor = (
-            self._gate.vendors.get(service.value.strip(_WS).decode("latin-1"))
+            self._gate.vendors.get(service.value.strip(WS).decode("latin-1"))
             if service is not None
             else None
         )
@@ -386,16 +336,16 @@ class HtmlRewriter:
         return True, (category, vendor)
 
     def _url_vendor(
-        self, attrs: list[_Attr], names: tuple[bytes, ...], flags: int
+        self, attrs: list[Attr], names: tuple[bytes, ...], flags: int
     ) -> Vendor | None:
         index, host = self._index, self._host
         for name in names:
-            attr = _first(attrs, name)
+            attr = first(attrs, name)
             if attr is None or not attr.raw:
                 continue
             if name.endswith(b"srcset"):
-                urls = [c.strip(_WS).split(None, 1)[0] for c in attr.value.split(b",")
-                        if c.strip(_WS)]
+                urls = [c.strip(WS).split(None, 1)[0] for c in attr.value.split(b",")
+                        if c.strip(WS)]
             else:
                 urls = [attr.value]
             for url in urls:
@@ -410,18 +360,18 @@ class HtmlRewriter:
         return None
 
     def _decide(
-        self, name: bytes, attrs: list[_Attr], code_vendors: list[Vendor], flags: int
+        self, name: bytes, attrs: list[Attr], code_vendors: list[Vendor], flags: int
     ) -> tuple[str, Vendor | None] | None:
         """(category, vendor) when the element must be gated for this visitor."""
         if name == b"script":
-            kind = _first(attrs, b"type")
-            js_type = kind.value.split(b";", 1)[0].strip(_WS).lower() if kind else b""
+            kind = first(attrs, b"type")
+            js_type = kind.value.split(b";", 1)[0].strip(WS).lower() if kind else b""
             if js_type not in _JS_TYPES:
                 return None  # already inert (text/plain, JSON, templates …)
             tagged, decision = self._tagged(attrs)
             if tagged:
                 return decision
-            src = _first(attrs, b"src") if flags & TAG_URL else None
+            src = first(attrs, b"src") if flags & TAG_URL else None
             if src is not None:
                 covered, vendor = self._index.lookup_url(src.value, self._host)
                 if vendor is not None:
@@ -433,7 +383,7 @@ class HtmlRewriter:
                     return vendor.category, vendor
             return None
         if name == b"link":
-            rel = _first(attrs, b"rel")
+            rel = first(attrs, b"rel")
             if rel is None or not _HINT_RELS.intersection(rel.value.lower().split()):
                 return None
             names: tuple[bytes, ...] = (b"href",)
@@ -451,170 +401,11 @@ class HtmlRewriter:
             return vendor.category, vendor
         return None
 
-    # -- CSS ---------------------------------------------------------------------------------
-
-    def _css_blocked(self, text: _Buf, start: int, end: int) -> bool:
-        """Whether text[start:end] may name a host of a vendor this visitor has not granted."""
-        css_host, own = self._gate.css_host, self._host
-        for raw in css.hosts(text, start, end):
-            host, vendors = css_host(raw)
-            if host != own:
-                for vendor in vendors:
-                    if self._blocked(vendor):
-                        return True
-        return False
-
-    def _css_vendor(self, url: bytes, malformed: bool) -> Vendor | None:
-        """The blocked vendor a URL in CSS loads from, if any."""
-        parts = split_url(url)
-        if parts is not None:
-            vendor = self._index.match_host(*parts, own_host=self._host)
-            return vendor if vendor is not None and self._blocked(vendor) else None
-        if malformed:
-            # It loads nothing today, but a browser may read it otherwise: fail closed when it
-            # names a blocked vendor's host anywhere.
-            for raw in css.hosts(url, 0, len(url)):
-                host = split_url(b"//" + raw)
-                for vendor in self._index.host_vendors(host[0], self._host) if host else ():
-                    if self._blocked(vendor):
-                        return vendor
-        return None
-
-    def _css_spans(self, text: bytes) -> tuple[list[tuple[int, int]], list[Vendor]]:
-        """Spans of the blocked URLs in a stylesheet, and their vendors."""
-        spans: list[tuple[int, int]] = []
-        vendors: list[Vendor] = []
-        for start, end, url, malformed in css.url_tokens(text):
-            vendor = self._css_vendor(url, malformed)
-            if vendor is not None:
-                spans.append((start, end))
-                if vendor not in vendors:
-                    vendors.append(vendor)
-        return spans, vendors
-
-    def _css_consent(
-        self, attrs: list[_Attr], vendors: list[Vendor],
-        carried: tuple[str, Vendor | None] | None = None,
-    ) -> list[bytes] | None:
-        """The ``data-consent`` attributes to add so the client restores the original CSS once
-        its vendors are allowed; None when no single choice may restore it all (vendors of
-        several categories, or an element already gated for something else)."""
-        category = vendors[0].category
-        if any(v.category != category for v in vendors):
-            return None
-        service = vendors[0].id if len(vendors) == 1 else None
-        has_category: str | None
-        if carried is not None:  # the element's own decision: _inert_tag adds its attributes
-            has_category, has_service = carried[0], carried[1].id if carried[1] else None
-        else:
-            tag, svc = _first(attrs, b"data-consent"), _first(attrs, b"data-consent-service")
-            has_category = tag.value.strip(_WS).lower().decode("latin-1") if tag else None
-            has_service = svc.value.strip(_WS).decode("latin-1") if svc else None
-        if has_category not in (None, category) or has_service not in (None, service):
-            return None
-        added = []
-        if has_category is None:
-            added.append(b' data-consent="' + _attr_text(category) + b'"')
-        if carried is None and has_service is None and service is not None:
-            added.append(b' data-consent-service="' + _attr_text(service) + b'"')
-        return added
-
-    def _restyle(
-        self, attrs: list[_Attr], carried: tuple[str, Vendor | None] | None = None
-    ) -> list[bytes] | None:
-        """The attributes replacing ``style`` when it loads a blocked vendor's URL: the style
-        with those URLs made inert and, to restore it, the original in ``data-consent-style``."""
-        attr = _first(attrs, b"style")
-        if attr is None or not attr.raw:
-            return None
-        value = attr.value
-        refs = b"&" in value
-        if not refs and b"//" not in value and b"\\" not in value:
-            return None  # no absolute URL: nothing can be a vendor's
-        text = (html.unescape(value.decode("latin-1")).encode("latin-1", "replace") if refs
-                else value)
-        if not self._css_blocked(text, 0, len(text)):
-            return None
-        if carried is None:
-            tagged, decision = self._tagged(attrs)
-            if tagged and decision is None:
-                return None  # the site's own tag, granted
-        resolved, anchors = _resolve_references(value) if refs else (value, [])
-        spans, vendors = self._css_spans(resolved)
-        if not spans:
-            return None
-        if anchors:
-            starts = [a[0] for a in anchors]
-            spans = [(_raw_offset(anchors, starts, a), _raw_offset(anchors, starts, b))
-                     for a, b in spans]
-        quote = attr.raw[:1] if attr.raw[:1] in (b'"', b"'") else b""
-        added = [b" style=" + _Attr(b"style", quote + css.replace_spans(value, spans) + quote,
-                                     0, 0).quoted()]
-        if not self._gate.remove:
-            consent = self._css_consent(attrs, vendors, carried)
-            if consent is not None:
-                added += [b" data-consent-style=" + attr.quoted(), *consent]
-        return added
-
-    def _styled_tag(self, buf: _Buf, pos: int, name_end: int, end: int) -> bytes | None:
-        """Start tag buf[pos:end] rewritten when its ``style`` loads a blocked vendor's URL."""
-        if not css.may_load(buf[pos:end].lower()):
-            return None
-        attrs = _parse_attrs(buf, name_end, end - 1)
-        added = self._restyle(attrs)
-        if added is None:
-            return None
-        return self._rebuild(buf, pos, name_end, end, attrs, frozenset((b"style",)), added)
-
-    def _style_element(
-        self, buf: _Buf, pos: int, tag: re.Match[bytes], content_end: int
-    ) -> bytes | None:
-        """A ``<style>`` start tag and content with blocked vendors' URLs made inert (and the
-        original kept in ``data-consent-css``); None when nothing changes."""
-        start = tag.end()
-        if content_end <= start or not self._css_blocked(buf, start, content_end):
-            return None
-        name_end = tag.end(1)
-        attrs = _parse_attrs(buf, name_end, start - 1)
-        tagged, decision = self._tagged(attrs)
-        if tagged and decision is None:
-            return None
-        text = bytes(buf[start:content_end])
-        spans, vendors = self._css_spans(text)
-        if not spans:
-            return None
-        consent = None if self._gate.remove else self._css_consent(attrs, vendors)
-        if consent is None:
-            start_tag = bytes(buf[pos:start])
-        else:
-            original = text.replace(b"&", b"&amp;").replace(b'"', b"&quot;")
-            start_tag = self._rebuild(buf, pos, name_end, start, attrs, frozenset(),
-                                      [b' data-consent-css="' + original + b'"', *consent])
-        return start_tag + css.replace_spans(text, spans)
-
     # -- rewriting ---------------------------------------------------------------------------
-
-    @staticmethod
-    def _rebuild(
-        buf: _Buf, start: int, name_end: int, end: int, attrs: list[_Attr],
-        drop: frozenset[bytes], added: Sequence[_Buf],
-    ) -> bytes:
-        """Start tag buf[start:end] minus the ``drop`` attributes, with ``added`` after its name."""
-        parts = [buf[start:name_end], *added]
-        cursor = name_end
-        for attr in attrs:
-            if attr.name in drop:
-                cut = attr.start
-                while cut > cursor and buf[cut - 1] in b" \t":  # keep newlines: line numbers stay
-                    cut -= 1
-                parts.append(buf[cursor:cut])
-                cursor = attr.end
-        parts.append(buf[cursor:end])
-        return b"".join(parts)
 
     def _inert_tag(
         self, buf: _Buf, start: int, name_end: int, end: int, name: bytes,
-        attrs: list[_Attr], category: str, vendor: Vendor | None, srcdoc: bytes | None = None,
+        attrs: list[Attr], category: str, vendor: Vendor | None, srcdoc: bytes | None = None,
         restyle: list[bytes] | None = None,
     ) -> bytes:
         added: list[_Buf] = [srcdoc] if srcdoc is not None else []
@@ -629,13 +420,13 @@ class HtmlRewriter:
             moved = {b"src": b"data-consent-src", b"srcset": b"data-consent-srcset"}
         remove = self._gate.remove  # remove mode keeps video/audio but without their sources
         for old, new in moved.items():
-            attr = _first(attrs, old)
+            attr = first(attrs, old)
             if attr is not None and attr.raw is not None and not remove:
                 added.append(b" " + new + b"=" + attr.quoted())
-        if _first(attrs, b"data-consent") is None:
-            added.append(b' data-consent="' + _attr_text(category) + b'"')
-        if vendor is not None and _first(attrs, b"data-consent-service") is None:
-            added.append(b' data-consent-service="' + _attr_text(vendor.id) + b'"')
+        if first(attrs, b"data-consent") is None:
+            added.append(b' data-consent="' + attr_text(category) + b'"')
+        if vendor is not None and first(attrs, b"data-consent-service") is None:
+            added.append(b' data-consent-service="' + attr_text(vendor.id) + b'"')
         if name == b"iframe":
             added.append(b" data-consent-hidden hidden")
         drop = frozenset(moved)
@@ -643,16 +434,16 @@ class HtmlRewriter:
             drop |= {b"srcdoc"}
         if restyle is not None:
             drop |= {b"style"}
-        return self._rebuild(buf, start, name_end, end, attrs, drop, added)
+        return rebuild(buf, start, name_end, end, attrs, drop, added)
 
-    def _srcdoc(self, attrs: list[_Attr]) -> bytes | None:
+    def _srcdoc(self, attrs: list[Attr]) -> bytes | None:
         """A rewritten ``srcdoc`` attribute when the iframe's inline document holds trackers."""
-        attr = _first(attrs, b"srcdoc")
+        attr = first(attrs, b"srcdoc")
         if attr is None or attr.raw is None:
             return None
         if self._depth >= _MAX_SRCDOC_DEPTH:
             return b' srcdoc=""'  # an iframe in an iframe in … : fail closed, not recurse on
-        inner = _REFERENCE.sub(_ascii_reference, attr.value)
+        inner = REFERENCE.sub(ascii_reference, attr.value)
         nested = HtmlRewriter(self._gate, self._granted, self._services, self._host,
                               self._depth + 1, placeholder=self._placeholder)
         rewritten = nested.feed(inner) + nested.close()
@@ -759,10 +550,10 @@ class HtmlRewriter:
                         state, raw_name = _RAW, name
                     continue
                 name_end = tag.end(1)
-                attrs = _parse_attrs(buf, name_end, tag_end - 1)
+                attrs = parse_attrs(buf, name_end, tag_end - 1)
                 decision = self._decide(name, attrs, [], flags) if flags else None
                 srcdoc = self._srcdoc(attrs) if name == b"iframe" and flags else None
-                restyle = self._restyle(attrs, decision) if styled else None
+                restyle = self._css.restyle(attrs, decision) if styled else None
                 if decision is not None:
                     category, vendor = decision
                     out.append(view[emitted:pos])
@@ -781,7 +572,7 @@ class HtmlRewriter:
                     )
                     added = ([srcdoc] if srcdoc is not None else []) + (restyle or [])
                     out.append(view[emitted:pos])
-                    out.append(self._rebuild(buf, pos, name_end, tag_end, attrs, drop, added))
+                    out.append(rebuild(buf, pos, name_end, tag_end, attrs, drop, added))
                     emitted = tag_end
                 pos = tag_end
                 if name == b"iframe":
@@ -801,7 +592,7 @@ class HtmlRewriter:
                         self._style_resume = max(tag_end, end - _STYLE_END) - pos
                     break
                 inner_end = found.start() if found is not None else end
-                replacement = self._style_element(buf, pos, tag, inner_end)
+                replacement = self._css.style_element(buf, pos, tag, inner_end)
                 if replacement is not None:
                     out.append(view[emitted:pos])
                     out.append(replacement)
@@ -840,7 +631,7 @@ class HtmlRewriter:
         self, buf: _Buf, pos: int, tag: re.Match[bytes], out: _Out, emitted: int
     ) -> int:
         """Emits the start tag at pos rewritten if its style loads a blocked vendor's URL."""
-        replacement = self._styled_tag(buf, pos, tag.end(1), tag.end())
+        replacement = self._css.styled_tag(buf, pos, tag.end(1), tag.end())
         if replacement is None:
             return emitted
         out.append(buf[emitted:pos])
@@ -894,8 +685,8 @@ class HtmlRewriter:
             return element_end, None
         in_tag = index.match_code(memoryview(buf)[pos : tag.end()]) if flags & TAG_SIG else []
         name_end = tag.end(1)
-        attrs = _parse_attrs(buf, name_end, tag.end() - 1)
-        if _first(attrs, b"src") is None:
+        attrs = parse_attrs(buf, name_end, tag.end() - 1)
+        if first(attrs, b"src") is None:
             in_tag += in_code
         decision = self._decide(b"script", attrs, in_tag, flags)
         if decision is None:
@@ -941,51 +732,6 @@ def _script_close(buf: _Buf, pos: int, end: int, sub: int, final: bool) -> tuple
             if sub == _S_ESCAPED:
                 sub = _S_DOUBLE
             pos = token.end() - 1
-
-
-_REFERENCE: Final = re.compile(
-    rb"&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[a-zA-Z][a-zA-Z0-9]{1,31});?"
-)
-
-
-def _ascii_reference(match: re.Match[bytes]) -> bytes:
-    """A character reference resolved when it stands for ASCII (markup: ``&lt;``, ``&quot;`` …);
-    any other stays as written, so the page's charset never matters."""
-    text = html.unescape(match.group().decode("ascii"))
-    return text.encode("ascii") if text.isascii() else match.group()
-
-
-def _resolve_references(value: bytes) -> tuple[bytes, list[tuple[int, int, int, int]]]:
-    """value with ASCII character references resolved, and each reference's (start, end) in
-    the result and (start, end) in value, to map spans found in the result back."""
-    parts: list[bytes] = []
-    anchors: list[tuple[int, int, int, int]] = []
-    done = raw = 0
-    for match in _REFERENCE.finditer(value):
-        literal = value[raw : match.start()]
-        text = _ascii_reference(match)
-        parts += (literal, text)
-        done += len(literal)
-        anchors.append((done, done + len(text), match.start(), match.end()))
-        done += len(text)
-        raw = match.end()
-    parts.append(value[raw:])
-    return b"".join(parts), anchors
-
-
-def _raw_offset(anchors: list[tuple[int, int, int, int]], starts: list[int], at: int) -> int:
-    """Where offset ``at`` of the resolved text falls in the original value."""
-    i = bisect_right(starts, at) - 1
-    if i < 0:
-        return at
-    start, end, raw_start, raw_end = anchors[i]
-    if at == start:
-        return raw_start
-    return raw_end + max(0, at - end)
-
-
-def _attr_text(text: str) -> bytes:
-    return html.escape(text).encode("ascii", "xmlcharrefreplace")
 
 
 __all__ = ["Gate", "HtmlRewriter", "Placeholder", "default_placeholder", "split_url"]

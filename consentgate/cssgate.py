@@ -1,0 +1,210 @@
+"""Vendor URLs in CSS for one response: ``<style>`` elements and ``style`` attributes.
+
+When CSS names a host of a vendor the visitor has not granted, that vendor's ``url(…)``,
+``@import`` and ``image-set()`` strings become ``data:,`` (no request in any browser) and every
+other byte stays as it was; the original goes into ``data-consent-css`` (elements) or
+``data-consent-style`` (attributes), with ``data-consent``/``-service``, for the client to put
+back once allowed. With vendors of several categories, an element gated for something else, or
+in mode="remove", the URLs are only neutralised. How CSS is read is ``css.py``'s business.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+
+from . import css
+from .gate import VendorIndex, split_url
+from .markup import (
+    WS,
+    Attr,
+    Buf,
+    attr_text,
+    first,
+    parse_attrs,
+    raw_offset,
+    rebuild,
+    resolve_references,
+)
+from .policy import Vendor
+
+Decision = tuple[str, Vendor | None]
+
+
+class HostVendors:
+    """The vendors with a rule on each ``//host`` found in CSS (as written), remembered per Gate:
+    the same few hosts (fonts, CDNs) come back in every stylesheet. Bounded: pages choose what
+    they write."""
+
+    def __init__(self, index: VendorIndex, kept: int = 4096) -> None:
+        self._index = index
+        self._kept = kept
+        self._found: dict[bytes, tuple[bytes, tuple[Vendor, ...]]] = {}
+
+    def __call__(self, raw: bytes) -> tuple[bytes, tuple[Vendor, ...]]:
+        """(host, its vendors) of a host as it follows "//" in CSS."""
+        found = self._found.get(raw)
+        if found is None:
+            parts = split_url(b"//" + raw)
+            host = parts[0] if parts is not None else b""
+            found = (host, tuple(self._index.host_vendors(host)) if host else ())
+            if len(self._found) >= self._kept:
+                self._found.clear()
+            self._found[raw] = found
+        return found
+
+
+class CssGate:
+    """The CSS rules of one HtmlRewriter: which URLs its visitor's choices block."""
+
+    def __init__(
+        self, index: VendorIndex, hosts: HostVendors, host: bytes | None, remove: bool,
+        blocked: Callable[[Vendor], bool],
+        tagged: Callable[[list[Attr]], tuple[bool, Decision | None]],
+    ) -> None:
+        self._index = index
+        self._hosts = hosts
+        self._host = host  # the site's own: never a vendor
+        self._remove = remove
+        self._blocked = blocked
+        self._tagged = tagged
+
+    def blocked_in(self, text: Buf, start: int, end: int) -> bool:
+        """Whether text[start:end] may name a host of a vendor this visitor has not granted."""
+        host_of, own = self._hosts, self._host
+        for raw in css.hosts(text, start, end):
+            host, vendors = host_of(raw)
+            if host != own:
+                for vendor in vendors:
+                    if self._blocked(vendor):
+                        return True
+        return False
+
+    def _vendor(self, url: bytes, malformed: bool) -> Vendor | None:
+        """The blocked vendor a URL in CSS loads from, if any."""
+        parts = split_url(url)
+        if parts is not None:
+            vendor = self._index.match_host(*parts, own_host=self._host)
+            return vendor if vendor is not None and self._blocked(vendor) else None
+        if malformed:
+            # It loads nothing today, but a browser may read it otherwise: fail closed when it
+            # names a blocked vendor's host anywhere.
+            for raw in css.hosts(url, 0, len(url)):
+                host = split_url(b"//" + raw)
+                for vendor in self._index.host_vendors(host[0], self._host) if host else ():
+                    if self._blocked(vendor):
+                        return vendor
+        return None
+
+    def _spans(self, text: bytes) -> tuple[list[tuple[int, int]], list[Vendor]]:
+        """Spans of the blocked URLs in a stylesheet, and their vendors."""
+        spans: list[tuple[int, int]] = []
+        vendors: list[Vendor] = []
+        for start, end, url, malformed in css.url_tokens(text):
+            vendor = self._vendor(url, malformed)
+            if vendor is not None:
+                spans.append((start, end))
+                if vendor not in vendors:
+                    vendors.append(vendor)
+        return spans, vendors
+
+    def _consent(
+        self, attrs: list[Attr], vendors: list[Vendor],
+        carried: tuple[str, Vendor | None] | None = None,
+    ) -> list[bytes] | None:
+        """The ``data-consent`` attributes to add so the client restores the original CSS once
+        its vendors are allowed; None when no single choice may restore it all (vendors of
+        several categories, or an element already gated for something else)."""
+        category = vendors[0].category
+        if any(v.category != category for v in vendors):
+            return None
+        service = vendors[0].id if len(vendors) == 1 else None
+        has_category: str | None
+        if carried is not None:  # the element's own decision: _inert_tag adds its attributes
+            has_category, has_service = carried[0], carried[1].id if carried[1] else None
+        else:
+            tag, svc = first(attrs, b"data-consent"), first(attrs, b"data-consent-service")
+            has_category = tag.value.strip(WS).lower().decode("latin-1") if tag else None
+            has_service = svc.value.strip(WS).decode("latin-1") if svc else None
+        if has_category not in (None, category) or has_service not in (None, service):
+            return None
+        added = []
+        if has_category is None:
+            added.append(b' data-consent="' + attr_text(category) + b'"')
+        if carried is None and has_service is None and service is not None:
+            added.append(b' data-consent-service="' + attr_text(service) + b'"')
+        return added
+
+    def restyle(
+        self, attrs: list[Attr], carried: tuple[str, Vendor | None] | None = None
+    ) -> list[bytes] | None:
+        """The attributes replacing ``style`` when it loads a blocked vendor's URL: the style
+        with those URLs made inert and, to restore it, the original in ``data-consent-style``."""
+        attr = first(attrs, b"style")
+        if attr is None or not attr.raw:
+            return None
+        value = attr.value
+        refs = b"&" in value
+        if not refs and b"//" not in value and b"\\" not in value:
+            return None  # no absolute URL: nothing can be a vendor's
+        text = (html.unescape(value.decode("latin-1")).encode("latin-1", "replace") if refs
+                else value)
+        if not self.blocked_in(text, 0, len(text)):
+            return None
+        if carried is None:
+            tagged, decision = self._tagged(attrs)
+            if tagged and decision is None:
+                return None  # the site's own tag, granted
+        resolved, anchors = resolve_references(value) if refs else (value, [])
+        spans, vendors = self._spans(resolved)
+        if not spans:
+            return None
+        if anchors:
+            starts = [a[0] for a in anchors]
+            spans = [(raw_offset(anchors, starts, a), raw_offset(anchors, starts, b))
+                     for a, b in spans]
+        quote = attr.raw[:1] if attr.raw[:1] in (b'"', b"'") else b""
+        added = [b" style=" + Attr(b"style", quote + css.replace_spans(value, spans) + quote,
+                                     0, 0).quoted()]
+        if not self._remove:
+            consent = self._consent(attrs, vendors, carried)
+            if consent is not None:
+                added += [b" data-consent-style=" + attr.quoted(), *consent]
+        return added
+
+    def styled_tag(self, buf: Buf, pos: int, name_end: int, end: int) -> bytes | None:
+        """Start tag buf[pos:end] rewritten when its ``style`` loads a blocked vendor's URL."""
+        if not css.may_load(buf[pos:end].lower()):
+            return None
+        attrs = parse_attrs(buf, name_end, end - 1)
+        added = self.restyle(attrs)
+        if added is None:
+            return None
+        return rebuild(buf, pos, name_end, end, attrs, frozenset((b"style",)), added)
+
+    def style_element(
+        self, buf: Buf, pos: int, tag: re.Match[bytes], content_end: int
+    ) -> bytes | None:
+        """A ``<style>`` start tag and content with blocked vendors' URLs made inert (and the
+        original kept in ``data-consent-css``); None when nothing changes."""
+        start = tag.end()
+        if content_end <= start or not self.blocked_in(buf, start, content_end):
+            return None
+        name_end = tag.end(1)
+        attrs = parse_attrs(buf, name_end, start - 1)
+        tagged, decision = self._tagged(attrs)
+        if tagged and decision is None:
+            return None
+        text = bytes(buf[start:content_end])
+        spans, vendors = self._spans(text)
+        if not spans:
+            return None
+        consent = None if self._remove else self._consent(attrs, vendors)
+        if consent is None:
+            start_tag = bytes(buf[pos:start])
+        else:
+            original = text.replace(b"&", b"&amp;").replace(b'"', b"&quot;")
+            start_tag = rebuild(buf, pos, name_end, start, attrs, frozenset(),
+                                      [b' data-consent-css="' + original + b'"', *consent])
+        return start_tag + css.replace_spans(text, spans)
