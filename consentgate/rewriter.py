@@ -104,7 +104,9 @@ _PLAIN_ATTRS: Final = (
     rf"(?:{_safe_style(chr(34))}|{_safe_style(chr(39))}|{_safe_style('')}|(?=>))"
     r"|(?![\t\n\f\r ]*+=)))*+>"
 )
-_GATED_TAGS: Final = ("script", "iframe", "img", "source", "link", "video", "audio")
+_GATED_TAGS: Final = (
+    "script", "iframe", "img", "source", "link", "video", "audio", "object", "embed", "image",
+)
 _RAW_TAGS: Final = ("style", "textarea", "title", "xmp", "noembed", "noframes")
 _SPECIAL_TAGS: Final = (*_GATED_TAGS, *_RAW_TAGS, "noscript", "plaintext")
 
@@ -142,7 +144,29 @@ _COMMENT_END: Final = re.compile(rb"--!?>")
 _SCRIPT_END: Final = re.compile(rf"</{_ci('script')}[\t\n\f\r />]".encode("ascii"))
 _SCRIPT_TOKEN: Final = re.compile(rf"<!--|-->|<(/?){_ci('script')}[\t\n\f\r />]".encode("ascii"))
 _END_TAG_REST: Final = re.compile(rf"[^\t\n\f\r />]*+{_ATTRS}".encode("ascii"))
-_LOADING: Final = frozenset((b"img", b"source", b"link", b"video", b"audio", b"iframe"))
+_LOADING: Final = frozenset(
+    (b"img", b"source", b"link", b"video", b"audio", b"iframe", b"object", b"embed", b"image")
+)
+# The attributes an element loads from (and whose values the client puts back), by tag name.
+# <image> is <img> in HTML and an image in SVG (href, or the older xlink:href); an SVG <script>
+# loads from href/xlink:href as an HTML one does from src.
+_SCRIPT_SOURCES: Final = (b"src", b"href", b"xlink:href")
+_SOURCES: Final = {
+    b"link": (b"href",),
+    b"img": (b"src", b"srcset"),
+    b"source": (b"src", b"srcset"),
+    b"object": (b"data",),
+    b"image": (b"href", b"xlink:href", b"src", b"srcset"),
+}
+_MOVED: Final = {
+    b"script": {b"type": b"data-consent-type", b"src": b"data-consent-src",
+                b"href": b"data-consent-href", b"xlink:href": b"data-consent-xlink-href"},
+    b"link": {b"href": b"data-consent-href"},
+    b"object": {b"data": b"data-consent-data"},
+    b"image": {b"href": b"data-consent-href", b"xlink:href": b"data-consent-xlink-href",
+               b"src": b"data-consent-src", b"srcset": b"data-consent-srcset"},
+}
+_MOVED_SRC: Final = {b"src": b"data-consent-src", b"srcset": b"data-consent-srcset"}
 _STYLE_END: Final = len("</style") + 1
 _RAW_END: Final = {
     name.encode(): re.compile(rf"</{_ci(name)}[\t\n\f\r />]".encode("ascii"))
@@ -371,13 +395,16 @@ class HtmlRewriter:
             tagged, decision = self._tagged(attrs)
             if tagged:
                 return decision
-            src = first(attrs, b"src") if flags & TAG_URL else None
-            if src is not None:
+            for source in _SCRIPT_SOURCES if flags & TAG_URL else ():
+                src = first(attrs, source)
+                if src is None:
+                    continue
                 covered, vendor = self._index.lookup_url(src.value, self._host)
                 if vendor is not None:
                     return (vendor.category, vendor) if self._blocked(vendor) else None
                 if covered:
                     return None  # allow-listed, or the site's own host
+                break  # (a browser loads the first it knows of: src, href in SVG)
             for vendor in code_vendors:
                 if self._blocked(vendor):
                     return vendor.category, vendor
@@ -386,11 +413,7 @@ class HtmlRewriter:
             rel = first(attrs, b"rel")
             if rel is None or not _HINT_RELS.intersection(rel.value.lower().split()):
                 return None
-            names: tuple[bytes, ...] = (b"href",)
-        elif name in (b"img", b"source"):
-            names = (b"src", b"srcset")
-        else:
-            names = (b"src",)
+        names = _SOURCES.get(name, (b"src",))
         if not any(a.name in names for a in attrs):
             return None  # nothing to load (already inert, or empty)
         tagged, decision = self._tagged(attrs)
@@ -411,13 +434,9 @@ class HtmlRewriter:
         added: list[_Buf] = [srcdoc] if srcdoc is not None else []
         if restyle is not None:
             added += restyle
+        moved = _MOVED.get(name, _MOVED_SRC)
         if name == b"script":
-            moved = {b"type": b"data-consent-type", b"src": b"data-consent-src"}
             added.append(b' type="text/plain"')
-        elif name == b"link":
-            moved = {b"href": b"data-consent-href"}
-        else:
-            moved = {b"src": b"data-consent-src", b"srcset": b"data-consent-srcset"}
         remove = self._gate.remove  # remove mode keeps video/audio but without their sources
         for old, new in moved.items():
             attr = first(attrs, old)
@@ -646,8 +665,18 @@ class HtmlRewriter:
         resume = self._script_resume if top and pos == 0 else None
         self._script_resume = None
         start, sub = resume if resume is not None else (content, _S_DATA)
-        close, scanned, sub = _script_close(buf, start, end, sub, final)
-        if close < 0:
+        if buf[content - 2 : content - 1] == b"/" and _self_closing(buf, tag):
+            # "<script … />": in SVG an element without content, in HTML (where the slash means
+            # nothing) script data follows. Read as markup either way, so that a tracker after
+            # an SVG script is never taken for script text (rewriting text a script writes in
+            # invalid HTML is the lesser harm).
+            close = element_end = content
+        else:
+            close, scanned, sub = _script_close(buf, start, end, sub, final)
+            element_end = -1
+        if element_end == content:
+            pass
+        elif close < 0:
             if not final:
                 if top:
                     self._script_resume = (scanned - pos, sub)
@@ -686,7 +715,7 @@ class HtmlRewriter:
         in_tag = index.match_code(memoryview(buf)[pos : tag.end()]) if flags & TAG_SIG else []
         name_end = tag.end(1)
         attrs = parse_attrs(buf, name_end, tag.end() - 1)
-        if first(attrs, b"src") is None:
+        if first(attrs, b"src") is None:  # (an SVG script's href: its content counts, fail closed)
             in_tag += in_code
         decision = self._decide(b"script", attrs, in_tag, flags)
         if decision is None:
@@ -697,6 +726,12 @@ class HtmlRewriter:
         start_tag = self._inert_tag(buf, pos, name_end, tag.end(), b"script", attrs, category,
                                     vendor)
         return element_end, start_tag + buf[tag.end() : element_end]
+
+
+def _self_closing(buf: _Buf, tag: re.Match[bytes]) -> bool:
+    """Whether a start tag ending in "/>" is self-closing: its slash ends no unquoted value."""
+    attrs = parse_attrs(buf, tag.end(1), tag.end() - 1)
+    return not attrs or attrs[-1].end < tag.end() - 1
 
 
 def _script_close(buf: _Buf, pos: int, end: int, sub: int, final: bool) -> tuple[int, int, int]:

@@ -5,6 +5,7 @@
   "use strict";
   if (w.consentgate) return;
   var BANNER = "consentgate-banner", SETTINGS = "consentgate-settings";
+  var XLINK = "http://www.w3.org/1999/xlink", HTML = "http://www.w3.org/1999/xhtml";
   var me = d.currentScript || d.querySelector("script[data-consent-state]");
   var state = parse(me) || parse(d.querySelector("[data-consent-state]")) ||
     {decided: false, granted: ["necessary"], services: []};
@@ -33,18 +34,23 @@
     var v = el.getAttribute(from);
     if (v === null) return false;
     el.removeAttribute(from);
-    el.setAttribute(to, v);
+    if (to === "xlink:href") el.setAttributeNS(XLINK, to, v);
+    else el.setAttribute(to, v);
     return true;
   }
 
   // A parser-inserted script (no async) blocks the ones after it; a re-created script does not,
   // so the queue waits for each external ordered script before running the next element.
+  // An SVG <script> (href or xlink:href instead of src) is re-created in its own namespace.
   function script(old, next) {
-    var s = d.createElement("script"), a = old.attributes, i, n, src = null, wait;
+    var svg = old.namespaceURI !== HTML, s = svg ? d.createElementNS(old.namespaceURI, "script") :
+      d.createElement("script"), a = old.attributes, i, n, src = null, wait;
     for (i = 0; i < a.length; i++) {
       n = a[i].name;
       if (n === "type" || n === "data-consent-type") continue;
       if (n === "data-consent-src") src = a[i].value;
+      else if (n === "data-consent-href") s.setAttribute("href", a[i].value);
+      else if (n === "data-consent-xlink-href") s.setAttributeNS(XLINK, "xlink:href", a[i].value);
       else s.setAttribute(n, a[i].value);
     }
     var t = old.getAttribute("data-consent-type");
@@ -52,11 +58,15 @@
     if (old.nonce) s.nonce = old.nonce;
     // Only a script the browser will run fires load/error: data blocks and nomodule scripts
     // (skipped by module-aware browsers) must not hold up the queue.
-    wait = !!src && !old.hasAttribute("async") && !old.hasAttribute("nomodule") &&
+    wait = !!src && !svg && !old.hasAttribute("async") && !old.hasAttribute("nomodule") &&
       /^$|^module$|script/i.test((t || "").split(";")[0].trim());
-    if (src) {
+    if (src && !svg) {
       s.async = old.hasAttribute("async");
       s.src = src;
+    } else if (svg) {
+      if (!s.hasAttribute("href") && !s.hasAttributeNS(XLINK, "href")) {
+        s.textContent = old.textContent;
+      }
     } else {
       s.text = old.text;
     }
@@ -69,7 +79,7 @@
     var els = d.querySelectorAll("[data-consent],[data-consent-placeholder]"), i = 0, media = [];
     function step() {
       while (i < els.length) {
-        var el = els[i++], tag = el.tagName;
+        var el = els[i++], tag = el.tagName.toUpperCase();  // (an SVG element's is lower case)
         if (el.hasAttribute("data-consent-placeholder")) {
           if (allowed(el, "data-consent-placeholder") && el.parentNode) {
             el.parentNode.removeChild(el);
@@ -85,6 +95,8 @@
         }
         move(el, "data-consent-srcset", "srcset");
         move(el, "data-consent-href", "href");
+        move(el, "data-consent-xlink-href", "xlink:href");  // SVG <image>
+        move(el, "data-consent-data", "data");  // <object>
         move(el, "data-consent-style", "style");
         var css = el.getAttribute("data-consent-css");  // a <style> whose URLs were made inert
         if (css !== null) {

@@ -126,6 +126,38 @@ def test_pixels_iframes_sources_and_hints_are_gated() -> None:
     unchanged(b'<a href="https://www.google-analytics.com/">GA</a>')
 
 
+def test_object_embed_and_svg_sources_are_gated() -> None:
+    out = rewrite(b'<object data="https://www.youtube.com/v/1" width=5></object>')
+    assert out == (b'<object data-consent-data="https://www.youtube.com/v/1"'
+                   b' data-consent="marketing" data-consent-service="youtube" width=5></object>')
+    out = rewrite(b"<EMBED SRC=//www.youtube.com/v/1>")
+    assert out == (b'<EMBED data-consent-src="//www.youtube.com/v/1" data-consent="marketing"'
+                   b' data-consent-service="youtube">')
+    out = rewrite(b'<svg><image xlink:href="https://www.facebook.com/tr?id=1" href=/a.png /></svg>')
+    assert out == (b'<svg><image data-consent-href="/a.png" data-consent-xlink-href='
+                   b'"https://www.facebook.com/tr?id=1" data-consent="marketing"'
+                   b' data-consent-service="meta-pixel" /></svg>')
+    out = rewrite(b'<svg><script href="https://connect.facebook.net/en_US/fbevents.js"/></svg>')
+    assert out == (b'<svg><script type="text/plain" data-consent-href='
+                   b'"https://connect.facebook.net/en_US/fbevents.js" data-consent="marketing"'
+                   b' data-consent-service="meta-pixel"/></svg>')
+    # A self-closing SVG script has no content: what follows is markup, trackers included.
+    out = rewrite(b"<svg><script href=/x.js /></svg>" + GA)
+    assert out == b"<svg><script href=/x.js /></svg>" + GA_INERT
+    unchanged(b'<object data="/doc.pdf"></object><embed src="/a.swf"><svg><image href="/a.png"/>')
+    unchanged(b"<script src=/a.js/>x = '" + PIXEL + b"'</script>")  # (HTML: no self-closing)
+
+
+def test_object_embed_and_svg_split_anywhere_give_the_same_output() -> None:
+    html = (b'<object data="https://www.youtube.com/v/1"></object><embed src=//www.youtube.com/v/1>'
+            b"<svg><image xlink:href=https://www.facebook.com/tr /><script href=/a.js />"
+            b"</svg>" + GA)
+    whole = rewrite(html)
+    assert whole.count(b"data-consent=") == 4
+    for cut in range(1, len(html)):
+        assert cut_at(html, [cut]) == whole, cut
+
+
 def test_custom_placeholder_renderer_is_used() -> None:
     seen: list[tuple[str | None, str]] = []
 
@@ -447,6 +479,7 @@ _FRAGMENTS = [
     b"https://www.youtube.com/embed/1", b"/local.js", b"&#47;", b"\xff", b"\xd0\x9f", b"<!",
     b"<?", b"</", b"<p>", b"</p>", b"<svg>", b"<video src=", b"<iframe srcdoc=", b"&lt;",
     b"&quot;", b"&#39;", b"&amp;", b"url(", b")", b"//cdn.taboola.com/x.png", b" style=",
+    b"<object data=", b"<embed src=", b"<image xlink:href=", b"<script href=", b"/>",
 ]
 _html = st.lists(st.sampled_from(_FRAGMENTS), max_size=60).map(b"".join)
 

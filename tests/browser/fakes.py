@@ -54,6 +54,7 @@ EXAMPLE_LIB = _script(
     + "  new Image().src = 'https://lib.example-analytics.com/hit?id=' + id;\n}};\n",
 )
 MODULE = _script("module.js", "export const loaded = true;\n")
+SVG_SCRIPT = "(window.__cg = window.__cg || []).push('svg-script.js');\n"
 YOUTUBE = "<!doctype html><title>YouTube</title><p>A video player.</p>"
 
 
@@ -75,6 +76,7 @@ FAKES: dict[str, Fake] = {
     "lib.example-analytics.com/lib.js": Fake(EXAMPLE_LIB.encode(), "text/javascript", 0.4),
     "www.youtube.com/embed/": Fake(YOUTUBE.encode(), "text/html"),
     "lib.example-analytics.com/module.js": Fake(MODULE.encode(), "text/javascript"),
+    "lib.example-analytics.com/svg-script.js": Fake(SVG_SCRIPT.encode(), "text/javascript"),
 }
 
 

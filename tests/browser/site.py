@@ -200,6 +200,27 @@ async def css_urls(request: Request) -> Response:
     return HTMLResponse(page("CSS", CSS))
 
 
+# Embedded content and SVG that load from a vendor: <object data>, <embed src>, an SVG <image>
+# (href and xlink:href) and an SVG <script href>.
+FOREIGN = """
+<object id="obj" width="10" height="10" type="image/gif"
+ data="https://lib.example-analytics.com/object.gif"></object>
+<embed id="emb" width="10" height="10" type="image/gif"
+ src="https://lib.example-analytics.com/embed.gif">
+<svg width="20" height="20" xmlns:xlink="http://www.w3.org/1999/xlink">
+ <image id="img1" width="10" height="10" href="https://lib.example-analytics.com/svg-href.gif"/>
+ <image id="img2" width="10" height="10"
+  xlink:href="https://lib.example-analytics.com/svg-xlink.gif"/>
+ <script href="https://lib.example-analytics.com/svg-script.js"/>
+</svg>
+<p id="after">after</p>
+"""
+
+
+async def foreign(request: Request) -> Response:
+    return HTMLResponse(page("Foreign", FOREIGN))
+
+
 def build_app(**options: object) -> ConsentMiddleware:
     inner = Starlette(
         routes=[
@@ -211,6 +232,7 @@ def build_app(**options: object) -> ConsentMiddleware:
             Route("/denied-mode", denied_mode),
             Route("/elements", elements),
             Route("/css", css_urls),
+            Route("/foreign", foreign),
         ]
     )
     return ConsentMiddleware(

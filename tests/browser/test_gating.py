@@ -267,3 +267,22 @@ def test_vendor_urls_in_css_load_only_after_consent_without_reload(visit: VisitF
     assert v.page.evaluate("document.querySelector('[data-consent-css],[data-consent-style]')") \
         is None
     assert v.errors == []
+
+
+def test_object_embed_and_svg_load_only_after_consent_without_reload(visit: VisitFactory) -> None:
+    v = fresh(visit, "/foreign")
+    v.settle(300)
+    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.page.is_visible("#after")  # the SVG script did not swallow the markup after it
+    v.page.evaluate("window.__sameDocument = true")
+    v.page.click("#consentgate-banner button[value=accept_all]")
+    v.page.wait_for_function("(window.__cg || []).includes('svg-script.js')")
+    expected = {"/object.gif", "/embed.gif", "/svg-href.gif", "/svg-xlink.gif", "/svg-script.js"}
+    v.net.wait_for(v.page, {"lib.example-analytics.com"})
+    deadline = 50
+    while not expected <= {h.path for h in v.net.hits} and deadline:
+        v.settle(100)
+        deadline -= 1
+    assert {h.path for h in v.net.hits} == expected
+    assert v.page.evaluate("window.__sameDocument") is True
+    assert v.errors == []
