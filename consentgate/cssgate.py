@@ -109,13 +109,13 @@ class CssGate:
                     vendors.append(vendor)
         return spans, vendors
 
-    def _consent(
+    def consent(
         self, attrs: list[Attr], vendors: list[Vendor],
         carried: tuple[str, Vendor | None] | None = None,
     ) -> list[bytes] | None:
-        """The ``data-consent`` attributes to add so the client restores the original CSS once
-        its vendors are allowed; None when no single choice may restore it all (vendors of
-        several categories, or an element already gated for something else)."""
+        """The ``data-consent`` attributes to add so the client restores the original (CSS, or
+        event handlers) once its vendors are allowed; None when no single choice may restore it
+        all (vendors of several categories, or an element already gated for something else)."""
         category = vendors[0].category
         if any(v.category != category for v in vendors):
             return None
@@ -168,7 +168,7 @@ class CssGate:
         added = [b" style=" + Attr(b"style", quote + css.replace_spans(value, spans) + quote,
                                      0, 0).quoted()]
         if not self._remove:
-            consent = self._consent(attrs, vendors, carried)
+            consent = self.consent(attrs, vendors, carried)
             if consent is not None:
                 added += [b" data-consent-style=" + attr.quoted(), *consent]
         return added
@@ -200,7 +200,7 @@ class CssGate:
         spans, vendors = self._spans(text)
         if not spans:
             return None
-        consent = None if self._remove else self._consent(attrs, vendors)
+        consent = None if self._remove else self.consent(attrs, vendors)
         if consent is None:
             start_tag = bytes(buf[pos:start])
         else:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from . import css
@@ -108,7 +108,7 @@ _GATED_TAGS: Final = (
     "script", "iframe", "img", "source", "link", "video", "audio", "object", "embed", "image",
 )
 _RAW_TAGS: Final = ("style", "textarea", "title", "xmp", "noembed", "noframes")
-_SPECIAL_TAGS: Final = (*_GATED_TAGS, *_RAW_TAGS, "noscript", "plaintext")
+_SPECIAL_TAGS: Final = (*_GATED_TAGS, *_RAW_TAGS, "noscript", "plaintext", "body")
 
 # Start-tag names that need Python. _RUN matches other tags with one check of the first letter:
 # a letter that starts no special name is skipped at once; after one that does, a lookahead for
@@ -121,7 +121,8 @@ _NOT_SPECIAL: Final = "|".join(
     f"[{c}{c.upper()}](?!(?:"
     + "|".join(_ci(t[1:]) for t in sorted(_SPECIAL_TAGS, key=len, reverse=True) if t[0] == c)
     + r")[\t\n\f\r />])"
-    for c in sorted({t[0] for t in _SPECIAL_TAGS})
+    # (Tried in turn: the first letters of common tags first, "span", "a", "p", "li", "img" …)
+    for c in sorted({t[0] for t in _SPECIAL_TAGS}, key="saplitbneovx".find)
 )
 _PLAIN_START_TAG: Final = (
     rf"<(?:[{_OTHERS}{_OTHERS.upper()}]|{_NOT_SPECIAL})[^\t\n\f\r />]*+{_PLAIN_ATTRS}"
@@ -166,6 +167,7 @@ _MOVED: Final = {
     b"image": {b"href": b"data-consent-href", b"xlink:href": b"data-consent-xlink-href",
                b"src": b"data-consent-src", b"srcset": b"data-consent-srcset"},
 }
+_HANDLER: Final = re.compile(rb"[\t\n\f\r /\"']on")  # where an event handler's name may start
 _MOVED_SRC: Final = {b"src": b"data-consent-src", b"srcset": b"data-consent-srcset"}
 _STYLE_END: Final = len("</style") + 1
 _RAW_END: Final = {
@@ -428,12 +430,10 @@ class HtmlRewriter:
 
     def _inert_tag(
         self, buf: _Buf, start: int, name_end: int, end: int, name: bytes,
-        attrs: list[Attr], category: str, vendor: Vendor | None, srcdoc: bytes | None = None,
-        restyle: list[bytes] | None = None,
+        attrs: list[Attr], category: str, vendor: Vendor | None,
+        drop: frozenset[bytes] = frozenset(), extra: Sequence[_Buf] = (),
     ) -> bytes:
-        added: list[_Buf] = [srcdoc] if srcdoc is not None else []
-        if restyle is not None:
-            added += restyle
+        added: list[_Buf] = list(extra)
         moved = _MOVED.get(name, _MOVED_SRC)
         if name == b"script":
             added.append(b' type="text/plain"')
@@ -448,12 +448,7 @@ class HtmlRewriter:
             added.append(b' data-consent-service="' + attr_text(vendor.id) + b'"')
         if name == b"iframe":
             added.append(b" data-consent-hidden hidden")
-        drop = frozenset(moved)
-        if srcdoc is not None:
-            drop |= {b"srcdoc"}
-        if restyle is not None:
-            drop |= {b"style"}
-        return rebuild(buf, start, name_end, end, attrs, drop, added)
+        return rebuild(buf, start, name_end, end, attrs, drop | frozenset(moved), added)
 
     def _srcdoc(self, attrs: list[Attr]) -> bytes | None:
         """A rewritten ``srcdoc`` attribute when the iframe's inline document holds trackers."""
@@ -571,8 +566,10 @@ class HtmlRewriter:
                 name_end = tag.end(1)
                 attrs = parse_attrs(buf, name_end, tag_end - 1)
                 decision = self._decide(name, attrs, [], flags) if flags else None
-                srcdoc = self._srcdoc(attrs) if name == b"iframe" and flags else None
-                restyle = self._css.restyle(attrs, decision) if styled else None
+                drop, added = self._extras(
+                    attrs, decision, self._srcdoc(attrs) if name == b"iframe" and flags else None,
+                    styled, bool(flags & TAG_SIG) and _HANDLER.search(lowered) is not None,
+                )
                 if decision is not None:
                     category, vendor = decision
                     out.append(view[emitted:pos])
@@ -581,15 +578,10 @@ class HtmlRewriter:
                     if not self._gate.remove or name in (b"video", b"audio"):
                         out.append(
                             self._inert_tag(buf, pos, name_end, tag_end, name, attrs,
-                                            category, vendor, srcdoc, restyle)
+                                            category, vendor, drop, added)
                         )
                     emitted = tag_end
-                elif srcdoc is not None or restyle is not None:
-                    drop = frozenset(
-                        ([b"srcdoc"] if srcdoc is not None else [])
-                        + ([b"style"] if restyle is not None else [])
-                    )
-                    added = ([srcdoc] if srcdoc is not None else []) + (restyle or [])
+                elif drop:
                     out.append(view[emitted:pos])
                     out.append(rebuild(buf, pos, name_end, tag_end, attrs, drop, added))
                     emitted = tag_end
@@ -649,13 +641,70 @@ class HtmlRewriter:
     def _restyled(
         self, buf: _Buf, pos: int, tag: re.Match[bytes], out: _Out, emitted: int
     ) -> int:
-        """Emits the start tag at pos rewritten if its style loads a blocked vendor's URL."""
-        replacement = self._css.styled_tag(buf, pos, tag.end(1), tag.end())
-        if replacement is None:
+        """Emits the start tag at pos rewritten if its style loads a blocked vendor's URL or an
+        event handler holds a blocked vendor's snippet (``<body onload="ga(…)">``)."""
+        end = tag.end()
+        lowered = bytes(buf[pos:end].lower())
+        styled = b"style" in lowered and css.may_load(lowered)
+        handled = _HANDLER.search(lowered) is not None and bool(self._tag_flags(lowered) & TAG_SIG)
+        if not styled and not handled:
+            return emitted
+        name_end = tag.end(1)
+        attrs = parse_attrs(buf, name_end, end - 1)
+        drop, added = self._extras(attrs, None, None, styled, handled)
+        if not drop:
             return emitted
         out.append(buf[emitted:pos])
-        out.append(replacement)
-        return tag.end()
+        out.append(rebuild(buf, pos, name_end, end, attrs, drop, added))
+        return end
+
+    def _extras(
+        self, attrs: list[Attr], decision: tuple[str, Vendor | None] | None,
+        srcdoc: bytes | None, styled: bool, handled: bool,
+    ) -> tuple[frozenset[bytes], list[bytes]]:
+        """The attributes to drop from a start tag, and those to add, besides its own sources:
+        a rewritten srcdoc, a style made inert, event handlers moved out of the way."""
+        drop: set[bytes] = set()
+        added: list[bytes] = []
+        if srcdoc is not None:
+            drop.add(b"srcdoc")
+            added.append(srcdoc)
+        restyle = self._css.restyle(attrs, decision) if styled else None
+        if restyle is not None:
+            drop.add(b"style")
+            added += restyle
+        handlers = self._handlers(attrs, decision) if handled else None
+        if handlers is not None:
+            drop |= handlers[0]
+            added += [a for a in handlers[1] if a not in added]  # (one data-consent is enough)
+        return frozenset(drop), added
+
+    def _handlers(
+        self, attrs: list[Attr], decision: tuple[str, Vendor | None] | None
+    ) -> tuple[set[bytes], list[bytes]] | None:
+        """Event handlers (``on*``) holding a blocked vendor's snippet: their names, and what
+        replaces them: each in ``data-consent-on…`` for the client to put back (dropped in
+        mode="remove", or when no single choice could restore them all)."""
+        found: list[Attr] = []
+        vendors: list[Vendor] = []
+        for attr in attrs:
+            if attr.name.startswith(b"on") and attr.raw:
+                hit = [v for v in self._index.match_code(decode_attr(attr.value))
+                       if self._blocked(v)]
+                if hit:
+                    found.append(attr)
+                    vendors += [v for v in hit if v not in vendors]
+        if not found:
+            return None
+        if decision is None:
+            tagged, own = self._tagged(attrs)
+            if tagged and own is None:
+                return None  # the site's own tag, granted
+        names = {a.name for a in found}
+        consent = None if self._gate.remove else self._css.consent(attrs, vendors, decision)
+        if consent is None:
+            return names, []
+        return names, [b" data-consent-" + a.name + b"=" + a.quoted() for a in found] + consent
 
     def _script(
         self, buf: _Buf, pos: int, tag: re.Match[bytes], end: int, final: bool, top: bool

@@ -97,6 +97,10 @@
         move(el, "data-consent-href", "href");
         move(el, "data-consent-xlink-href", "xlink:href");  // SVG <image>
         move(el, "data-consent-data", "data");  // <object>
+        for (var j = el.attributes.length - 1; j >= 0; j--) {  // event handlers
+          var an = el.attributes[j].name;
+          if (an.lastIndexOf("data-consent-on", 0) === 0) move(el, an, an.slice(13));
+        }
         move(el, "data-consent-style", "style");
         var css = el.getAttribute("data-consent-css");  // a <style> whose URLs were made inert
         if (css !== null) {

@@ -158,6 +158,43 @@ def test_object_embed_and_svg_split_anywhere_give_the_same_output() -> None:
         assert cut_at(html, [cut]) == whole, cut
 
 
+FBQ = b"fbq('track', 'PageView')"
+
+
+def test_event_handlers_with_a_vendor_snippet_are_moved_out_of_the_way() -> None:
+    out = rewrite(b'<img src="/x.png" onerror="' + FBQ + b'" alt="">')
+    assert out == (b'<img data-consent-onerror="' + FBQ + b'" data-consent="marketing"'
+                   b' data-consent-service="meta-pixel" src="/x.png" alt="">')
+    out = rewrite(b"<BODY class=a ONLOAD=\"gtag('config', 'G-1')\"><p>x")
+    assert out == (b"<BODY data-consent-onload=\"gtag('config', 'G-1')\""
+                   b' data-consent="analytical" data-consent-service="google-analytics" class=a>'
+                   b"<p>x")
+    # With its element gated for the same vendor, one activation restores both.
+    out = rewrite(b'<img src="https://www.facebook.com/tr" onload="' + FBQ + b'">')
+    assert out == (b'<img data-consent-onload="' + FBQ + b'" data-consent-src='
+                   b'"https://www.facebook.com/tr" data-consent="marketing"'
+                   b' data-consent-service="meta-pixel">')
+    # Vendors of two categories: no single choice restores it, so it goes.
+    out = rewrite(b"<body onload=\"" + FBQ + b"; gtag('config', 'G-1')\">")
+    assert out == b"<body>"
+    remove = Gate(Policy(vendors=BUILTIN_VENDORS, mode="remove"))
+    out = rewrite(b'<img src="/x.png" onerror="' + FBQ + b'">', gate=remove)
+    assert out == b'<img src="/x.png">'
+    unchanged(b'<body onload="init()"><img src=x onerror="this.remove()">')
+    unchanged(b'<img src=x title="onerror=' + FBQ.replace(b"'", b"") + b'">')
+    html = b'<img src="/x.png" onerror="' + FBQ + b'">'
+    assert rewrite(html, frozenset({"marketing"})) == html
+    assert rewrite(html, services=frozenset({"meta-pixel"})) == html
+
+
+def test_event_handlers_split_anywhere_give_the_same_output() -> None:
+    html = b'<body onload="' + FBQ + b'"><img src="/x.png" onerror="' + FBQ + b'">' + GA
+    whole = rewrite(html)
+    assert whole.count(b"data-consent-on") == 2
+    for cut in range(1, len(html)):
+        assert cut_at(html, [cut]) == whole, cut
+
+
 def test_custom_placeholder_renderer_is_used() -> None:
     seen: list[tuple[str | None, str]] = []
 
@@ -480,6 +517,7 @@ _FRAGMENTS = [
     b"<?", b"</", b"<p>", b"</p>", b"<svg>", b"<video src=", b"<iframe srcdoc=", b"&lt;",
     b"&quot;", b"&#39;", b"&amp;", b"url(", b")", b"//cdn.taboola.com/x.png", b" style=",
     b"<object data=", b"<embed src=", b"<image xlink:href=", b"<script href=", b"/>",
+    b"<body", b" onload=", b" ONERROR=", b"fbq('track', 'PageView')",
 ]
 _html = st.lists(st.sampled_from(_FRAGMENTS), max_size=60).map(b"".join)
 

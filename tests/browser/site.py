@@ -221,6 +221,20 @@ async def foreign(request: Request) -> Response:
     return HTMLResponse(page("Foreign", FOREIGN))
 
 
+# Inline event handlers with a vendor's snippet, on an element Python parses and on <body>.
+HANDLERS = """
+<img id="broken" alt="" width="1" height="1" src="/missing.png"
+ onerror="window.__handled = (window.__handled || 0) + 1; fbq('track', 'PageView')">
+"""
+
+
+async def handlers(request: Request) -> Response:
+    body = page("Handlers", HANDLERS).replace(
+        "<body>", "<body onload=\"window.__bodyload = 1; fbq('track', 'PageView')\">"
+    )
+    return HTMLResponse(body)
+
+
 def build_app(**options: object) -> ConsentMiddleware:
     inner = Starlette(
         routes=[
@@ -233,6 +247,7 @@ def build_app(**options: object) -> ConsentMiddleware:
             Route("/elements", elements),
             Route("/css", css_urls),
             Route("/foreign", foreign),
+            Route("/handlers", handlers),
         ]
     )
     return ConsentMiddleware(
