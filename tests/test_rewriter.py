@@ -141,6 +141,9 @@ def test_object_embed_and_svg_sources_are_gated() -> None:
     assert out == (b'<svg><script type="text/plain" data-consent-href='
                    b'"https://connect.facebook.net/en_US/fbevents.js" data-consent="marketing"'
                    b' data-consent-service="meta-pixel"/></svg>')
+    out = rewrite(b"<svg><script>fbq('init', '1');</script></svg>")  # inline, by its snippet
+    assert out == (b'<svg><script type="text/plain" data-consent="marketing"'
+                   b" data-consent-service=\"meta-pixel\">fbq('init', '1');</script></svg>")
     # A self-closing SVG script has no content: what follows is markup, trackers included.
     out = rewrite(b"<svg><script href=/x.js /></svg>" + GA)
     assert out == b"<svg><script href=/x.js /></svg>" + GA_INERT

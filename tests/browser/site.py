@@ -201,7 +201,7 @@ async def css_urls(request: Request) -> Response:
 
 
 # Embedded content and SVG that load from a vendor: <object data>, <embed src>, an SVG <image>
-# (href and xlink:href) and an SVG <script href>.
+# (href and xlink:href), an SVG <script href> and an inline SVG script with a vendor's snippet.
 FOREIGN = """
 <object id="obj" width="10" height="10" type="image/gif"
  data="https://lib.example-analytics.com/object.gif"></object>
@@ -212,6 +212,7 @@ FOREIGN = """
  <image id="img2" width="10" height="10"
   xlink:href="https://lib.example-analytics.com/svg-xlink.gif"/>
  <script href="https://lib.example-analytics.com/svg-script.js"/>
+ <script>window.__svgInline = 1; window.ExampleLib &amp;&amp; ExampleLib.init("svg");</script>
 </svg>
 <p id="after">after</p>
 """

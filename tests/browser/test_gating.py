@@ -274,6 +274,7 @@ def test_object_embed_and_svg_load_only_after_consent_without_reload(visit: Visi
     v.settle(300)
     assert v.net.hits == [], [h.url for h in v.net.hits]
     assert v.page.is_visible("#after")  # the SVG script did not swallow the markup after it
+    assert v.page.evaluate("window.__svgInline") is None
     v.page.evaluate("window.__sameDocument = true")
     v.page.click("#consentgate-banner button[value=accept_all]")
     v.page.wait_for_function("(window.__cg || []).includes('svg-script.js')")
@@ -284,6 +285,7 @@ def test_object_embed_and_svg_load_only_after_consent_without_reload(visit: Visi
         v.settle(100)
         deadline -= 1
     assert {h.path for h in v.net.hits} == expected
+    assert v.page.evaluate("window.__svgInline") == 1  # re-created in the SVG namespace
     assert v.page.evaluate("window.__sameDocument") is True
     assert v.errors == []
 
