@@ -23,10 +23,11 @@ put back. ``style`` attributes of any element get the same treatment (``data-con
 Attributes are read and tags rebuilt by ``markup.py``.
 
 Known limits: in CSS, ``https:host`` without slashes is not read. Foreign content (``<svg>``,
-``<math>``) is read with HTML rules: a CDATA section is a bogus comment, an SVG
-``<title>``/``<style>`` is raw text (markup hidden there is missed) and SVG ``<script href>`` is
-not a script source; URLs built at run time by unknown scripts, inline event handlers and
-``<object>``/``<embed>`` are not looked at.
+``<math>``) is otherwise read with HTML rules: a CDATA section is a bogus comment, an SVG
+``<title>``/``<style>`` is raw text (markup hidden there is missed), and ``<script … />`` is read
+as an element without content even in HTML (where browsers read what follows as script data).
+Inline event handlers are looked at on ``<body>`` and the elements the rewriter parses only;
+URLs built at run time by unknown scripts are not looked at.
 """
 
 from __future__ import annotations
