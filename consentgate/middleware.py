@@ -228,7 +228,7 @@ class ConsentMiddleware:
 
     def body_work(self, consent: Consent, media: str) -> bool:
         """Whether an HTML body of this media type may need changing for this visitor."""
-        return not self.gate.optional <= consent.granted or (
+        return not self.settled(consent) or (
             media == "text/html" and (self.consent_mode_url is not None or self.injects(consent))
         )
 

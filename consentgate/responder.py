@@ -187,9 +187,12 @@ class Responder:
         charset = _charset(fields.get(b"content-type", b""))
         if charset is not None and charset.startswith(("utf-16", "utf-32")):
             return None
-        nonce = _nonce(fields[b"content-security-policy"]) if (
-            b"content-security-policy" in fields) else None
-        return mw.snippet(self.scope, self.consent, nonce)
+        return mw.snippet(self.scope, self.consent, self.nonce())
+
+    def nonce(self) -> str | None:
+        """The CSP nonce the app's own scripts carry, for consentgate's to carry too."""
+        policy = self.fields.get(b"content-security-policy")
+        return _nonce(policy) if policy is not None else None
 
     def drop_cookies(self, headers: MutableHeaders) -> None:
         """Cookies of categories the visitor has not granted never reach the browser."""
@@ -312,7 +315,7 @@ class Responder:
             decoding.append(Transcoder(charset))
             transcoding = True
         changes: list[Stage] = []
-        if not mw.gate.optional <= consent.granted:  # else nothing to gate: no parsing at all
+        if not mw.settled(consent):  # else nothing to gate: no parsing at all
             request_headers = Headers(scope=self.scope)
             placeholder = mw.placeholders(
                 request_headers.get("accept-language"), self.scope.get("root_path", "")
@@ -322,8 +325,7 @@ class Responder:
             if rewriter is not None:
                 changes.append(rewriter)
         if self.media == "text/html":  # a snippet of HTML would make an XHTML page fail to parse
-            nonce = _nonce(fields[b"content-security-policy"]) if (
-                b"content-security-policy" in fields) else None
+            nonce = self.nonce()
             if mw.consent_mode_url:
                 changes.append(HeadStart(mw.head_snippet(self.scope, consent, nonce)))
             if mw.injects(consent):
