@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 import anyio
 from starlette.datastructures import Headers, MutableHeaders
@@ -67,6 +67,11 @@ def _private(cache_control: str) -> str:
     if not any(d.lower() in ("private", "no-store") for d in kept):
         kept.insert(0, "private")
     return ", ".join(kept)
+
+
+def _wide(charset: str | None) -> TypeGuard[str]:
+    """UTF-16/32: not ASCII-compatible, so the byte-level stages need the body transcoded."""
+    return charset is not None and charset.startswith(("utf-16", "utf-32"))
 
 
 class Responder:
@@ -181,13 +186,14 @@ class Responder:
         mw, fields = self.mw, self.fields
         if mw.consent_mode_url or self.media != "text/html" or not mw.settled(self.consent):
             return None
-        encoding = fields.get(b"content-encoding")
-        if encoding is not None and encoding.strip().lower() not in (b"", b"identity"):
-            return None
-        charset = _charset(fields.get(b"content-type", b""))
-        if charset is not None and charset.startswith(("utf-16", "utf-32")):
+        if self.encoding() or _wide(_charset(fields.get(b"content-type", b""))):
             return None
         return mw.snippet(self.scope, self.consent, self.nonce())
+
+    def encoding(self) -> str:
+        """The body's Content-Encoding, lowercased; "" when there is none (or identity)."""
+        value = self.fields.get(b"content-encoding", b"").decode("latin-1").strip().lower()
+        return "" if value == "identity" else value
 
     def nonce(self) -> str | None:
         """The CSP nonce the app's own scripts carry, for consentgate's to carry too."""
@@ -296,8 +302,8 @@ class Responder:
         """The stages this body needs, or None when it passes through untouched."""
         mw, consent, fields = self.mw, self.consent, self.fields
         decoding: list[Stage] = []
-        encoding = fields.get(b"content-encoding", b"").decode("latin-1").strip().lower()
-        if encoding not in ("", "identity"):
+        encoding = self.encoding()
+        if encoding:
             if not decodable(encoding):
                 self.warn_once(
                     encoding,
@@ -311,7 +317,7 @@ class Responder:
         content_type = fields.get(b"content-type", b"")
         charset = _charset(content_type) or _BOMS.get(head[:2])
         transcoding = False
-        if charset is not None and charset.startswith(("utf-16", "utf-32")):
+        if _wide(charset):
             decoding.append(Transcoder(charset))
             transcoding = True
         changes: list[Stage] = []
@@ -334,7 +340,7 @@ class Responder:
             return None
         if transcoding:
             headers["content-type"] = _CHARSET.sub("charset=utf-8", content_type.decode("latin-1"))
-        if encoding not in ("", "identity"):
+        if encoding:
             changes.append(Encoder(encoding))
         return Pipeline(decoding + changes)
 
@@ -350,13 +356,9 @@ class Responder:
 
     def resize(self, raw: list[tuple[bytes, bytes]], length: int) -> None:
         """``mark_changed`` for a body of ``length`` bytes."""
-        fields = self.fields
         raw[:] = [field for field in raw if field[0] != b"content-length"]
-        if b"vary" in fields or b"cache-control" in fields or b"etag" in fields:
-            self.mark_changed(raw)
-            raw.append((b"content-length", b"%d" % length))
-        else:  # the usual case, on every page of a visitor who chose
-            raw += ((b"content-length", b"%d" % length), *_PERSONAL)
+        self.mark_changed(raw)
+        raw.append((b"content-length", b"%d" % length))
 
     def mark_personal(self, raw: list[tuple[bytes, bytes]]) -> None:
         """What this visitor gets is not what another would: keep it out of shared caches.
