@@ -327,7 +327,8 @@ class Responder:
                 request_headers.get("accept-language"), self.scope.get("root_path", "")
             )
             rewriter = mw.gate.rewriter(consent.granted, consent.services,
-                                        host=request_headers.get("host"), placeholder=placeholder)
+                                        host=request_headers.get("host"), placeholder=placeholder,
+                                        xml=self.media != "text/html")
             if rewriter is not None:
                 changes.append(rewriter)
         if self.media == "text/html":  # a snippet of HTML would make an XHTML page fail to parse

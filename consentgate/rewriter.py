@@ -22,12 +22,13 @@ request, every other byte kept) and the original goes into ``data-consent-css`` 
 put back. ``style`` attributes of any element get the same treatment (``data-consent-style``).
 Attributes are read and tags rebuilt by ``markup.py``.
 
-Known limits: in CSS, ``https:host`` without slashes is not read. Foreign content (``<svg>``,
-``<math>``) is otherwise read with HTML rules: a CDATA section is a bogus comment, an SVG
-``<title>``/``<style>`` is raw text (markup hidden there is missed), and ``<script … />`` is read
-as an element without content even in HTML (where browsers read what follows as script data).
-Inline event handlers are looked at on ``<body>`` and the elements the rewriter parses only;
-URLs built at run time by unknown scripts are not looked at.
+``<script … />`` is read as HTML reads it (script data follows) until the first ``<svg>`` or
+``<math>``; after one, a browser may read it as SVG does (no content), so it is closed right away
+and both readings agree; in XHTML it has no content. Known limits: in CSS, ``https:host``
+without slashes is not read. Foreign content is otherwise read with HTML rules: a CDATA section
+is a bogus comment, the content of an SVG ``<title>``/``<style>``/``<script>`` is text (markup
+hidden there is missed). Inline event handlers are looked at on ``<body>`` and the elements the
+rewriter parses only; URLs built at run time by unknown scripts are not looked at.
 """
 
 from __future__ import annotations
@@ -109,7 +110,11 @@ _GATED_TAGS: Final = (
     "script", "iframe", "img", "source", "link", "video", "audio", "object", "embed", "image",
 )
 _RAW_TAGS: Final = ("style", "textarea", "title", "xmp", "noembed", "noframes")
-_SPECIAL_TAGS: Final = (*_GATED_TAGS, *_RAW_TAGS, "noscript", "plaintext", "body")
+# <svg>/<math> start foreign content, where "<script … />" has no content (see _script).
+_FOREIGN_TAGS: Final = ("svg", "math")
+_SPECIAL_TAGS: Final = (
+    *_GATED_TAGS, *_RAW_TAGS, *_FOREIGN_TAGS, "noscript", "plaintext", "body",
+)
 
 # Start-tag names that need Python. _RUN matches other tags with one check of the first letter:
 # a letter that starts no special name is skipped at once; after one that does, a lookahead for
@@ -171,6 +176,8 @@ _MOVED: Final = {
 _HANDLER: Final = re.compile(rb"[\t\n\f\r /\"']on")  # where an event handler's name may start
 _MOVED_SRC: Final = {b"src": b"data-consent-src", b"srcset": b"data-consent-srcset"}
 _STYLE_END: Final = len("</style") + 1
+_FOREIGN: Final = frozenset(t.encode() for t in _FOREIGN_TAGS)
+_CLOSE_SCRIPT: Final = b"</script>"
 _RAW_END: Final = {
     name.encode(): re.compile(rf"</{_ci(name)}[\t\n\f\r />]".encode("ascii"))
     for name in (*_RAW_TAGS, "iframe", "noscript")
@@ -248,18 +255,20 @@ class Gate:
         *,
         host: str | None = None,
         placeholder: Placeholder | None = None,
+        xml: bool = False,
     ) -> HtmlRewriter | None:
         """A rewriter for one response, or None when this visitor needs nothing gated.
 
         ``host`` (the request's host) makes URLs on the site's own host never count as vendors;
         ``placeholder`` renders this response's iframe placeholders (e.g. in the visitor's
-        language) instead of the Gate's.
+        language) instead of the Gate's. ``xml``: the body is XHTML (``application/xhtml+xml``),
+        where ``<script … />`` is an element without content.
         """
         if self.optional <= granted:
             return None
         own = host.lower().partition(":")[0].encode("ascii", "replace") if host else None
         return HtmlRewriter(self, granted | self.required, services, own,
-                            placeholder=placeholder or self.placeholder)
+                            placeholder=placeholder or self.placeholder, xml=xml)
 
     def cookie_category(self, name: str) -> tuple[str, str | None] | None:
         """(category, vendor id or None) of a cookie name; None when unknown or necessary."""
@@ -275,9 +284,14 @@ class HtmlRewriter:
 
     def __init__(
         self, gate: Gate, granted: frozenset[str], services: frozenset[str], host: bytes | None,
-        depth: int = 0, *, placeholder: Placeholder | None = None,
+        depth: int = 0, *, placeholder: Placeholder | None = None, xml: bool = False,
     ) -> None:
         self._depth = depth  # of srcdoc documents inside srcdoc documents
+        self._xml = xml
+        # Whether foreign content (<svg>, <math>) may be open: set at the first such start tag,
+        # never cleared, since a browser may stay in it after an end tag we would count (one
+        # inside an integration point such as <foreignObject> is ignored).
+        self._foreign = False
         self._gate = gate
         self._placeholder = placeholder or gate.placeholder
         self._index = gate.index
@@ -630,7 +644,9 @@ class HtmlRewriter:
                 pos = tag.end()
                 state = _RAW
                 raw_name = name
-            else:  # an ordinary tag whose style may load something (_PLAIN_ATTRS refused it)
+            else:  # <svg>, <math>, or a tag with a style that may load (refused by _PLAIN_ATTRS)
+                if name in _FOREIGN:
+                    self._foreign = True
                 emitted = self._restyled(buf, pos, tag, out, emitted)
                 pos = tag.end()
         if top:
@@ -715,12 +731,22 @@ class HtmlRewriter:
         resume = self._script_resume if top and pos == 0 else None
         self._script_resume = None
         start, sub = resume if resume is not None else (content, _S_DATA)
-        if buf[content - 2 : content - 1] == b"/" and _self_closing(buf, tag):
-            # "<script … />": in SVG an element without content, in HTML (where the slash means
-            # nothing) script data follows. Read as markup either way, so that a tracker after
-            # an SVG script is never taken for script text (rewriting text a script writes in
-            # invalid HTML is the lesser harm).
+        closing = b""  # what closes the element in HTML when it has no content in SVG
+        if (self._xml or self._foreign) and buf[content - 2 : content - 1] == b"/" and (
+            _self_closing(buf, tag)
+        ):
+            # "<script … />": in XHTML and SVG an element without content; in HTML the slash
+            # means nothing and script data follows. After an <svg> or <math> either reading
+            # may be the browser's, so the element is closed right away ("</script>" is an
+            # ignored stray end tag in SVG): both read what follows as markup, as we do.
+            # (Before any foreign content, the HTML reading is certain, and followed below.)
             close = element_end = content
+            if not self._xml:
+                after = bytes(buf[content : min(end, content + len(_CLOSE_SCRIPT))])
+                if len(after) < len(_CLOSE_SCRIPT) and not final:
+                    return None  # (an end tag may be on its way)
+                if _SCRIPT_END.match(after + b">") is None:  # (none there already)
+                    closing = _CLOSE_SCRIPT
         else:
             close, scanned, sub = _script_close(buf, start, end, sub, final)
             element_end = -1
@@ -761,7 +787,7 @@ class HtmlRewriter:
             if index.find_needles(code):
                 in_code = index.code_url_vendors(code)
         if not flags and not in_code:
-            return element_end, None
+            return element_end, (bytes(buf[pos:content]) + closing) if closing else None
         in_tag = index.match_code(memoryview(buf)[pos : tag.end()]) if flags & TAG_SIG else []
         name_end = tag.end(1)
         attrs = parse_attrs(buf, name_end, tag.end() - 1)
@@ -769,13 +795,13 @@ class HtmlRewriter:
             in_tag += in_code
         decision = self._decide(b"script", attrs, in_tag, flags)
         if decision is None:
-            return element_end, None
+            return element_end, (bytes(buf[pos:content]) + closing) if closing else None
         if self._gate.remove:
             return element_end, b""
         category, vendor = decision
         start_tag = self._inert_tag(buf, pos, name_end, tag.end(), b"script", attrs, category,
                                     vendor)
-        return element_end, start_tag + buf[tag.end() : element_end]
+        return element_end, start_tag + buf[tag.end() : element_end] + closing
 
 
 def _self_closing(buf: _Buf, tag: re.Match[bytes]) -> bool:

@@ -140,15 +140,53 @@ def test_object_embed_and_svg_sources_are_gated() -> None:
     out = rewrite(b'<svg><script href="https://connect.facebook.net/en_US/fbevents.js"/></svg>')
     assert out == (b'<svg><script type="text/plain" data-consent-href='
                    b'"https://connect.facebook.net/en_US/fbevents.js" data-consent="marketing"'
-                   b' data-consent-service="meta-pixel"/></svg>')
+                   b' data-consent-service="meta-pixel"/></script></svg>')
     out = rewrite(b"<svg><script>fbq('init', '1');</script></svg>")  # inline, by its snippet
     assert out == (b'<svg><script type="text/plain" data-consent="marketing"'
                    b" data-consent-service=\"meta-pixel\">fbq('init', '1');</script></svg>")
     # A self-closing SVG script has no content: what follows is markup, trackers included.
     out = rewrite(b"<svg><script href=/x.js /></svg>" + GA)
-    assert out == b"<svg><script href=/x.js /></svg>" + GA_INERT
+    assert out == b"<svg><script href=/x.js /></script></svg>" + GA_INERT
     unchanged(b'<object data="/doc.pdf"></object><embed src="/a.swf"><svg><image href="/a.png"/>')
     unchanged(b"<script src=/a.js/>x = '" + PIXEL + b"'</script>")  # (HTML: no self-closing)
+
+
+# What a browser reads after "<script … />" depends on where it is: script data in HTML, markup
+# in SVG (and in XHTML). Here a comment hides a tracker in one reading and not in the other.
+HIDDEN = b"<script src=/a.js /> <!-- </script>" + GA + b" -->"
+HIDDEN_INERT = b"<script src=/a.js /> <!-- </script>" + GA_INERT + b" -->"
+
+
+def test_self_closing_script_in_html_is_followed_by_script_data() -> None:
+    # In HTML the slash means nothing: the script's data ends at "</script>", the tracker after
+    # it runs. (It used to be read as markup here, which hid the tracker inside the comment.)
+    assert rewrite(HIDDEN) == HIDDEN_INERT
+    for cut in range(1, len(HIDDEN)):
+        assert cut_at(HIDDEN, [cut]) == HIDDEN_INERT, cut
+
+
+def test_self_closing_script_after_svg_is_closed_for_both_readings() -> None:
+    # After <svg> the browser may read it either way (an <svg> may be closed, or left by a
+    # <p>): closing it right away makes both readings the same markup as ours, where the
+    # comment hides the tracker from the browser too.
+    html = b"<svg><path d=M0/></svg><p>" + HIDDEN
+    expected = html.replace(b"/a.js />", b"/a.js /></script>")
+    assert rewrite(html) == expected
+    for cut in range(1, len(html)):
+        assert cut_at(html, [cut]) == expected, cut
+    unchanged(b"<math></math><script src=/a.js /></script>")  # already closed: nothing added
+    assert rewrite(expected) == expected
+    out = rewrite(b"<SVG><SCRIPT HREF=/a.js/ />" + GA)  # any case; a slash ending a value is not it
+    assert out == b"<SVG><SCRIPT HREF=/a.js/ /></script>" + GA_INERT
+    # In mode="remove" the gated element goes, and with it the question.
+    remove = Gate(Policy(vendors=BUILTIN_VENDORS, mode="remove"))
+    html = b'<svg><script href="https://connect.facebook.net/en_US/fbevents.js"/>' + GA + b"<p>"
+    assert rewrite(html, gate=remove) == b"<svg><p>"
+
+
+def test_self_closing_script_in_xhtml_has_no_content() -> None:
+    out = rewrite(b"<script src='/a.js'/>" + GA, xml=True)
+    assert out == b"<script src='/a.js'/>" + GA_INERT  # nothing added: XML must stay well-formed
 
 
 def test_object_embed_and_svg_split_anywhere_give_the_same_output() -> None:
