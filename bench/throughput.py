@@ -1,11 +1,22 @@
 """The middleware's cost as a whole: in process, and over HTTP under real uvicorn.
 
-    python bench/throughput.py [--seconds 10] [--window 4] [--pages ../shared/bench-pages]
+    python bench/throughput.py [--seconds 10] [--window 4] [--rounds 5] [--http-only]
+                               [--pages ../shared/bench-pages]
 
 Prints ratios against the bare app measured in the same run:
 - in process (no network, no server): each corpus page through the raw ASGI app, bare vs wrapped,
-  for a visitor who granted everything and for one who granted nothing;
-- over HTTP on loopback, under uvicorn (one worker each), for an HTML page and a JSON response.
+  for a visitor who granted everything and for one who granted nothing (skipped with
+  ``--http-only``);
+- over HTTP on loopback, under uvicorn (one worker each), for an HTML page and a JSON response,
+  two figures per case, each the median of interleaved rounds:
+  - requests/s, as a client sees it;
+  - the server's CPU time per request (utime + stime of the server process, all its threads,
+    from /proc/<pid>/stat around each load window, over the requests the client completed in
+    it), with the speed ratio bare / consentgate (1.00x = same cost per request). It is the
+    steadier figure on a shared VM: CPU time leaves out the time the hypervisor or the scheduler
+    keeps the server off the CPU, which moves requests/s by up to 15 % between two windows of
+    the same server. /proc counts in clock ticks (10 ms), so keep windows at 2 s or more.
+Each figure is shown with its spread, (max - min) / median over the rounds.
 Every loop is bounded in time; the servers listen on 127.0.0.1 only and stop at the end.
 """
 
@@ -25,6 +36,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -142,8 +154,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Server:
+    port: int
+    pid: int  # the uvicorn process itself: taskset execs, so Popen's pid is the python server
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid``, all its threads, from /proc/<pid>/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()  # from field 3 on: comm may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # fields 14, 15
+
+
 @contextlib.contextmanager
-def server(pages_dir: Path, wrap: bool) -> Iterator[int]:
+def server(pages_dir: Path, wrap: bool) -> Iterator[Server]:
     port = free_port()
     code = SERVER.format(root=str(ROOT), bench=str(ROOT / "bench"), pages=str(pages_dir),
                          wrap=wrap, port=port)
@@ -153,30 +178,39 @@ def server(pages_dir: Path, wrap: bool) -> Iterator[int]:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.1):
                 break
             time.sleep(0.05)
-        yield port
+        if Path(f"/proc/{proc.pid}/exe").resolve() != Path(sys.executable).resolve():
+            raise RuntimeError(f"pid {proc.pid} is not the python server")
+        yield Server(port, proc.pid)
     finally:
         proc.terminate()
         proc.wait(10)
 
 
-def load(port: int, path: str, cookie: bytes, seconds: float, clients: int = 8) -> float:
-    """Requests per second from ``clients`` keep-alive connections, for ``seconds``.
+def load(srv: Server, path: str, cookie: bytes, seconds: float,
+         clients: int = 8) -> tuple[float, float]:
+    """Requests per second from ``clients`` keep-alive connections for ``seconds``, and the
+    server's CPU microseconds per request over that window.
 
     wrk (Debian's ``wrk``), when installed, leaves more of the two cores to the server than a
     Python client can; both are bounded in time and talk to 127.0.0.1 only.
     """
     wrk = shutil.which("wrk")
+    cpu = cpu_seconds(srv.pid)
     if wrk is None:
-        return asyncio.run(python_load(port, path, cookie, seconds, clients))
-    out = subprocess.run(
-        [*pin(0), wrk, "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "-H",
-         f"Cookie: {cookie.decode()}", f"http://127.0.0.1:{port}{path}"],
-        capture_output=True, text=True, timeout=seconds + 30, check=True,
-    ).stdout
-    return float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))  # type: ignore[union-attr]
+        rate, count = asyncio.run(python_load(srv.port, path, cookie, seconds, clients))
+    else:
+        out = subprocess.run(
+            [*pin(0), wrk, "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "-H",
+             f"Cookie: {cookie.decode()}", f"http://127.0.0.1:{srv.port}{path}"],
+            capture_output=True, text=True, timeout=seconds + 30, check=True,
+        ).stdout
+        rate = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))  # type: ignore[union-attr]
+        count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return rate, (cpu_seconds(srv.pid) - cpu) / max(count, 1) * 1e6
 
 
-async def python_load(port: int, path: str, cookie: bytes, seconds: float, clients: int) -> float:
+async def python_load(port: int, path: str, cookie: bytes, seconds: float,
+                      clients: int) -> tuple[float, int]:
     request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
                + b"Cookie: " + cookie + b"\r\n\r\n")
     count = 0
@@ -207,24 +241,15 @@ async def python_load(port: int, path: str, cookie: bytes, seconds: float, clien
 
     start = time.perf_counter()
     await asyncio.gather(*(one() for _ in range(clients)))
-    return count / (time.perf_counter() - start)
+    return count / (time.perf_counter() - start), count
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0,
-                        help="in-process time per variant, spread over the rounds")
-    parser.add_argument("--window", type=float, default=4.0,
-                        help="seconds per HTTP load round (shorter rounds are noisier)")
-    parser.add_argument("--pages", type=Path, default=DEFAULT_PAGES)
-    args = parser.parse_args()
-    if not args.pages.is_dir():
-        sys.exit(f"no bench pages at {args.pages}")
-    pages = corpus(args.pages)
-    mw = wrapped(pages)
-    everything, nothing = cookie_for(mw, True), cookie_for(mw, False)
-    print(f"corpus: {len(pages)} pages, {sum(map(len, pages.values())) / 1e6:.1f} MB")
+def spread(values: list[float]) -> float:
+    return (max(values) - min(values)) / statistics.median(values)
 
+
+def report_in_process(pages: dict[str, bytes], mw: ConsentMiddleware, everything: bytes,
+                      nothing: bytes, seconds: float) -> None:
     quiet = wrapped(pages, inject_settings=False)
     sessions, session_cookie = peer_sessions(pages)
     variants = {
@@ -239,7 +264,7 @@ def main() -> None:
     best = dict.fromkeys(variants, 0.0)
     for _ in range(ROUNDS):
         for name, (app, cookie) in variants.items():
-            rate = asyncio.run(in_process(app, pages, cookie, args.seconds / ROUNDS))
+            rate = asyncio.run(in_process(app, pages, cookie, seconds / ROUNDS))
             best[name] = max(best[name], rate)
     bare, full, none, untouched, noop, peer = best.values()
     print(f"in process (MB of page per second, best of {ROUNDS} interleaved rounds):")
@@ -253,12 +278,45 @@ def main() -> None:
     print(f"  Starlette SessionMiddleware  {peer:9.1f}   {peer / bare:.2f}x bare "
           "(also reads a signed cookie per request)")
 
+
+def report(samples: dict[str, list[float]], page: str, unit: str, *, cost: bool) -> None:
+    """Median, spread and speed ratio against the bare app of each case; for a cost (lower is
+    better) the ratio is bare / case, so that on both figures 1.00x is par and higher is faster."""
+    median = {name: statistics.median(values) for name, values in samples.items()}
+    for name, value in median.items():
+        base = median["JSON, bare"] if name.startswith("JSON") else median[f"HTML {page}, bare"]
+        target = f"  (target >= 0.97x, by {unit})" if name == "JSON, consentgate" else ""
+        figure = f"{value:6.1f} us" if cost else f"{value:9.0f}"
+        print(f"  {name:55s} {figure}  spread {spread(samples[name]):4.0%}"
+              f"   {base / value if cost else value / base:.2f}x bare{target}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="in-process time per variant, spread over the rounds")
+    parser.add_argument("--window", type=float, default=4.0,
+                        help="seconds per HTTP load round (shorter rounds are noisier; "
+                             ">= 2 s for the CPU figure, which counts 10 ms clock ticks)")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved HTTP rounds")
+    parser.add_argument("--http-only", action="store_true", help="skip the in-process part")
+    parser.add_argument("--pages", type=Path, default=DEFAULT_PAGES)
+    args = parser.parse_args()
+    if not args.pages.is_dir():
+        sys.exit(f"no bench pages at {args.pages}")
+    pages = corpus(args.pages)
+    mw = wrapped(pages)
+    everything, nothing = cookie_for(mw, True), cookie_for(mw, False)
+    print(f"corpus: {len(pages)} pages, {sum(map(len, pages.values())) / 1e6:.1f} MB")
+    if not args.http_only:
+        report_in_process(pages, mw, everything, nothing, args.seconds)
+
     page = "/" + min(pages, key=lambda n: abs(len(pages[n]) - 190_000))  # a median-size page
-    rounds = ROUNDS
+    rounds = args.rounds
     window = args.window
     client = "wrk" if shutil.which("wrk") else "a Python client (install wrk for steadier figures)"
     print(f"over HTTP, uvicorn, {client}, 8 keep-alive connections, {rounds} interleaved "
-          f"rounds of {window:.1f}s, median requests/s:")
+          f"rounds of {window:.1f}s, medians (spread = (max - min) / median):")
     cases = {
         "JSON, bare": (False, "/json", everything),
         "JSON, consentgate": (True, "/json", everything),
@@ -266,17 +324,18 @@ def main() -> None:
         f"HTML {page}, consentgate, all granted": (True, page, everything),
         f"HTML {page}, consentgate, nothing granted": (True, page, nothing),
     }
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    with server(args.pages, False) as bare_port, server(args.pages, True) as wrapped_port:
+    rates: dict[str, list[float]] = {name: [] for name in cases}
+    costs: dict[str, list[float]] = {name: [] for name in cases}
+    with server(args.pages, False) as bare_srv, server(args.pages, True) as wrapped_srv:
         for _ in range(rounds):  # interleaved, so drift on a shared machine hits all cases alike
             for name, (wrap, path, cookie) in cases.items():
-                port = wrapped_port if wrap else bare_port
-                samples[name].append(load(port, path, cookie, window))
-    median = {name: statistics.median(values) for name, values in samples.items()}
-    for name, value in median.items():
-        base = median["JSON, bare"] if name.startswith("JSON") else median[f"HTML {page}, bare"]
-        target = "  (target >= 0.97x)" if name == "JSON, consentgate" else ""
-        print(f"  {name:55s} {value:8.0f}   {value / base:.2f}x bare{target}")
+                rate, cost = load(wrapped_srv if wrap else bare_srv, path, cookie, window)
+                rates[name].append(rate)
+                costs[name].append(cost)
+    print(" requests/s:")
+    report(rates, page, "req/s", cost=False)
+    print(" server CPU per request (speed ratio bare / this: 1.00x = same cost):")
+    report(costs, page, "CPU/request", cost=True)
 
 
 if __name__ == "__main__":

@@ -120,33 +120,41 @@ _SPECIAL_TAGS: Final = (
 # a letter that starts no special name is skipped at once; after one that does, a lookahead for
 # the special names with that letter (delimited: "<scripts" is an ordinary tag) rejects them.
 # (Faster in sre than fixed-width lookbehinds at the name's end, which every name paid for.)
-_OTHERS: Final = "".join(
-    c for c in "abcdefghijklmnopqrstuvwxyz" if not any(t[0] == c for t in _SPECIAL_TAGS)
-)
-_NOT_SPECIAL: Final = "|".join(
-    f"[{c}{c.upper()}](?!(?:"
-    + "|".join(_ci(t[1:]) for t in sorted(_SPECIAL_TAGS, key=len, reverse=True) if t[0] == c)
-    + r")[\t\n\f\r />])"
-    # (Tried in turn: the first letters of common tags first, "span", "a", "p", "li", "img" …)
-    for c in sorted({t[0] for t in _SPECIAL_TAGS}, key="saplitbneovx".find)
-)
-_PLAIN_START_TAG: Final = (
-    rf"<(?:[{_OTHERS}{_OTHERS.upper()}]|{_NOT_SPECIAL})[^\t\n\f\r />]*+{_PLAIN_ATTRS}"
-)
-_RUN: Final = re.compile(
-    (
-        r"[^<]*+(?:(?:"
-        rf"</[a-zA-Z][^\t\n\f\r />]*+(?:>|{_ATTRS})"
-        rf"|{_PLAIN_START_TAG}"
-        r"|<!--(?:-?>|.*?--!?>)"
-        r"|<!(?!--)[^>]*+>|<\?[^>]*+>|</(?![a-zA-Z])[^>]*+>"
-        r"|<(?=[^a-zA-Z/!?])"  # a lone '<' is text (but not at the buffer's end: wait for more)
-        r")[^<]*+)*+"
-        # … then, in the same call, the special start tag it stopped at (when complete).
-        rf"(?:<([a-zA-Z][^\t\n\f\r />]*+){_ATTRS})?"
-    ).encode("ascii"),
-    re.S,
-)
+
+
+def _run(special: Sequence[str]) -> re.Pattern[bytes]:
+    """The pattern that skips everything but the start tags named in ``special``."""
+    firsts = {t[0] for t in special}
+    others = "".join(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in firsts)
+    not_special = "|".join(
+        f"[{c}{c.upper()}](?!(?:"
+        + "|".join(_ci(t[1:]) for t in sorted(special, key=len, reverse=True) if t[0] == c)
+        + r")[\t\n\f\r />])"
+        # (Tried in turn: the first letters of common tags first, "span", "a", "p", "li" …)
+        for c in sorted(firsts, key="saplitbneovxm".find)
+    )
+    plain_start_tag = (
+        rf"<(?:[{others}{others.upper()}]|{not_special})[^\t\n\f\r />]*+{_PLAIN_ATTRS}"
+    )
+    return re.compile(
+        (
+            r"[^<]*+(?:(?:"
+            rf"</[a-zA-Z][^\t\n\f\r />]*+(?:>|{_ATTRS})"
+            rf"|{plain_start_tag}"
+            r"|<!--(?:-?>|.*?--!?>)"
+            r"|<!(?!--)[^>]*+>|<\?[^>]*+>|</(?![a-zA-Z])[^>]*+>"
+            r"|<(?=[^a-zA-Z/!?])"  # a lone '<' is text (but not at the buffer's end: wait)
+            r")[^<]*+)*+"
+            # … then, in the same call, the special start tag it stopped at (when complete).
+            rf"(?:<([a-zA-Z][^\t\n\f\r />]*+){_ATTRS})?"
+        ).encode("ascii"),
+        re.S,
+    )
+
+
+_RUN: Final = _run(_SPECIAL_TAGS)
+# Once foreign content may be open, <svg> and <math> tell nothing more: they no longer stop it.
+_RUN_FOREIGN: Final = _run([t for t in _SPECIAL_TAGS if t not in _FOREIGN_TAGS])
 _COMMENT_END: Final = re.compile(rb"--!?>")
 _SCRIPT_END: Final = re.compile(rf"</{_ci('script')}[\t\n\f\r />]".encode("ascii"))
 _SCRIPT_TOKEN: Final = re.compile(rf"<!--|-->|<(/?){_ci('script')}[\t\n\f\r />]".encode("ascii"))
@@ -499,7 +507,7 @@ class HtmlRewriter:
         state = self._state if top else _DATA
         raw_name = self._raw_name if top else b""
         emitted = pos  # buf[emitted:pos] is unchanged input not yet copied to out
-        run = _RUN.match
+        run = (_RUN_FOREIGN if self._foreign else _RUN).match
         tag_flags = self._tag_flags
         # Unchanged runs go out as views of the input: joined once, copied once.
         view = memoryview(buf)
@@ -645,8 +653,9 @@ class HtmlRewriter:
                 state = _RAW
                 raw_name = name
             else:  # <svg>, <math>, or a tag with a style that may load (refused by _PLAIN_ATTRS)
-                if name in _FOREIGN:
+                if name in _FOREIGN and not self._foreign:
                     self._foreign = True
+                    run = _RUN_FOREIGN.match
                 emitted = self._restyled(buf, pos, tag, out, emitted)
                 pos = tag.end()
         if top:
