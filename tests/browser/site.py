@@ -236,6 +236,23 @@ async def handlers(request: Request) -> Response:
     return HTMLResponse(body)
 
 
+# "<script … />" read as HTML reads it (before any <svg>) and after an <svg> (where the
+# rewriter closes it): in both, the pixel after the comment must not load before consent.
+SELF_CLOSING = """
+<script src="/plain?script=1" />
+<!-- </script><img id="px1" alt="" src="https://px.ads.linkedin.com/collect/?html=1"> -->
+<p id="between">between</p>
+<svg width="1" height="1"><path d="M0 0"/></svg>
+<script src="/plain?script=2" />
+<!-- </script><img id="px2" alt="" src="https://px.ads.linkedin.com/collect/?svg=1"> -->
+<p id="end">end</p>
+"""
+
+
+async def self_closing(request: Request) -> Response:
+    return HTMLResponse(page("Self-closing", SELF_CLOSING))
+
+
 def build_app(**options: object) -> ConsentMiddleware:
     inner = Starlette(
         routes=[
@@ -249,6 +266,7 @@ def build_app(**options: object) -> ConsentMiddleware:
             Route("/css", css_urls),
             Route("/foreign", foreign),
             Route("/handlers", handlers),
+            Route("/self-closing", self_closing),
         ]
     )
     return ConsentMiddleware(

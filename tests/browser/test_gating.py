@@ -301,3 +301,19 @@ def test_event_handlers_with_a_vendor_snippet_wait_for_consent(visit: VisitFacto
     assert v.page.evaluate("document.body.getAttribute('onload')").startswith("window.__bodyload")
     left = v.page.evaluate("document.querySelector('[data-consent-onerror],[data-consent-onload]')")
     assert left is None
+
+
+def test_self_closing_script_hides_no_tracker_in_either_reading(visit: VisitFactory) -> None:
+    v = fresh(visit, "/self-closing")
+    v.settle(300)
+    assert v.net.hits == [], [h.url for h in v.net.hits]
+    # In HTML the first script's data ran up to its "</script>": the pixel after it is real
+    # markup (made inert, so it waits for consent); after the <svg> the second script was
+    # closed at once, so its comment is a comment for the browser as for the rewriter.
+    assert v.page.evaluate("[!!document.getElementById('px1'), !!document.getElementById('px2')]") \
+        == [True, False]
+    assert v.page.is_visible("#end")
+    v.page.click("#consentgate-banner button[value=accept_all]")
+    v.net.wait_for(v.page, {"px.ads.linkedin.com"})
+    v.settle(300)
+    assert {h.url.split("?", 1)[1] for h in v.net.hits} == {"html=1"}
