@@ -4,7 +4,7 @@ Speed comes from letting one compiled regex (``_RUN``) tokenize, in C, everythin
 need a change: text, comments, end tags and start tags of uninteresting elements, each tag matched
 whole with the tokenizer's attribute-quoting rules so that ``<div title="<script src=…>">`` is one
 token. Python code runs only where ``_RUN`` stops: at a start tag of an element that may load
-something (script, iframe, img, source, link, video, audio), at elements whose content the
+something (script, iframe, img, source, link, video, input …), at elements whose content the
 tokenizer treats specially (style, textarea, title, noscript …), at any start tag whose ``style``
 may load from another host (rare: a "(" and a "//" in it), or where the buffer ends inside an
 unfinished token. Strict HTML tokenizing rules are followed where they decide what is markup:
@@ -108,6 +108,7 @@ _PLAIN_ATTRS: Final = (
 )
 _GATED_TAGS: Final = (
     "script", "iframe", "img", "source", "link", "video", "audio", "object", "embed", "image",
+    "input", "frame",
 )
 _RAW_TAGS: Final = ("style", "textarea", "title", "xmp", "noembed", "noframes")
 # <svg>/<math> start foreign content, where "<script … />" has no content (see _script).
@@ -160,14 +161,17 @@ _SCRIPT_END: Final = re.compile(rf"</{_ci('script')}[\t\n\f\r />]".encode("ascii
 _SCRIPT_TOKEN: Final = re.compile(rf"<!--|-->|<(/?){_ci('script')}[\t\n\f\r />]".encode("ascii"))
 _END_TAG_REST: Final = re.compile(rf"[^\t\n\f\r />]*+{_ATTRS}".encode("ascii"))
 _LOADING: Final = frozenset(
-    (b"img", b"source", b"link", b"video", b"audio", b"iframe", b"object", b"embed", b"image")
+    (b"img", b"source", b"link", b"video", b"audio", b"iframe", b"object", b"embed", b"image",
+     b"input", b"frame")
 )
 # The attributes an element loads from (and whose values the client puts back), by tag name.
 # <image> is <img> in HTML and an image in SVG (href, or the older xlink:href); an SVG <script>
 # loads from href/xlink:href as an HTML one does from src.
 _SCRIPT_SOURCES: Final = (b"src", b"href", b"xlink:href")
+# (Others load from src: <iframe>, <frame>, <audio>, <embed>, <input type=image> …)
 _SOURCES: Final = {
-    b"link": (b"href",),
+    b"link": (b"href", b"imagesrcset"),
+    b"video": (b"src", b"poster"),
     b"img": (b"src", b"srcset"),
     b"source": (b"src", b"srcset"),
     b"object": (b"data",),
@@ -176,7 +180,8 @@ _SOURCES: Final = {
 _MOVED: Final = {
     b"script": {b"type": b"data-consent-type", b"src": b"data-consent-src",
                 b"href": b"data-consent-href", b"xlink:href": b"data-consent-xlink-href"},
-    b"link": {b"href": b"data-consent-href"},
+    b"link": {b"href": b"data-consent-href", b"imagesrcset": b"data-consent-imagesrcset"},
+    b"video": {b"src": b"data-consent-src", b"poster": b"data-consent-poster"},
     b"object": {b"data": b"data-consent-data"},
     b"image": {b"href": b"data-consent-href", b"xlink:href": b"data-consent-xlink-href",
                b"src": b"data-consent-src", b"srcset": b"data-consent-srcset"},

@@ -94,6 +94,8 @@
           continue;
         }
         move(el, "data-consent-srcset", "srcset");
+        var relink = move(el, "data-consent-imagesrcset", "imagesrcset");  // <link rel=preload>
+        move(el, "data-consent-poster", "poster");  // <video>
         move(el, "data-consent-href", "href");
         move(el, "data-consent-xlink-href", "xlink:href");  // SVG <image>
         move(el, "data-consent-data", "data");  // <object>
@@ -109,6 +111,9 @@
         }
         if (move(el, "data-consent-src", "src") && tag === "SOURCE" && el.parentNode.load) {
           media.push(el.parentNode);
+        }
+        if (relink && el.parentNode) {  // (Chromium reads imagesrcset as a link is inserted)
+          el.parentNode.replaceChild(el.cloneNode(true), el);
         }
         if (el.hasAttribute("data-consent-hidden")) {
           el.removeAttribute("data-consent-hidden");

@@ -189,6 +189,29 @@ def test_self_closing_script_in_xhtml_has_no_content() -> None:
     assert out == b"<script src='/a.js'/>" + GA_INERT  # nothing added: XML must stay well-formed
 
 
+def test_posters_image_inputs_frames_and_preloaded_srcsets_are_gated() -> None:
+    fb = b"https://www.facebook.com/tr?id=1"
+    out = rewrite(b'<video poster="' + fb + b'" src=/a.mp4 controls></video>')
+    assert out == (b'<video data-consent-src="/a.mp4" data-consent-poster="' + fb + b'"'
+                   b' data-consent="marketing" data-consent-service="meta-pixel" controls></video>')
+    out = rewrite(b'<INPUT TYPE=image SRC="' + fb + b'" alt=Go>')
+    assert out == (b'<INPUT data-consent-src="' + fb + b'" data-consent="marketing"'
+                   b' data-consent-service="meta-pixel" TYPE=image alt=Go>')
+    out = rewrite(b"<frameset><frame src=https://www.youtube.com/embed/1></frameset>")
+    assert out == (b'<frameset><frame data-consent-src="https://www.youtube.com/embed/1"'
+                   b' data-consent="marketing" data-consent-service="youtube"></frameset>')
+    out = rewrite(b'<link rel=preload as=image imagesrcset="/a.png 1x, ' + fb + b' 2x">')
+    assert out == (b'<link data-consent-imagesrcset="/a.png 1x, ' + fb + b' 2x"'
+                   b' data-consent="marketing" data-consent-service="meta-pixel" rel=preload'
+                   b" as=image>")
+    unchanged(b'<video poster=/a.png src=/a.mp4></video><input type=image src=/go.png>'
+              b"<input name=q value=https://www.facebook.com/tr><frame src=/nav.html>"
+              b"<link rel=preload as=image imagesrcset='/a.png 1x, /b.png 2x'>")
+    remove = Gate(Policy(vendors=BUILTIN_VENDORS, mode="remove"))
+    out = rewrite(b'<video poster="' + fb + b'"></video>', gate=remove)  # kept, without sources
+    assert out.startswith(b"<video ") and b"poster" not in out and b"facebook" not in out
+
+
 def test_object_embed_and_svg_split_anywhere_give_the_same_output() -> None:
     html = (b'<object data="https://www.youtube.com/v/1"></object><embed src=//www.youtube.com/v/1>'
             b"<svg><image xlink:href=https://www.facebook.com/tr /><script href=/a.js />"
@@ -558,7 +581,8 @@ _FRAGMENTS = [
     b"<?", b"</", b"<p>", b"</p>", b"<svg>", b"<video src=", b"<iframe srcdoc=", b"&lt;",
     b"&quot;", b"&#39;", b"&amp;", b"url(", b")", b"//cdn.taboola.com/x.png", b" style=",
     b"<object data=", b"<embed src=", b"<image xlink:href=", b"<script href=", b"/>",
-    b"<body", b" onload=", b" ONERROR=", b"fbq('track', 'PageView')",
+    b"<body", b" onload=", b" ONERROR=", b"fbq('track', 'PageView')", b"<video poster=",
+    b"<input type=image src=", b"<frame src=", b" imagesrcset=", b"<math>",
 ]
 _html = st.lists(st.sampled_from(_FRAGMENTS), max_size=60).map(b"".join)
 

@@ -177,6 +177,10 @@ ELEMENTS = f"""
 </picture>
 <img id="retina" alt="" width="1" height="1" src="https://px.ads.linkedin.com/collect/?src=1"
  srcset="https://px.ads.linkedin.com/collect/?srcset=1 1x">
+<link rel="preload" as="image" imagesrcset="https://px.ads.linkedin.com/collect/?imagesrcset=1 1x">
+<video width="2" height="2" poster="https://px.ads.linkedin.com/collect/?poster=1"></video>
+<input type="image" alt="go" width="1" height="1"
+ src="https://px.ads.linkedin.com/collect/?input=1">
 """
 
 

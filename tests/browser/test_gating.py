@@ -226,8 +226,10 @@ def test_activation_restores_every_attribute_and_element_kind(visit: VisitFactor
     assert module[0] == "module" and module[1].startswith("sha384-")
     assert module[2:] == ["anonymous", "no-referrer", "https://lib.example-analytics.com/module.js"]
     requested = {h.url.split("?", 1)[1] for h in v.net.hits if h.host == "px.ads.linkedin.com"}
-    # <picture> picks its <source>; the 1x srcset wins over src; the preload is fetched.
-    assert requested == {"preload=1", "source=1", "srcset=1"}
+    # <picture> picks its <source>; the 1x srcset wins over src; the preloads are fetched, and
+    # the poster and the image button.
+    assert requested == {"preload=1", "source=1", "srcset=1", "imagesrcset=1", "poster=1",
+                         "input=1"}
     assert v.errors == []
 
 
