@@ -15,7 +15,9 @@ Prints ratios against the bare app measured in the same run:
     it), with the speed ratio bare / consentgate (1.00x = same cost per request). It is the
     steadier figure on a shared VM: CPU time leaves out the time the hypervisor or the scheduler
     keeps the server off the CPU, which moves requests/s by up to 15 % between two windows of
-    the same server. /proc counts in clock ticks (10 ms), so keep windows at 2 s or more.
+    the same server. It still moves when the CPU itself runs slower (a busy neighbour on the
+    other core or the host), so read both over several runs. /proc counts in clock ticks
+    (10 ms), so keep windows at 2 s or more.
 Each figure is shown with its spread, (max - min) / median over the rounds.
 Every loop is bounded in time; the servers listen on 127.0.0.1 only and stop at the end.
 """
