@@ -21,7 +21,7 @@ from . import consent as consent_module
 from .consent import SCOPE_KEY, Consent
 from .consentlog import DEFAULT_FILENAME, ConsentEntry, ConsentLog, ConsentLogError, open_log
 from .consentlog.receipt import receipt_response
-from .cookie import ConsentCookie, Reading, cookie_names, new_consent_id
+from .cookie import ConsentCookie, cookie_names, new_consent_id
 from .endpoints import Endpoints, Refused, Rejection, expired_cookie_headers, safe_next
 from .i18n import localise_categories, texts_for
 from .policy import DEFAULT_CATEGORIES, Category, Mode, Policy, Vendor
@@ -32,6 +32,7 @@ from .signals import DEFAULT_GPC_REFUSES, Jurisdiction, Signals, default_consent
 from .vendors import BUILTIN_VENDORS
 
 logger = logging.getLogger("consentgate")
+_current = consent_module._current  # the request's consent, for the template helpers
 
 DAY = 24 * 60 * 60
 
@@ -130,7 +131,7 @@ class ConsentMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        reading = self.read(scope)
+        reading = self.codec.read_request(scope["headers"], self.cookie_name)
         stored = reading.consent
         if stored is not None and stored.decided:
             consent = stored
@@ -141,7 +142,7 @@ class ConsentMiddleware:
             if stored is None and self.consent_log is not None:
                 issue = await self.record_signal_refusal(scope, consent)
         scope.setdefault("state", {})[SCOPE_KEY] = consent
-        token = consent_module._current.set(consent)
+        token = _current.set(consent)
         try:
             path = scope["path"]
             if self._endpoint_paths in path:  # a cheap test first: most requests are not ours
@@ -153,12 +154,7 @@ class ConsentMiddleware:
                     return
             await self.app(scope, receive, Responder(self, scope, send, consent, issue).send)
         finally:
-            consent_module._current.reset(token)
-
-    # -- consent state ------------------------------------------------------------------------
-
-    def read(self, scope: Scope) -> Reading:
-        return self.codec.read_request(scope["headers"], self.cookie_name)
+            _current.reset(token)
 
     # -- browser signals, jurisdiction, Consent Mode (signals.py, headstart.py) ---------------
 

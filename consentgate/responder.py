@@ -6,7 +6,8 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from typing import TYPE_CHECKING, TypeGuard
+from collections.abc import Awaitable, Generator
+from typing import TYPE_CHECKING, Final, TypeGuard
 
 import anyio
 from starlette.datastructures import Headers, MutableHeaders
@@ -42,9 +43,15 @@ _READ = frozenset({b"content-type", b"content-encoding", b"set-cookie", b"cache-
                    b"etag", b"content-security-policy"})
 
 
-@functools.lru_cache(maxsize=256)
+_MEDIA: dict[bytes, str] = {}  # Content-Type -> media type (apps send the same few again)
+
+
 def _media(content_type: bytes) -> str:
-    return content_type.decode("latin-1").split(";", 1)[0].strip().lower()
+    media = content_type.decode("latin-1").split(";", 1)[0].strip().lower()
+    if len(_MEDIA) >= 256:
+        _MEDIA.clear()
+    _MEDIA[content_type] = media
+    return media
 
 
 @functools.lru_cache(maxsize=256)
@@ -74,23 +81,31 @@ def _wide(charset: str | None) -> TypeGuard[str]:
     return charset is not None and charset.startswith(("utf-16", "utf-32"))
 
 
+class _Done:
+    """An awaitable that is already done: what ``send`` returns when it only holds a message."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        yield from ()  # (a generator that ends at once)
+
+
+_DONE: Final = _Done()
+
+
 class Responder:
     """One response's state. ``send`` is what the app calls; ``downstream`` is the server's."""
 
-    __slots__ = (
-        "appends",
-        "consent",
-        "downstream",
-        "failed",
-        "fields",
-        "issue",
-        "media",
-        "mw",
-        "passthrough",
-        "pipeline",
-        "scope",
-        "start",
-    )
+    # Immutable defaults on the class: a response that passes through (JSON, images …) sets
+    # only what __init__ does.
+    start: Message | None = None  # held until the first body message
+    pipeline: Pipeline | None = None
+    failed = False
+    passthrough = False  # nothing more to do with this response
+    media = ""
+    appends: bytes | None = None  # the snippet, when appending it is the only change
+    # The start's headers this module reads, lowercased names, from on_start's one pass.
+    fields: dict[bytes, bytes]
 
     def __init__(
         self, mw: ConsentMiddleware, scope: Scope, send: Send, consent: Consent,
@@ -101,19 +116,13 @@ class Responder:
         self.downstream = send
         self.consent = consent
         self.issue = issue  # a consent cookie to (re-)issue with this response
-        self.start: Message | None = None  # held until the first body message
-        self.pipeline: Pipeline | None = None
-        self.failed = False
-        self.passthrough = False  # nothing more to do with this response
-        self.media = ""
-        self.appends: bytes | None = None  # the snippet, when appending it is the only change
-        # The start's headers this module reads, lowercased names, from the one pass over them.
-        self.fields: dict[bytes, bytes] = {}
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
+        """What the app calls as its ``send``: returns what it awaits. (Not a coroutine itself:
+        a response passing through awaits the server's own ``send``, one frame less per
+        message, which is most of what this adds to a JSON request.)"""
         if self.passthrough:
-            await self.downstream(message)
-            return
+            return self.downstream(message)
         kind = message["type"]
         if kind == "http.response.body" and type(message.get("body", b"")) is not bytes:
             # ASGI says bytes; a bytearray or memoryview body must not make us raise.
@@ -121,26 +130,28 @@ class Responder:
         if kind == "http.response.start":
             if self.on_start(message):
                 self.passthrough = True
-                await self.downstream(message)
-            else:
-                self.start = message
-        elif self.start is not None and kind in ("http.response.body", "http.response.pathsend"):
+                return self.downstream(message)
+            self.start = message
+            return _DONE
+        if self.start is not None and kind in ("http.response.body", "http.response.pathsend"):
             if (self.appends is not None and kind == "http.response.body"
                     and not message.get("more_body", False)
                     and message.get("body", b"")[:2] not in _BOMS):
-                await self.append(message)
-            else:
-                await self.on_first(message)
-        elif kind == "http.response.body" and self.pipeline is not None:
-            await self.on_body(message)
-        else:
-            await self.flush_start()
-            await self.downstream(message)
+                return self.append(message)
+            return self.on_first(message)
+        if kind == "http.response.body" and self.pipeline is not None:
+            return self.on_body(message)
+        return self.forward(message)
+
+    async def forward(self, message: Message) -> None:
+        """Any other message (trailers, ``debug`` …), after the held start if there is one."""
+        await self.flush_start()
+        await self.downstream(message)
 
     def on_start(self, message: Message) -> bool:
         """Reads the start once. True when the body can go through as the app sends it."""
         raw = message.get("headers") or ()
-        fields = self.fields
+        self.fields = fields = {}
         lowercase = True
         for key, value in raw:  # one pass, no header object for most responses
             if key in _READ:
@@ -150,7 +161,8 @@ class Responder:
                 lowercase = False
                 if key.lower() in _READ:
                     fields[key.lower()] = value
-        media = _media(fields.get(b"content-type", b""))
+        content_type = fields.get(b"content-type", b"")
+        media = _MEDIA.get(content_type) or _media(content_type)
         html = media in _HTML
         if not html and b"set-cookie" not in fields and not self.issue:
             return True  # neither its headers nor its body concern us
