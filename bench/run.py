@@ -6,7 +6,9 @@
 2. memory.py     - peak memory streaming synth-big.html (and ~50 MB of it) in small chunks;
 3. coverage.py   - trackers made inert / other references untouched, built-in registry only;
 4. throughput.py - the middleware in process and under uvicorn over loopback, against the bare
-                   app and peer middlewares.
+                   app and peer middlewares;
+5. instructions.py - instructions per request under uvicorn, counted by valgrind's callgrind
+                   (the steady figure; skipped with a note when valgrind is not installed).
 
 Each script prints its own ratios; every loop in them is bounded in time. ``--quick`` shortens
 the timed parts (fewer repeats, shorter rounds) for a smoke run; the README's figures come from
@@ -16,6 +18,7 @@ full runs. Exits non-zero when a script fails.
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import time
@@ -32,6 +35,7 @@ def steps(pages: Path, quick: bool) -> list[list[str]]:
         ["coverage.py", str(pages)],
         ["throughput.py", "--pages", str(pages),
          *(["--seconds", "2", "--window", "1"] if quick else [])],
+        ["instructions.py", "--pages", str(pages), *(["--requests", "100"] if quick else [])],
     ]
 
 
@@ -44,6 +48,10 @@ def main() -> int:
         sys.exit(f"no bench pages at {args.pages}")
     failed = []
     for script, *rest in steps(args.pages, args.quick):
+        if script == "instructions.py" and shutil.which("valgrind") is None:
+            print("== instructions.py: skipped, valgrind is not installed "
+                  "(Debian: apt-get install valgrind)\n", flush=True)
+            continue
         print(f"== {script} {' '.join(rest)}", flush=True)
         began = time.perf_counter()
         code = subprocess.call([sys.executable, str(BENCH / script), *rest], cwd=BENCH.parent)

@@ -1,0 +1,176 @@
+"""Instructions a uvicorn server executes per request, counted by valgrind: the steady figure.
+
+    python bench/instructions.py [--requests 2000] [--pages ../shared/bench-pages]
+
+Requests/s on a shared or virtual machine swing by 15 % between two windows of the same server,
+and CPU time per request moves with a busy neighbour. The number of instructions a server runs
+per request does not: callgrind counts them the same, run after run, whatever else the machine
+does (within ~0.3 %: the event loop's own timing differs a little). For each server (the bare
+app, consentgate, and peers: a no-op pure ASGI middleware and Starlette's SessionMiddleware) it
+starts uvicorn under callgrind (with PYTHONHASHSEED=0), warms it up, zeroes the counters
+(``callgrind_control -z``), sends the requests over one keep-alive connection from a client
+outside valgrind, and reads the count (``callgrind_control -d``). It prints instructions per
+request and the ratio bare / this (1.00x = same cost; under a CPU-bound server, the speed
+ratio). Instructions are not time (cache misses and branch mispredictions differ), but Python
+code's differences are mostly instructions. Needs valgrind (Debian: ``apt-get install
+valgrind``); each server runs ~50x slower under it, so a run takes a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+from throughput import DEFAULT_PAGES, cookie_for, corpus, free_port, wrapped  # noqa: E402
+
+SERVER = """
+import logging, sys, uvicorn
+sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
+logging.disable(logging.WARNING)  # (consent_log=None says so once: not what is measured)
+from pathlib import Path
+from throughput import NoOp, bare_app, corpus, peer_sessions, wrapped
+pages = corpus(Path({pages!r}))
+app = {{"bare": lambda: bare_app(pages), "consentgate": lambda: wrapped(pages),
+        "no-op": lambda: NoOp(bare_app(pages)),
+        "SessionMiddleware": lambda: peer_sessions(pages)[0]}}[{kind!r}]()
+uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", access_log=False)
+"""
+KINDS = ("bare", "consentgate", "no-op", "SessionMiddleware")
+WARM_UP = 50
+
+
+def fetch(conn: socket.socket, request: bytes, count: int) -> None:
+    """Sends ``request`` ``count`` times, reading each whole response (Content-Length or
+    chunked) before the next."""
+    buf = b""
+    for _ in range(count):
+        conn.sendall(request)
+        while (head_end := buf.find(b"\r\n\r\n")) < 0:
+            buf += conn.recv(65536)
+        head = buf[:head_end].lower()
+        buf = buf[head_end + 4 :]
+        length = re.search(rb"\ncontent-length:\s*(\d+)", head)
+        if length is not None:
+            while len(buf) < int(length.group(1)):
+                buf += conn.recv(65536)
+            buf = buf[int(length.group(1)) :]
+            continue
+        while True:  # chunked
+            while (line_end := buf.find(b"\r\n")) < 0:
+                buf += conn.recv(65536)
+            size = int(buf[:line_end].split(b";")[0], 16)
+            while len(buf) < line_end + 2 + size + 2:
+                buf += conn.recv(65536)
+            buf = buf[line_end + 2 + size + 2 :]
+            if size == 0:
+                break
+
+
+def counted(callgrind_control: str, pid: int, folder: Path) -> int:
+    """Instructions since the counters were last zeroed: dumps them and reads the dump."""
+    before = set(folder.iterdir())
+    subprocess.run([callgrind_control, "-d", str(pid)], check=True, capture_output=True)
+    for _ in range(100):
+        dumps = set(folder.iterdir()) - before
+        if dumps:
+            text = max(dumps, key=lambda p: p.stat().st_mtime).read_text(errors="replace")
+            total = re.search(r"^(?:summary|totals):\s*(\d+)", text, re.M)
+            if total is not None:
+                return int(total.group(1))
+        time.sleep(0.1)
+    raise RuntimeError("callgrind wrote no dump")
+
+
+def measure(kind: str, pages_dir: Path, cases: dict[str, tuple[str, bytes, int]],
+            valgrind: str, callgrind_control: str) -> dict[str, float]:
+    """Instructions per request of one server, for each case (path, cookie, requests)."""
+    port = free_port()
+    code = SERVER.format(root=str(BENCH.parent), bench=str(BENCH), pages=str(pages_dir),
+                         kind=kind, port=port)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        proc = subprocess.Popen(
+            [valgrind, "--tool=callgrind", f"--callgrind-out-file={folder}/cg.out",
+             f"--log-file={folder}/valgrind.log", sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": "0"}, cwd=str(BENCH),
+        )
+        try:
+            deadline = time.monotonic() + 300
+            while True:
+                try:
+                    conn = socket.create_connection(("127.0.0.1", port), timeout=120)
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"the {kind} server did not start") from None
+                    time.sleep(0.5)
+            result = {}
+            with conn:
+                for name, (path, cookie, count) in cases.items():
+                    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
+                               + b"Cookie: " + cookie + b"\r\n\r\n")
+                    fetch(conn, request, WARM_UP)
+                    subprocess.run([callgrind_control, "-z", str(proc.pid)], check=True,
+                                   capture_output=True)
+                    fetch(conn, request, count)
+                    result[name] = counted(callgrind_control, proc.pid, folder) / count
+            return result
+        finally:
+            proc.terminate()
+            proc.wait(60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="JSON requests per server")
+    parser.add_argument("--pages", type=Path, default=DEFAULT_PAGES)
+    args = parser.parse_args()
+    valgrind, control = shutil.which("valgrind"), shutil.which("callgrind_control")
+    if valgrind is None or control is None:
+        sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")
+    if not args.pages.is_dir():
+        sys.exit(f"no bench pages at {args.pages}")
+    pages = corpus(args.pages)
+    logging.disable(logging.WARNING)  # (consent_log=None says so: not what is measured)
+    mw = wrapped(pages)
+    everything, nothing = cookie_for(mw, True), cookie_for(mw, False)
+    page = "/" + min(pages, key=lambda n: abs(len(pages[n]) - 190_000))  # a median-size page
+    html = max(20, args.requests // 10)
+    cases = {
+        "JSON": ("/json", everything, args.requests),
+        f"HTML {page}, all granted": (page, everything, html),
+        f"HTML {page}, nothing granted": (page, nothing, html),
+    }
+    print(f"instructions per request under uvicorn (callgrind), one keep-alive connection, "
+          f"{args.requests} JSON / {html} HTML requests after {WARM_UP}:")
+    counts = {}
+    for kind in KINDS:
+        mine = cases if kind in ("bare", "consentgate") else {"JSON": cases["JSON"]}
+        if kind != "consentgate":
+            mine = {k: v for k, v in mine.items() if not k.endswith("nothing granted")}
+        counts[kind] = measure(kind, args.pages, mine, valgrind, control)
+    for name in cases:
+        base = counts["bare"][name] if not name.endswith("nothing granted") else counts[
+            "bare"][name.replace("nothing granted", "all granted")]
+        print(f"  {name}")
+        for kind in KINDS:
+            if name in counts[kind]:
+                value = counts[kind][name]
+                target = "  (target >= 0.97x)" if (kind, name) == ("consentgate", "JSON") else ""
+                print(f"    {kind:20} {value / 1000:9.1f}k   {base / value:.3f}x bare{target}")
+
+
+if __name__ == "__main__":
+    main()
