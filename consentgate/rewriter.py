@@ -133,7 +133,7 @@ def _run(special: Sequence[str]) -> re.Pattern[bytes]:
         + "|".join(_ci(t[1:]) for t in sorted(special, key=len, reverse=True) if t[0] == c)
         + r")[\t\n\f\r />])"
         # (Tried in turn: the first letters of common tags first, "span", "a", "p", "li" …)
-        for c in sorted(firsts, key="saplitbneovxm".find)
+        for c in sorted(firsts, key="saplitbneofvxm".find)
     )
     plain_start_tag = (
         rf"<(?:[{others}{others.upper()}]|{not_special})[^\t\n\f\r />]*+{_PLAIN_ATTRS}"
@@ -143,7 +143,7 @@ def _run(special: Sequence[str]) -> re.Pattern[bytes]:
             r"[^<]*+(?:(?:"
             rf"</[a-zA-Z][^\t\n\f\r />]*+(?:>|{_ATTRS})"
             rf"|{plain_start_tag}"
-            r"|<!--(?:-?>|.*?--!?>)"
+            r"|<!--(?:-?>|[^-]*+(?:-(?!-!?>)[^-]*+)*+--!?>)"  # (unrolled: sre skips in C)
             r"|<!(?!--)[^>]*+>|<\?[^>]*+>|</(?![a-zA-Z])[^>]*+>"
             r"|<(?=[^a-zA-Z/!?])"  # a lone '<' is text (but not at the buffer's end: wait)
             r")[^<]*+)*+"
