@@ -10,10 +10,14 @@ app, consentgate, and peers: a no-op pure ASGI middleware and Starlette's Sessio
 starts uvicorn under callgrind (with PYTHONHASHSEED=0), warms it up, zeroes the counters
 (``callgrind_control -z``), sends the requests over one keep-alive connection from a client
 outside valgrind, and reads the count (``callgrind_control -d``). It prints instructions per
-request and the ratio bare / this (1.00x = same cost; under a CPU-bound server, the speed
-ratio). Instructions are not time (cache misses and branch mispredictions differ), but Python
-code's differences are mostly instructions. Needs valgrind (Debian: ``apt-get install
-valgrind``); each server runs ~50x slower under it, so a run takes a few minutes.
+request and the ratio bare / this (1.00x = same count). The same for requests in process (the
+raw ASGI app, no server), where the bare app's own work is small.
+What it does not see: the kernel's work (socket reads and writes, counted in the CPU time
+throughput.py reads), and time itself: the same instructions take longer when they miss the
+caches, and a middleware's Python code adds more code and data to keep in them. So this is
+the steady count of the work added, not a speed ratio; throughput.py's figures are the speed,
+noisy as they are. Needs valgrind (Debian: ``apt-get install valgrind``); each server runs
+~50x slower under it, so a run takes a few minutes.
 """
 
 from __future__ import annotations
@@ -48,6 +52,40 @@ app = {{"bare": lambda: bare_app(pages), "consentgate": lambda: wrapped(pages),
 uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", access_log=False)
 """
 KINDS = ("bare", "consentgate", "no-op", "SessionMiddleware")
+# In process: every corpus page through the raw ASGI app, ``count`` times over, for a visitor
+# who granted everything; run with 0 and with ``count`` rounds, the difference is the requests.
+IN_PROCESS = """
+import asyncio, logging, sys
+sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
+logging.disable(logging.WARNING)
+from pathlib import Path
+from throughput import NoOp, bare_app, cookie_for, corpus, peer_sessions, wrapped
+pages = corpus(Path({pages!r}))
+everything = cookie_for(wrapped(pages), True)
+app, cookie = {{"bare": lambda: (bare_app(pages), everything),
+    "consentgate": lambda: (wrapped(pages), everything),
+    "consentgate, inject_settings=False": lambda: (wrapped(pages, inject_settings=False),
+                                                   everything),
+    "no-op": lambda: (NoOp(bare_app(pages)), everything),
+    "SessionMiddleware": lambda: peer_sessions(pages)}}[{kind!r}]()
+
+async def receive():
+    return {{"type": "http.request", "body": b"", "more_body": False}}
+
+async def send(message):
+    pass
+
+async def main():
+    for _ in range({rounds}):
+        for name in pages:
+            await app({{"type": "http", "method": "GET", "path": "/" + name, "root_path": "",
+                       "query_string": b"", "scheme": "http", "http_version": "1.1",
+                       "headers": [(b"host", b"bench"), (b"cookie", cookie)]}}, receive, send)
+
+asyncio.run(main())
+"""
+IN_PROCESS_KINDS = ("bare", "consentgate", "consentgate, inject_settings=False", "no-op",
+                    "SessionMiddleware")
 WARM_UP = 50
 
 
@@ -132,6 +170,26 @@ def measure(kind: str, pages_dir: Path, cases: dict[str, tuple[str, bytes, int]]
             proc.wait(60)
 
 
+def in_process(kind: str, pages_dir: Path, rounds: int, valgrind: str) -> int:
+    """Instructions of ``rounds`` passes over the corpus pages through one app, in process."""
+    totals = []
+    for count in (0, rounds):
+        code = IN_PROCESS.format(root=str(BENCH.parent), bench=str(BENCH), pages=str(pages_dir),
+                                 kind=kind, rounds=count)
+        with tempfile.TemporaryDirectory() as tmp:
+            log = Path(tmp) / "valgrind.log"
+            subprocess.run(
+                [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                 f"--log-file={log}", sys.executable, "-c", code],
+                env={**os.environ, "PYTHONHASHSEED": "0"}, check=True,
+            )
+            found = re.search(r"Collected\s*:\s*(\d+)", log.read_text())
+            if found is None:
+                raise RuntimeError("callgrind reported no count")
+            totals.append(int(found.group(1)))
+    return totals[1] - totals[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="JSON requests per server")
@@ -157,19 +215,27 @@ def main() -> None:
           f"{args.requests} JSON / {html} HTML requests after {WARM_UP}:")
     counts = {}
     for kind in KINDS:
-        mine = cases if kind in ("bare", "consentgate") else {"JSON": cases["JSON"]}
+        wanted = cases if kind in ("bare", "consentgate") else {"JSON": cases["JSON"]}
         if kind != "consentgate":
-            mine = {k: v for k, v in mine.items() if not k.endswith("nothing granted")}
-        counts[kind] = measure(kind, args.pages, mine, valgrind, control)
+            wanted = {k: v for k, v in wanted.items() if not k.endswith("nothing granted")}
+        counts[kind] = measure(kind, args.pages, wanted, valgrind, control)
     for name in cases:
-        base = counts["bare"][name] if not name.endswith("nothing granted") else counts[
-            "bare"][name.replace("nothing granted", "all granted")]
+        base = counts["bare"][name.replace("nothing granted", "all granted")]
         print(f"  {name}")
         for kind in KINDS:
             if name in counts[kind]:
                 value = counts[kind][name]
                 target = "  (target >= 0.97x)" if (kind, name) == ("consentgate", "JSON") else ""
-                print(f"    {kind:20} {value / 1000:9.1f}k   {base / value:.3f}x bare{target}")
+                print(f"    {kind:36} {value / 1000:7.1f}k   {base / value:.3f}x bare{target}")
+
+    rounds = max(1, args.requests // 500)
+    print(f"in process, all granted: instructions per request over {rounds} passes of the "
+          f"{len(pages)} pages through the raw ASGI app")
+    totals = {kind: in_process(kind, args.pages, rounds, valgrind) for kind in IN_PROCESS_KINDS}
+    for kind, total in totals.items():
+        target = "  (target >= 0.8x)" if kind == "consentgate" else ""
+        print(f"    {kind:36} {total / rounds / len(pages) / 1000:7.1f}k   "
+              f"{totals['bare'] / total:.3f}x bare{target}")
 
 
 if __name__ == "__main__":
