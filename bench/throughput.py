@@ -5,8 +5,9 @@
 
 Prints ratios against the bare app measured in the same run:
 - in process (no network, no server): each corpus page through the raw ASGI app, bare vs wrapped,
-  for a visitor who granted everything and for one who granted nothing (skipped with
-  ``--http-only``);
+  for a visitor who granted everything and for one who granted nothing, and peers, in batches of
+  ~10 ms taken in turn for ``--seconds``; each ratio is the median of the ratios between
+  neighbouring batches, so a slow moment hits both sides of it (skipped with ``--http-only``);
 - over HTTP on loopback, under uvicorn (one worker each), for an HTML page and a JSON response,
   two figures per case, each the median of interleaved rounds:
   - requests/s, as a client sees it;
@@ -107,12 +108,8 @@ def cookie_for(mw: ConsentMiddleware, everything: bool) -> bytes:
     return f"{mw.cookie_name}={mw.codec.dumps(consent)}".encode()
 
 
-async def in_process(app: Any, pages: dict[str, bytes], cookie: bytes, seconds: float) -> float:
-    """Megabytes of page per second through ``app``."""
-    done = 0
-    names = list(pages)
-    deadline = time.perf_counter() + seconds
-    start = time.perf_counter()
+async def one_pass(app: Any, pages: dict[str, bytes], cookie: bytes, passes: int) -> float:
+    """Seconds per request of ``passes`` passes over the pages through ``app``."""
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -120,14 +117,30 @@ async def in_process(app: Any, pages: dict[str, bytes], cookie: bytes, seconds: 
     async def send(message: dict[str, Any]) -> None:
         pass
 
-    while time.perf_counter() < deadline:
-        for name in names:
+    start = time.perf_counter()
+    for _ in range(passes):
+        for name in pages:
             scope = {"type": "http", "method": "GET", "path": f"/{name}", "root_path": "",
                      "query_string": b"", "scheme": "http", "http_version": "1.1",
                      "headers": [(b"host", b"bench"), (b"cookie", cookie)]}
             await app(scope, receive, send)
-            done += len(pages[name])
-    return done / (time.perf_counter() - start) / 1e6
+    return (time.perf_counter() - start) / (passes * len(pages))
+
+
+async def in_process(variants: dict[str, tuple[Any, bytes]], pages: dict[str, bytes],
+                     seconds: float) -> dict[str, list[float]]:
+    """Seconds per request of each variant, in batches of ~10 ms taken in turn until
+    ``seconds`` pass: a slow moment of the machine hits the batches next to each other alike,
+    so ratios of neighbouring batches are steadier than those of long runs one after another."""
+    passes = {}
+    for name, (app, cookie) in variants.items():  # (also warms the caches)
+        passes[name] = max(1, round(0.01 / (await one_pass(app, pages, cookie, 1) * len(pages))))
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        for name, (app, cookie) in variants.items():
+            times[name].append(await one_pass(app, pages, cookie, passes[name]))
+    return times
 
 
 # -- over HTTP -------------------------------------------------------------------------------
@@ -252,33 +265,23 @@ def spread(values: list[float]) -> float:
 
 def report_in_process(pages: dict[str, bytes], mw: ConsentMiddleware, everything: bytes,
                       nothing: bytes, seconds: float) -> None:
-    quiet = wrapped(pages, inject_settings=False)
     sessions, session_cookie = peer_sessions(pages)
     variants = {
-        "bare": (bare_app(pages), everything),
-        "full": (mw, everything),
-        "none": (mw, nothing),
-        "quiet": (quiet, everything),
-        "noop": (NoOp(bare_app(pages)), everything),
-        "peer": (sessions, session_cookie),
+        "bare app": (bare_app(pages), everything),
+        "consentgate, all granted": (mw, everything),
+        "consentgate, nothing granted": (mw, nothing),
+        "all granted, inject_settings=False": (wrapped(pages, inject_settings=False), everything),
+        "peer: a no-op pure ASGI middleware": (NoOp(bare_app(pages)), everything),
+        "peer: Starlette SessionMiddleware": (sessions, session_cookie),
     }
-    # Interleaved rounds, best of each: drift on a shared machine hits every variant alike.
-    best = dict.fromkeys(variants, 0.0)
-    for _ in range(ROUNDS):
-        for name, (app, cookie) in variants.items():
-            rate = asyncio.run(in_process(app, pages, cookie, seconds / ROUNDS))
-            best[name] = max(best[name], rate)
-    bare, full, none, untouched, noop, peer = best.values()
-    print(f"in process (MB of page per second, best of {ROUNDS} interleaved rounds):")
-    print(f"  bare app                     {bare:9.1f}")
-    print(f"  consentgate, all granted     {full:9.1f}   {full / bare:.2f}x bare "
-          "(target >= 0.8x)")
-    print(f"  consentgate, nothing granted {none:9.1f}   {none / bare:.2f}x bare")
-    print(f"  all granted, inject_settings=False {untouched:9.1f}   {untouched / bare:.2f}x bare")
-    print("  peers, same pages:")
-    print(f"  a no-op pure ASGI middleware {noop:9.1f}   {noop / bare:.2f}x bare")
-    print(f"  Starlette SessionMiddleware  {peer:9.1f}   {peer / bare:.2f}x bare "
-          "(also reads a signed cookie per request)")
+    times = asyncio.run(in_process(variants, pages, seconds))
+    bare = times["bare app"]
+    print(f"in process, µs per request (median of {len(bare)} interleaved batches) and the "
+          "median ratio to the bare app's batch of the same turn:")
+    for name, mine in times.items():
+        ratio = statistics.median(b / m for b, m in zip(bare, mine, strict=True))
+        target = " (target >= 0.8x)" if name == "consentgate, all granted" else ""
+        print(f"  {name:36} {statistics.median(mine) * 1e6:9.1f} us   {ratio:.2f}x bare{target}")
 
 
 def report(samples: dict[str, list[float]], page: str, unit: str, *, cost: bool) -> None:
