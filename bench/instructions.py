@@ -32,28 +32,36 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from throughput import DEFAULT_PAGES, cookie_for, corpus, free_port, wrapped  # noqa: E402
+from throughput import (  # noqa: E402
+    DEFAULT_PAGES,
+    NoOp,
+    bare_app,
+    cookie_for,
+    corpus,
+    free_port,
+    peer_sessions,
+    wrapped,
+)
 
 SERVER = """
 import logging, sys, uvicorn
 sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
 logging.disable(logging.WARNING)  # (consent_log=None says so once: not what is measured)
 from pathlib import Path
-from throughput import NoOp, bare_app, corpus, peer_sessions, wrapped
-pages = corpus(Path({pages!r}))
-app = {{"bare": lambda: bare_app(pages), "consentgate": lambda: wrapped(pages),
-        "no-op": lambda: NoOp(bare_app(pages)),
-        "SessionMiddleware": lambda: peer_sessions(pages)[0]}}[{kind!r}]()
+from instructions import app_for
+app, _ = app_for({kind!r}, Path({pages!r}))
 uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", access_log=False)
 """
 KINDS = ("bare", "consentgate", "no-op", "SessionMiddleware")
-# In process: every corpus page through the raw ASGI app, ``count`` times over, for a visitor
-# who granted everything; run with 0 and with ``count`` rounds after a first one that fills the
+# In process: every corpus page through the raw ASGI app (throughput.one_pass), for a visitor
+# who granted everything; run with 0 and with ``count`` passes after a first one that fills the
 # caches (the settings control's rendering, the cookie's verified reading), the difference is
 # what the requests cost.
 IN_PROCESS = """
@@ -61,34 +69,31 @@ import asyncio, logging, sys
 sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
 logging.disable(logging.WARNING)
 from pathlib import Path
-from throughput import NoOp, bare_app, cookie_for, corpus, peer_sessions, wrapped
+from instructions import app_for
+from throughput import corpus, one_pass
 pages = corpus(Path({pages!r}))
-everything = cookie_for(wrapped(pages), True)
-app, cookie = {{"bare": lambda: (bare_app(pages), everything),
-    "consentgate": lambda: (wrapped(pages), everything),
-    "consentgate, inject_settings=False": lambda: (wrapped(pages, inject_settings=False),
-                                                   everything),
-    "no-op": lambda: (NoOp(bare_app(pages)), everything),
-    "SessionMiddleware": lambda: peer_sessions(pages)}}[{kind!r}]()
-
-async def receive():
-    return {{"type": "http.request", "body": b"", "more_body": False}}
-
-async def send(message):
-    pass
-
-async def main():
-    for _ in range(1 + {rounds}):  # (a first pass renders and caches what is kept)
-        for name in pages:
-            await app({{"type": "http", "method": "GET", "path": "/" + name, "root_path": "",
-                       "query_string": b"", "scheme": "http", "http_version": "1.1",
-                       "headers": [(b"host", b"bench"), (b"cookie", cookie)]}}, receive, send)
-
-asyncio.run(main())
+app, cookie = app_for({kind!r}, Path({pages!r}))
+asyncio.run(one_pass(app, pages, cookie, 1 + {rounds}))
 """
 IN_PROCESS_KINDS = ("bare", "consentgate", "consentgate, inject_settings=False", "no-op",
                     "SessionMiddleware")
 WARM_UP = 50
+
+
+def app_for(kind: str, pages_dir: Path) -> tuple[Any, bytes]:
+    """The app of one kind over the corpus, and the cookie of a visitor who granted everything
+    (a session cookie for SessionMiddleware)."""
+    pages = corpus(pages_dir)
+    if kind == "SessionMiddleware":
+        return peer_sessions(pages)
+    everything = cookie_for(wrapped(pages), True)
+    makers: dict[str, Callable[[], Any]] = {
+        "bare": lambda: bare_app(pages),
+        "consentgate": lambda: wrapped(pages),
+        "consentgate, inject_settings=False": lambda: wrapped(pages, inject_settings=False),
+        "no-op": lambda: NoOp(bare_app(pages)),
+    }
+    return makers[kind](), everything
 
 
 def fetch(conn: socket.socket, request: bytes, count: int) -> None:
