@@ -222,12 +222,6 @@ class ConsentMiddleware:
         """Whether nothing on a page is gated for this visitor: every optional category granted."""
         return self.gate.optional <= consent.granted
 
-    def body_work(self, consent: Consent, media: str) -> bool:
-        """Whether an HTML body of this media type may need changing for this visitor."""
-        return not self.settled(consent) or (
-            media == "text/html" and (self.consent_mode_url is not None or self.injects(consent))
-        )
-
     def undecided(self, scope: Scope, previous: Consent | None) -> Consent:
         """The consent of a visitor without a choice for the current revision: required
         categories, plus what the jurisdiction's opt-out rules allow (minus GPC/DNT refusals)."""

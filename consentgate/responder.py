@@ -43,15 +43,16 @@ _READ = frozenset({b"content-type", b"content-encoding", b"set-cookie", b"cache-
                    b"etag", b"content-security-policy"})
 
 
-_MEDIA: dict[bytes, str] = {}  # Content-Type -> media type (apps send the same few again)
+# Content-Type -> (media type, whether its charset is UTF-16/32): apps send the same few again.
+_TYPES: dict[bytes, tuple[str, bool]] = {}
 
 
-def _media(content_type: bytes) -> str:
+def _type(content_type: bytes) -> tuple[str, bool]:
     media = content_type.decode("latin-1").split(";", 1)[0].strip().lower()
-    if len(_MEDIA) >= 256:
-        _MEDIA.clear()
-    _MEDIA[content_type] = media
-    return media
+    if len(_TYPES) >= 256:
+        _TYPES.clear()
+    found = _TYPES[content_type] = (media, _wide(_charset(content_type)))
+    return found
 
 
 @functools.lru_cache(maxsize=256)
@@ -162,7 +163,7 @@ class Responder:
                 if key.lower() in _READ:
                     fields[key.lower()] = value
         content_type = fields.get(b"content-type", b"")
-        media = _MEDIA.get(content_type) or _media(content_type)
+        media, wide = _TYPES.get(content_type) or _type(content_type)
         html = media in _HTML
         if not html and b"set-cookie" not in fields and not self.issue:
             return True  # neither its headers nor its body concern us
@@ -185,22 +186,24 @@ class Responder:
             self.mark_changed(raw)
             del MutableHeaders(raw=raw)["content-length"]
             return True
-        if not self.mw.body_work(self.consent, self.media):
-            # Passed whole (everything granted, nothing to inject), yet still personal.
-            self.mark_personal(raw)
-            return True
-        self.appends = self.only_appends()
+        mw, consent = self.mw, self.consent
+        if mw.settled(consent):  # nothing to gate: at most a snippet to add
+            if media != "text/html" or not (mw.consent_mode_url or mw.injects(consent)):
+                # Passed whole (everything granted, nothing to inject), yet still personal.
+                self.mark_personal(raw)
+                return True
+            if not mw.consent_mode_url:
+                self.appends = self.only_appends(wide)
         return False
 
-    def only_appends(self) -> bytes | None:
-        """The snippet, when adding it after the page is all this body needs: no tracker to gate
-        (everything granted), no Consent Mode defaults for the head, nothing to decode."""
-        mw, fields = self.mw, self.fields
-        if mw.consent_mode_url or self.media != "text/html" or not mw.settled(self.consent):
+    def only_appends(self, wide: bool) -> bytes | None:
+        """The snippet, when adding it after the page is all this body needs (everything is
+        granted, no Consent Mode defaults go into the head): when there is nothing to decode."""
+        if b"content-encoding" in self.fields and self.encoding():
             return None
-        if self.encoding() or _wide(_charset(fields.get(b"content-type", b""))):
+        if wide:
             return None
-        return mw.snippet(self.scope, self.consent, self.nonce())
+        return self.mw.snippet(self.scope, self.consent, self.nonce())
 
     def encoding(self) -> str:
         """The body's Content-Encoding, lowercased; "" when there is none (or identity)."""
@@ -370,7 +373,11 @@ class Responder:
     def resize(self, raw: list[tuple[bytes, bytes]], length: int) -> None:
         """``mark_changed`` for a body of ``length`` bytes."""
         raw[:] = [field for field in raw if field[0] != b"content-length"]
-        self.mark_changed(raw)
+        fields = self.fields
+        if b"vary" in fields or b"cache-control" in fields or b"etag" in fields:
+            self.mark_changed(raw)
+        else:
+            raw += _PERSONAL  # (mark_changed's usual case, without its two calls)
         raw.append((b"content-length", b"%d" % length))
 
     def mark_personal(self, raw: list[tuple[bytes, bytes]]) -> None:

@@ -698,6 +698,34 @@ async def test_a_page_for_a_visitor_who_chose_goes_whole_with_the_control_after_
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("content_type",
+                         [b"text/html; charset=utf-16", b"text/html; Charset=UTF-16LE"])
+async def test_a_utf16_page_for_a_visitor_who_chose_gets_the_control_transcoded(
+    content_type: bytes,
+) -> None:
+    """Appending the ASCII control to UTF-16 bytes would garble the page's end: it is
+    transcoded instead, whatever the case of the charset parameter."""
+    codec = "utf-16" if content_type.endswith(b"utf-16") else "utf-16-le"
+    page = "<!doctype html><html><body>Grüße</body></html>".encode(codec)
+    app = ConsentMiddleware(raw_app(start(content_type), body(page)), secret_key=SECRET,
+                            consent_log=None)
+    rec = await run(app, headers=[(b"host", b"testserver"), consented_cookie(app)])
+    out = b"".join(m.get("body", b"") for m in rec.messages[1:]).decode("utf-8")
+    assert "Grüße" in out and SETTINGS in out
+    assert dict(rec.messages[0]["headers"])[b"content-type"].endswith(b"charset=utf-8")
+
+
+@pytest.mark.anyio
+async def test_an_identity_encoded_page_for_a_visitor_who_chose_gets_the_control() -> None:
+    page = TRACKED.encode()
+    app = ConsentMiddleware(raw_app(start(extra=[(b"content-encoding", b"identity")]), body(page)),
+                            secret_key=SECRET, consent_log=None)
+    rec = await run(app, headers=[(b"host", b"testserver"), consented_cookie(app)])
+    out = b"".join(m.get("body", b"") for m in rec.messages[1:])
+    assert out.startswith(page[: page.index(b"</body>")]) and SETTINGS.encode() in out
+
+
+@pytest.mark.anyio
 async def test_a_fragment_for_a_visitor_who_chose_gets_no_control() -> None:
     fragment = b"<li>one more item</li>"
     app = ConsentMiddleware(raw_app(start(), body(fragment)), secret_key=SECRET, consent_log=None)
