@@ -6,8 +6,9 @@ whole with the tokenizer's attribute-quoting rules so that ``<div title="<script
 token. Python code runs only where ``_RUN`` stops: at a start tag of an element that may load
 something (script, iframe, img, source, link, video, input …), at elements whose content the
 tokenizer treats specially (style, textarea, title, noscript …), at any start tag whose ``style``
-may load from another host (rare: a "(" and a "//" in it), or where the buffer ends inside an
-unfinished token. Strict HTML tokenizing rules are followed where they decide what is markup:
+may load from another host (rare: a "(" and a "//" in it), at an ``<a>``/``<area>`` with a
+``ping`` or a table part with a ``background``, or where the buffer ends inside an unfinished
+token. Strict HTML tokenizing rules are followed where they decide what is markup:
 comments (with ``<!-->``, ``--!>``), bogus comments, script data with its escape states,
 raw text and RCDATA elements, attribute quoting, any letter case.
 
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Final
 
 from . import css
@@ -102,17 +103,37 @@ def _safe_style(quote: str) -> str:
     return rf"{first}(?:{no_paren}(?=[{end}])|{no_host}(?=[{end}]))"
 
 
-_PLAIN_ATTRS: Final = (
-    rf"(?:>|(?:[{_WS}][{_WS}]*+[^{_WS}/>\"'=sS][^{_WS}/>\"'=]*+=\"[^\"]*+\""
-    rf"|[{_WS}/][{_WS}/]*+|[^{_WS}/>sS][^{_WS}/>=]*+{_NAME_VALUE}"
-    rf"|[sS](?!{_ci('tyle')}[{_WS}/>=])[^{_WS}/>=]*+{_NAME_VALUE}"
-    rf"|{_STYLE}(?:[{_WS}]*+=[{_WS}]*+"
-    rf"(?:{_safe_style(chr(34))}|{_safe_style(chr(39))}|{_safe_style('')}|(?=>))"
-    rf"|(?![{_WS}]*+=)))*+>)"
-)
+def _plain_attrs(refused: Sequence[str] = ()) -> str:
+    """_ATTRS for the tags _RUN skips: refuses a style that may load from another host, and any
+    attribute named in ``refused`` (such a tag stops _RUN, to be read in Python)."""
+    names = ("style", *refused)
+    letters = sorted({n[0] for n in names})
+    apart = "".join(c + c.upper() for c in letters)  # first letters that leave the shortcut
+    branches = [
+        rf"[{_WS}][{_WS}]*+[^{_WS}/>\"'={apart}][^{_WS}/>\"'=]*+=\"[^\"]*+\"",
+        rf"[{_WS}/][{_WS}/]*+",
+        rf"[^{_WS}/>{apart}][^{_WS}/>=]*+{_NAME_VALUE}",
+        *(
+            rf"[{c}{c.upper()}](?!(?:{'|'.join(_ci(n[1:]) for n in names if n[0] == c)})"
+            rf"[{_WS}/>=])[^{_WS}/>=]*+{_NAME_VALUE}"
+            for c in letters
+        ),
+        rf"{_STYLE}(?:[{_WS}]*+=[{_WS}]*+"
+        rf"(?:{_safe_style(chr(34))}|{_safe_style(chr(39))}|{_safe_style('')}|(?=>))"
+        rf"|(?![{_WS}]*+=))",
+    ]
+    return rf"(?:>|(?:{'|'.join(branches)})*+>)"
+
+
+# Attributes that load something on a few elements only, refused by the grammar of the tags
+# whose name starts with that letter: <a>/<area> ping (a beacon on every click of the link), and
+# the legacy background of <table> and its parts (<body> is read in Python anyway).
+_LOADING_ATTRS: Final = {"a": ("ping",), "t": ("background",)}
+_PLAIN_ATTRS: Final = _plain_attrs()
+
 _GATED_TAGS: Final = (
     "script", "iframe", "img", "source", "link", "video", "audio", "object", "embed", "image",
-    "input", "frame",
+    "input", "frame", "track",
 )
 _RAW_TAGS: Final = ("style", "textarea", "title", "xmp", "noembed", "noframes")
 # <svg>/<math> start foreign content, where "<script … />" has no content (see _script).
@@ -131,15 +152,25 @@ def _run(special: Sequence[str]) -> re.Pattern[bytes]:
     """The pattern that skips everything but the start tags named in ``special``."""
     firsts = {t[0] for t in special}
     others = "".join(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in firsts)
-    not_special = "|".join(
-        f"[{c}{c.upper()}](?!(?:"
-        + "|".join(_ci(t[1:]) for t in sorted(special, key=len, reverse=True) if t[0] == c)
-        + r")[\t\n\f\r />])"
-        # (Tried in turn, the commonest first letters on the bench pages first: "a", "span" …)
-        for c in sorted(firsts, key="aslmpitbeofnvx".find)
+
+    def letter(c: str) -> str:
+        return (
+            f"[{c}{c.upper()}](?!(?:"
+            + "|".join(_ci(t[1:]) for t in sorted(special, key=len, reverse=True) if t[0] == c)
+            + r")[\t\n\f\r />])"
+        )
+
+    # (Tried in turn, the commonest first letters on the bench pages first: "a", "span" …)
+    order = sorted(firsts | set(_LOADING_ATTRS), key="aslmpitbeofnvx".find)
+    shared = "|".join(
+        [f"[{others}{others.upper()}]"]
+        + [letter(c) for c in order if c in firsts and c not in _LOADING_ATTRS]
     )
-    plain_start_tag = (
-        rf"<(?:[{others}{others.upper()}]|{not_special})[^\t\n\f\r />]*+{_PLAIN_ATTRS}"
+    plain_start_tag = "|".join(
+        f"<(?:{shared})[^\t\n\f\r />]*+{_PLAIN_ATTRS}" if c == "" else
+        f"<{letter(c) if c in firsts else f'[{c}{c.upper()}]'}[^\t\n\f\r />]*+"
+        f"{_plain_attrs(_LOADING_ATTRS[c])}"
+        for c in ["a", "", *sorted(set(_LOADING_ATTRS) - {"a"})]
     )
     return re.compile(
         (
@@ -166,13 +197,13 @@ _SCRIPT_TOKEN: Final = re.compile(rf"<!--|-->|<(/?){_ci('script')}[\t\n\f\r />]"
 _END_TAG_REST: Final = re.compile(rf"[^\t\n\f\r />]*+{_ATTRS}".encode("ascii"))
 _LOADING: Final = frozenset(
     (b"img", b"source", b"link", b"video", b"audio", b"iframe", b"object", b"embed", b"image",
-     b"input", b"frame")
+     b"input", b"frame", b"track")
 )
 # The attributes an element loads from (and whose values the client puts back), by tag name.
 # <image> is <img> in HTML and an image in SVG (href, or the older xlink:href); an SVG <script>
 # loads from href/xlink:href as an HTML one does from src.
 _SCRIPT_SOURCES: Final = (b"src", b"href", b"xlink:href")
-# (Others load from src: <iframe>, <frame>, <audio>, <embed>, <input type=image> …)
+# (Others load from src: <iframe>, <frame>, <audio>, <embed>, <input type=image>, <track> …)
 _SOURCES: Final = {
     b"link": (b"href", b"imagesrcset"),
     b"video": (b"src", b"poster"),
@@ -191,6 +222,11 @@ _MOVED: Final = {
                b"src": b"data-consent-src", b"srcset": b"data-consent-srcset"},
 }
 _HANDLER: Final = re.compile(rb"[\t\n\f\r /\"']on")  # where an event handler's name may start
+# Attributes other than sources that are moved aside with a data-consent of their own (besides
+# event handlers, data-consent-on…).
+_MOVED_ATTRS: Final = frozenset(
+    (b"data-consent-style", b"data-consent-ping", b"data-consent-background")
+)
 _MOVED_SRC: Final = {b"src": b"data-consent-src", b"srcset": b"data-consent-srcset"}
 _STYLE_END: Final = len("</style") + 1
 _FOREIGN: Final = frozenset(t.encode() for t in _FOREIGN_TAGS)
@@ -396,26 +432,31 @@ class HtmlRewriter:
     def _url_vendor(
         self, attrs: list[Attr], names: tuple[bytes, ...], flags: int
     ) -> Vendor | None:
-        index, host = self._index, self._host
+        """The first vendor the URLs of the attributes ``names`` (in that order) point at."""
         for name in names:
             attr = first(attrs, name)
-            if attr is None or not attr.raw:
-                continue
-            if name.endswith(b"srcset"):
-                urls = [c.strip(WS).split(None, 1)[0] for c in attr.value.split(b",")
-                        if c.strip(WS)]
-            else:
-                urls = [attr.value]
-            for url in urls:
-                covered, vendor = index.lookup_url(url, host) if flags & TAG_URL else (False, None)
-                if vendor is not None:
+            if attr is not None and attr.raw:
+                for vendor in self._attr_vendors(attr, flags):
                     return vendor
-                # A self-hosted tracker endpoint (matomo.php …) is known by a signature alone.
-                if not covered and flags & TAG_SIG:
-                    found = index.match_code(decode_attr(url))
-                    if found:
-                        return found[0]
         return None
+
+    def _attr_vendors(self, attr: Attr, flags: int) -> Iterator[Vendor]:
+        """The vendors an attribute's URLs point at: one URL, or a list (``srcset``, by
+        commas; ``ping``, by spaces)."""
+        if attr.name.endswith(b"srcset"):
+            urls = [c.strip(WS).split(None, 1)[0] for c in attr.value.split(b",") if c.strip(WS)]
+        elif attr.name == b"ping":
+            urls = attr.value.split()
+        else:
+            urls = [attr.value]
+        index, host = self._index, self._host
+        for url in urls:
+            covered, vendor = index.lookup_url(url, host) if flags & TAG_URL else (False, None)
+            if vendor is not None:
+                yield vendor
+            # A self-hosted tracker endpoint (matomo.php …) is known by a signature alone.
+            elif not covered and flags & TAG_SIG:
+                yield from index.match_code(decode_attr(url))[:1]
 
     def _decide(
         self, name: bytes, attrs: list[Attr], code_vendors: list[Vendor], flags: int
@@ -451,7 +492,10 @@ class HtmlRewriter:
         if not any(a.name in names for a in attrs):
             return None  # nothing to load (already inert, or empty)
         tagged, decision = self._tagged(attrs)
-        if tagged:
+        # With attributes moved aside, the data-consent is ours, for them: the element's own
+        # sources are judged as if untagged, so that rewriting the output changes nothing.
+        if tagged and not any(a.name in _MOVED_ATTRS or a.name.startswith(b"data-consent-on")
+                              for a in attrs):
             return decision
         vendor = self._url_vendor(attrs, names, flags)
         if vendor is not None and self._blocked(vendor):
@@ -676,17 +720,19 @@ class HtmlRewriter:
     def _restyled(
         self, buf: _Buf, pos: int, tag: re.Match[bytes], out: _Out, emitted: int
     ) -> int:
-        """Emits the start tag at pos rewritten if its style loads a blocked vendor's URL or an
-        event handler holds a blocked vendor's snippet (``<body onload="ga(…)">``)."""
+        """Emits the start tag at pos rewritten if its style loads a blocked vendor's URL, an
+        event handler holds a blocked vendor's snippet (``<body onload="ga(…)">``), or its
+        ``ping`` or ``background`` points at a blocked vendor."""
         end = tag.end()
         lowered = bytes(buf[pos:end].lower())
         styled = b"style" in lowered and css.may_load(lowered)
         handled = _HANDLER.search(lowered) is not None and bool(self._tag_flags(lowered) & TAG_SIG)
-        if not styled and not handled:
+        beacons = (b"ping" in lowered or b"background" in lowered) and self._tag_flags(lowered)
+        if not styled and not handled and not beacons:
             return emitted
         name_end = tag.end(1)
         attrs = parse_attrs(buf, name_end, end - 1)
-        drop, added = self._extras(attrs, None, None, styled, handled)
+        drop, added = self._extras(attrs, None, None, styled, handled, beacons)
         if not drop:
             return emitted
         out.append(buf[emitted:pos])
@@ -695,10 +741,11 @@ class HtmlRewriter:
 
     def _extras(
         self, attrs: list[Attr], decision: tuple[str, Vendor | None] | None,
-        srcdoc: bytes | None, styled: bool, handled: bool,
+        srcdoc: bytes | None, styled: bool, handled: bool, beacons: int = 0,
     ) -> tuple[frozenset[bytes], list[bytes]]:
         """The attributes to drop from a start tag, and those to add, besides its own sources:
-        a rewritten srcdoc, a style made inert, event handlers moved out of the way."""
+        a rewritten srcdoc, a style made inert, event handlers and (with ``beacons``, the tag's
+        flags) ``ping``/``background`` URLs moved out of the way."""
         drop: set[bytes] = set()
         added: list[bytes] = []
         if srcdoc is not None:
@@ -708,38 +755,62 @@ class HtmlRewriter:
         if restyle is not None:
             drop.add(b"style")
             added += restyle
-        handlers = self._handlers(attrs, decision) if handled else None
-        if handlers is not None:
-            drop |= handlers[0]
-            added += [a for a in handlers[1] if a not in added]  # (one data-consent is enough)
+        for moved in (
+            self._handlers(attrs, decision) if handled else None,
+            self._beacons(attrs, decision, beacons) if beacons else None,
+        ):
+            if moved is not None:
+                drop |= moved[0]
+                added += [a for a in moved[1] if a not in added]  # (one data-consent is enough)
         return frozenset(drop), added
 
     def _handlers(
         self, attrs: list[Attr], decision: tuple[str, Vendor | None] | None
     ) -> tuple[set[bytes], list[bytes]] | None:
-        """Event handlers (``on*``) holding a blocked vendor's snippet: their names, and what
-        replaces them: each in ``data-consent-on…`` for the client to put back (dropped in
-        mode="remove", or when no single choice could restore them all)."""
-        found: list[Attr] = []
-        vendors: list[Vendor] = []
+        """Event handlers (``on*``) holding a blocked vendor's snippet (see ``_moved``)."""
+        hits = []
         for attr in attrs:
             if attr.name.startswith(b"on") and attr.raw:
                 hit = [v for v in self._index.match_code(decode_attr(attr.value))
                        if self._blocked(v)]
                 if hit:
-                    found.append(attr)
-                    vendors += [v for v in hit if v not in vendors]
-        if not found:
+                    hits.append((attr, hit))
+        return self._moved(attrs, decision, hits)
+
+    def _beacons(
+        self, attrs: list[Attr], decision: tuple[str, Vendor | None] | None, flags: int
+    ) -> tuple[set[bytes], list[bytes]] | None:
+        """``ping`` (sent on every click of a link) and legacy ``background`` (an image) URLs
+        of a blocked vendor (see ``_moved``)."""
+        hits = []
+        for attr in attrs:
+            if attr.name in (b"ping", b"background") and attr.raw:
+                hit = [v for v in self._attr_vendors(attr, flags) if self._blocked(v)]
+                if hit:
+                    hits.append((attr, hit))
+        return self._moved(attrs, decision, hits)
+
+    def _moved(
+        self, attrs: list[Attr], decision: tuple[str, Vendor | None] | None,
+        hits: list[tuple[Attr, list[Vendor]]],
+    ) -> tuple[set[bytes], list[bytes]] | None:
+        """For attributes that load or run a blocked vendor's code (each with its vendors):
+        their names, and what replaces them: each in ``data-consent-<name>`` for the client to
+        put back (dropped in mode="remove", or when no single choice could restore them all)."""
+        if not hits:
             return None
         if decision is None:
             tagged, own = self._tagged(attrs)
             if tagged and own is None:
                 return None  # the site's own tag, granted
-        names = {a.name for a in found}
+        vendors: list[Vendor] = []
+        for _, hit in hits:
+            vendors += [v for v in hit if v not in vendors]
+        names = {attr.name for attr, _ in hits}
         consent = None if self._gate.remove else self._css.consent(attrs, vendors, decision)
         if consent is None:
             return names, []
-        return names, [b" data-consent-" + a.name + b"=" + a.quoted() for a in found] + consent
+        return names, [b" data-consent-" + a.name + b"=" + a.quoted() for a, _ in hits] + consent
 
     def _script(
         self, buf: _Buf, pos: int, tag: re.Match[bytes], end: int, final: bool, top: bool

@@ -99,6 +99,8 @@
         move(el, "data-consent-href", "href");
         move(el, "data-consent-xlink-href", "xlink:href");  // SVG <image>
         move(el, "data-consent-data", "data");  // <object>
+        move(el, "data-consent-ping", "ping");  // <a>, <area>
+        move(el, "data-consent-background", "background");  // <table>, <td>, <body> …
         for (var j = el.attributes.length - 1; j >= 0; j--) {  // event handlers
           var an = el.attributes[j].name;
           if (an.lastIndexOf("data-consent-on", 0) === 0) move(el, an, an.slice(13));

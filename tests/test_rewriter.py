@@ -212,6 +212,47 @@ def test_posters_image_inputs_frames_and_preloaded_srcsets_are_gated() -> None:
     assert out.startswith(b"<video ") and b"poster" not in out and b"facebook" not in out
 
 
+def test_pings_backgrounds_and_tracks_on_a_vendor_are_gated() -> None:
+    fb = b"https://www.facebook.com/tr?id=1"
+    # <a ping>: a beacon on every click. The link stays; the ping waits for consent.
+    out = rewrite(b'<p><a href="/next" ping="/own ' + fb + b'">Next</a></p>')
+    assert out == (b'<p><a data-consent-ping="/own ' + fb + b'" data-consent="marketing"'
+                   b' data-consent-service="meta-pixel" href="/next">Next</a></p>')
+    out = rewrite(b'<AREA shape=rect title=">" PING=' + fb + b">")  # a '>' in a value first
+    assert out == (b'<AREA data-consent-ping="' + fb + b'" data-consent="marketing"'
+                   b' data-consent-service="meta-pixel" shape=rect title=">">')
+    # The legacy background of tables and their cells, and of <body>, loads an image.
+    out = rewrite(b"<table><tr><td background='//mc.yandex.ru/watch/1'>x</td></tr></table>")
+    assert out == (b"<table><tr><td data-consent-background='//mc.yandex.ru/watch/1'"
+                   b' data-consent="analytical" data-consent-service="yandex-metrica">x</td>'
+                   b"</tr></table>")
+    out = rewrite(b'<body background="' + fb + b'"><p>x')
+    assert out == (b'<body data-consent-background="' + fb + b'" data-consent="marketing"'
+                   b' data-consent-service="meta-pixel"><p>x')
+    # <track src> (captions) is fetched by a media element that asks for it.
+    out = rewrite(b'<video crossorigin><track default src="' + fb + b'"></video>')
+    assert out == (b'<video crossorigin><track data-consent-src="' + fb + b'"'
+                   b' data-consent="marketing" data-consent-service="meta-pixel" default></video>')
+    unchanged(b'<a href=/x ping="/own /ping">x</a><table background=/paper.jpg><tr>'
+              b'<td bgcolor=red background="/cell.png">x</td></tr></table><body background=/b.png>'
+              b'<track src=/captions.vtt><div ping="' + fb + b'" background="' + fb + b'">')
+    assert rewrite(b'<a href=/x ping="' + fb + b'">', frozenset({"marketing"})) == (
+        b'<a href=/x ping="' + fb + b'">')
+    remove = Gate(Policy(vendors=BUILTIN_VENDORS, mode="remove"))
+    out = rewrite(b'<a href=/x ping="' + fb + b'">x</a><td background=' + fb + b">",
+                  gate=remove)
+    assert out == b"<a href=/x>x</a><td>"
+
+
+def test_pings_and_backgrounds_split_anywhere_give_the_same_output() -> None:
+    html = (b'<a href="/n" ping="https://www.facebook.com/tr">n</a>'
+            b"<table background=//mc.yandex.ru/watch/1><tr><td>x</td></tr></table>" + GA)
+    whole = rewrite(html)
+    assert whole.count(b"data-consent=") == 3
+    for cut in range(1, len(html)):
+        assert cut_at(html, [cut]) == whole, cut
+
+
 def test_object_embed_and_svg_split_anywhere_give_the_same_output() -> None:
     html = (b'<object data="https://www.youtube.com/v/1"></object><embed src=//www.youtube.com/v/1>'
             b"<svg><image xlink:href=https://www.facebook.com/tr /><script href=/a.js />"
@@ -249,6 +290,20 @@ def test_event_handlers_with_a_vendor_snippet_are_moved_out_of_the_way() -> None
     html = b'<img src="/x.png" onerror="' + FBQ + b'">'
     assert rewrite(html, frozenset({"marketing"})) == html
     assert rewrite(html, services=frozenset({"meta-pixel"})) == html
+
+
+def test_an_element_with_attributes_moved_aside_is_rewritten_once_for_all() -> None:
+    """The data-consent added for moved attributes is not read as the site's tag of the element
+    next time: its own sources stay, and rewriting the output changes nothing."""
+    for html in (
+        b'<img src="/x.png" onerror="' + FBQ + b'">',
+        b"<img src=/a.png style='background: url(//images.taboola.com/t.png)'>",
+        b"<link rel=preconnect href=/own onload=//connect.facebook.net/x>",
+        b'<a href=/x ping="https://www.facebook.com/tr">x</a>',
+    ):
+        once = rewrite(html)
+        assert once != html and b"data-consent-src" not in once and b"data-consent-href" not in once
+        assert rewrite(once) == once
 
 
 def test_event_handlers_split_anywhere_give_the_same_output() -> None:
@@ -582,7 +637,8 @@ _FRAGMENTS = [
     b"&quot;", b"&#39;", b"&amp;", b"url(", b")", b"//cdn.taboola.com/x.png", b" style=",
     b"<object data=", b"<embed src=", b"<image xlink:href=", b"<script href=", b"/>",
     b"<body", b" onload=", b" ONERROR=", b"fbq('track', 'PageView')", b"<video poster=",
-    b"<input type=image src=", b"<frame src=", b" imagesrcset=", b"<math>",
+    b"<input type=image src=", b"<frame src=", b" imagesrcset=", b"<math>", b"<a href=/x",
+    b" ping=", b"<td", b"<table", b" background=", b"<track src=",
 ]
 _html = st.lists(st.sampled_from(_FRAGMENTS), max_size=60).map(b"".join)
 

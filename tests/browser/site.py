@@ -181,6 +181,11 @@ ELEMENTS = f"""
 <video width="2" height="2" poster="https://px.ads.linkedin.com/collect/?poster=1"></video>
 <input type="image" alt="go" width="1" height="1"
  src="https://px.ads.linkedin.com/collect/?input=1">
+<table background="https://px.ads.linkedin.com/collect/?background=1"><tr><td>cell</td></tr>
+</table>
+<video width="2" height="2" crossorigin="anonymous"><track default kind="captions"
+ src="https://px.ads.linkedin.com/collect/?track=1"></video>
+<a id="pinged" href="#pinged" ping="https://px.ads.linkedin.com/collect/?ping=1">a link</a>
 """
 
 

@@ -227,10 +227,24 @@ def test_activation_restores_every_attribute_and_element_kind(visit: VisitFactor
     assert module[2:] == ["anonymous", "no-referrer", "https://lib.example-analytics.com/module.js"]
     requested = {h.url.split("?", 1)[1] for h in v.net.hits if h.host == "px.ads.linkedin.com"}
     # <picture> picks its <source>; the 1x srcset wins over src; the preloads are fetched, and
-    # the poster and the image button.
+    # the poster, the image button, the table's background and the captions track.
     assert requested == {"preload=1", "source=1", "srcset=1", "imagesrcset=1", "poster=1",
-                         "input=1"}
+                         "input=1", "background=1", "track=1"}
     assert v.errors == []
+
+
+def test_a_link_pings_a_vendor_only_after_consent(visit: VisitFactory) -> None:
+    v = fresh(visit, "/elements")
+    v.page.click("#pinged")
+    v.settle(300)
+    assert v.net.hits == [], [h.url for h in v.net.hits]
+    v.page.click("#consentgate-banner button[value=accept_all]")
+    v.page.wait_for_function("(window.__cg || []).includes('module.js')")
+    v.settle()
+    v.net.clear()
+    v.page.click("#pinged")
+    v.net.wait_for(v.page, {"px.ads.linkedin.com"})
+    assert [(h.method, h.url.split("?", 1)[1]) for h in v.net.hits] == [("POST", "ping=1")]
 
 
 def test_preferences_page_withdraws_without_javascript(visit: VisitFactory) -> None:
