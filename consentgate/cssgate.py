@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from typing import NamedTuple
 
 from . import css
 from .gate import VendorIndex, split_url
@@ -30,6 +31,17 @@ from .markup import (
 from .policy import Vendor
 
 Decision = tuple[str, Vendor | None]
+
+
+class Moved(NamedTuple):
+    """Attributes of one start tag that load or run a blocked vendor's code: their names, what
+    takes their place (if anything), their originals as ``data-consent-<name>`` for the client
+    to put back, and the vendors."""
+
+    names: set[bytes]
+    replaced: list[bytes]
+    originals: list[bytes]
+    vendors: list[Vendor]
 
 
 class HostVendors:
@@ -136,11 +148,9 @@ class CssGate:
             added.append(b' data-consent-service="' + attr_text(service) + b'"')
         return added
 
-    def restyle(
-        self, attrs: list[Attr], carried: tuple[str, Vendor | None] | None = None
-    ) -> list[bytes] | None:
-        """The attributes replacing ``style`` when it loads a blocked vendor's URL: the style
-        with those URLs made inert and, to restore it, the original in ``data-consent-style``."""
+    def restyle(self, attrs: list[Attr]) -> Moved | None:
+        """``style`` when it loads a blocked vendor's URL: the style with those URLs made inert,
+        and the original for ``data-consent-style`` (see ``HtmlRewriter._extras``)."""
         attr = first(attrs, b"style")
         if attr is None or not attr.raw:
             return None
@@ -152,10 +162,6 @@ class CssGate:
                 else value)
         if not self.blocked_in(text, 0, len(text)):
             return None
-        if carried is None:
-            tagged, decision = self._tagged(attrs)
-            if tagged and decision is None:
-                return None  # the site's own tag, granted
         resolved, anchors = resolve_references(value) if refs else (value, [])
         spans, vendors = self._spans(resolved)
         if not spans:
@@ -165,23 +171,9 @@ class CssGate:
             spans = [(raw_offset(anchors, starts, a), raw_offset(anchors, starts, b))
                      for a, b in spans]
         quote = attr.raw[:1] if attr.raw[:1] in (b'"', b"'") else b""
-        added = [b" style=" + Attr(b"style", quote + css.replace_spans(value, spans) + quote,
-                                     0, 0).quoted()]
-        if not self._remove:
-            consent = self.consent(attrs, vendors, carried)
-            if consent is not None:
-                added += [b" data-consent-style=" + attr.quoted(), *consent]
-        return added
-
-    def styled_tag(self, buf: Buf, pos: int, name_end: int, end: int) -> bytes | None:
-        """Start tag buf[pos:end] rewritten when its ``style`` loads a blocked vendor's URL."""
-        if not css.may_load(buf[pos:end].lower()):
-            return None
-        attrs = parse_attrs(buf, name_end, end - 1)
-        added = self.restyle(attrs)
-        if added is None:
-            return None
-        return rebuild(buf, pos, name_end, end, attrs, frozenset((b"style",)), added)
+        inert = Attr(b"style", quote + css.replace_spans(value, spans) + quote, 0, 0)
+        return Moved({b"style"}, [b" style=" + inert.quoted()],
+                     [b" data-consent-style=" + attr.quoted()], vendors)
 
     def style_element(
         self, buf: Buf, pos: int, tag: re.Match[bytes], content_end: int

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Final
 
 from . import css
-from .cssgate import CssGate, HostVendors
+from .cssgate import CssGate, HostVendors, Moved
 from .gate import TAG_SIG, TAG_URL, VendorIndex, decode_attr, index_for, split_url
 from .markup import (
     REFERENCE,
@@ -745,29 +745,41 @@ class HtmlRewriter:
     ) -> tuple[frozenset[bytes], list[bytes]]:
         """The attributes to drop from a start tag, and those to add, besides its own sources:
         a rewritten srcdoc, a style made inert, event handlers and (with ``beacons``, the tag's
-        flags) ``ping``/``background`` URLs moved out of the way."""
+        flags) ``ping``/``background`` URLs moved out of the way.
+
+        The originals go into ``data-consent-<name>`` for the client to put back, under one
+        ``data-consent`` for them all: with vendors of several categories, an element gated for
+        something else, or in mode="remove", nothing could restore them, and they are dropped.
+        """
         drop: set[bytes] = set()
         added: list[bytes] = []
         if srcdoc is not None:
             drop.add(b"srcdoc")
             added.append(srcdoc)
-        restyle = self._css.restyle(attrs, decision) if styled else None
-        if restyle is not None:
-            drop.add(b"style")
-            added += restyle
+        if decision is None and (styled or handled or beacons):
+            tagged, own = self._tagged(attrs)
+            if tagged and own is None:
+                return frozenset(drop), added  # the site's own tag, granted
+        originals: list[bytes] = []
+        vendors: list[Vendor] = []
         for moved in (
-            self._handlers(attrs, decision) if handled else None,
-            self._beacons(attrs, decision, beacons) if beacons else None,
+            self._css.restyle(attrs) if styled else None,
+            self._handlers(attrs) if handled else None,
+            self._beacons(attrs, beacons) if beacons else None,
         ):
             if moved is not None:
-                drop |= moved[0]
-                added += [a for a in moved[1] if a not in added]  # (one data-consent is enough)
+                drop |= moved.names
+                added += moved.replaced
+                originals += moved.originals
+                vendors += [v for v in moved.vendors if v not in vendors]
+        if vendors and not self._gate.remove:
+            consent = self._css.consent(attrs, vendors, decision)
+            if consent is not None:
+                added += originals + consent
         return frozenset(drop), added
 
-    def _handlers(
-        self, attrs: list[Attr], decision: tuple[str, Vendor | None] | None
-    ) -> tuple[set[bytes], list[bytes]] | None:
-        """Event handlers (``on*``) holding a blocked vendor's snippet (see ``_moved``)."""
+    def _handlers(self, attrs: list[Attr]) -> Moved | None:
+        """Event handlers (``on*``) holding a blocked vendor's snippet."""
         hits = []
         for attr in attrs:
             if attr.name.startswith(b"on") and attr.raw:
@@ -775,42 +787,18 @@ class HtmlRewriter:
                        if self._blocked(v)]
                 if hit:
                     hits.append((attr, hit))
-        return self._moved(attrs, decision, hits)
+        return _moved(hits)
 
-    def _beacons(
-        self, attrs: list[Attr], decision: tuple[str, Vendor | None] | None, flags: int
-    ) -> tuple[set[bytes], list[bytes]] | None:
+    def _beacons(self, attrs: list[Attr], flags: int) -> Moved | None:
         """``ping`` (sent on every click of a link) and legacy ``background`` (an image) URLs
-        of a blocked vendor (see ``_moved``)."""
+        of a blocked vendor."""
         hits = []
         for attr in attrs:
             if attr.name in (b"ping", b"background") and attr.raw:
                 hit = [v for v in self._attr_vendors(attr, flags) if self._blocked(v)]
                 if hit:
                     hits.append((attr, hit))
-        return self._moved(attrs, decision, hits)
-
-    def _moved(
-        self, attrs: list[Attr], decision: tuple[str, Vendor | None] | None,
-        hits: list[tuple[Attr, list[Vendor]]],
-    ) -> tuple[set[bytes], list[bytes]] | None:
-        """For attributes that load or run a blocked vendor's code (each with its vendors):
-        their names, and what replaces them: each in ``data-consent-<name>`` for the client to
-        put back (dropped in mode="remove", or when no single choice could restore them all)."""
-        if not hits:
-            return None
-        if decision is None:
-            tagged, own = self._tagged(attrs)
-            if tagged and own is None:
-                return None  # the site's own tag, granted
-        vendors: list[Vendor] = []
-        for _, hit in hits:
-            vendors += [v for v in hit if v not in vendors]
-        names = {attr.name for attr, _ in hits}
-        consent = None if self._gate.remove else self._css.consent(attrs, vendors, decision)
-        if consent is None:
-            return names, []
-        return names, [b" data-consent-" + a.name + b"=" + a.quoted() for a, _ in hits] + consent
+        return _moved(hits)
 
     def _script(
         self, buf: _Buf, pos: int, tag: re.Match[bytes], end: int, final: bool, top: bool
@@ -891,6 +879,18 @@ class HtmlRewriter:
         start_tag = self._inert_tag(buf, pos, name_end, tag.end(), b"script", attrs, category,
                                     vendor)
         return element_end, start_tag + buf[tag.end() : element_end] + closing
+
+
+def _moved(hits: list[tuple[Attr, list[Vendor]]]) -> Moved | None:
+    """Attributes dropped whole (each with its blocked vendors), kept as data-consent-<name>."""
+    if not hits:
+        return None
+    vendors: list[Vendor] = []
+    for _, hit in hits:
+        vendors += [v for v in hit if v not in vendors]
+    return Moved({attr.name for attr, _ in hits}, [],
+                 [b" data-consent-" + attr.name + b"=" + attr.quoted() for attr, _ in hits],
+                 vendors)
 
 
 def _self_closing(buf: _Buf, tag: re.Match[bytes]) -> bool:

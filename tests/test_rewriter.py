@@ -244,6 +244,20 @@ def test_pings_backgrounds_and_tracks_on_a_vendor_are_gated() -> None:
     assert out == b"<a href=/x>x</a><td>"
 
 
+def test_attributes_of_several_vendors_on_one_element_are_restored_by_one_choice_or_none() -> None:
+    fb, ym = b"https://www.facebook.com/tr", b"https://mc.yandex.ru/watch/1"
+    # A handler of one category, a ping of another: no single choice may restore both.
+    out = rewrite(b'<a href=/x onclick="' + FBQ + b'" ping="' + ym + b'">x</a>')
+    assert out == b"<a href=/x>x</a>"
+    out = rewrite(b"<td style='background: url(" + fb + b")' background=" + ym + b">")
+    assert out == b"<td style='background: url(data:,)'>"
+    # Two vendors of one category: the category restores them, not either service alone.
+    li = b"https://px.ads.linkedin.com/collect"
+    out = rewrite(b'<a href=/x onclick="' + FBQ + b'" ping="' + li + b'">x</a>')
+    assert out == (b'<a data-consent-onclick="' + FBQ + b'" data-consent-ping="' + li + b'"'
+                   b' data-consent="marketing" href=/x>x</a>')
+
+
 def test_pings_and_backgrounds_split_anywhere_give_the_same_output() -> None:
     html = (b'<a href="/n" ping="https://www.facebook.com/tr">n</a>'
             b"<table background=//mc.yandex.ru/watch/1><tr><td>x</td></tr></table>" + GA)
