@@ -644,7 +644,7 @@ class HtmlRewriter:
                 decision = self._decide(name, attrs, [], flags) if flags else None
                 drop, added = self._extras(
                     attrs, decision, self._srcdoc(attrs) if name == b"iframe" and flags else None,
-                    styled, bool(flags & TAG_SIG) and _HANDLER.search(lowered) is not None,
+                    styled, _HANDLER.search(lowered) is not None,
                 )
                 if decision is not None:
                     category, vendor = decision
@@ -726,7 +726,7 @@ class HtmlRewriter:
         end = tag.end()
         lowered = bytes(buf[pos:end].lower())
         styled = b"style" in lowered and css.may_load(lowered)
-        handled = _HANDLER.search(lowered) is not None and bool(self._tag_flags(lowered) & TAG_SIG)
+        handled = _HANDLER.search(lowered) is not None and bool(self._tag_flags(lowered))
         beacons = (b"ping" in lowered or b"background" in lowered) and self._tag_flags(lowered)
         if not styled and not handled and not beacons:
             return emitted
@@ -779,12 +779,17 @@ class HtmlRewriter:
         return frozenset(drop), added
 
     def _handlers(self, attrs: list[Attr]) -> Moved | None:
-        """Event handlers (``on*``) holding a blocked vendor's snippet."""
-        hits = []
+        """Event handlers (``on*``) holding a blocked vendor's snippet, or loading from its URL
+        (``new Image().src='https://…/tr?…'``: a beacon of its own)."""
+        index, hits = self._index, []
         for attr in attrs:
             if attr.name.startswith(b"on") and attr.raw:
-                hit = [v for v in self._index.match_code(decode_attr(attr.value))
-                       if self._blocked(v)]
+                code = decode_attr(attr.value)
+                found = index.match_code(code)
+                lowered = code.lower()
+                if index.find_needles(lowered):
+                    found += index.code_url_vendors(lowered)
+                hit = [v for i, v in enumerate(found) if self._blocked(v) and v not in found[:i]]
                 if hit:
                     hits.append((attr, hit))
         return _moved(hits)

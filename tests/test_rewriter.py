@@ -300,6 +300,11 @@ def test_event_handlers_with_a_vendor_snippet_are_moved_out_of_the_way() -> None
     out = rewrite(b'<img src="/x.png" onerror="' + FBQ + b'">', gate=remove)
     assert out == b'<img src="/x.png">'
     unchanged(b'<body onload="init()"><img src=x onerror="this.remove()">')
+    # A handler that sends a vendor a beacon of its own, with no snippet of the vendor's.
+    out = rewrite(b"<body onload=\"new Image().src='https://www.facebook.com/tr?id=1'\">")
+    assert out == (b"<body data-consent-onload=\"new Image().src='https://www.facebook.com/tr?id=1'\""
+                   b' data-consent="marketing" data-consent-service="meta-pixel">')
+    unchanged(b"<body onload=\"location.href='https://www.facebook.com/profile'\">")  # a link
     unchanged(b'<img src=x title="onerror=' + FBQ.replace(b"'", b"") + b'">')
     html = b'<img src="/x.png" onerror="' + FBQ + b'">'
     assert rewrite(html, frozenset({"marketing"})) == html

@@ -235,6 +235,8 @@ async def foreign(request: Request) -> Response:
 HANDLERS = """
 <img id="broken" alt="" width="1" height="1" src="/missing.png"
  onerror="window.__handled = (window.__handled || 0) + 1; fbq('track', 'PageView')">
+<img id="beacon" alt="" width="1" height="1" src="/missing-too.png"
+ onerror="new Image().src = 'https://px.ads.linkedin.com/collect/?handler=1'">
 """
 
 

@@ -309,11 +309,15 @@ def test_object_embed_and_svg_load_only_after_consent_without_reload(visit: Visi
 def test_event_handlers_with_a_vendor_snippet_wait_for_consent(visit: VisitFactory) -> None:
     v = fresh(visit, "/handlers")
     v.settle(300)
-    # Moved out of the way: neither handler ran, so fbq was never called (nor missing).
+    # Moved out of the way: neither handler ran, so fbq was never called (nor missing), and the
+    # handler that sends a beacon of its own sent nothing.
     assert v.page.evaluate("[window.__handled, window.__bodyload]") == [None, None]
+    assert v.net.hits == [], [h.url for h in v.net.hits]
     assert v.errors == []
     v.page.click("#consentgate-banner button[value=accept_all]")
     v.page.wait_for_function("document.getElementById('broken').hasAttribute('onerror')")
+    assert v.page.evaluate("document.getElementById('beacon').getAttribute('onerror')") \
+        .startswith("new Image()")
     assert v.page.evaluate("document.body.getAttribute('onload')").startswith("window.__bodyload")
     left = v.page.evaluate("document.querySelector('[data-consent-onerror],[data-consent-onload]')")
     assert left is None
