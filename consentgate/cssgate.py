@@ -177,8 +177,8 @@ class CssGate:
 
     def style_element(
         self, buf: Buf, pos: int, tag: re.Match[bytes], content_end: int
-    ) -> bytes | None:
-        """A ``<style>`` start tag and content with blocked vendors' URLs made inert (and the
+    ) -> tuple[bytes, bytes] | None:
+        """A ``<style>`` start tag and its content with blocked vendors' URLs made inert (and the
         original kept in ``data-consent-css``); None when nothing changes."""
         start = tag.end()
         if content_end <= start or not self.blocked_in(buf, start, content_end):
@@ -199,4 +199,4 @@ class CssGate:
             original = text.replace(b"&", b"&amp;").replace(b'"', b"&quot;")
             start_tag = rebuild(buf, pos, name_end, start, attrs, frozenset(),
                                       [b' data-consent-css="' + original + b'"', *consent])
-        return start_tag + css.replace_spans(text, spans)
+        return start_tag, css.replace_spans(text, spans)

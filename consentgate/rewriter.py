@@ -26,10 +26,13 @@ Attributes are read and tags rebuilt by ``markup.py``.
 ``<script … />`` is read as HTML reads it (script data follows) until the first ``<svg>`` or
 ``<math>``; after one, a browser may read it as SVG does (no content), so it is closed right away
 and both readings agree; in XHTML it has no content. Known limits: in CSS, ``https:host``
-without slashes is not read. Foreign content is otherwise read with HTML rules: a CDATA section
-is a bogus comment, the content of an SVG ``<title>``/``<style>``/``<script>`` is text (markup
-hidden there is missed). Inline event handlers are looked at on ``<body>`` and the elements the
-rewriter parses only; URLs built at run time by unknown scripts are not looked at.
+without slashes is not read. After an ``<svg>``/``<math>`` (and in XHTML) the content of raw
+text and RCDATA elements (title, style, textarea, iframe …) is also rewritten as markup up to
+their first end tag: in foreign content they hold markup. Foreign content is otherwise read with
+HTML rules: a CDATA section is a bogus comment (it ends no later than the CDATA section does, so
+nothing after it is missed), markup inside an SVG ``<script>`` is script data. Inline event
+handlers are looked at on ``<body>`` and the elements the rewriter parses only; URLs built at
+run time by unknown scripts are not looked at.
 """
 
 from __future__ import annotations
@@ -222,6 +225,7 @@ _MOVED: Final = {
                b"src": b"data-consent-src", b"srcset": b"data-consent-srcset"},
 }
 _HANDLER: Final = re.compile(rb"[\t\n\f\r /\"']on")  # where an event handler's name may start
+_BEACON: Final = re.compile(rb"[\t\n\f\r /\"'](?:ping|background)[\t\n\f\r ]*+=")
 # Attributes other than sources that are moved aside with a data-consent of their own (besides
 # event handlers, data-consent-on…).
 _MOVED_ATTRS: Final = frozenset(
@@ -631,12 +635,21 @@ class HtmlRewriter:
                     emitted = element_end
                 pos = element_end
             elif name in _LOADING:
+                inner_end = -1  # where the content of an iframe to read as markup too ends
+                if name == b"iframe" and (self._foreign or self._xml):
+                    found = _RAW_END[name].search(buf, tag_end, end)
+                    if found is None and not final:
+                        break
+                    inner_end = found.start() if found is not None else end
                 lowered = bytes(buf[pos:tag_end].lower())
                 flags = tag_flags(lowered)
                 styled = b"style" in lowered and css.may_load(lowered)
                 if not flags and not styled:
                     pos = tag_end
-                    if name == b"iframe":
+                    if inner_end >= 0:
+                        emitted = self._markup_in(buf, tag_end, inner_end, out, emitted)
+                        pos = inner_end
+                    elif name == b"iframe":
                         state, raw_name = _RAW, name
                     continue
                 name_end = tag.end(1)
@@ -668,6 +681,10 @@ class HtmlRewriter:
                     raw_name = name
                     if state == _DROP:
                         emitted = pos
+                    elif inner_end >= 0:
+                        state = _DATA
+                        emitted = self._markup_in(buf, tag_end, inner_end, out, emitted)
+                        pos = inner_end
             elif name == b"style":
                 resume = self._style_resume if top and pos == 0 else None
                 self._style_resume = None
@@ -679,27 +696,41 @@ class HtmlRewriter:
                         self._style_resume = max(tag_end, end - _STYLE_END) - pos
                     break
                 inner_end = found.start() if found is not None else end
-                replacement = self._css.style_element(buf, pos, tag, inner_end)
-                if replacement is not None:
+                inert = self._css.style_element(buf, pos, tag, inner_end)
+                if (self._foreign or self._xml) and buf.find(b"<", tag_end, inner_end) >= 0:
+                    # CSS to HTML, markup to SVG (and XHTML): both readings are rewritten.
+                    start_tag, content = inert or (buf[pos:tag_end], buf[tag_end:inner_end])
                     out.append(view[emitted:pos])
-                    out.append(replacement)
+                    out.append(start_tag)
+                    self._scan(content, 0, len(content), True, out, top=False)
+                    emitted = inner_end
+                elif inert is not None:
+                    out.append(view[emitted:pos])
+                    out.extend(inert)
                     emitted = inner_end
                 pos = inner_end  # its end tag is an ordinary end tag for _RUN
-            elif name == b"noscript":
-                found = _RAW_END[b"noscript"].search(buf, tag.end(), end)
+            elif name == b"noscript" or (
+                name in _RAW_END and (self._foreign or self._xml)
+            ):
+                # Without scripting the inside of a noscript is markup (pixels load); with it,
+                # raw text up to the first </noscript. The same for raw text and RCDATA elements
+                # (title, textarea …) once foreign content may be open: in SVG or MathML they
+                # are elements of its own, with markup inside (and so in XHTML). Rewriting the
+                # inside as markup bounded by the first end tag covers both readings.
+                found = _RAW_END[name].search(buf, tag.end(), end)
                 if found is None and not final:
                     break
                 inner_end = found.start() if found is not None else end
                 emitted = self._restyled(buf, pos, tag, out, emitted)
-                # Without scripting the inside is markup (pixels load); with it, raw text up to
-                # the first </noscript. Rewriting it as markup bounded there covers both views.
-                out.append(view[emitted : tag.end()])
-                self._scan(buf, tag.end(), inner_end, True, out, top=False)
-                emitted = pos = inner_end
+                emitted = self._markup_in(buf, tag.end(), inner_end, out, emitted)
+                pos = inner_end
             elif name == b"plaintext":
                 emitted = self._restyled(buf, pos, tag, out, emitted)
-                state = _PLAINTEXT
-                pos = end
+                if self._foreign or self._xml:
+                    pos = tag.end()  # (maybe an SVG element; to HTML, text: read as markup)
+                else:
+                    state = _PLAINTEXT
+                    pos = end
             elif name in _RAW_END:  # raw text / RCDATA element: its content is never markup
                 emitted = self._restyled(buf, pos, tag, out, emitted)
                 pos = tag.end()
@@ -717,6 +748,15 @@ class HtmlRewriter:
         out.append(view[emitted:pos])
         return pos
 
+    def _markup_in(self, buf: _Buf, start: int, end: int, out: _Out, emitted: int) -> int:
+        """Emits buf[emitted:start] as it is, then buf[start:end] rewritten as markup; returns
+        where unchanged input begins again (``emitted`` when buf[start:end] stays as it is)."""
+        if buf.find(b"<", start, end) < 0:
+            return emitted  # text only (most titles, empty iframes): nothing to rewrite
+        out.append(memoryview(buf)[emitted:start])
+        self._scan(buf, start, end, True, out, top=False)
+        return end
+
     def _restyled(
         self, buf: _Buf, pos: int, tag: re.Match[bytes], out: _Out, emitted: int
     ) -> int:
@@ -727,7 +767,10 @@ class HtmlRewriter:
         lowered = bytes(buf[pos:end].lower())
         styled = b"style" in lowered and css.may_load(lowered)
         handled = _HANDLER.search(lowered) is not None and bool(self._tag_flags(lowered))
-        beacons = (b"ping" in lowered or b"background" in lowered) and self._tag_flags(lowered)
+        beacons = (
+            (b"ping" in lowered or b"background" in lowered)
+            and _BEACON.search(lowered) is not None and self._tag_flags(lowered)
+        )
         if not styled and not handled and not beacons:
             return emitted
         name_end = tag.end(1)
@@ -756,23 +799,25 @@ class HtmlRewriter:
         if srcdoc is not None:
             drop.add(b"srcdoc")
             added.append(srcdoc)
-        if decision is None and (styled or handled or beacons):
+        found = [moved for moved in (
+            self._css.restyle(attrs) if styled else None,
+            self._handlers(attrs) if handled else None,
+            self._beacons(attrs, beacons) if beacons else None,
+        ) if moved is not None]
+        if not found:
+            return frozenset(drop), added
+        if decision is None:
             tagged, own = self._tagged(attrs)
             if tagged and own is None:
                 return frozenset(drop), added  # the site's own tag, granted
         originals: list[bytes] = []
         vendors: list[Vendor] = []
-        for moved in (
-            self._css.restyle(attrs) if styled else None,
-            self._handlers(attrs) if handled else None,
-            self._beacons(attrs, beacons) if beacons else None,
-        ):
-            if moved is not None:
-                drop |= moved.names
-                added += moved.replaced
-                originals += moved.originals
-                vendors += [v for v in moved.vendors if v not in vendors]
-        if vendors and not self._gate.remove:
+        for moved in found:
+            drop |= moved.names
+            added += moved.replaced
+            originals += moved.originals
+            vendors += [v for v in moved.vendors if v not in vendors]
+        if not self._gate.remove:
             consent = self._css.consent(attrs, vendors, decision)
             if consent is not None:
                 added += originals + consent

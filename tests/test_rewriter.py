@@ -54,6 +54,12 @@ def cut_at(html: bytes, cuts: list[int], gate: Gate = GATE) -> bytes:
     return b"".join(out)
 
 
+def every_cut_gives(html: bytes, expected: bytes) -> None:
+    """The output for html cut at any one offset is ``expected``."""
+    for cut in range(1, len(html)):
+        assert cut_at(html, [cut]) == expected, cut
+
+
 def unchanged(html: bytes) -> None:
     assert rewrite(html) == html
 
@@ -172,8 +178,7 @@ def test_self_closing_script_after_svg_is_closed_for_both_readings() -> None:
     html = b"<svg><path d=M0/></svg><p>" + HIDDEN
     expected = html.replace(b"/a.js />", b"/a.js /></script>")
     assert rewrite(html) == expected
-    for cut in range(1, len(html)):
-        assert cut_at(html, [cut]) == expected, cut
+    every_cut_gives(html, expected)
     unchanged(b"<math></math><script src=/a.js /></script>")  # already closed: nothing added
     assert rewrite(expected) == expected
     out = rewrite(b"<SVG><SCRIPT HREF=/a.js/ />" + GA)  # any case; a slash ending a value is not it
@@ -182,6 +187,41 @@ def test_self_closing_script_after_svg_is_closed_for_both_readings() -> None:
     remove = Gate(Policy(vendors=BUILTIN_VENDORS, mode="remove"))
     html = b'<svg><script href="https://connect.facebook.net/en_US/fbevents.js"/>' + GA + b"<p>"
     assert rewrite(html, gate=remove) == b"<svg><p>"
+
+
+def test_raw_text_elements_after_svg_are_read_as_markup_too() -> None:
+    """In SVG (and MathML) <title>, <style>, <textarea>, <iframe> … are elements of its own with
+    markup inside, and an <img> there breaks out and loads; to HTML the same bytes are text. Once
+    an <svg> or <math> was seen, their content is rewritten as markup up to the first end tag."""
+    fb = b"https://www.facebook.com/tr"
+    img = b"<img src=" + fb + b">"
+    inert = (b'<img data-consent-src="' + fb + b'" data-consent="marketing"'
+             b' data-consent-service="meta-pixel">')
+    for name in (b"title", b"style", b"textarea", b"xmp", b"noembed", b"noframes", b"iframe"):
+        html = b"<" + name + b">" + img + b"</" + name + b">"
+        assert rewrite(html) == html, name  # before any <svg>: text, as HTML reads it
+        assert rewrite(b"<svg>" + html) == b"<svg><" + name + b">" + inert + b"</" + name + b">"
+        assert rewrite(html, xml=True) == b"<" + name + b">" + inert + b"</" + name + b">"
+    assert rewrite(b"<math><plaintext>" + img) == b"<math><plaintext>" + inert
+    # A style is CSS to HTML and markup to SVG: both readings are made inert.
+    out = rewrite(b"<svg><style>a{background:url(" + fb + b")}" + img + b"</style>")
+    assert out == (b'<svg><style data-consent-css="a{background:url(' + fb + b")}" + img + b'"'
+                   b' data-consent="marketing" data-consent-service="meta-pixel">'
+                   b"a{background:url(data:,)}" + inert + b"</style>")
+    # The first end tag bounds it, as for HTML; what follows is markup again.
+    out = rewrite(b"<svg><title><!--</title>" + img + b"-->")
+    assert out == b"<svg><title><!--</title>" + inert + b"-->"
+    unchanged(b"<svg><title>A <b>chart</b></title><style>rect{fill:red}</style></svg>"
+              b"<textarea>1 < 2</textarea><iframe src=/own.html></iframe>")
+
+
+def test_raw_text_elements_after_svg_split_anywhere_give_the_same_output() -> None:
+    html = (b"<svg><title><img src=https://www.facebook.com/tr></title></svg>"
+            b"<style>p{color:red}<img src=//mc.yandex.ru/watch/1></style>"
+            b"<iframe><img src=https://www.facebook.com/tr></iframe>" + GA)
+    whole = rewrite(html)
+    assert whole.count(b"data-consent=") == 4
+    every_cut_gives(html, whole)
 
 
 def test_self_closing_script_in_xhtml_has_no_content() -> None:
@@ -263,8 +303,7 @@ def test_pings_and_backgrounds_split_anywhere_give_the_same_output() -> None:
             b"<table background=//mc.yandex.ru/watch/1><tr><td>x</td></tr></table>" + GA)
     whole = rewrite(html)
     assert whole.count(b"data-consent=") == 3
-    for cut in range(1, len(html)):
-        assert cut_at(html, [cut]) == whole, cut
+    every_cut_gives(html, whole)
 
 
 def test_object_embed_and_svg_split_anywhere_give_the_same_output() -> None:
@@ -273,8 +312,7 @@ def test_object_embed_and_svg_split_anywhere_give_the_same_output() -> None:
             b"</svg>" + GA)
     whole = rewrite(html)
     assert whole.count(b"data-consent=") == 4
-    for cut in range(1, len(html)):
-        assert cut_at(html, [cut]) == whole, cut
+    every_cut_gives(html, whole)
 
 
 FBQ = b"fbq('track', 'PageView')"
@@ -329,8 +367,7 @@ def test_event_handlers_split_anywhere_give_the_same_output() -> None:
     html = b'<body onload="' + FBQ + b'"><img src="/x.png" onerror="' + FBQ + b'">' + GA
     whole = rewrite(html)
     assert whole.count(b"data-consent-on") == 2
-    for cut in range(1, len(html)):
-        assert cut_at(html, [cut]) == whole, cut
+    every_cut_gives(html, whole)
 
 
 def test_custom_placeholder_renderer_is_used() -> None:
@@ -592,12 +629,10 @@ def test_a_quoted_value_cut_by_a_chunk_boundary_is_not_read_as_a_shorter_tag() -
     html = b'<div title="x><!--">' + GA + b"<p>-->"
     whole = rewrite(html)
     assert whole == b'<div title="x><!--">' + GA_INERT + b"<p>-->"
-    for cut in range(1, len(html)):
-        assert cut_at(html, [cut]) == whole, cut
+    every_cut_gives(html, whole)
     html = b"<div title='x>" + GA + b"'>" + GA
     assert rewrite(html) == b"<div title='x>" + GA + b"'>" + GA_INERT
-    for cut in range(1, len(html)):
-        assert cut_at(html, [cut]) == rewrite(html), cut
+    every_cut_gives(html, rewrite(html))
 
 
 def test_first_bytes_leave_before_the_last_arrive() -> None:
@@ -657,7 +692,8 @@ _FRAGMENTS = [
     b"<object data=", b"<embed src=", b"<image xlink:href=", b"<script href=", b"/>",
     b"<body", b" onload=", b" ONERROR=", b"fbq('track', 'PageView')", b"<video poster=",
     b"<input type=image src=", b"<frame src=", b" imagesrcset=", b"<math>", b"<a href=/x",
-    b" ping=", b"<td", b"<table", b" background=", b"<track src=",
+    b" ping=", b"<td", b"<table", b" background=", b"<track src=", b"<textarea>",
+    b"</textarea>", b"<xmp>", b"</iframe>",
 ]
 _html = st.lists(st.sampled_from(_FRAGMENTS), max_size=60).map(b"".join)
 

@@ -210,7 +210,8 @@ async def css_urls(request: Request) -> Response:
 
 
 # Embedded content and SVG that load from a vendor: <object data>, <embed src>, an SVG <image>
-# (href and xlink:href), an SVG <script href> and an inline SVG script with a vendor's snippet.
+# (href and xlink:href), an SVG <script href> and an inline SVG script with a vendor's snippet;
+# then pixels inside an SVG <title> and <style>, which are markup there (text to HTML).
 FOREIGN = """
 <object id="obj" width="10" height="10" type="image/gif"
  data="https://lib.example-analytics.com/object.gif"></object>
@@ -224,6 +225,8 @@ FOREIGN = """
  <script>window.__svgInline = 1; window.ExampleLib &amp;&amp; ExampleLib.init("svg");</script>
 </svg>
 <p id="after">after</p>
+<svg width="1" height="1"><title><img alt="" src="https://lib.example-analytics.com/svg-title.gif">
+</title><style><img alt="" src="https://lib.example-analytics.com/svg-style.gif"></style></svg>
 """
 
 

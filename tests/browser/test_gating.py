@@ -294,7 +294,8 @@ def test_object_embed_and_svg_load_only_after_consent_without_reload(visit: Visi
     v.page.evaluate("window.__sameDocument = true")
     v.page.click("#consentgate-banner button[value=accept_all]")
     v.page.wait_for_function("(window.__cg || []).includes('svg-script.js')")
-    expected = {"/object.gif", "/embed.gif", "/svg-href.gif", "/svg-xlink.gif", "/svg-script.js"}
+    expected = {"/object.gif", "/embed.gif", "/svg-href.gif", "/svg-xlink.gif", "/svg-script.js",
+                "/svg-title.gif", "/svg-style.gif"}
     v.net.wait_for(v.page, {"lib.example-analytics.com"})
     deadline = 50
     while not expected <= {h.path for h in v.net.hits} and deadline:
