@@ -1,17 +1,21 @@
-"""Instructions a uvicorn server executes per request, counted by valgrind: the steady figure.
+"""Instructions a uvicorn server executes per request, counted by valgrind: the steadier figure.
 
     python bench/instructions.py [--requests 2000] [--pages ../shared/bench-pages]
 
 Requests/s on a shared or virtual machine swing by 15 % between two windows of the same server,
 and CPU time per request moves with a busy neighbour. The number of instructions a server runs
-per request does not: callgrind counts them the same, run after run, whatever else the machine
-does (within ~0.3 %: the event loop's own timing differs a little). For each server (the bare
-app, consentgate, and peers: a no-op pure ASGI middleware and Starlette's SessionMiddleware) it
-starts uvicorn under callgrind (with PYTHONHASHSEED=0), warms it up, zeroes the counters
-(``callgrind_control -z``), sends the requests over one keep-alive connection from a client
-outside valgrind, and reads the count (``callgrind_control -d``). It prints instructions per
-request and the ratio bare / this (1.00x = same count). The same for requests in process (the
-raw ASGI app, no server), where the bare app's own work is small.
+per request does not move with the machine: callgrind counts them the same whatever else the
+machine does. It is not exact either: the same code counts 1-2 % differently from run to run
+(each run signs a fresh cookie, objects land at other addresses), and up to ~7 % differently
+with what else the process has built and run (the interpreter's caches and allocator paths),
+so every process here builds and warms every app, and only its kind is counted.
+
+For each server (the bare app, consentgate, and peers: a no-op pure ASGI middleware and
+Starlette's SessionMiddleware) it starts uvicorn under callgrind (with PYTHONHASHSEED=0), warms
+it up, zeroes the counters (``callgrind_control -z``), sends the requests over one keep-alive
+connection from a client outside valgrind, and reads the count (``callgrind_control -d``). It
+prints instructions per request and the ratio bare / this (1.00x = same count). The same for
+requests in process (the raw ASGI app, no server), where the bare app's own work is small.
 What it does not see: the kernel's work (socket reads and writes, counted in the CPU time
 throughput.py reads), and time itself: the same instructions take longer when they miss the
 caches, and a middleware's Python code adds more code and data to keep in them. So this is
@@ -55,9 +59,10 @@ import logging, sys, uvicorn
 sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
 logging.disable(logging.WARNING)  # (consent_log=None says so once: not what is measured)
 from pathlib import Path
-from instructions import app_for
-app, _ = app_for({kind!r}, Path({pages!r}))
-uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", access_log=False)
+from instructions import KINDS, app_for
+apps = {{kind: app_for(kind, Path({pages!r})) for kind in KINDS}}  # (see IN_PROCESS)
+uvicorn.run(apps[{kind!r}][0], host="127.0.0.1", port={port}, log_level="warning",
+            access_log=False)
 """
 KINDS = ("bare", "consentgate", "no-op", "SessionMiddleware")
 # In process: every corpus page through the raw ASGI app (throughput.one_pass), for a visitor
