@@ -19,7 +19,7 @@ requests in process (the raw ASGI app, no server), where the bare app's own work
 What it does not see: the kernel's work (socket reads and writes, counted in the CPU time
 throughput.py reads), and time itself: the same instructions take longer when they miss the
 caches, and a middleware's Python code adds more code and data to keep in them. So this is
-the steady count of the work added, not a speed ratio; throughput.py's figures are the speed,
+the steadier count of the work added, not a speed ratio; throughput.py's figures are the speed,
 noisy as they are. Needs valgrind (Debian: ``apt-get install valgrind``); each server runs
 ~50x slower under it, so a run takes a few minutes.
 """
