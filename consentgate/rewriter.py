@@ -818,7 +818,8 @@ class HtmlRewriter:
             originals += moved.originals
             vendors += [v for v in moved.vendors if v not in vendors]
         if not self._gate.remove:
-            consent = self._css.consent(attrs, vendors, decision)
+            # (No vendor: only URLs of an element the site tagged, which its tag restores.)
+            consent = self._css.consent(attrs, vendors, decision) if vendors else []
             if consent is not None:
                 added += originals + consent
         return frozenset(drop), added
@@ -841,12 +842,15 @@ class HtmlRewriter:
 
     def _beacons(self, attrs: list[Attr], flags: int) -> Moved | None:
         """``ping`` (sent on every click of a link) and legacy ``background`` (an image) URLs
-        of a blocked vendor."""
+        of a blocked vendor, and any of them on an element the site tagged with a category not
+        granted (its own data-consent then restores them)."""
+        tagged, own = self._tagged(attrs)
+        site = tagged and own is not None
         hits = []
         for attr in attrs:
             if attr.name in (b"ping", b"background") and attr.raw:
                 hit = [v for v in self._attr_vendors(attr, flags) if self._blocked(v)]
-                if hit:
+                if hit or site:
                     hits.append((attr, hit))
         return _moved(hits)
 

@@ -282,6 +282,14 @@ def test_pings_backgrounds_and_tracks_on_a_vendor_are_gated() -> None:
     out = rewrite(b'<a href=/x ping="' + fb + b'">x</a><td background=' + fb + b">",
                   gate=remove)
     assert out == b"<a href=/x>x</a><td>"
+    # A site's own tag holds its own pings and backgrounds too, and restores them.
+    html = (b"<a href=/buy ping=/own/click data-consent=analytical>"
+            b"<td background=/ad.png DATA-CONSENT=marketing>")
+    assert rewrite(html) == (b'<a data-consent-ping="/own/click" href=/buy data-consent=analytical>'
+                             b'<td data-consent-background="/ad.png" DATA-CONSENT=marketing>')
+    assert rewrite(html, frozenset({"analytical", "marketing"})) == html
+    assert rewrite(html, gate=remove) == (b"<a href=/buy data-consent=analytical>"
+                                          b"<td DATA-CONSENT=marketing>")
 
 
 def test_attributes_of_several_vendors_on_one_element_are_restored_by_one_choice_or_none() -> None:
