@@ -36,7 +36,7 @@ Decision = tuple[str, Vendor | None]
 class Moved(NamedTuple):
     """Attributes of one start tag that load or run a blocked vendor's code: their names, what
     takes their place (if anything), their originals as ``data-consent-<name>`` for the client
-    to put back, and the vendors."""
+    to put back, and the vendors (maybe more than once)."""
 
     names: set[bytes]
     replaced: list[bytes]

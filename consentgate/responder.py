@@ -199,9 +199,7 @@ class Responder:
     def only_appends(self, wide: bool) -> bytes | None:
         """The snippet, when adding it after the page is all this body needs (everything is
         granted, no Consent Mode defaults go into the head): when there is nothing to decode."""
-        if b"content-encoding" in self.fields and self.encoding():
-            return None
-        if wide:
+        if wide or self.encoding():
             return None
         return self.mw.snippet(self.scope, self.consent, self.nonce())
 
@@ -373,11 +371,7 @@ class Responder:
     def resize(self, raw: list[tuple[bytes, bytes]], length: int) -> None:
         """``mark_changed`` for a body of ``length`` bytes."""
         raw[:] = [field for field in raw if field[0] != b"content-length"]
-        fields = self.fields
-        if b"vary" in fields or b"cache-control" in fields or b"etag" in fields:
-            self.mark_changed(raw)
-        else:
-            raw += _PERSONAL  # (mark_changed's usual case, without its two calls)
+        self.mark_changed(raw)
         raw.append((b"content-length", b"%d" % length))
 
     def mark_personal(self, raw: list[tuple[bytes, bytes]]) -> None:

@@ -365,6 +365,12 @@ class HtmlRewriter:
         self._css = CssGate(self._index, gate.css_hosts, host, gate.remove, self._blocked,
                             self._tagged)
 
+    @property
+    def _xml_rules(self) -> bool:
+        """Whether the browser may read elements by XML rules (an SVG ``<script/>`` has no
+        content, a ``<title>`` holds markup): after an ``<svg>``/``<math>``, or in XHTML."""
+        return self._foreign or self._xml
+
     # -- public API --------------------------------------------------------------------------
 
     def feed(self, chunk: bytes) -> bytes:
@@ -636,7 +642,7 @@ class HtmlRewriter:
                 pos = element_end
             elif name in _LOADING:
                 inner_end = -1  # where the content of an iframe to read as markup too ends
-                if name == b"iframe" and (self._foreign or self._xml):
+                if name == b"iframe" and self._xml_rules:
                     found = _RAW_END[name].search(buf, tag_end, end)
                     if found is None and not final:
                         break
@@ -697,7 +703,7 @@ class HtmlRewriter:
                     break
                 inner_end = found.start() if found is not None else end
                 inert = self._css.style_element(buf, pos, tag, inner_end)
-                if (self._foreign or self._xml) and buf.find(b"<", tag_end, inner_end) >= 0:
+                if self._xml_rules and buf.find(b"<", tag_end, inner_end) >= 0:
                     # CSS to HTML, markup to SVG (and XHTML): both readings are rewritten.
                     start_tag, content = inert or (buf[pos:tag_end], buf[tag_end:inner_end])
                     out.append(view[emitted:pos])
@@ -709,9 +715,7 @@ class HtmlRewriter:
                     out.extend(inert)
                     emitted = inner_end
                 pos = inner_end  # its end tag is an ordinary end tag for _RUN
-            elif name == b"noscript" or (
-                name in _RAW_END and (self._foreign or self._xml)
-            ):
+            elif name == b"noscript" or (name in _RAW_END and self._xml_rules):
                 # Without scripting the inside of a noscript is markup (pixels load); with it,
                 # raw text up to the first </noscript. The same for raw text and RCDATA elements
                 # (title, textarea …) once foreign content may be open: in SVG or MathML they
@@ -726,7 +730,7 @@ class HtmlRewriter:
                 pos = inner_end
             elif name == b"plaintext":
                 emitted = self._restyled(buf, pos, tag, out, emitted)
-                if self._foreign or self._xml:
+                if self._xml_rules:
                     pos = tag.end()  # (maybe an SVG element; to HTML, text: read as markup)
                 else:
                     state = _PLAINTEXT
@@ -767,10 +771,7 @@ class HtmlRewriter:
         lowered = bytes(buf[pos:end].lower())
         styled = b"style" in lowered and css.may_load(lowered)
         handled = _HANDLER.search(lowered) is not None and bool(self._tag_flags(lowered))
-        beacons = (
-            (b"ping" in lowered or b"background" in lowered)
-            and _BEACON.search(lowered) is not None and self._tag_flags(lowered)
-        )
+        beacons = _BEACON.search(lowered) is not None and self._tag_flags(lowered)
         if not styled and not handled and not beacons:
             return emitted
         name_end = tag.end(1)
@@ -835,7 +836,7 @@ class HtmlRewriter:
                 lowered = code.lower()
                 if index.find_needles(lowered):
                     found += index.code_url_vendors(lowered)
-                hit = [v for i, v in enumerate(found) if self._blocked(v) and v not in found[:i]]
+                hit = [v for v in found if self._blocked(v)]
                 if hit:
                     hits.append((attr, hit))
         return _moved(hits)
@@ -863,7 +864,7 @@ class HtmlRewriter:
         self._script_resume = None
         start, sub = resume if resume is not None else (content, _S_DATA)
         closing = b""  # what closes the element in HTML when it has no content in SVG
-        if (self._xml or self._foreign) and buf[content - 2 : content - 1] == b"/" and (
+        if self._xml_rules and buf[content - 2 : content - 1] == b"/" and (
             _self_closing(buf, tag)
         ):
             # "<script … />": in XHTML and SVG an element without content; in HTML the slash
@@ -939,12 +940,9 @@ def _moved(hits: list[tuple[Attr, list[Vendor]]]) -> Moved | None:
     """Attributes dropped whole (each with its blocked vendors), kept as data-consent-<name>."""
     if not hits:
         return None
-    vendors: list[Vendor] = []
-    for _, hit in hits:
-        vendors += [v for v in hit if v not in vendors]
     return Moved({attr.name for attr, _ in hits}, [],
                  [b" data-consent-" + attr.name + b"=" + attr.quoted() for attr, _ in hits],
-                 vendors)
+                 [v for _, hit in hits for v in hit])
 
 
 def _self_closing(buf: _Buf, tag: re.Match[bytes]) -> bool:
