@@ -723,7 +723,10 @@ def test_rewriting_is_idempotent_and_granting_all_services_changes_nothing(html:
     once = rewrite(html)
     assert rewrite(once) == once
     services = frozenset(v.id for v in BUILTIN_VENDORS)
-    if b"data-consent=" not in html:
+    # (After an <svg>/<math>, "<script … />" is closed on purpose: see
+    # test_self_closing_script_after_svg_is_closed_for_both_readings.)
+    foreign_self_closing = b"/>" in html and (b"<svg>" in html or b"<math>" in html)
+    if b"data-consent=" not in html and not foreign_self_closing:
         assert rewrite(html, services=services) == html
 
 
