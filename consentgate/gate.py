@@ -25,6 +25,10 @@ _CODE_URL = re.compile(
     rb"//([a-z0-9][a-z0-9.-]*\.[a-z]{2,})(/[^\s'\"\\?#)]*)?"
     rb"|['\"]([a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.[a-z]{2,})(/[^\s'\"\\?#)]*)"
 )
+#: JS string escapes that spell a slash, or a backslash (which URLs read as one): "https:\/\/…".
+_JS_SLASH = re.compile(rb"\\(?:/|\\|x2f|x5c|u002f|u005c|u\{0*(?:2f|5c)\}|0?57|134)")
+#: What comes shortly before a URL in code that loads it rather than links to it.
+_LOADS = (b"src", b"fetch", b"sendbeacon")
 _SCHEME = re.compile(rb"[\x00-\x20]*([a-z][a-z0-9+.-]*):")
 _NETWORK_SCHEMES = frozenset({b"http", b"https", b"ws", b"wss", b"ftp"})
 _TAB_NEWLINE = re.compile(rb"[\t\n\r]")
@@ -270,15 +274,19 @@ class VendorIndex:
     def code_url_vendors(self, lowered: bytes) -> list[Vendor]:
         """Vendors a piece of code loads from (lower-case URLs only): a URL ``"//host/…"`` or
         ``'host/…'`` (built as ``protocol + 'host/path'``) that is a script, or that comes right
-        after a ``src`` (``s.src = …``, ``document.write('<img src="…``). Links (share buttons,
-        profile URLs in a config object) are not loads; allow-listed hosts do not count."""
+        after a ``src`` (``s.src = …``, ``document.write('<img src="…``), a ``fetch(`` or a
+        ``sendBeacon(``. Links (share buttons,
+        profile URLs in a config object) are not loads; allow-listed hosts do not count. Slashes
+        spelt as JS escapes (``"https:\\/\\/…"``, as JSON often writes them) count as slashes."""
         found: list[Vendor] = []
+        if b"\\" in lowered:
+            lowered = _JS_SLASH.sub(b"/", lowered)
         for match in _CODE_URL.finditer(lowered):
             host = match.group(1) or match.group(3)
             path = match.group(2) if match.group(1) else match.group(4)
             start = match.start()
             before = lowered[max(0, start - 48) : start]
-            if not (path or b"").endswith(b".js") and b"src" not in before:
+            if not (path or b"").endswith(b".js") and not any(w in before for w in _LOADS):
                 continue
             rule = self._rule(host, path or b"/", None)
             if rule is not None and rule.vendor is not None and rule.vendor not in found:

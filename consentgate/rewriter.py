@@ -6,11 +6,11 @@ whole with the tokenizer's attribute-quoting rules so that ``<div title="<script
 token. Python code runs only where ``_RUN`` stops: at a start tag of an element that may load
 something (script, iframe, img, source, link, video, input …), at elements whose content the
 tokenizer treats specially (style, textarea, title, noscript …), at any start tag whose ``style``
-may load from another host (rare: a "(" and a "//" in it), at an ``<a>``/``<area>`` with a
-``ping`` or a table part with a ``background``, or where the buffer ends inside an unfinished
-token. Strict HTML tokenizing rules are followed where they decide what is markup:
-comments (with ``<!-->``, ``--!>``), bogus comments, script data with its escape states,
-raw text and RCDATA elements, attribute quoting, any letter case.
+may load from another host (rare: a "(" and a "//" in it) or whose event handler may (a "//"
+in it), at an ``<a>``/``<area>`` with a ``ping`` or a table part with a ``background``, or where
+the buffer ends inside an unfinished token. Strict HTML tokenizing rules are followed where
+they decide what is markup: comments (with ``<!-->``, ``--!>``), bogus comments, script data
+with its escape states, raw text and RCDATA elements, attribute quoting, any letter case.
 
 Bytes outside the elements it changes are copied untouched, so any ASCII-compatible charset works.
 ``<noscript>`` content is rewritten as markup (what a browser without scripting loads) but bounded
@@ -31,8 +31,8 @@ text and RCDATA elements (title, style, textarea, iframe …) is also rewritten 
 their first end tag: in foreign content they hold markup. Foreign content is otherwise read with
 HTML rules: a CDATA section is a bogus comment (it ends no later than the CDATA section does, so
 nothing after it is missed), markup inside an SVG ``<script>`` is script data. Inline event
-handlers are looked at on ``<body>`` and the elements the rewriter parses only; URLs built at
-run time by unknown scripts are not looked at.
+handlers are read for vendor snippets on ``<body>`` and the elements the rewriter parses, and
+for vendor URLs on every element; URLs built at run time by unknown scripts are not looked at.
 """
 
 from __future__ import annotations
@@ -85,45 +85,65 @@ _ATTRS: Final = (
     rf"(?:>|(?:[{_WS}][{_WS}]*+[^{_WS}/>\"'=][^{_WS}/>\"'=]*+=\"[^\"]*+\""
     rf"|[{_WS}/][{_WS}/]*+|[^{_WS}/>][^{_WS}/>=]*+{_NAME_VALUE})*+>)"
 )
-# The same for the tags _RUN skips, except a ``style`` that may load from another host: such a
-# tag stops _RUN and its style is read in Python, so a plain <div>/<span> pays only when it has
-# one. A value is let through when it holds no "(" (every way to write url(…) or image-set(…) has
-# one), or no "//" and no "\\" (no other host); references other than the few that cannot spell
-# either ("&quot;" …) count as both. (Names starting with "s" leave the shortcut and the general
-# branch for one that refuses "style", which has a branch of its own.)
-_STYLE: Final = rf"{_ci('style')}(?=[\t\n\f\r />=])"
+# The same for the tags _RUN skips, except a ``style`` that may load from another host, or an
+# event handler that may: such a tag stops _RUN and is read in Python, so a plain <div>/<span>
+# pays only when it has one. A style is let through when it holds no "(" (every way to write
+# url(…) or image-set(…) has one), or no "//" and no "\\" (no other host); a handler (``on…``)
+# when it holds no "//" and no backslash that could spell a slash in a JS string (``\/``,
+# ``\\``, ``\x2f``, ``\u002f``, ``\57``: a handler's own beacon needs a URL to another host).
+# References other than the few that cannot spell any of these ("&quot;" …) count as all.
+# (Names starting with "s" or "o", or a letter of a name refused, leave the shortcut and the
+# general branch for one last branch: after one test of that letter, it checks a style's or a
+# handler's value and refuses the names refused. Branches sre tries at every tag's ">" cost.)
 _SAFE_REF: Final = r"&(?:quot|amp|apos|lt|gt|nbsp);"
+_NO_PAREN: Final = r"(?:[^{end}(&]++|{ref})*+"
+_NO_HOST: Final = r"(?:[^{end}&/\\]++|{ref}|/(?![/\\]))*+"
+_NO_JS_HOST: Final = r"(?:[^{end}&/\\]++|{ref}|/(?![/\\])|\\(?![/\\xXuU0-9]))*+"
 
 
-def _safe_style(quote: str) -> str:
-    """A style value (between ``quote``s, or unquoted) that can load nothing from another host."""
+def _safe_value(quote: str, runs: Sequence[str]) -> str:
+    """A value between ``quote``s (or unquoted) made of one of ``runs`` (patterns with ``{end}``
+    for the characters that end the value)."""
     end, other = (quote, quote) if quote else (r"\t\n\f\r >", r"\t\n\f\r >\"'")
-    first = "" if quote else rf"(?=[^{other}])"
-    no_paren = rf"(?:[^{end}(&]++|{_SAFE_REF})*+"
-    no_host = rf"(?:[^{end}&/\\]++|{_SAFE_REF}|/(?![/\\]))*+"
+    filled = [run.format(end=end, ref=_SAFE_REF) for run in runs]
     if quote:
-        return rf"{quote}(?:{no_paren}{quote}|{no_host}{quote})"
-    return rf"{first}(?:{no_paren}(?=[{end}])|{no_host}(?=[{end}]))"
+        return rf"{quote}(?:{'|'.join(run + quote for run in filled)})"
+    return rf"(?=[^{other}])(?:{'|'.join(rf'{run}(?=[{end}])' for run in filled)})"
+
+
+def _checked(*runs: str) -> str:
+    """The rest of an attribute after its name: its value, if any, is one of ``runs``."""
+    values = "|".join(_safe_value(q, runs) for q in (chr(34), chr(39), ""))
+    return rf"(?:[{_WS}]*+=[{_WS}]*+(?:{values}|(?=>))|(?![{_WS}]*+=))"
+
+
+# After their first letter: the names whose values are checked rather than refused.
+_CHECKED: Final = {
+    "s": rf"{_ci('tyle')}(?=[{_WS}/>=]){_checked(_NO_PAREN, _NO_HOST)}",
+    "o": rf"[nN][^{_WS}/>=]*+{_checked(_NO_JS_HOST)}",
+}
 
 
 def _plain_attrs(refused: Sequence[str] = ()) -> str:
-    """_ATTRS for the tags _RUN skips: refuses a style that may load from another host, and any
-    attribute named in ``refused`` (such a tag stops _RUN, to be read in Python)."""
+    """_ATTRS for the tags _RUN skips: refuses a style or an event handler that may load from
+    another host, and any attribute named in ``refused`` (such a tag stops _RUN, to be read in
+    Python)."""
     names = ("style", *refused)
-    letters = sorted({n[0] for n in names})
+    letters = sorted({n[0] for n in names} | set(_CHECKED))
     apart = "".join(c + c.upper() for c in letters)  # first letters that leave the shortcut
+
+    def letter(c: str) -> str:
+        """A name starting with c: checked, or any other but those refused."""
+        others = [_ci(n[1:]) + rf"[{_WS}/>=]" for n in names if n[0] == c]
+        others += ["[nN]"] if c == "o" else []
+        rest = rf"(?!{'|'.join(others)})[^{_WS}/>=]*+{_NAME_VALUE}"
+        return rf"(?<=[{c}{c.upper()}])" + (rf"(?:{_CHECKED[c]}|{rest})" if c in _CHECKED else rest)
+
     branches = [
         rf"[{_WS}][{_WS}]*+[^{_WS}/>\"'={apart}][^{_WS}/>\"'=]*+=\"[^\"]*+\"",
         rf"[{_WS}/][{_WS}/]*+",
         rf"[^{_WS}/>{apart}][^{_WS}/>=]*+{_NAME_VALUE}",
-        *(
-            rf"[{c}{c.upper()}](?!(?:{'|'.join(_ci(n[1:]) for n in names if n[0] == c)})"
-            rf"[{_WS}/>=])[^{_WS}/>=]*+{_NAME_VALUE}"
-            for c in letters
-        ),
-        rf"{_STYLE}(?:[{_WS}]*+=[{_WS}]*+"
-        rf"(?:{_safe_style(chr(34))}|{_safe_style(chr(39))}|{_safe_style('')}|(?=>))"
-        rf"|(?![{_WS}]*+=))",
+        rf"[{apart}](?:{'|'.join(letter(c) for c in letters)})",
     ]
     return rf"(?:>|(?:{'|'.join(branches)})*+>)"
 
@@ -439,6 +459,16 @@ class HtmlRewriter:
             return True, None
         return True, (category, vendor)
 
+    def _site_tag(self, attrs: list[Attr]) -> tuple[bool, tuple[str, Vendor | None] | None]:
+        """``_tagged`` for an element's own sources. With attributes moved aside, the
+        data-consent is ours, for them: the element is judged as if untagged, so that rewriting
+        the output changes nothing."""
+        tagged, decision = self._tagged(attrs)
+        if tagged and any(a.name in _MOVED_ATTRS or a.name.startswith(b"data-consent-on")
+                          for a in attrs):
+            return False, None
+        return tagged, decision
+
     def _url_vendor(
         self, attrs: list[Attr], names: tuple[bytes, ...], flags: int
     ) -> Vendor | None:
@@ -477,7 +507,7 @@ class HtmlRewriter:
             js_type = kind.value.split(b";", 1)[0].strip(WS).lower() if kind else b""
             if js_type not in _JS_TYPES:
                 return None  # already inert (text/plain, JSON, templates …)
-            tagged, decision = self._tagged(attrs)
+            tagged, decision = self._site_tag(attrs)
             if tagged:
                 return decision
             for source in _SCRIPT_SOURCES if flags & TAG_URL else ():
@@ -501,11 +531,8 @@ class HtmlRewriter:
         names = _SOURCES.get(name, (b"src",))
         if not any(a.name in names for a in attrs):
             return None  # nothing to load (already inert, or empty)
-        tagged, decision = self._tagged(attrs)
-        # With attributes moved aside, the data-consent is ours, for them: the element's own
-        # sources are judged as if untagged, so that rewriting the output changes nothing.
-        if tagged and not any(a.name in _MOVED_ATTRS or a.name.startswith(b"data-consent-on")
-                              for a in attrs):
+        tagged, decision = self._site_tag(attrs)
+        if tagged:
             return decision
         vendor = self._url_vendor(attrs, names, flags)
         if vendor is not None and self._blocked(vendor):
@@ -927,7 +954,13 @@ class HtmlRewriter:
             in_tag += in_code
         decision = self._decide(b"script", attrs, in_tag, flags)
         if decision is None:
-            return element_end, (bytes(buf[pos:content]) + closing) if closing else None
+            # Its own handlers may still send a vendor a beacon (onload="new Image().src=…").
+            drop, added = (self._extras(attrs, None, None, False, True)
+                           if _HANDLER.search(lowered) is not None else (frozenset(), []))
+            if not drop:
+                return element_end, (bytes(buf[pos:content]) + closing) if closing else None
+            return element_end, (rebuild(buf, pos, name_end, content, attrs, drop, added)
+                                 + buf[content:element_end] + closing)
         if self._gate.remove:
             return element_end, b""
         category, vendor = decision

@@ -378,6 +378,48 @@ def test_event_handlers_split_anywhere_give_the_same_output() -> None:
     every_cut_gives(html, whole)
 
 
+LINKEDIN_BEACON = b"new Image().src='https://px.ads.linkedin.com/collect?pid=1'"
+
+
+def test_handlers_on_any_element_that_send_a_vendor_a_beacon_wait_for_consent() -> None:
+    """Not only on the elements the rewriter parses anyway: a <button> or <div> whose handler
+    loads a vendor's URL is read too, with every quoting and every way to spell its slashes."""
+    moved = (b' data-consent="marketing" data-consent-service="linkedin-insight"')
+    for handler in (
+        b'"' + LINKEDIN_BEACON + b'"',
+        b"'" + LINKEDIN_BEACON.replace(b"'", b'"') + b"'",
+        b"fetch('//px.ads.linkedin.com/collect',{})",  # unquoted
+        b"\"s.src='https:\\/\\/px.ads.linkedin.com/collect'\"",  # JSON-style escapes
+        b"\"s.src='https:\\x2f\\x2fpx.ads.linkedin.com/collect'\"",
+        b"\"s.src='https:&#47;&#47;px.ads.linkedin.com/collect'\"",  # references
+    ):
+        for tag in (b"button", b"div", b"a", b"td", b"svg"):
+            html = b"<" + tag + b" class=x onclick=" + handler + b" id=y>"
+            out = rewrite(html)
+            kept = handler if handler[:1] in b"'\"" else b'"' + handler + b'"'
+            assert out == b"<" + tag + b" data-consent-onclick=" + kept + moved + b" class=x id=y>"
+            assert rewrite(out) == out
+            assert rewrite(html, frozenset({"marketing"})) == html
+    # A script's own handler, on a script that is not a tracker: the script stays.
+    html = b'<script src="/own.js" onload="' + LINKEDIN_BEACON + b'"></script>'
+    out = rewrite(html)
+    assert out == (b'<script data-consent-onload="' + LINKEDIN_BEACON + b'"' + moved
+                   + b' src="/own.js"></script>')
+    assert rewrite(out) == out
+    unchanged(b'<button onclick="toggle(this)">x</button><div onmouseover="a(\'//\')">x</div>')
+    unchanged(b"<p onclick=\"window.open('https://www.facebook.com/sharer.php')\">share</p>")
+    unchanged(b"<button onclick=\"alert('https:\\/\\/example.org/x')\">x</button>")
+    every_cut_gives(b"<p>a<div onclick=\"" + LINKEDIN_BEACON + b"\">b</div>" + GA,
+                    rewrite(b"<p>a<div onclick=\"" + LINKEDIN_BEACON + b"\">b</div>" + GA))
+
+
+def test_a_small_script_naming_a_vendor_script_with_escaped_slashes_is_a_loader() -> None:
+    html = b'<script>var c = {"src": "https:\\/\\/mc.yandex.ru\\/metrika\\/tag.js"}</script>'
+    assert rewrite(html).startswith(b'<script type="text/plain" data-consent="analytical"'
+                                    b' data-consent-service="yandex-metrica">')
+    unchanged(b'<script>var c = {"src": "https:\\/\\/example.org\\/app.js"}</script>')
+
+
 def test_custom_placeholder_renderer_is_used() -> None:
     seen: list[tuple[str | None, str]] = []
 
@@ -701,7 +743,7 @@ _FRAGMENTS = [
     b"<body", b" onload=", b" ONERROR=", b"fbq('track', 'PageView')", b"<video poster=",
     b"<input type=image src=", b"<frame src=", b" imagesrcset=", b"<math>", b"<a href=/x",
     b" ping=", b"<td", b"<table", b" background=", b"<track src=", b"<textarea>",
-    b"</textarea>", b"<xmp>", b"</iframe>",
+    b"</textarea>", b"<xmp>", b"</iframe>", b"<button", b" onclick=", LINKEDIN_BEACON, b"\\/",
 ]
 _html = st.lists(st.sampled_from(_FRAGMENTS), max_size=60).map(b"".join)
 

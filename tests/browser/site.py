@@ -234,12 +234,15 @@ async def foreign(request: Request) -> Response:
     return HTMLResponse(page("Foreign", FOREIGN))
 
 
-# Inline event handlers with a vendor's snippet, on an element Python parses and on <body>.
+# Inline event handlers with a vendor's snippet, on an element Python parses and on <body>, and
+# one on an ordinary <button> that sends a beacon of its own.
 HANDLERS = """
 <img id="broken" alt="" width="1" height="1" src="/missing.png"
  onerror="window.__handled = (window.__handled || 0) + 1; fbq('track', 'PageView')">
 <img id="beacon" alt="" width="1" height="1" src="/missing-too.png"
  onerror="new Image().src = 'https://px.ads.linkedin.com/collect/?handler=1'">
+<button id="clicked" type="button"
+ onclick="new Image().src = 'https://px.ads.linkedin.com/collect/?click=1'">click</button>
 """
 
 

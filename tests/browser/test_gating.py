@@ -311,11 +311,18 @@ def test_event_handlers_with_a_vendor_snippet_wait_for_consent(visit: VisitFacto
     v = fresh(visit, "/handlers")
     v.settle(300)
     # Moved out of the way: neither handler ran, so fbq was never called (nor missing), and the
-    # handler that sends a beacon of its own sent nothing.
+    # handler that sends a beacon of its own sent nothing, nor did the button's when clicked.
+    v.page.click("#clicked")
+    v.settle(300)
     assert v.page.evaluate("[window.__handled, window.__bodyload]") == [None, None]
     assert v.net.hits == [], [h.url for h in v.net.hits]
     assert v.errors == []
     v.page.click("#consentgate-banner button[value=accept_all]")
+    v.page.wait_for_function("document.getElementById('clicked').hasAttribute('onclick')")
+    v.net.clear()
+    v.page.click("#clicked")
+    v.net.wait_for(v.page, {"px.ads.linkedin.com"})
+    assert [h.url.split("?", 1)[1] for h in v.net.hits] == ["click=1"]
     v.page.wait_for_function("document.getElementById('broken').hasAttribute('onerror')")
     assert v.page.evaluate("document.getElementById('beacon').getAttribute('onerror')") \
         .startswith("new Image()")
