@@ -27,6 +27,12 @@ _CODE_URL = re.compile(
 )
 #: JS string escapes that spell a slash, or a backslash (which URLs read as one): "https:\/\/…".
 _JS_SLASH = re.compile(rb"\\(?:/|\\|x2f|x5c|u002f|u005c|u\{0*(?:2f|5c)\}|0?57|134)")
+#: ``rel`` values of a ``<link>`` (or a ``Link`` header) that make the browser contact the URL
+#: before anything on the page asks for it.
+HINT_RELS = frozenset(
+    (b"preconnect", b"dns-prefetch", b"preload", b"prefetch", b"modulepreload", b"prerender",
+     b"stylesheet")
+)
 #: What comes shortly before a URL in code that loads it rather than links to it.
 _LOADS = (b"src", b"fetch", b"sendbeacon")
 _SCHEME = re.compile(rb"[\x00-\x20]*([a-z][a-z0-9+.-]*):")

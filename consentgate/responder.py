@@ -14,7 +14,9 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import Message, Scope, Send
 
 from .consent import Consent
+from .gate import split_url
 from .headstart import HeadStart
+from .linkheader import without_blocked_hints
 from .streams import (
     UNREADABLE,
     Decoder,
@@ -40,7 +42,7 @@ _warned: set[str] = set()
 _HTML = ("text/html", "application/xhtml+xml")
 _PERSONAL = ((b"vary", b"Cookie"), (b"cache-control", b"private"))
 _READ = frozenset({b"content-type", b"content-encoding", b"set-cookie", b"cache-control", b"vary",
-                   b"etag", b"content-security-policy"})
+                   b"etag", b"content-security-policy", b"link"})
 
 
 # Content-Type -> (media type, whether its charset is UTF-16/32): apps send the same few again.
@@ -165,12 +167,14 @@ class Responder:
         content_type = fields.get(b"content-type", b"")
         media, wide = _TYPES.get(content_type) or _type(content_type)
         html = media in _HTML
-        if not html and b"set-cookie" not in fields and not self.issue:
+        if not html and b"set-cookie" not in fields and not self.issue and b"link" not in fields:
             return True  # neither its headers nor its body concern us
         if not lowercase:  # Starlette's header objects match lowercase names only
             message["headers"] = raw = [(k.lower(), v) for k, v in raw]
         elif not isinstance(raw, list):
             message["headers"] = raw = list(raw)
+        if b"link" in fields and not self.mw.settled(self.consent):
+            self.drop_hints(raw)
         if b"set-cookie" in fields or self.issue is not None:
             headers = MutableHeaders(raw=raw)
             if b"set-cookie" in fields:
@@ -228,6 +232,25 @@ class Responder:
             del headers["set-cookie"]
             for value in kept:
                 headers.append("set-cookie", value)
+
+    def drop_hints(self, raw: list[tuple[bytes, bytes]]) -> None:
+        """``Link`` headers' resource hints (preconnect, preload …) to vendors of categories the
+        visitor has not granted: the browser would contact them before the page asks it to."""
+        index, consent = self.mw.gate.index, self.consent
+        host = Headers(scope=self.scope).get("host")
+        own = host.lower().partition(":")[0].encode("ascii", "replace") if host else None
+
+        def blocked(url: bytes) -> bool:
+            parts = split_url(url)
+            vendor = index.match_host(*parts, own) if parts is not None else None
+            return vendor is not None and not consent.allows(vendor.category, vendor.id)
+
+        kept = []
+        for key, value in raw:
+            left = without_blocked_hints(value, blocked) if key == b"link" else value
+            if left is not None:
+                kept.append((key, left))
+        raw[:] = kept
 
     async def flush_start(self) -> None:
         if self.start is not None:

@@ -44,7 +44,15 @@ from typing import Final
 
 from . import css
 from .cssgate import CssGate, HostVendors, Moved
-from .gate import TAG_SIG, TAG_URL, VendorIndex, decode_attr, index_for, split_url
+from .gate import (
+    HINT_RELS,
+    TAG_SIG,
+    TAG_URL,
+    VendorIndex,
+    decode_attr,
+    index_for,
+    split_url,
+)
 from .markup import (
     REFERENCE,
     WS,
@@ -269,10 +277,6 @@ _JS_TYPES: Final = frozenset(
         "text/javascript1.4", "text/javascript1.5", "text/jscript", "text/livescript",
         "text/x-ecmascript", "text/x-javascript",
     )
-)
-_HINT_RELS: Final = frozenset(
-    (b"preconnect", b"dns-prefetch", b"preload", b"prefetch", b"modulepreload", b"prerender",
-     b"stylesheet")
 )
 
 _MAX_SRCDOC_DEPTH: Final = 4
@@ -526,7 +530,7 @@ class HtmlRewriter:
             return None
         if name == b"link":
             rel = first(attrs, b"rel")
-            if rel is None or not _HINT_RELS.intersection(rel.value.lower().split()):
+            if rel is None or not HINT_RELS.intersection(rel.value.lower().split()):
                 return None
         names = _SOURCES.get(name, (b"src",))
         if not any(a.name in names for a in attrs):

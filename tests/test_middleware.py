@@ -429,6 +429,29 @@ def test_cookies_of_ungranted_categories_are_dropped() -> None:
                                                                                   "theme"]
 
 
+def link_app(media_type: str = "text/html") -> Starlette:
+    async def page(request: Request) -> Response:
+        body = PAGE if media_type == "text/html" else "{}"
+        return Response(body, media_type=media_type, headers={"link": (
+            "<https://www.googletagmanager.com>; rel=preconnect, </app.css>; rel=preload; as=style"
+        )})
+
+    return Starlette(routes=[Route("/", page)])
+
+
+def test_link_header_hints_to_ungranted_vendors_are_dropped() -> None:
+    """A ``Link: <…>; rel=preconnect`` header contacts the vendor before the page is read."""
+    for media_type in ("text/html", "application/json"):
+        c = client(ConsentMiddleware(link_app(media_type), secret_key=SECRET))
+        assert c.get("/").headers.get_list("link") == ["</app.css>; rel=preload; as=style"]
+        choose(c, "save", category="marketing")
+        assert c.get("/").headers.get_list("link") == ["</app.css>; rel=preload; as=style"]
+        choose(c, "save", category="analytical")
+        assert c.get("/").headers["link"].startswith("<https://www.googletagmanager.com>")
+        choose(c, "accept_all")
+        assert c.get("/").headers["link"].startswith("<https://www.googletagmanager.com>")
+
+
 def test_withdrawal_expires_the_cookies_of_withdrawn_categories() -> None:
     c = client(cookie_app())
     choose(c, "accept_all")

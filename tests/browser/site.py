@@ -270,6 +270,12 @@ async def self_closing(request: Request) -> Response:
     return HTMLResponse(page("Self-closing", SELF_CLOSING))
 
 
+async def link_header(request: Request) -> Response:
+    # Chromium fetches a Link header's preload before it reads a byte of the page.
+    hint = "<https://px.ads.linkedin.com/collect/?link=1>; rel=preload; as=image"
+    return HTMLResponse(page("Link header", "<p>hinted</p>"), headers={"link": hint})
+
+
 def build_app(**options: object) -> ConsentMiddleware:
     inner = Starlette(
         routes=[
@@ -284,6 +290,7 @@ def build_app(**options: object) -> ConsentMiddleware:
             Route("/foreign", foreign),
             Route("/handlers", handlers),
             Route("/self-closing", self_closing),
+            Route("/link-header", link_header),
         ]
     )
     return ConsentMiddleware(

@@ -331,6 +331,17 @@ def test_event_handlers_with_a_vendor_snippet_wait_for_consent(visit: VisitFacto
     assert left is None
 
 
+def test_a_link_header_preloads_from_a_vendor_only_after_consent(visit: VisitFactory) -> None:
+    v = fresh(visit, "/link-header")
+    v.settle(300)
+    assert v.net.hits == [], [h.url for h in v.net.hits]
+    v.page.click("#consentgate-banner button[value=accept_all]")
+    v.page.wait_for_selector("#consentgate-settings")
+    v.goto("/link-header")
+    v.net.wait_for(v.page, {"px.ads.linkedin.com"})
+    assert [h.url.split("?", 1)[1] for h in v.net.hits] == ["link=1"]
+
+
 def test_self_closing_script_hides_no_tracker_in_either_reading(visit: VisitFactory) -> None:
     v = fresh(visit, "/self-closing")
     v.settle(300)
