@@ -745,6 +745,8 @@ class HtmlRewriter:
                     out.append(view[emitted:pos])
                     out.extend(inert)
                     emitted = inner_end
+                else:  # (a <style> fires load and error events too)
+                    emitted = self._restyled(buf, pos, tag, out, emitted)
                 pos = inner_end  # its end tag is an ordinary end tag for _RUN
             elif name == b"noscript" or (name in _RAW_END and self._xml_rules):
                 # Without scripting the inside of a noscript is markup (pixels load); with it,

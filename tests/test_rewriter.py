@@ -400,6 +400,8 @@ def test_handlers_on_any_element_that_send_a_vendor_a_beacon_wait_for_consent() 
             assert out == b"<" + tag + b" data-consent-onclick=" + kept + moved + b" class=x id=y>"
             assert rewrite(out) == out
             assert rewrite(html, frozenset({"marketing"})) == html
+    out = rewrite(b'<style onload="' + LINKEDIN_BEACON + b'">p{}</style>')
+    assert out == b'<style data-consent-onload="' + LINKEDIN_BEACON + b'"' + moved + b">p{}</style>"
     # A script's own handler, on a script that is not a tracker: the script stays.
     html = b'<script src="/own.js" onload="' + LINKEDIN_BEACON + b'"></script>'
     out = rewrite(html)
