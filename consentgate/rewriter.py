@@ -96,39 +96,46 @@ _ATTRS: Final = (
 # The same for the tags _RUN skips, except a ``style`` that may load from another host, or an
 # event handler that may: such a tag stops _RUN and is read in Python, so a plain <div>/<span>
 # pays only when it has one. A style is let through when it holds no "(" (every way to write
-# url(…) or image-set(…) has one), or no "//" and no "\\" (no other host); a handler (``on…``)
-# when it holds no "//" and no backslash that could spell a slash in a JS string (``\/``,
-# ``\\``, ``\x2f``, ``\u002f``, ``\57``: a handler's own beacon needs a URL to another host).
-# References other than the few that cannot spell any of these ("&quot;" …) count as all.
-# (Names starting with "s" or "o", or a letter of a name refused, leave the shortcut and the
-# general branch for one last branch: after one test of that letter, it checks a style's or a
-# handler's value and refuses the names refused. Branches sre tries at every tag's ">" cost.)
+# url(…) or image-set(…) has one), or no "//" and no "\\" (no other host); references other
+# than the few that cannot spell either ("&quot;" …) count as both. A handler (``on…``) is let
+# through when it holds no "//" and no "/\" (its own beacon names a URL; JSON's "\/\/" has a
+# "/\"). That check is a lookahead of a greedy ``[^"]*`` then a literal, which sre runs as tight
+# loops forward and back: a loop over a character class costs twice as much on a page full of
+# handlers. (Names starting with "s" or "o", or a letter of a name refused, leave the shortcut
+# and the general branch for one last branch: after one test of that letter, it checks a
+# style's or a handler's value and refuses the names refused. Branches sre tries at every
+# tag's ">" cost.)
 _SAFE_REF: Final = r"&(?:quot|amp|apos|lt|gt|nbsp);"
-_NO_PAREN: Final = r"(?:[^{end}(&]++|{ref})*+"
-_NO_HOST: Final = r"(?:[^{end}&/\\]++|{ref}|/(?![/\\]))*+"
-_NO_JS_HOST: Final = r"(?:[^{end}&/\\]++|{ref}|/(?![/\\])|\\(?![/\\xXuU0-9]))*+"
 
 
-def _safe_value(quote: str, runs: Sequence[str]) -> str:
-    """A value between ``quote``s (or unquoted) made of one of ``runs`` (patterns with ``{end}``
-    for the characters that end the value)."""
+def _safe_style(quote: str) -> str:
+    """A style value (between ``quote``s, or unquoted) that can load nothing from another host."""
     end, other = (quote, quote) if quote else (r"\t\n\f\r >", r"\t\n\f\r >\"'")
-    filled = [run.format(end=end, ref=_SAFE_REF) for run in runs]
+    first = "" if quote else rf"(?=[^{other}])"
+    no_paren = rf"(?:[^{end}(&]++|{_SAFE_REF})*+"
+    no_host = rf"(?:[^{end}&/\\]++|{_SAFE_REF}|/(?![/\\]))*+"
     if quote:
-        return rf"{quote}(?:{'|'.join(run + quote for run in filled)})"
-    return rf"(?=[^{other}])(?:{'|'.join(rf'{run}(?=[{end}])' for run in filled)})"
+        return rf"{quote}(?:{no_paren}{quote}|{no_host}{quote})"
+    return rf"{first}(?:{no_paren}(?=[{end}])|{no_host}(?=[{end}]))"
 
 
-def _checked(*runs: str) -> str:
-    """The rest of an attribute after its name: its value, if any, is one of ``runs``."""
-    values = "|".join(_safe_value(q, runs) for q in (chr(34), chr(39), ""))
+def _handler(quote: str) -> str:
+    """A handler's value (between ``quote``s, or unquoted) that names no other host."""
+    end = quote or r"\t\n\f\r >"
+    first = "" if quote else r"(?=[^\t\n\f\r >\"'])"
+    return rf"{quote}{first}(?![^{end}]*/[/\\])[^{end}]*+{quote}"
+
+
+def _checked(value: Callable[[str], str]) -> str:
+    """The rest of an attribute after its name: its value, if any, is ``value``'s."""
+    values = "|".join(value(q) for q in (chr(34), chr(39), ""))
     return rf"(?:[{_WS}]*+=[{_WS}]*+(?:{values}|(?=>))|(?![{_WS}]*+=))"
 
 
 # After their first letter: the names whose values are checked rather than refused.
 _CHECKED: Final = {
-    "s": rf"{_ci('tyle')}(?=[{_WS}/>=]){_checked(_NO_PAREN, _NO_HOST)}",
-    "o": rf"[nN][^{_WS}/>=]*+{_checked(_NO_JS_HOST)}",
+    "s": rf"{_ci('tyle')}(?=[{_WS}/>=]){_checked(_safe_style)}",
+    "o": rf"[nN][^{_WS}/>=]*+{_checked(_handler)}",
 }
 
 
