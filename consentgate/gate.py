@@ -79,6 +79,11 @@ def decode_attr(raw: bytes) -> bytes:
     return html.unescape(raw.decode("latin-1")).encode("latin-1", "replace")
 
 
+def own_host(host: str | None) -> bytes | None:
+    """The request's ``Host`` header as URLs are compared with it: lowercased, without a port."""
+    return host.lower().partition(":")[0].encode("ascii", "replace") if host else None
+
+
 def split_url(value: bytes) -> tuple[bytes, bytes] | None:
     """(host, path) of an absolute or protocol-relative URL, lowercased; None for relative URLs.
 
@@ -281,9 +286,9 @@ class VendorIndex:
         """Vendors a piece of code loads from (lower-case URLs only): a URL ``"//host/…"`` or
         ``'host/…'`` (built as ``protocol + 'host/path'``) that is a script, or that comes right
         after a ``src`` (``s.src = …``, ``document.write('<img src="…``), a ``fetch(`` or a
-        ``sendBeacon(``. Links (share buttons,
-        profile URLs in a config object) are not loads; allow-listed hosts do not count. Slashes
-        spelt as JS escapes (``"https:\\/\\/…"``, as JSON often writes them) count as slashes."""
+        ``sendBeacon(``. Links (share buttons, profile URLs in a config object) are not loads;
+        allow-listed hosts do not count. Slashes spelt as JS escapes (``"https:\\/\\/…"``, as
+        JSON often writes them) count as slashes."""
         found: list[Vendor] = []
         if b"\\" in lowered:
             lowered = _JS_SLASH.sub(b"/", lowered)

@@ -14,7 +14,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import Message, Scope, Send
 
 from .consent import Consent
-from .gate import split_url
+from .gate import own_host, split_url
 from .headstart import HeadStart
 from .linkheader import without_blocked_hints
 from .streams import (
@@ -237,8 +237,7 @@ class Responder:
         """``Link`` headers' resource hints (preconnect, preload …) to vendors of categories the
         visitor has not granted: the browser would contact them before the page asks it to."""
         index, consent = self.mw.gate.index, self.consent
-        host = Headers(scope=self.scope).get("host")
-        own = host.lower().partition(":")[0].encode("ascii", "replace") if host else None
+        own = own_host(Headers(scope=self.scope).get("host"))
 
         def blocked(url: bytes) -> bool:
             parts = split_url(url)

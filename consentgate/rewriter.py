@@ -51,6 +51,7 @@ from .gate import (
     VendorIndex,
     decode_attr,
     index_for,
+    own_host,
     split_url,
 )
 from .markup import (
@@ -354,8 +355,7 @@ class Gate:
         """
         if self.optional <= granted:
             return None
-        own = host.lower().partition(":")[0].encode("ascii", "replace") if host else None
-        return HtmlRewriter(self, granted | self.required, services, own,
+        return HtmlRewriter(self, granted | self.required, services, own_host(host),
                             placeholder=placeholder or self.placeholder, xml=xml)
 
     def cookie_category(self, name: str) -> tuple[str, str | None] | None:
