@@ -176,10 +176,12 @@ class CssGate:
                      [b" data-consent-style=" + attr.quoted()], vendors)
 
     def style_element(
-        self, buf: Buf, pos: int, tag: re.Match[bytes], content_end: int
+        self, buf: Buf, pos: int, tag: re.Match[bytes], content_end: int,
+        handlers: Callable[[list[Attr]], Moved | None] | None = None,
     ) -> tuple[bytes, bytes] | None:
         """A ``<style>`` start tag and its content with blocked vendors' URLs made inert (and the
-        original kept in ``data-consent-css``); None when nothing changes."""
+        original kept in ``data-consent-css``); None when nothing changes. ``handlers`` finds
+        the start tag's own event handlers to move aside with it, under the same data-consent."""
         start = tag.end()
         if content_end <= start or not self.blocked_in(buf, start, content_end):
             return None
@@ -192,11 +194,18 @@ class CssGate:
         spans, vendors = self._spans(text)
         if not spans:
             return None
+        moved = handlers(attrs) if handlers is not None else None
+        drop = frozenset(moved.names if moved is not None else ())
+        if moved is not None:
+            vendors += [v for v in moved.vendors if v not in vendors]
         consent = None if self._remove else self.consent(attrs, vendors)
-        if consent is None:
-            start_tag = bytes(buf[pos:start])
+        if consent is None:  # nothing could restore it all: the handlers go too
+            start_tag = rebuild(buf, pos, name_end, start, attrs, drop, []) if drop else (
+                bytes(buf[pos:start]))
         else:
             original = text.replace(b"&", b"&amp;").replace(b'"', b"&quot;")
-            start_tag = rebuild(buf, pos, name_end, start, attrs, frozenset(),
-                                      [b' data-consent-css="' + original + b'"', *consent])
+            start_tag = rebuild(buf, pos, name_end, start, attrs, drop, [
+                b' data-consent-css="' + original + b'"',
+                *(moved.originals if moved is not None else ()), *consent,
+            ])
         return start_tag, css.replace_spans(text, spans)

@@ -740,7 +740,7 @@ class HtmlRewriter:
                         self._style_resume = max(tag_end, end - _STYLE_END) - pos
                     break
                 inner_end = found.start() if found is not None else end
-                inert = self._css.style_element(buf, pos, tag, inner_end)
+                inert = self._css.style_element(buf, pos, tag, inner_end, self._handlers)
                 if self._xml_rules and buf.find(b"<", tag_end, inner_end) >= 0:
                     # CSS to HTML, markup to SVG (and XHTML): both readings are rewritten.
                     start_tag, content = inert or (buf[pos:tag_end], buf[tag_end:inner_end])

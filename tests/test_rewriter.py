@@ -405,6 +405,15 @@ def test_handlers_on_any_element_that_send_a_vendor_a_beacon_wait_for_consent() 
             assert rewrite(html, frozenset({"marketing"})) == html
     out = rewrite(b'<style onload="' + LINKEDIN_BEACON + b'">p{}</style>')
     assert out == b'<style data-consent-onload="' + LINKEDIN_BEACON + b'"' + moved + b">p{}</style>"
+    # … and with its CSS gated too: one data-consent for both, when one choice restores both.
+    css = b"p{background:url(//px.ads.linkedin.com/p.gif)}"
+    out = rewrite(b'<style onload="' + LINKEDIN_BEACON + b'">' + css + b"</style>")
+    assert out == (b'<style data-consent-css="' + css + b'" data-consent-onload="'
+                   + LINKEDIN_BEACON + b'"' + moved + b">p{background:url(data:,)}</style>")
+    assert rewrite(out) == out
+    # Two categories (an analytics handler, a marketing stylesheet): nothing could restore both.
+    out = rewrite(b"<style onload=\"gtag('config', 'G-1')\">" + css + b"</style>")
+    assert out == b"<style>p{background:url(data:,)}</style>"
     # A script's own handler, on a script that is not a tracker: the script stays.
     html = b'<script src="/own.js" onload="' + LINKEDIN_BEACON + b'"></script>'
     out = rewrite(html)
