@@ -25,7 +25,6 @@ from .markup import (
     first,
     parse_attrs,
     raw_offset,
-    rebuild,
     resolve_references,
 )
 from .policy import Vendor
@@ -176,36 +175,20 @@ class CssGate:
                      [b" data-consent-style=" + attr.quoted()], vendors)
 
     def style_element(
-        self, buf: Buf, pos: int, tag: re.Match[bytes], content_end: int,
-        handlers: Callable[[list[Attr]], Moved | None] | None = None,
-    ) -> tuple[bytes, bytes] | None:
-        """A ``<style>`` start tag and its content with blocked vendors' URLs made inert (and the
-        original kept in ``data-consent-css``); None when nothing changes. ``handlers`` finds
-        the start tag's own event handlers to move aside with it, under the same data-consent."""
+        self, buf: Buf, tag: re.Match[bytes], content_end: int
+    ) -> tuple[Moved, bytes] | None:
+        """A ``<style>``'s content with blocked vendors' URLs made inert, and the original for
+        ``data-consent-css`` (see ``HtmlRewriter._extras``); None when nothing changes."""
         start = tag.end()
         if content_end <= start or not self.blocked_in(buf, start, content_end):
             return None
-        name_end = tag.end(1)
-        attrs = parse_attrs(buf, name_end, start - 1)
-        tagged, decision = self._tagged(attrs)
+        tagged, decision = self._tagged(parse_attrs(buf, tag.end(1), start - 1))
         if tagged and decision is None:
             return None
         text = bytes(buf[start:content_end])
         spans, vendors = self._spans(text)
         if not spans:
             return None
-        moved = handlers(attrs) if handlers is not None else None
-        drop = frozenset(moved.names if moved is not None else ())
-        if moved is not None:
-            vendors += [v for v in moved.vendors if v not in vendors]
-        consent = None if self._remove else self.consent(attrs, vendors)
-        if consent is None:  # nothing could restore it all: the handlers go too
-            start_tag = rebuild(buf, pos, name_end, start, attrs, drop, []) if drop else (
-                bytes(buf[pos:start]))
-        else:
-            original = text.replace(b"&", b"&amp;").replace(b'"', b"&quot;")
-            start_tag = rebuild(buf, pos, name_end, start, attrs, drop, [
-                b' data-consent-css="' + original + b'"',
-                *(moved.originals if moved is not None else ()), *consent,
-            ])
-        return start_tag, css.replace_spans(text, spans)
+        original = text.replace(b"&", b"&amp;").replace(b'"', b"&quot;")
+        return (Moved(set(), [], [b' data-consent-css="' + original + b'"'], vendors),
+                css.replace_spans(text, spans))

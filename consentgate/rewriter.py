@@ -740,20 +740,20 @@ class HtmlRewriter:
                         self._style_resume = max(tag_end, end - _STYLE_END) - pos
                     break
                 inner_end = found.start() if found is not None else end
-                inert = self._css.style_element(buf, pos, tag, inner_end, self._handlers)
+                inert = self._css.style_element(buf, tag, inner_end)
+                # (The start tag: its CSS's original, and its own handlers: a <style> fires load
+                # and error events too.)
+                emitted = self._restyled(buf, pos, tag, out, emitted, inert[0] if inert else None)
                 if self._xml_rules and buf.find(b"<", tag_end, inner_end) >= 0:
                     # CSS to HTML, markup to SVG (and XHTML): both readings are rewritten.
-                    start_tag, content = inert or (buf[pos:tag_end], buf[tag_end:inner_end])
-                    out.append(view[emitted:pos])
-                    out.append(start_tag)
+                    content = inert[1] if inert else buf[tag_end:inner_end]
+                    out.append(view[emitted:tag_end])
                     self._scan(content, 0, len(content), True, out, top=False)
                     emitted = inner_end
                 elif inert is not None:
-                    out.append(view[emitted:pos])
-                    out.extend(inert)
+                    out.append(view[emitted:tag_end])
+                    out.append(inert[1])
                     emitted = inner_end
-                else:  # (a <style> fires load and error events too)
-                    emitted = self._restyled(buf, pos, tag, out, emitted)
                 pos = inner_end  # its end tag is an ordinary end tag for _RUN
             elif name == b"noscript" or (name in _RAW_END and self._xml_rules):
                 # Without scripting the inside of a noscript is markup (pixels load); with it,
@@ -802,22 +802,24 @@ class HtmlRewriter:
         return end
 
     def _restyled(
-        self, buf: _Buf, pos: int, tag: re.Match[bytes], out: _Out, emitted: int
+        self, buf: _Buf, pos: int, tag: re.Match[bytes], out: _Out, emitted: int,
+        css_moved: Moved | None = None,
     ) -> int:
         """Emits the start tag at pos rewritten if its style loads a blocked vendor's URL, an
         event handler holds a blocked vendor's snippet (``<body onload="ga(…)">``), or its
-        ``ping`` or ``background`` points at a blocked vendor."""
+        ``ping`` or ``background`` points at a blocked vendor; and, for a ``<style>`` whose CSS
+        was made inert, with the original CSS (``css_moved``)."""
         end = tag.end()
         lowered = bytes(buf[pos:end].lower())
         styled = b"style" in lowered and css.may_load(lowered)
         handled = _HANDLER.search(lowered) is not None and bool(self._tag_flags(lowered))
         beacons = _BEACON.search(lowered) is not None and self._tag_flags(lowered)
-        if not styled and not handled and not beacons:
+        if not styled and not handled and not beacons and css_moved is None:
             return emitted
         name_end = tag.end(1)
         attrs = parse_attrs(buf, name_end, end - 1)
-        drop, added = self._extras(attrs, None, None, styled, handled, beacons)
-        if not drop:
+        drop, added = self._extras(attrs, None, None, styled, handled, beacons, css_moved)
+        if not drop and not added:
             return emitted
         out.append(buf[emitted:pos])
         out.append(rebuild(buf, pos, name_end, end, attrs, drop, added))
@@ -826,10 +828,12 @@ class HtmlRewriter:
     def _extras(
         self, attrs: list[Attr], decision: tuple[str, Vendor | None] | None,
         srcdoc: bytes | None, styled: bool, handled: bool, beacons: int = 0,
+        css_moved: Moved | None = None,
     ) -> tuple[frozenset[bytes], list[bytes]]:
         """The attributes to drop from a start tag, and those to add, besides its own sources:
         a rewritten srcdoc, a style made inert, event handlers and (with ``beacons``, the tag's
-        flags) ``ping``/``background`` URLs moved out of the way.
+        flags) ``ping``/``background`` URLs moved out of the way, and a ``<style>``'s original
+        CSS (``css_moved``).
 
         The originals go into ``data-consent-<name>`` for the client to put back, under one
         ``data-consent`` for them all: with vendors of several categories, an element gated for
@@ -841,6 +845,7 @@ class HtmlRewriter:
             drop.add(b"srcdoc")
             added.append(srcdoc)
         found = [moved for moved in (
+            css_moved,
             self._css.restyle(attrs) if styled else None,
             self._handlers(attrs) if handled else None,
             self._beacons(attrs, beacons) if beacons else None,

@@ -411,6 +411,10 @@ def test_handlers_on_any_element_that_send_a_vendor_a_beacon_wait_for_consent() 
     assert out == (b'<style data-consent-css="' + css + b'" data-consent-onload="'
                    + LINKEDIN_BEACON + b'"' + moved + b">p{background:url(data:,)}</style>")
     assert rewrite(out) == out
+    # After an <svg>, where its content is also read as markup.
+    out = rewrite(b'<svg><style onload="' + LINKEDIN_BEACON + b'">p{}<b>x</b></style></svg>')
+    assert out == (b'<svg><style data-consent-onload="' + LINKEDIN_BEACON + b'"' + moved
+                   + b">p{}<b>x</b></style></svg>")
     # Two categories (an analytics handler, a marketing stylesheet): nothing could restore both.
     out = rewrite(b"<style onload=\"gtag('config', 'G-1')\">" + css + b"</style>")
     assert out == b"<style>p{background:url(data:,)}</style>"
