@@ -133,10 +133,11 @@ def _checked(value: Callable[[str], str]) -> str:
     return rf"(?:[{_WS}]*+=[{_WS}]*+(?:{values}|(?=>))|(?![{_WS}]*+=))"
 
 
-# After their first letter: the names whose values are checked rather than refused.
+# After their first letter, the names whose values are checked rather than refused: what the
+# other names with that letter must not go on with, and the name's rest with its check.
 _CHECKED: Final = {
-    "s": rf"{_ci('tyle')}(?=[{_WS}/>=]){_checked(_safe_style)}",
-    "o": rf"[nN][^{_WS}/>=]*+{_checked(_handler)}",
+    "s": (rf"{_ci('tyle')}[{_WS}/>=]", rf"{_ci('tyle')}(?=[{_WS}/>=]){_checked(_safe_style)}"),
+    "o": ("[nN]", rf"[nN][^{_WS}/>=]*+{_checked(_handler)}"),
 }
 
 
@@ -144,16 +145,16 @@ def _plain_attrs(refused: Sequence[str] = ()) -> str:
     """_ATTRS for the tags _RUN skips: refuses a style or an event handler that may load from
     another host, and any attribute named in ``refused`` (such a tag stops _RUN, to be read in
     Python)."""
-    names = ("style", *refused)
-    letters = sorted({n[0] for n in names} | set(_CHECKED))
+    letters = sorted({n[0] for n in refused} | set(_CHECKED))
     apart = "".join(c + c.upper() for c in letters)  # first letters that leave the shortcut
 
     def letter(c: str) -> str:
         """A name starting with c: checked, or any other but those refused."""
-        others = [_ci(n[1:]) + rf"[{_WS}/>=]" for n in names if n[0] == c]
-        others += ["[nN]"] if c == "o" else []
+        checked = _CHECKED.get(c)
+        others = [checked[0]] if checked else []
+        others += [_ci(n[1:]) + rf"[{_WS}/>=]" for n in refused if n[0] == c]
         rest = rf"(?!{'|'.join(others)})[^{_WS}/>=]*+{_NAME_VALUE}"
-        return rf"(?<=[{c}{c.upper()}])" + (rf"(?:{_CHECKED[c]}|{rest})" if c in _CHECKED else rest)
+        return rf"(?<=[{c}{c.upper()}])" + (rf"(?:{checked[1]}|{rest})" if checked else rest)
 
     branches = [
         rf"[{_WS}][{_WS}]*+[^{_WS}/>\"'={apart}][^{_WS}/>\"'=]*+=\"[^\"]*+\"",
