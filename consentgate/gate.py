@@ -91,7 +91,9 @@ def split_url(value: bytes) -> tuple[bytes, bytes] | None:
     backslashes count as slashes, ``https:host`` without slashes still names a host, userinfo and
     port are cut, percent-escapes and a trailing dot in the host are undone.
     """
-    if b"\t" in value or b"\n" in value or b"\r" in value:
+    # (Hot paths test bytes with find, not ``in``: CPython 3.11's ``in`` first tries the needle
+    # as an int, and builds and drops a TypeError, ~1.8 k instructions a test.)
+    if value.find(b"\t") >= 0 or value.find(b"\n") >= 0 or value.find(b"\r") >= 0:
         value = _TAB_NEWLINE.sub(b"", value)
     value = value.lower()
     scheme = _SCHEME.match(value)
@@ -104,13 +106,13 @@ def split_url(value: bytes) -> tuple[bytes, bytes] | None:
     if host.startswith(b"["):
         return None
     host = host.partition(b":")[0]
-    if b"%" in host:
+    if host.find(b"%") >= 0:
         host = _PERCENT.sub(_unpercent, host)
     host = host.rstrip(b".")
     if not host:
         return None
     path = match.group(2).replace(b"\\", b"/")
-    if b"%" in path:
+    if path.find(b"%") >= 0:
         path = _PERCENT.sub(_unpercent, path)
     return host, path or b"/"
 
@@ -290,14 +292,14 @@ class VendorIndex:
         allow-listed hosts do not count. Slashes spelt as JS escapes (``"https:\\/\\/…"``, as
         JSON often writes them) count as slashes."""
         found: list[Vendor] = []
-        if b"\\" in lowered:
+        if lowered.find(b"\\") >= 0:
             lowered = _JS_SLASH.sub(b"/", lowered)
         for match in _CODE_URL.finditer(lowered):
             host = match.group(1) or match.group(3)
             path = match.group(2) if match.group(1) else match.group(4)
             start = match.start()
             before = lowered[max(0, start - 48) : start]
-            if not (path or b"").endswith(b".js") and not any(w in before for w in _LOADS):
+            if not (path or b"").endswith(b".js") and all(before.find(w) < 0 for w in _LOADS):
                 continue
             rule = self._rule(host, path or b"/", None)
             if rule is not None and rule.vendor is not None and rule.vendor not in found:

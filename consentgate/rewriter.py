@@ -688,7 +688,7 @@ class HtmlRewriter:
                     inner_end = found.start() if found is not None else end
                 lowered = bytes(buf[pos:tag_end].lower())
                 flags = tag_flags(lowered)
-                styled = b"style" in lowered and css.may_load(lowered)
+                styled = lowered.find(b"style") >= 0 and css.may_load(lowered)
                 if not flags and not styled:
                     pos = tag_end
                     if inner_end >= 0:
@@ -812,7 +812,7 @@ class HtmlRewriter:
         was made inert, with the original CSS (``css_moved``)."""
         end = tag.end()
         lowered = bytes(buf[pos:end].lower())
-        styled = b"style" in lowered and css.may_load(lowered)
+        styled = lowered.find(b"style") >= 0 and css.may_load(lowered)
         handled = _HANDLER.search(lowered) is not None and bool(self._tag_flags(lowered))
         beacons = _BEACON.search(lowered) is not None and self._tag_flags(lowered)
         if not styled and not handled and not beacons and css_moved is None:
