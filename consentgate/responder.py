@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Awaitable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Final, TypeGuard
 
 import anyio
@@ -144,7 +144,29 @@ class Responder:
             return self.on_first(message)
         if kind == "http.response.body" and self.pipeline is not None:
             return self.on_body(message)
+        if kind == "http.response.early_hint":
+            return self.early_hint(message)
         return self.forward(message)
+
+    def early_hint(self, message: Message) -> Awaitable[None]:
+        """A 103 Early Hints (the ``http.response.early_hint`` extension): its ``links`` are
+        ``Link`` values, acted on before the page exists, so gated as the header is. Sent on
+        without what was dropped; not at all when nothing is left."""
+        links = message.get("links")
+        if self.mw.settled(self.consent) or not links:
+            return self.forward(message)
+        blocked = self.hint_blocker()
+        kept = []
+        for value in links if isinstance(links, (list, tuple)) else ():
+            # (The extension sends bytes; anything else is unread, so it may name a tracker.)
+            left = without_blocked_hints(value, blocked) if isinstance(value, bytes) else None
+            if left is not None:
+                kept.append(left)
+        if not kept:
+            return _DONE
+        if kept == list(links):
+            return self.forward(message)
+        return self.forward({**message, "links": kept})
 
     async def forward(self, message: Message) -> None:
         """Any other message (trailers, ``debug`` …), after the held start if there is one."""
@@ -236,6 +258,16 @@ class Responder:
     def drop_hints(self, raw: list[tuple[bytes, bytes]]) -> None:
         """``Link`` headers' resource hints (preconnect, preload …) to vendors of categories the
         visitor has not granted: the browser would contact them before the page asks it to."""
+        blocked = self.hint_blocker()
+        kept = []
+        for key, value in raw:
+            left = without_blocked_hints(value, blocked) if key == b"link" else value
+            if left is not None:
+                kept.append((key, left))
+        raw[:] = kept
+
+    def hint_blocker(self) -> Callable[[bytes], bool]:
+        """Whether a hint's URL belongs to a vendor this visitor has not granted."""
         index, consent = self.mw.gate.index, self.consent
         own = own_host(Headers(scope=self.scope).get("host"))
 
@@ -244,12 +276,7 @@ class Responder:
             vendor = index.match_host(*parts, own) if parts is not None else None
             return vendor is not None and not consent.allows(vendor.category, vendor.id)
 
-        kept = []
-        for key, value in raw:
-            left = without_blocked_hints(value, blocked) if key == b"link" else value
-            if left is not None:
-                kept.append((key, left))
-        raw[:] = kept
+        return blocked
 
     async def flush_start(self) -> None:
         if self.start is not None:

@@ -862,3 +862,27 @@ def test_any_response_goes_through_whole_without_raising(
     declared = [v for k, v in starts[0]["headers"] if k.lower() == b"content-length"]
     if declared and method == "GET":
         assert declared == [str(len(sent)).encode()]
+
+
+@pytest.mark.anyio
+async def test_early_hints_to_ungranted_vendors_are_dropped() -> None:
+    """A 103 Early Hints (``http.response.early_hint``) is acted on before the page exists."""
+    vendor = b"<https://www.googletagmanager.com/gtm.js>; rel=preload; as=script"
+    own = b"</app.css>; rel=preload; as=style"
+    both = vendor + b", " + own
+
+    def app_with(*links: Any) -> ConsentMiddleware:
+        hint = {"type": "http.response.early_hint", "links": list(links)}
+        return ConsentMiddleware(raw_app(hint, start(), body(b"<p>x</p>")), secret_key=SECRET,
+                                 consent_log=None)
+
+    rec = await run(app_with(vendor, both, own))
+    assert rec.messages[0] == {"type": "http.response.early_hint", "links": [own, own]}
+    assert [m["type"] for m in rec.messages[1:]] == ["http.response.start", "http.response.body"]
+    # Nothing left to hint, or nothing readable: no 103 at all.
+    for links in ([vendor], [vendor.decode(), own[:5]]):
+        rec = await run(app_with(*links))
+        assert [m["type"] for m in rec.messages] == ["http.response.start", "http.response.body"]
+    app = app_with(vendor, own)
+    rec = await run(app, headers=[(b"host", b"testserver"), consented_cookie(app)])
+    assert rec.messages[0] == {"type": "http.response.early_hint", "links": [vendor, own]}
