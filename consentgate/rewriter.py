@@ -39,8 +39,9 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Final
+from urllib.parse import unquote_to_bytes
 
 from . import css
 from .cssgate import CssGate, HostVendors, Moved
@@ -127,6 +128,17 @@ def _handler(quote: str) -> str:
     return rf"{quote}{first}(?![^{end}]*/[/\\])[^{end}]*+{quote}"
 
 
+def _no_script_url(quote: str) -> str:
+    """A URL value (between ``quote``s, or unquoted) that runs no code: after what the URL
+    parser strips, it starts with neither a "j" nor a character reference, or it is one of the
+    do-nothing ``javascript:`` URLs of links that a click handler serves (``javascript:;``,
+    ``javascript:void(0)``, common on news sites)."""
+    end = quote or r"\t\n\f\r >"
+    first = "" if quote else r"(?=[^\t\n\f\r >\"'])"
+    harmless = rf"{_ci('avascript:')}(?:void\(0\))?;?{quote or f'(?=[{end}])'}"
+    return rf"{quote}{first}(?![\x00-\x20]*+(?:&|[jJ](?!{harmless})))[^{end}]*+{quote}"
+
+
 def _checked(value: Callable[[str], str]) -> str:
     """The rest of an attribute after its name: its value, if any, is ``value``'s."""
     values = "|".join(value(q) for q in (chr(34), chr(39), ""))
@@ -141,23 +153,29 @@ _CHECKED: Final = {
 }
 
 
-def _plain_attrs(refused: Sequence[str] = ()) -> str:
+def _plain_attrs(
+    refused: Sequence[str] = (), checked: Mapping[str, tuple[str, str]] = _CHECKED,
+    value: str = '[^"]*+', admitted: str = "",
+) -> str:
     """_ATTRS for the tags _RUN skips: refuses a style or an event handler that may load from
-    another host, and any attribute named in ``refused`` (such a tag stops _RUN, to be read in
-    Python)."""
-    letters = sorted({n[0] for n in refused} | set(_CHECKED))
+    another host, any other value ``checked`` refuses, and any attribute named in ``refused``
+    (such a tag stops _RUN, to be read in Python). The shortcut ` name="value"` takes the values
+    ``value`` matches; names starting with a letter of ``admitted`` take it too although
+    checked (``value`` must then pass only what their check does)."""
+    letters = sorted({n[0] for n in refused} | set(checked))
     apart = "".join(c + c.upper() for c in letters)  # first letters that leave the shortcut
+    shortcut = "".join(c + c.upper() for c in letters if c not in admitted)
 
     def letter(c: str) -> str:
         """A name starting with c: checked, or any other but those refused."""
-        checked = _CHECKED.get(c)
-        others = [checked[0]] if checked else []
+        check = checked.get(c)
+        others = [check[0]] if check else []
         others += [_ci(n[1:]) + rf"[{_WS}/>=]" for n in refused if n[0] == c]
         rest = rf"(?!{'|'.join(others)})[^{_WS}/>=]*+{_NAME_VALUE}"
-        return rf"(?<=[{c}{c.upper()}])" + (rf"(?:{checked[1]}|{rest})" if checked else rest)
+        return rf"(?<=[{c}{c.upper()}])" + (rf"(?:{check[1]}|{rest})" if check else rest)
 
     branches = [
-        rf"[{_WS}][{_WS}]*+[^{_WS}/>\"'={apart}][^{_WS}/>\"'=]*+=\"[^\"]*+\"",
+        rf"[{_WS}][{_WS}]*+[^{_WS}/>\"'={shortcut}][^{_WS}/>\"'=]*+=\"{value}\"",
         rf"[{_WS}/][{_WS}/]*+",
         rf"[^{_WS}/>{apart}][^{_WS}/>=]*+{_NAME_VALUE}",
         rf"[{apart}](?:{'|'.join(letter(c) for c in letters)})",
@@ -167,8 +185,28 @@ def _plain_attrs(refused: Sequence[str] = ()) -> str:
 
 # Attributes that load something on a few elements only, refused by the grammar of the tags
 # whose name starts with that letter: <a>/<area> ping (a beacon on every click of the link), and
-# the legacy background of <table> and its parts (<body> is read in Python anyway).
-_LOADING_ATTRS: Final = {"a": ("ping",), "t": ("background",)}
+# the legacy background of <table> and its parts (<body> is read in Python anyway). URLs that
+# may run code are checked instead: a "javascript:" URL runs on a click (an <a>'s href) or a
+# submit (a <form>'s action, a <button>'s formaction), as an onclick does; an SVG <a>'s
+# xlink:href, rare, is refused.
+_LOADING_ATTRS: Final = {"a": ("ping", "xlink:href"), "b": (), "f": (), "t": ("background",)}
+
+
+def _url_check(name: str) -> dict[str, tuple[str, str]]:
+    """_CHECKED, and a check that the URL attribute ``name`` holds no ``javascript:`` URL."""
+    rest = _ci(name[1:])
+    return {**_CHECKED, name[0]: (rf"{rest}[{_WS}/>=]",
+                                  rf"{rest}(?=[{_WS}/>=]){_checked(_no_script_url)}")}
+
+
+_LOADING_CHECKS: Final = {"a": _url_check("href"), "b": _url_check("formaction"),
+                          "f": _url_check("action")}
+# The shortcut of an <a>'s attributes takes its href too, as most links write it: every value
+# it takes then is one _no_script_url takes (the checked branch, which every href would take
+# otherwise, costs a link 40% more).
+_LOADING_SHORTCUTS: Final = {
+    "a": (r'(?![\x00-\x20&J]|j(?!avascript:(?:void\(0\))?;?"))[^"]*+', "h"),
+}
 _PLAIN_ATTRS: Final = _plain_attrs()
 
 _GATED_TAGS: Final = (
@@ -209,7 +247,8 @@ def _run(special: Sequence[str]) -> re.Pattern[bytes]:
     plain_start_tag = "|".join(
         f"<(?:{shared})[^\t\n\f\r />]*+{_PLAIN_ATTRS}" if c == "" else
         f"<{letter(c) if c in firsts else f'[{c}{c.upper()}]'}[^\t\n\f\r />]*+"
-        f"{_plain_attrs(_LOADING_ATTRS[c])}"
+        + _plain_attrs(_LOADING_ATTRS[c], _LOADING_CHECKS.get(c, _CHECKED),
+                       *_LOADING_SHORTCUTS.get(c, ()))
         for c in ["a", "", *sorted(set(_LOADING_ATTRS) - {"a"})]
     )
     return re.compile(
@@ -262,6 +301,18 @@ _MOVED: Final = {
                b"src": b"data-consent-src", b"srcset": b"data-consent-srcset"},
 }
 _HANDLER: Final = re.compile(rb"[\t\n\f\r /\"']on")  # where an event handler's name may start
+# Where a "javascript:" URL may be: a URL attribute whose value starts, after what the URL parser
+# strips, with a "j" or a character reference (in a lowercased tag).
+_JS_URL: Final = (rb"(?:href|src|action|formaction|data)[\t\n\f\r ]*+=[\t\n\f\r ]*+[\"']?"
+                  rb"[\x00-\x20]*+[j&]")
+_SCRIPT_URL: Final = re.compile(rb"[\t\n\f\r /\"':]" + _JS_URL)
+_SCRIPT_URL_ATTRS: Final = frozenset((b"href", b"src", b"action", b"formaction", b"data",
+                                      b"xlink:href"))
+# The elements where such a URL runs: on a click (links), on a submit (forms), on load (frames).
+_SCRIPT_URL_TAGS: Final = frozenset((b"a", b"area", b"form", b"button", b"input", b"iframe",
+                                     b"frame", b"object", b"embed"))
+_C0_SPACE: Final = bytes(range(0x21))
+_TAB_NEWLINE: Final = re.compile(rb"[\t\n\r]")
 _BEACON: Final = re.compile(rb"[\t\n\f\r /\"'](?:ping|background)[\t\n\f\r ]*+=")
 # Attributes other than sources that are moved aside with a data-consent of their own (besides
 # event handlers, data-consent-on…).
@@ -451,6 +502,12 @@ class HtmlRewriter:
             if len(self._flags) < _FLAGS_KEPT and len(lowered) <= _FLAGS_KEY_MAX:
                 self._flags[lowered] = flags
         return flags
+
+    def _codes(self, lowered: bytes) -> bool:
+        """Whether the handlers and ``javascript:`` URLs of a tag that has some may hold a
+        vendor's code: the tag names a vendor or a signature, or has an escape that could
+        hide one (a percent-escape anywhere: a ``javascript:`` URL's code is decoded)."""
+        return bool(self._tag_flags(lowered)) or lowered.find(b"%") >= 0
 
     def _blocked(self, vendor: Vendor) -> bool:
         return vendor.category not in self._granted and vendor.id not in self._services
@@ -689,7 +746,9 @@ class HtmlRewriter:
                 lowered = bytes(buf[pos:tag_end].lower())
                 flags = tag_flags(lowered)
                 styled = lowered.find(b"style") >= 0 and css.may_load(lowered)
-                if not flags and not styled:
+                scripted = (name in _SCRIPT_URL_TAGS and _SCRIPT_URL.search(lowered) is not None
+                            and self._codes(lowered))
+                if not flags and not styled and not scripted:
                     pos = tag_end
                     if inner_end >= 0:
                         emitted = self._markup_in(buf, tag_end, inner_end, out, emitted)
@@ -702,7 +761,7 @@ class HtmlRewriter:
                 decision = self._decide(name, attrs, [], flags) if flags else None
                 drop, added = self._extras(
                     attrs, decision, self._srcdoc(attrs) if name == b"iframe" and flags else None,
-                    styled, _HANDLER.search(lowered) is not None,
+                    styled, scripted or _HANDLER.search(lowered) is not None,
                 )
                 if decision is not None:
                     category, vendor = decision
@@ -813,7 +872,10 @@ class HtmlRewriter:
         end = tag.end()
         lowered = bytes(buf[pos:end].lower())
         styled = lowered.find(b"style") >= 0 and css.may_load(lowered)
-        handled = _HANDLER.search(lowered) is not None and bool(self._tag_flags(lowered))
+        # (The searches first: a tag with a huge attribute costs the flags' automaton time.)
+        handled = (_HANDLER.search(lowered) is not None or (
+            tag.group(1).lower() in _SCRIPT_URL_TAGS and _SCRIPT_URL.search(lowered) is not None
+        )) and self._codes(lowered)
         beacons = _BEACON.search(lowered) is not None and self._tag_flags(lowered)
         if not styled and not handled and not beacons and css_moved is None:
             return emitted
@@ -872,12 +934,12 @@ class HtmlRewriter:
         return frozenset(drop), added
 
     def _handlers(self, attrs: list[Attr]) -> Moved | None:
-        """Event handlers (``on*``) holding a blocked vendor's snippet, or loading from its URL
-        (``new Image().src='https://…/tr?…'``: a beacon of its own)."""
+        """Event handlers (``on*``) and ``javascript:`` URLs holding a blocked vendor's snippet,
+        or loading from its URL (``new Image().src='https://…/tr?…'``: a beacon of its own)."""
         index, hits = self._index, []
         for attr in attrs:
-            if attr.name.startswith(b"on") and attr.raw:
-                code = decode_attr(attr.value)
+            code = _code(attr) if attr.raw else None
+            if code is not None:
                 found = index.match_code(code)
                 lowered = code.lower()
                 if index.find_needles(lowered):
@@ -988,12 +1050,30 @@ class HtmlRewriter:
         return element_end, start_tag + buf[tag.end() : element_end] + closing
 
 
+def _code(attr: Attr) -> bytes | None:
+    """The code an attribute runs: an event handler's, or a ``javascript:`` URL's as the URL
+    parser reads it (tabs and newlines dropped, percent-escapes decoded); None for others."""
+    value = attr.value
+    if value.find(b"&") >= 0:  # (all of them: "?" starts no query in code)
+        value = html.unescape(value.decode("latin-1")).encode("latin-1", "replace")
+    if attr.name.startswith(b"on"):
+        return value
+    if attr.name not in _SCRIPT_URL_ATTRS:
+        return None
+    url = _TAB_NEWLINE.sub(b"", value).lstrip(_C0_SPACE)
+    if url[:11].lower() != b"javascript:":
+        return None
+    return unquote_to_bytes(url[11:])
+
+
 def _moved(hits: list[tuple[Attr, list[Vendor]]]) -> Moved | None:
     """Attributes dropped whole (each with its blocked vendors), kept as data-consent-<name>."""
     if not hits:
         return None
+    # (An SVG xlink:href as data-consent-xlink-href, as the client knows it.)
     return Moved({attr.name for attr, _ in hits}, [],
-                 [b" data-consent-" + attr.name + b"=" + attr.quoted() for attr, _ in hits],
+                 [b" data-consent-" + attr.name.replace(b":", b"-") + b"=" + attr.quoted()
+                  for attr, _ in hits],
                  [v for _, hit in hits for v in hit])
 
 

@@ -101,6 +101,8 @@
         move(el, "data-consent-data", "data");  // <object>
         move(el, "data-consent-ping", "ping");  // <a>, <area>
         move(el, "data-consent-background", "background");  // <table>, <td>, <body> …
+        move(el, "data-consent-action", "action");  // <form action="javascript:…">
+        move(el, "data-consent-formaction", "formaction");  // <button>, <input>
         for (var j = el.attributes.length - 1; j >= 0; j--) {  // event handlers
           var an = el.attributes[j].name;
           if (an.lastIndexOf("data-consent-on", 0) === 0) move(el, an, an.slice(13));

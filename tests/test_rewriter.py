@@ -431,6 +431,43 @@ def test_handlers_on_any_element_that_send_a_vendor_a_beacon_wait_for_consent() 
                     rewrite(b"<p>a<div onclick=\"" + LINKEDIN_BEACON + b"\">b</div>" + GA))
 
 
+def test_javascript_urls_that_send_a_vendor_a_beacon_wait_for_consent() -> None:
+    """A ``javascript:`` URL runs its code on a click (links), a submit (forms) or at once
+    (frames), as a handler does: in any spelling the URL parser reads as one."""
+    moved = b' data-consent="marketing" data-consent-service="linkedin-insight"'
+    beacon = b"javascript:void(" + LINKEDIN_BEACON + b")"
+    for tag, attr in ((b"a", b"href"), (b"area", b"href"), (b"form", b"action"),
+                      (b"button", b"formaction"), (b"input", b"formaction"),
+                      (b"iframe", b"src"), (b"frame", b"src"), (b"object", b"data")):
+        for value in (
+            beacon,
+            b" JavaScript:" + LINKEDIN_BEACON,  # any case, after spaces the parser strips
+            b"java\tscript:" + LINKEDIN_BEACON,  # a tab anywhere (dropped by the parser)
+            b"&#106;avascript:" + LINKEDIN_BEACON,  # character references
+            b"javascript:%6Eew Image().src='https:%2F%2Fpx.ads.linkedin.com/collect'",
+        ):
+            html = b"<" + tag + b" id=x " + attr + b'="' + value + b'" class=y>'
+            out = rewrite(html)
+            kept = b" data-consent-" + attr + b'="' + value + b'"' + moved
+            assert out == b"<" + tag + kept + b" id=x class=y>"
+            assert rewrite(out) == out
+            assert rewrite(html, frozenset({"marketing"})) == html
+    # A snippet needs its vendor's script, which waits anyway; a beacon of its own does not.
+    out = rewrite(b"<a href=\"javascript:fbq('track', 'Lead')\">x</a>")
+    assert out.startswith(b'<a data-consent-href="javascript:fbq(')
+    # SVG links, in either spelling.
+    out = rewrite(b'<svg><a xlink:href="' + beacon + b'"><text>x</text></a></svg>')
+    assert out.startswith(b'<svg><a data-consent-xlink-href="' + beacon + b'"' + moved + b">")
+    # Links that run nothing a vendor gets, or that only name one, stay as they are.
+    unchanged(b'<a href="javascript:void(0)" onclick="open(this)">x</a><a href="javascript:;">y</a>'
+              b'<a href="JavaScript:history.back()">z</a><a href="/jobs">j</a><a href="">e</a>'
+              b"<a href=\"javascript:share('https://www.facebook.com/sharer.php')\">s</a>"
+              b"<form action=\"javascript:send()\"><button formaction='javascript:go()'>b</button>")
+    html = b"<p>a<a href=\"" + beacon + b"\">b</a><form action='" + beacon.replace(b"'", b'"')
+    html += b"'>" + GA
+    every_cut_gives(html, rewrite(html))
+
+
 def test_a_small_script_naming_a_vendor_script_with_escaped_slashes_is_a_loader() -> None:
     html = b'<script>var c = {"src": "https:\\/\\/mc.yandex.ru\\/metrika\\/tag.js"}</script>'
     assert rewrite(html).startswith(b'<script type="text/plain" data-consent="analytical"'

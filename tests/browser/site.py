@@ -270,6 +270,19 @@ async def self_closing(request: Request) -> Response:
     return HTMLResponse(page("Self-closing", SELF_CLOSING))
 
 
+# "javascript:" URLs that send a vendor a beacon: a frame's runs as it loads, a link's on a click.
+JS_URLS = """
+<iframe id="frame" title="frame" width="10" height="10"
+ src="javascript:void(new Image().src = 'https://px.ads.linkedin.com/collect/?frame=1')"></iframe>
+<a id="link" href="javascript:void(new Image().src = 'https://px.ads.linkedin.com/collect/?link=1')"
+ >link</a>
+"""
+
+
+async def js_urls(request: Request) -> Response:
+    return HTMLResponse(page("javascript: URLs", JS_URLS))
+
+
 async def link_header(request: Request) -> Response:
     # Chromium fetches a Link header's preload before it reads a byte of the page.
     hint = "<https://px.ads.linkedin.com/collect/?link=1>; rel=preload; as=image"
@@ -291,6 +304,7 @@ def build_app(**options: object) -> ConsentMiddleware:
             Route("/handlers", handlers),
             Route("/self-closing", self_closing),
             Route("/link-header", link_header),
+            Route("/js-urls", js_urls),
         ]
     )
     return ConsentMiddleware(

@@ -331,6 +331,23 @@ def test_event_handlers_with_a_vendor_snippet_wait_for_consent(visit: VisitFacto
     assert left is None
 
 
+def test_javascript_urls_with_a_vendor_beacon_wait_for_consent(visit: VisitFactory) -> None:
+    v = fresh(visit, "/js-urls")
+    v.page.click("#link")
+    v.settle(300)
+    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.errors == []
+    v.page.click("#consentgate-banner button[value=accept_all]")
+    # Without a reload: the frame's URL is put back, and runs.
+    v.net.wait_for(v.page, {"px.ads.linkedin.com"})
+    assert [h.url.split("?", 1)[1] for h in v.net.hits] == ["frame=1"]
+    v.page.wait_for_function("document.getElementById('link').hasAttribute('href')")
+    v.net.clear()
+    v.page.click("#link")
+    v.net.wait_for(v.page, {"px.ads.linkedin.com"})
+    assert [h.url.split("?", 1)[1] for h in v.net.hits] == ["link=1"]
+
+
 def test_a_link_header_preloads_from_a_vendor_only_after_consent(visit: VisitFactory) -> None:
     v = fresh(visit, "/link-header")
     v.settle(300)
