@@ -284,13 +284,14 @@ class VendorIndex:
                 flags |= TAG_URL
         return flags
 
-    def code_url_vendors(self, lowered: bytes) -> list[Vendor]:
+    def code_url_vendors(self, lowered: bytes, *, every: bool = False) -> list[Vendor]:
         """Vendors a piece of code loads from (lower-case URLs only): a URL ``"//host/…"`` or
         ``'host/…'`` (built as ``protocol + 'host/path'``) that is a script, or that comes right
         after a ``src`` (``s.src = …``, ``document.write('<img src="…``), a ``fetch(`` or a
         ``sendBeacon(``. Links (share buttons, profile URLs in a config object) are not loads;
         allow-listed hosts do not count. Slashes spelt as JS escapes (``"https:\\/\\/…"``, as
-        JSON often writes them) count as slashes."""
+        JSON often writes them) count as slashes. With ``every``, every URL counts as a load
+        (speculation rules: each one is prefetched or prerendered)."""
         found: list[Vendor] = []
         if lowered.find(b"\\") >= 0:
             lowered = _JS_SLASH.sub(b"/", lowered)
@@ -299,7 +300,8 @@ class VendorIndex:
             path = match.group(2) if match.group(1) else match.group(4)
             start = match.start()
             before = lowered[max(0, start - 48) : start]
-            if not (path or b"").endswith(b".js") and all(before.find(w) < 0 for w in _LOADS):
+            if (not every and not (path or b"").endswith(b".js")
+                    and all(before.find(w) < 0 for w in _LOADS)):
                 continue
             rule = self._rule(host, path or b"/", None)
             if rule is not None and rule.vendor is not None and rule.vendor not in found:

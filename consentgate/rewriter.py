@@ -574,7 +574,7 @@ class HtmlRewriter:
         if name == b"script":
             kind = first(attrs, b"type")
             js_type = kind.value.split(b";", 1)[0].strip(WS).lower() if kind else b""
-            if js_type not in _JS_TYPES:
+            if js_type not in _JS_TYPES and js_type != b"speculationrules":
                 return None  # already inert (text/plain, JSON, templates …)
             tagged, decision = self._site_tag(attrs)
             if tagged:
@@ -1016,7 +1016,11 @@ class HtmlRewriter:
         lowered = bytes(buf[pos : tag.end()].lower())
         flags = self._tag_flags(lowered)
         in_code = index.match_code(memoryview(buf)[tag.end() : close]) if close > tag.end() else []
-        if not in_code and 0 < close - content <= _LOADER_MAX and (
+        if lowered.find(b"speculationrules") >= 0 and close > content:
+            # Speculation rules: Chromium prefetches (or prerenders) every URL they list, vendors'
+            # too, before anything on the page asks for them.
+            in_code += index.code_url_vendors(bytes(buf[content:close]).lower(), every=True)
+        elif not in_code and 0 < close - content <= _LOADER_MAX and (
             buf.find(b"src", content, close) >= 0 or buf.find(b".js", content, close) >= 0
         ):
             # A small inline script that names a vendor's URL is a loader (document.write of a

@@ -468,6 +468,25 @@ def test_javascript_urls_that_send_a_vendor_a_beacon_wait_for_consent() -> None:
     every_cut_gives(html, rewrite(html))
 
 
+def test_speculation_rules_listing_a_vendor_url_wait_for_consent() -> None:
+    """Chromium prefetches every URL speculation rules list: a vendor's is contacted at once."""
+    rules = (b'{"prefetch": [{"source": "list", "urls": ["/next", '
+             b'"https:\\/\\/px.ads.linkedin.com\\/collect?p=1"]}]}')
+    html = b'<script type="speculationrules">' + rules + b"</script>"
+    out = rewrite(html)
+    assert out == (b'<script type="text/plain" data-consent-type="speculationrules"'
+                   b' data-consent="marketing" data-consent-service="linkedin-insight">'
+                   + rules + b"</script>")
+    assert rewrite(out) == out
+    assert rewrite(html, frozenset({"marketing"})) == html
+    every_cut_gives(html, out)
+    # Rules for the site's own pages stay as they are, and so do data blocks, which do not run.
+    unchanged(b'<script type="speculationrules">{"prerender": [{"where": {"href_matches": "/*"}}'
+              b'], "eagerness": "moderate"}</script>')
+    unchanged(b'<script type="application/json">{"share": "https://px.ads.linkedin.com/x"}'
+              b"</script>")
+
+
 def test_a_small_script_naming_a_vendor_script_with_escaped_slashes_is_a_loader() -> None:
     html = b'<script>var c = {"src": "https:\\/\\/mc.yandex.ru\\/metrika\\/tag.js"}</script>'
     assert rewrite(html).startswith(b'<script type="text/plain" data-consent="analytical"'

@@ -283,6 +283,19 @@ async def js_urls(request: Request) -> Response:
     return HTMLResponse(page("javascript: URLs", JS_URLS))
 
 
+# Speculation rules: Chromium prefetches every URL they list, before the page asks for any.
+SPECULATION = """
+<script type="speculationrules">
+{"prefetch": [{"source": "list", "urls": ["https://px.ads.linkedin.com/collect/?prefetch=1"]}]}
+</script>
+<p id="speculating">speculating</p>
+"""
+
+
+async def speculation(request: Request) -> Response:
+    return HTMLResponse(page("Speculation rules", SPECULATION))
+
+
 async def link_header(request: Request) -> Response:
     # Chromium fetches a Link header's preload before it reads a byte of the page.
     hint = "<https://px.ads.linkedin.com/collect/?link=1>; rel=preload; as=image"
@@ -305,6 +318,7 @@ def build_app(**options: object) -> ConsentMiddleware:
             Route("/self-closing", self_closing),
             Route("/link-header", link_header),
             Route("/js-urls", js_urls),
+            Route("/speculation", speculation),
         ]
     )
     return ConsentMiddleware(

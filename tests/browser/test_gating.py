@@ -348,6 +348,24 @@ def test_javascript_urls_with_a_vendor_beacon_wait_for_consent(visit: VisitFacto
     assert [h.url.split("?", 1)[1] for h in v.net.hits] == ["link=1"]
 
 
+def test_speculation_rules_prefetch_from_a_vendor_only_after_consent(visit: VisitFactory) -> None:
+    v = visit()
+    # (Chromium makes these prefetches itself: they pass no route, but they are requests.)
+    requested: list[str] = []
+    v.page.on("request", lambda r: requested.append(r.url))
+    v.goto("/speculation")
+    v.settle(500)
+    assert not [u for u in requested if "linkedin" in u], requested
+    v.page.click("#consentgate-banner button[value=accept_all]")
+    deadline = 40
+    while not [u for u in requested if "linkedin" in u] and deadline:
+        v.settle(100)
+        deadline -= 1
+    assert [u for u in requested if "linkedin" in u] == [
+        "https://px.ads.linkedin.com/collect/?prefetch=1"
+    ]
+
+
 def test_a_link_header_preloads_from_a_vendor_only_after_consent(visit: VisitFactory) -> None:
     v = fresh(visit, "/link-header")
     v.settle(300)
