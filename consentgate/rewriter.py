@@ -135,7 +135,8 @@ def _no_script_url(quote: str) -> str:
     ``javascript:void(0)``, common on news sites)."""
     end = quote or r"\t\n\f\r >"
     first = "" if quote else r"(?=[^\t\n\f\r >\"'])"
-    harmless = rf"{_ci('avascript:')}(?:void\(0\))?;?{quote or f'(?=[{end}])'}"
+    harmless = (rf"{_ci('avascript:')}(?:void\(0\))?;?"
+                + (rf"[{_WS}]*+{quote}" if quote else rf"(?=[{end}])"))
     return rf"{quote}{first}(?![\x00-\x20]*+(?:&|[jJ](?!{harmless})))[^{end}]*+{quote}"
 
 
@@ -205,7 +206,7 @@ _LOADING_CHECKS: Final = {"a": _url_check("href"), "b": _url_check("formaction")
 # it takes then is one _no_script_url takes (the checked branch, which every href would take
 # otherwise, costs a link 40% more).
 _LOADING_SHORTCUTS: Final = {
-    "a": (r'(?![\x00-\x20&J]|j(?!avascript:(?:void\(0\))?;?"))[^"]*+', "h"),
+    "a": (rf'(?![\x00-\x20&J]|j(?!avascript:(?:void\(0\))?;?[{_WS}]*+"))[^"]*+', "h"),
 }
 _PLAIN_ATTRS: Final = _plain_attrs()
 
@@ -302,15 +303,20 @@ _MOVED: Final = {
 }
 _HANDLER: Final = re.compile(rb"[\t\n\f\r /\"']on")  # where an event handler's name may start
 # Where a "javascript:" URL may be: a URL attribute whose value starts, after what the URL parser
-# strips, with a "j" or a character reference (in a lowercased tag).
+# strips, with a "j" or a character reference (in a lowercased tag); but not the do-nothing
+# "javascript:void(0)" of links that a click handler serves.
 _JS_URL: Final = (rb"(?:href|src|action|formaction|data)[\t\n\f\r ]*+=[\t\n\f\r ]*+[\"']?"
-                  rb"[\x00-\x20]*+[j&]")
+                  rb"[\x00-\x20]*+(?:&|j(?!avascript:(?:void\(0\))?;?[\t\n\f\r ]*+[\"'>]))")
 _SCRIPT_URL: Final = re.compile(rb"[\t\n\f\r /\"':]" + _JS_URL)
 _SCRIPT_URL_ATTRS: Final = frozenset((b"href", b"src", b"action", b"formaction", b"data",
                                       b"xlink:href"))
-# The elements where such a URL runs: on a click (links), on a submit (forms), on load (frames).
-_SCRIPT_URL_TAGS: Final = frozenset((b"a", b"area", b"form", b"button", b"input", b"iframe",
-                                     b"frame", b"object", b"embed"))
+# The elements where such a URL runs, and in which attribute it must then be: on a click
+# (links), on a submit (forms), on load (frames).
+_SCRIPT_URL_TAGS: Final = {
+    b"a": b"href", b"area": b"href", b"form": b"action", b"button": b"formaction",
+    b"input": b"formaction", b"iframe": b"src", b"frame": b"src", b"object": b"data",
+    b"embed": b"src",
+}
 _C0_SPACE: Final = bytes(range(0x21))
 _TAB_NEWLINE: Final = re.compile(rb"[\t\n\r]")
 _BEACON: Final = re.compile(rb"[\t\n\f\r /\"'](?:ping|background)[\t\n\f\r ]*+=")
@@ -503,11 +509,14 @@ class HtmlRewriter:
                 self._flags[lowered] = flags
         return flags
 
-    def _codes(self, lowered: bytes) -> bool:
-        """Whether the handlers and ``javascript:`` URLs of a tag that has some may hold a
-        vendor's code: the tag names a vendor or a signature, or has an escape that could
-        hide one (a percent-escape anywhere: a ``javascript:`` URL's code is decoded)."""
-        return bool(self._tag_flags(lowered)) or lowered.find(b"%") >= 0
+    def _scripted(self, name: bytes, lowered: bytes) -> bool:
+        """Whether the start tag of element ``name`` (lowercased) has a ``javascript:`` URL that
+        may hold a vendor's code: the tag names a vendor or a signature, or has an escape that
+        could hide one (a percent-escape anywhere: such a URL's code is percent-decoded)."""
+        attr = _SCRIPT_URL_TAGS.get(name)
+        return (attr is not None and lowered.find(attr) >= 0
+                and _SCRIPT_URL.search(lowered) is not None
+                and (bool(self._tag_flags(lowered)) or lowered.find(b"%") >= 0))
 
     def _blocked(self, vendor: Vendor) -> bool:
         return vendor.category not in self._granted and vendor.id not in self._services
@@ -746,8 +755,7 @@ class HtmlRewriter:
                 lowered = bytes(buf[pos:tag_end].lower())
                 flags = tag_flags(lowered)
                 styled = lowered.find(b"style") >= 0 and css.may_load(lowered)
-                scripted = (name in _SCRIPT_URL_TAGS and _SCRIPT_URL.search(lowered) is not None
-                            and self._codes(lowered))
+                scripted = self._scripted(name, lowered)
                 if not flags and not styled and not scripted:
                     pos = tag_end
                     if inner_end >= 0:
@@ -844,7 +852,7 @@ class HtmlRewriter:
                 if name in _FOREIGN and not self._foreign:
                     self._foreign = True
                     run = _RUN_FOREIGN.match
-                emitted = self._restyled(buf, pos, tag, out, emitted)
+                emitted = self._restyled(buf, pos, tag, out, emitted, name=name)
                 pos = tag.end()
         if top:
             self._state = _DATA if final else state
@@ -863,19 +871,19 @@ class HtmlRewriter:
 
     def _restyled(
         self, buf: _Buf, pos: int, tag: re.Match[bytes], out: _Out, emitted: int,
-        css_moved: Moved | None = None,
+        css_moved: Moved | None = None, name: bytes = b"",
     ) -> int:
         """Emits the start tag at pos rewritten if its style loads a blocked vendor's URL, an
         event handler holds a blocked vendor's snippet (``<body onload="ga(…)">``), or its
-        ``ping`` or ``background`` points at a blocked vendor; and, for a ``<style>`` whose CSS
+        ``ping`` or ``background`` points at a blocked vendor, or (given the element's
+        ``name``) a ``javascript:`` URL runs a vendor's code; and, for a ``<style>`` whose CSS
         was made inert, with the original CSS (``css_moved``)."""
         end = tag.end()
         lowered = bytes(buf[pos:end].lower())
         styled = lowered.find(b"style") >= 0 and css.may_load(lowered)
         # (The searches first: a tag with a huge attribute costs the flags' automaton time.)
-        handled = (_HANDLER.search(lowered) is not None or (
-            tag.group(1).lower() in _SCRIPT_URL_TAGS and _SCRIPT_URL.search(lowered) is not None
-        )) and self._codes(lowered)
+        handled = (_HANDLER.search(lowered) is not None and bool(self._tag_flags(lowered))) or (
+            bool(name) and self._scripted(name, lowered))
         beacons = _BEACON.search(lowered) is not None and self._tag_flags(lowered)
         if not styled and not handled and not beacons and css_moved is None:
             return emitted
