@@ -326,6 +326,9 @@ _MOVED_ATTRS: Final = frozenset(
     (b"data-consent-style", b"data-consent-ping", b"data-consent-background")
 )
 _MOVED_SRC: Final = {b"src": b"data-consent-src", b"srcset": b"data-consent-srcset"}
+# What a <link> loads: the hints, and icons and the manifest (fetched as the page loads too).
+_LINK_LOADS: Final = HINT_RELS | {b"icon", b"apple-touch-icon", b"apple-touch-icon-precomposed",
+                                  b"mask-icon", b"manifest"}
 _STYLE_END: Final = len("</style") + 1
 _FOREIGN: Final = frozenset(t.encode() for t in _FOREIGN_TAGS)
 _CLOSE_SCRIPT: Final = b"</script>"
@@ -604,7 +607,7 @@ class HtmlRewriter:
             return None
         if name == b"link":
             rel = first(attrs, b"rel")
-            if rel is None or not HINT_RELS.intersection(rel.value.lower().split()):
+            if rel is None or not _LINK_LOADS.intersection(rel.value.lower().split()):
                 return None
         names = _SOURCES.get(name, (b"src",))
         if not any(a.name in names for a in attrs):

@@ -468,6 +468,20 @@ def test_javascript_urls_that_send_a_vendor_a_beacon_wait_for_consent() -> None:
     every_cut_gives(html, rewrite(html))
 
 
+def test_icons_and_manifests_on_a_vendor_url_wait_for_consent() -> None:
+    """The browser fetches a page's icons and manifest as it loads: a vendor's pixel there is a
+    beacon like any other. Links that load nothing stay as they are."""
+    for rel in (b"icon", b"shortcut icon", b"apple-touch-icon", b"manifest"):
+        html = b'<link rel="' + rel + b'" href="https://www.facebook.com/tr?id=1">'
+        out = rewrite(html)
+        assert out == (b'<link data-consent-href="https://www.facebook.com/tr?id=1"'
+                       b' data-consent="marketing" data-consent-service="meta-pixel" rel="'
+                       + rel + b'">')
+        assert rewrite(html, frozenset({"marketing"})) == html
+    unchanged(b'<link rel="icon" href="/favicon.ico"><link rel="canonical"'
+              b' href="https://www.facebook.com/page"><link rel=me href="https://x.com/a">')
+
+
 def test_speculation_rules_listing_a_vendor_url_wait_for_consent() -> None:
     """Chromium prefetches every URL speculation rules list: a vendor's is contacted at once."""
     rules = (b'{"prefetch": [{"source": "list", "urls": ["/next", '
