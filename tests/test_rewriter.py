@@ -832,6 +832,8 @@ _FRAGMENTS = [
     b"<input type=image src=", b"<frame src=", b" imagesrcset=", b"<math>", b"<a href=/x",
     b" ping=", b"<td", b"<table", b" background=", b"<track src=", b"<textarea>",
     b"</textarea>", b"<xmp>", b"</iframe>", b"<button", b" onclick=", LINKEDIN_BEACON, b"\\/",
+    b"javascript:", b"JavaScript:void(0)", b"&#106;", b"%2F", b"<form action=", b" formaction=",
+    b"<area href=", b"<script type=speculationrules>", b'{"urls": ["', b"<link rel=icon href=",
 ]
 _html = st.lists(st.sampled_from(_FRAGMENTS), max_size=60).map(b"".join)
 
