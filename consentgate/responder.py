@@ -17,6 +17,8 @@ from .consent import Consent
 from .gate import own_host, split_url
 from .headstart import HeadStart
 from .linkheader import without_blocked_hints
+from .speculation import MEDIA_TYPE as _RULES
+from .speculation import RulesFilter
 from .streams import (
     UNREADABLE,
     Decoder,
@@ -189,7 +191,8 @@ class Responder:
         content_type = fields.get(b"content-type", b"")
         media, wide = _TYPES.get(content_type) or _type(content_type)
         html = media in _HTML
-        if not html and b"set-cookie" not in fields and not self.issue and b"link" not in fields:
+        if (not html and b"set-cookie" not in fields and not self.issue and b"link" not in fields
+                and media != _RULES):
             return True  # neither its headers nor its body concern us
         if not lowercase:  # Starlette's header objects match lowercase names only
             message["headers"] = raw = [(k.lower(), v) for k, v in raw]
@@ -204,6 +207,12 @@ class Responder:
             if self.issue is not None:
                 headers.append("set-cookie", self.mw.cookie_header(self.scope, self.issue))
         status = message.get("status", 200)
+        if media == _RULES and status == 200:
+            if self.scope.get("method") == "HEAD" or self.mw.settled(self.consent):
+                self.mark_personal(raw)  # (what another visitor gets may differ)
+                return True
+            self.media = media
+            return False
         if not html or status < 200 or status in _UNTOUCHED_STATUS:
             return True
         self.media = media
@@ -267,14 +276,21 @@ class Responder:
         raw[:] = kept
 
     def hint_blocker(self) -> Callable[[bytes], bool]:
-        """Whether a hint's URL belongs to a vendor this visitor has not granted."""
+        """Whether a hint's URL belongs to a vendor this visitor has not granted. A URL pattern
+        (with a ``*``, as speculation rules write them) is refused by its host alone."""
         index, consent = self.mw.gate.index, self.consent
         own = own_host(Headers(scope=self.scope).get("host"))
 
         def blocked(url: bytes) -> bool:
             parts = split_url(url)
-            vendor = index.match_host(*parts, own) if parts is not None else None
-            return vendor is not None and not consent.allows(vendor.category, vendor.id)
+            if parts is None:
+                return False
+            if url.find(b"*") >= 0:
+                vendors = index.host_vendors(parts[0], own)
+            else:
+                vendor = index.match_host(*parts, own)
+                vendors = [vendor] if vendor is not None else []
+            return any(not consent.allows(v.category, v.id) for v in vendors)
 
         return blocked
 
@@ -383,7 +399,9 @@ class Responder:
             decoding.append(Transcoder(charset))
             transcoding = True
         changes: list[Stage] = []
-        if not mw.settled(consent):  # else nothing to gate: no parsing at all
+        if self.media == _RULES:
+            changes.append(RulesFilter(self.hint_blocker()))
+        elif not mw.settled(consent):  # else nothing to gate: no parsing at all
             request_headers = Headers(scope=self.scope)
             placeholder = mw.placeholders(
                 request_headers.get("accept-language"), self.scope.get("root_path", "")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import json
 import os
 import re
 import tempfile
@@ -886,3 +887,26 @@ async def test_early_hints_to_ungranted_vendors_are_dropped() -> None:
     app = app_with(vendor, own)
     rec = await run(app, headers=[(b"host", b"testserver"), consented_cookie(app)])
     assert rec.messages[0] == {"type": "http.response.early_hint", "links": [vendor, own]}
+
+
+def test_speculation_rules_files_lose_the_rules_naming_ungranted_vendors() -> None:
+    """Chromium prefetches what a ``Speculation-Rules`` header's file lists, as the page loads."""
+    rules = {"prefetch": [{"source": "list", "urls": ["/next"]},
+                          {"source": "list", "urls": ["https://px.ads.linkedin.com/collect"]},
+                          {"where": {"href_matches": "https://*.linkedin.com/*"}}]}
+    body = json.dumps(rules)
+
+    async def rules_file(request: Request) -> Response:
+        return Response(body, media_type="application/speculationrules+json",
+                        headers={"etag": '"r1"', "cache-control": "public, max-age=60"})
+
+    c = client(ConsentMiddleware(Starlette(routes=[Route("/rules.json", rules_file)]),
+                                 secret_key=SECRET, consent_log=None))
+    r = c.get("/rules.json")
+    assert r.json() == {"prefetch": [{"source": "list", "urls": ["/next"]}]}
+    assert int(r.headers["content-length"]) == len(r.content) and "etag" not in r.headers
+    assert r.headers["vary"] == "Cookie" and r.headers["cache-control"] == "private, max-age=60"
+    choose(c, "accept_all")
+    r = c.get("/rules.json")
+    assert r.text == body and r.headers["vary"] == "Cookie"
+    assert r.headers["cache-control"] == "private, max-age=60"

@@ -296,6 +296,17 @@ async def speculation(request: Request) -> Response:
     return HTMLResponse(page("Speculation rules", SPECULATION))
 
 
+async def speculation_header(request: Request) -> Response:
+    return HTMLResponse(page("Speculation rules file", "<p>rules elsewhere</p>"),
+                        headers={"speculation-rules": '"/rules.json"'})
+
+
+async def rules_file(request: Request) -> Response:
+    rules = ('{"prefetch": [{"source": "list", "urls": '
+             '["https://px.ads.linkedin.com/collect/?rules=1"]}]}')
+    return Response(rules, media_type="application/speculationrules+json")
+
+
 async def link_header(request: Request) -> Response:
     # Chromium fetches a Link header's preload before it reads a byte of the page.
     hint = "<https://px.ads.linkedin.com/collect/?link=1>; rel=preload; as=image"
@@ -319,6 +330,8 @@ def build_app(**options: object) -> ConsentMiddleware:
             Route("/link-header", link_header),
             Route("/js-urls", js_urls),
             Route("/speculation", speculation),
+            Route("/speculation-header", speculation_header),
+            Route("/rules.json", rules_file),
         ]
     )
     return ConsentMiddleware(

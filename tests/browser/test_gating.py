@@ -348,22 +348,47 @@ def test_javascript_urls_with_a_vendor_beacon_wait_for_consent(visit: VisitFacto
     assert [h.url.split("?", 1)[1] for h in v.net.hits] == ["link=1"]
 
 
-def test_speculation_rules_prefetch_from_a_vendor_only_after_consent(visit: VisitFactory) -> None:
-    v = visit()
-    # (Chromium makes these prefetches itself: they pass no route, but they are requests.)
+def requests_of(v: Visit) -> list[str]:
+    """Every URL the page requests from now on, also those Chromium makes itself (speculation
+    rules' prefetches pass no route, but they are requests)."""
     requested: list[str] = []
     v.page.on("request", lambda r: requested.append(r.url))
+    return requested
+
+
+def linkedin(v: Visit, requested: list[str], wait: bool = False) -> list[str]:
+    """The URLs on px.ads.linkedin.com among ``requested``; with ``wait``, once there is one
+    (4 s at most)."""
+    for _ in range(40 if wait else 0):
+        if any("linkedin" in u for u in requested):
+            break
+        v.settle(100)
+    return [u for u in requested if "linkedin" in u]
+
+
+def test_speculation_rules_prefetch_from_a_vendor_only_after_consent(visit: VisitFactory) -> None:
+    v = visit()
+    requested = requests_of(v)
     v.goto("/speculation")
     v.settle(500)
-    assert not [u for u in requested if "linkedin" in u], requested
+    assert linkedin(v, requested) == [], requested
     v.page.click("#consentgate-banner button[value=accept_all]")
-    deadline = 40
-    while not [u for u in requested if "linkedin" in u] and deadline:
-        v.settle(100)
-        deadline -= 1
-    assert [u for u in requested if "linkedin" in u] == [
-        "https://px.ads.linkedin.com/collect/?prefetch=1"
-    ]
+    assert linkedin(v, requested, wait=True) == ["https://px.ads.linkedin.com/collect/?prefetch=1"]
+
+
+def test_a_speculation_rules_file_prefetches_from_a_vendor_only_after_consent(
+    visit: VisitFactory,
+) -> None:
+    v = visit()
+    requested = requests_of(v)
+    v.goto("/speculation-header")
+    v.settle(500)
+    assert any(u.endswith("/rules.json") for u in requested), requested  # it was read
+    assert linkedin(v, requested) == [], requested
+    v.page.click("#consentgate-banner button[value=accept_all]")
+    v.page.wait_for_selector("#consentgate-settings")
+    v.goto("/speculation-header")
+    assert linkedin(v, requested, wait=True) == ["https://px.ads.linkedin.com/collect/?rules=1"]
 
 
 def test_a_link_header_preloads_from_a_vendor_only_after_consent(visit: VisitFactory) -> None:
