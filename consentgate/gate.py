@@ -37,7 +37,8 @@ HINT_RELS = frozenset(
 _LOADS = (b"src", b"fetch", b"sendbeacon")
 _SCHEME = re.compile(rb"[\x00-\x20]*([a-z][a-z0-9+.-]*):")
 _NETWORK_SCHEMES = frozenset({b"http", b"https", b"ws", b"wss", b"ftp"})
-_TAB_NEWLINE = re.compile(rb"[\t\n\r]")
+#: What the URL parser drops anywhere in a URL.
+TAB_NEWLINE = re.compile(rb"[\t\n\r]")
 _PERCENT = re.compile(rb"%([0-9a-fA-F]{2})")
 #: Ways a URL in markup can spell a host so that its plain text is not in the tag: character
 #: references, percent-escapes, and tabs or newlines (the URL parser drops them).
@@ -94,7 +95,7 @@ def split_url(value: bytes) -> tuple[bytes, bytes] | None:
     # (Hot paths test bytes with find, not ``in``: CPython 3.11's ``in`` first tries the needle
     # as an int, and builds and drops a TypeError, ~1.8 k instructions a test.)
     if value.find(b"\t") >= 0 or value.find(b"\n") >= 0 or value.find(b"\r") >= 0:
-        value = _TAB_NEWLINE.sub(b"", value)
+        value = TAB_NEWLINE.sub(b"", value)
     value = value.lower()
     scheme = _SCHEME.match(value)
     if scheme is not None and scheme.group(1) not in _NETWORK_SCHEMES:

@@ -47,6 +47,7 @@ from . import css
 from .cssgate import CssGate, HostVendors, Moved
 from .gate import (
     HINT_RELS,
+    TAB_NEWLINE,
     TAG_SIG,
     TAG_URL,
     VendorIndex,
@@ -128,6 +129,11 @@ def _handler(quote: str) -> str:
     return rf"{quote}{first}(?![^{end}]*/[/\\])[^{end}]*+{quote}"
 
 
+# What follows "javascript:" in the do-nothing URLs of links that a click handler serves
+# ("javascript:;", "javascript:void(0)", common on news sites), which run no vendor's code.
+_DO_NOTHING: Final = r"(?:void\(0\))?;?"
+
+
 def _no_script_url(quote: str) -> str:
     """A URL value (between ``quote``s, or unquoted) that runs no code: after what the URL
     parser strips, it starts with neither a "j" nor a character reference, or it is one of the
@@ -135,7 +141,7 @@ def _no_script_url(quote: str) -> str:
     ``javascript:void(0)``, common on news sites)."""
     end = quote or r"\t\n\f\r >"
     first = "" if quote else r"(?=[^\t\n\f\r >\"'])"
-    harmless = (rf"{_ci('avascript:')}(?:void\(0\))?;?"
+    harmless = (rf"{_ci('avascript:')}{_DO_NOTHING}"
                 + (rf"[{_WS}]*+{quote}" if quote else rf"(?=[{end}])"))
     return rf"{quote}{first}(?![\x00-\x20]*+(?:&|[jJ](?!{harmless})))[^{end}]*+{quote}"
 
@@ -206,7 +212,7 @@ _LOADING_CHECKS: Final = {"a": _url_check("href"), "b": _url_check("formaction")
 # it takes then is one _no_script_url takes (the checked branch, which every href would take
 # otherwise, costs a link 40% more).
 _LOADING_SHORTCUTS: Final = {
-    "a": (rf'(?![\x00-\x20&J]|j(?!avascript:(?:void\(0\))?;?[{_WS}]*+"))[^"]*+', "h"),
+    "a": (rf'(?![\x00-\x20&J]|j(?!avascript:{_DO_NOTHING}[{_WS}]*+"))[^"]*+', "h"),
 }
 _PLAIN_ATTRS: Final = _plain_attrs()
 
@@ -306,7 +312,8 @@ _HANDLER: Final = re.compile(rb"[\t\n\f\r /\"']on")  # where an event handler's 
 # strips, with a "j" or a character reference (in a lowercased tag); but not the do-nothing
 # "javascript:void(0)" of links that a click handler serves.
 _JS_URL: Final = (rb"(?:href|src|action|formaction|data)[\t\n\f\r ]*+=[\t\n\f\r ]*+[\"']?"
-                  rb"[\x00-\x20]*+(?:&|j(?!avascript:(?:void\(0\))?;?[\t\n\f\r ]*+[\"'>]))")
+                  rb"[\x00-\x20]*+(?:&|j(?!avascript:" + _DO_NOTHING.encode()
+                  + rb"[\t\n\f\r ]*+[\"'>]))")
 _SCRIPT_URL: Final = re.compile(rb"[\t\n\f\r /\"':]" + _JS_URL)
 _SCRIPT_URL_ATTRS: Final = frozenset((b"href", b"src", b"action", b"formaction", b"data",
                                       b"xlink:href"))
@@ -318,7 +325,6 @@ _SCRIPT_URL_TAGS: Final = {
     b"embed": b"src",
 }
 _C0_SPACE: Final = bytes(range(0x21))
-_TAB_NEWLINE: Final = re.compile(rb"[\t\n\r]")
 _BEACON: Final = re.compile(rb"[\t\n\f\r /\"'](?:ping|background)[\t\n\f\r ]*+=")
 # Attributes other than sources that are moved aside with a data-consent of their own (besides
 # event handlers, data-consent-on…).
@@ -584,8 +590,7 @@ class HtmlRewriter:
     ) -> tuple[str, Vendor | None] | None:
         """(category, vendor) when the element must be gated for this visitor."""
         if name == b"script":
-            kind = first(attrs, b"type")
-            js_type = kind.value.split(b";", 1)[0].strip(WS).lower() if kind else b""
+            js_type = _script_type(attrs)
             if js_type not in _JS_TYPES and js_type != b"speculationrules":
                 return None  # already inert (text/plain, JSON, templates …)
             tagged, decision = self._site_tag(attrs)
@@ -1065,6 +1070,12 @@ class HtmlRewriter:
         return element_end, start_tag + buf[tag.end() : element_end] + closing
 
 
+def _script_type(attrs: list[Attr]) -> bytes:
+    """A script's type, lowercased, without parameters ("" when it has none)."""
+    kind = first(attrs, b"type")
+    return kind.value.split(b";", 1)[0].strip(WS).lower() if kind else b""
+
+
 def _code(attr: Attr) -> bytes | None:
     """The code an attribute runs: an event handler's, or a ``javascript:`` URL's as the URL
     parser reads it (tabs and newlines dropped, percent-escapes decoded); None for others."""
@@ -1075,7 +1086,7 @@ def _code(attr: Attr) -> bytes | None:
         return value
     if attr.name not in _SCRIPT_URL_ATTRS:
         return None
-    url = _TAB_NEWLINE.sub(b"", value).lstrip(_C0_SPACE)
+    url = TAB_NEWLINE.sub(b"", value).lstrip(_C0_SPACE)
     if url[:11].lower() != b"javascript:":
         return None
     return unquote_to_bytes(url[11:])
