@@ -1032,7 +1032,9 @@ class HtmlRewriter:
         lowered = bytes(buf[pos : tag.end()].lower())
         flags = self._tag_flags(lowered)
         in_code = index.match_code(memoryview(buf)[tag.end() : close]) if close > tag.end() else []
-        if lowered.find(b"speculationrules") >= 0 and close > content:
+        if lowered.find(b"speculationrules") >= 0 and close > content and _script_type(
+            parse_attrs(buf, tag.end(1), tag.end() - 1)
+        ) == b"speculationrules":
             # Speculation rules: Chromium prefetches (or prerenders) every URL they list, vendors'
             # too, before anything on the page asks for them.
             in_code += index.code_url_vendors(bytes(buf[content:close]).lower(), every=True)

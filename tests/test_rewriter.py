@@ -499,6 +499,9 @@ def test_speculation_rules_listing_a_vendor_url_wait_for_consent() -> None:
               b'], "eagerness": "moderate"}</script>')
     unchanged(b'<script type="application/json">{"share": "https://px.ads.linkedin.com/x"}'
               b"</script>")
+    # Only the type makes every URL a load: a script that merely mentions the word does not.
+    unchanged(b'<script data-kind="speculationrules">share("https://px.ads.linkedin.com/x")'
+              b"</script>")
 
 
 def test_a_small_script_naming_a_vendor_script_with_escaped_slashes_is_a_loader() -> None:
