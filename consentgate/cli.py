@@ -131,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         log = open_log(args.log, create=False)
     except ValueError as exc:
         parser.error(str(exc))
+    except ConsentLogError as exc:
+        # A usage error (psycopg missing for a postgresql:// log, say): one line, not a traceback.
+        print(f"consentgate: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     progress_on = args.progress if args.progress is not None else sys.stderr.isatty()
     handlers: dict[str, Callable[[argparse.Namespace, StoredConsentLog, bool], int]] = {
         "show": _show,
@@ -146,10 +150,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"consentgate: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:
-        # The reader (``| head``) is gone: stop quietly, and keep Python's exit flush quiet too.
+        # The reader (``| head``) took what it wanted and left: not a failure for a Unix tool.
+        # Python's own flush at exit would hit the closed pipe again, so point stdout at
+        # /dev/null first, as the Python docs recommend (signal.SIGPIPE notes).
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_FAILED
+        return EXIT_OK
 
 
 def _show(args: argparse.Namespace, log: StoredConsentLog, progress_on: bool) -> int:

@@ -267,7 +267,7 @@ def test_runs_as_a_module_and_survives_a_closed_pipe(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "20000 records checked" in done.stdout
 
-    # `| head -1`: the reader goes away early; no traceback, no hang.
+    # The reader goes away early; no traceback, no hang, and no failure either.
     export = subprocess.Popen(
         [sys.executable, "-m", "consentgate.cli", "log", "export", "--log", str(path)],
         stdout=subprocess.PIPE,
@@ -277,9 +277,65 @@ def test_runs_as_a_module_and_survives_a_closed_pipe(tmp_path: Path) -> None:
     assert export.stdout is not None and export.stderr is not None
     first = export.stdout.readline()
     export.stdout.close()
-    export.wait(timeout=60)
+    assert export.wait(timeout=60) == 0
     assert json.loads(first)["seq"] == 1
-    assert b"Traceback" not in export.stderr.read()
+    assert export.stderr.read() == b""
+    export.stderr.close()
+
+
+def test_export_into_head_exits_0(tmp_path: Path) -> None:
+    # `consentgate log export --format csv | head -1`, with a real head closing the pipe after
+    # one line: far more than a pipe buffer of records is still unwritten then.
+    path = tmp_path / "log.sqlite3"
+    with open_log(path) as log:
+        log.append_many([choice(f"v{i}") for i in range(20_000)])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    command = ["log", "export", "--format", "csv", "--log", str(path)]
+    export = subprocess.Popen(
+        [sys.executable, "-m", "consentgate.cli", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert export.stdout is not None and export.stderr is not None
+    head = subprocess.run(
+        ["head", "-1"], stdin=export.stdout, capture_output=True, timeout=60, check=True
+    )
+    export.stdout.close()  # head holds the only reading end now
+
+    assert export.wait(timeout=60) == 0
+    assert head.stdout == (
+        b"seq,time,consent_id,source,revision,granted,refused,services,"
+        b"texts_hash,user_agent,ip,prev_hash,hash,version\r\n"
+    )
+    assert export.stderr.read() == b""
+    export.stderr.close()
+
+
+def test_a_postgresql_log_without_psycopg_is_a_usage_error(tmp_path: Path) -> None:
+    # A fresh interpreter where `import psycopg` fails, as on an install without the extra.
+    script = (
+        "import sys; sys.modules['psycopg'] = None\n"
+        "from consentgate.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    url = "postgresql://consentgate@127.0.0.1:1/none"
+    for action in (["verify"], ["export", "--format", "csv"], ["show", "someone"]):
+        done = subprocess.run(
+            [sys.executable, "-c", script, "log", *action, "--log", url],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+
+        assert done.returncode == 2, done.stderr
+        assert done.stdout == ""
+        (line,) = done.stderr.splitlines()
+        assert line.startswith("consentgate: a PostgreSQL consent log needs psycopg 3")
+        assert line.endswith("pip install 'consentgate[postgres]'")
 
 
 def test_exported_records_can_be_checked_without_consentgate(

@@ -82,8 +82,11 @@ def open_log(
         try:
             from .postgres import PostgresConsentLog
         except ImportError as exc:
+            # First line only: psycopg's own message lists every implementation it tried.
+            why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConsentLogError(
-                "a PostgreSQL consent log needs psycopg 3: pip install 'consentgate[postgres]'"
+                f"a PostgreSQL consent log needs psycopg 3, which cannot be imported ({why}): "
+                "pip install 'consentgate[postgres]'"
             ) from exc
         return PostgresConsentLog(target, **options)
     if target.startswith("sqlite://"):
