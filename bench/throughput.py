@@ -56,7 +56,7 @@ from starlette.routing import Route  # noqa: E402
 from consentgate import ConsentMiddleware  # noqa: E402
 from consentgate.consent import Consent  # noqa: E402
 
-SECRET = "bench-secret"
+SECRET = "bench-secret-not-for-production-use"
 ROUNDS = 5
 DEFAULT_PAGES = ROOT.parent / "shared" / "bench-pages"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import re
 import secrets
 import time
 from collections.abc import Iterable, Sequence
@@ -30,6 +31,8 @@ CACHE_SIZE = 4096
 #: request costs one lookup: at most 1024 x 1 KB.
 HEADER_CACHE_SIZE = 1024
 MAX_CACHED_HEADER = 1024
+#: An RFC 6265 cookie-name (an RFC 9110 token).
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 class Refusal(enum.Enum):
@@ -260,12 +263,13 @@ _values_in = functools.lru_cache(maxsize=1024)(_values)
 
 def cookie_names(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
     """Names of all cookies the browser sent (for expiring withdrawn categories' cookies)."""
-    names: list[str] = []
+    names: dict[str, None] = {}  # (a dict: first-seen order, and linear in the header's size)
     for key, raw in headers:
         if key == b"cookie":
             for part in raw.decode("latin-1").split(";"):
                 name, sep, _ = part.partition("=")
                 name = name.strip()
-                if sep and name and name not in names:
-                    names.append(name)
-    return names
+                # Only RFC 6265 tokens: a name goes back out in a Set-Cookie header.
+                if sep and name and _TOKEN.fullmatch(name):
+                    names[name] = None
+    return list(names)

@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import mimetypes
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -157,7 +158,7 @@ async def read_choice(request: Request) -> tuple[Choice, bool]:
     if media == "application/json":
         try:
             data = json.loads(body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # ("[" x 60,000 nests deeper than the parser goes)
             raise Rejection(Refused.MALFORMED, "invalid JSON") from None
         if not isinstance(data, dict):
             raise Rejection(Refused.MALFORMED, "expected a JSON object")
@@ -208,6 +209,8 @@ class Endpoints:
             response = await self.routes[path](request)
         else:
             response = PlainTextResponse("Not Found", status_code=404)
+        # Every answer is exactly the type it says: no browser may sniff a JSON error into HTML.
+        response.headers["X-Content-Type-Options"] = "nosniff"
         await response(scope, receive, send)
 
     def static(self, request: Request, name: str) -> Response:
@@ -314,11 +317,25 @@ def _source(
     return "banner"
 
 
+#: A DNS host name as a Domain attribute may name it (no IP literal, no port).
+_HOST_NAME = re.compile(r"(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
+                        r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def host_name(value: str) -> bool:
+    """Whether ``value`` is a DNS host name (lowercase, no port): what a Domain may name."""
+    return _HOST_NAME.fullmatch(value) is not None
+
+
 def expired_cookie_headers(names: Iterable[str], host: str, domain: str | None) -> list[str]:
-    """``Set-Cookie`` values that delete ``names`` on every variant they may have been set on."""
-    bare = host.split(":", 1)[0].lower()
+    """``Set-Cookie`` values that delete ``names`` on every variant they may have been set on.
+
+    The request's ``Host`` goes into ``Domain=`` only when it is a valid host name: a raw ASGI
+    server may pass anything (CR/LF, "; Secure", an IP) and it must not reach the header.
+    """
+    bare = host.rsplit(":", 1)[0].lower() if not host.endswith("]") else ""
     domains: list[str | None] = [None]
-    labels = bare.split(".")
+    labels = bare.split(".") if host_name(bare) else []
     # Trackers set cookies on the registrable domain (".example.com") as often as on the host.
     for i in range(len(labels) - 1):
         domains.append(".".join(labels[i:]))

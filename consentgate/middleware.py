@@ -8,6 +8,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +23,14 @@ from .consent import SCOPE_KEY, Consent
 from .consentlog import DEFAULT_FILENAME, ConsentEntry, ConsentLog, ConsentLogError, open_log
 from .consentlog.receipt import receipt_response
 from .cookie import ConsentCookie, cookie_names, new_consent_id
-from .endpoints import Endpoints, Refused, Rejection, expired_cookie_headers, safe_next
+from .endpoints import (
+    Endpoints,
+    Refused,
+    Rejection,
+    expired_cookie_headers,
+    host_name,
+    safe_next,
+)
 from .i18n import localise_categories, texts_for
 from .policy import DEFAULT_CATEGORIES, Category, Mode, Policy, Vendor
 from .render import Renderer, Urls, category_views, texts_hash
@@ -35,6 +43,11 @@ logger = logging.getLogger("consentgate")
 _current = consent_module._current  # the request's consent, for the template helpers
 
 DAY = 24 * 60 * 60
+#: Shorter keys can be guessed, and a guessed key forges any visitor's consent.
+MIN_SECRET_LENGTH = 32
+#: Browsers keep at most ~180 cookies a domain: more names than this in one request are not a
+#: browser's, and expiring each on every variant of the host would make a huge response.
+MAX_EXPIRED = 512
 
 
 class ConsentMiddleware:
@@ -74,6 +87,7 @@ class ConsentMiddleware:
         self.app = app
         self.inject_settings = inject_settings
         keys = [secret_key] if isinstance(secret_key, str) else list(secret_key)
+        _check_keys(keys)
         if not isinstance(max_age, int) or max_age <= 0:
             raise ValueError("max_age must be a positive number of seconds")
         if not prefix.startswith("/") or prefix.endswith("/") or len(prefix) < 2:
@@ -83,6 +97,9 @@ class ConsentMiddleware:
                              "__Host- cookies may not carry a Domain")
         if host_prefix and secure is False:
             raise ValueError("host_prefix=True requires secure cookies; drop secure=False")
+        if cookie_domain is not None and not host_name(cookie_domain.lstrip(".").lower()):
+            raise ValueError(f"cookie_domain {cookie_domain!r} is not a host name such as "
+                             "'example.com'")
         if not cookie_name or any(ch in cookie_name for ch in " ;,=\t\r\n\"\\"):
             raise ValueError(f"cookie_name {cookie_name!r} is not a valid cookie name")
         self.policy = Policy(
@@ -252,12 +269,13 @@ class ConsentMiddleware:
     def expire_withdrawn(
         self, response: Response, scope: Scope, before: Consent, after: Consent
     ) -> None:
-        sent = cookie_names(scope["headers"])
         doomed = []
-        for name in sent:
+        for name in cookie_names(scope["headers"]):
             found = self.policy.cookie_category(name)
             if found and not after.allows(found[0], found[1]) and name != self.cookie_name:
                 doomed.append(name)
+                if len(doomed) >= MAX_EXPIRED:
+                    break
         host = Headers(scope=scope).get("host", "")
         for value in expired_cookie_headers(doomed, host, self.cookie_domain):
             response.headers.append("set-cookie", value)
@@ -412,9 +430,13 @@ class ConsentMiddleware:
                 localised = localise_categories(views, texts, self.texts.get(lang))
                 if len(self._placeholders) >= 4096:
                     self._placeholders.clear()
+                # A page may tag an element with a category the policy does not have ("Ads!"
+                # from user content): nobody can grant it, so its placeholder offers no button.
+                known = bool(localised) or (vendor is not None and vendor.category == category)
                 html = self.renderer.render("placeholder.html", {
                     "vendor": vendor,
-                    "category": localised[0] if localised else Category(category, category, ""),
+                    "category": localised[0] if localised else _Unknown(category),
+                    "allowable": known,
                     "t": texts,
                     "lang": lang,
                     "urls": self.urls(root),
@@ -449,6 +471,27 @@ class ConsentMiddleware:
             request_headers.get("accept-language"), language=self.language, overrides=self.texts
         )
         return texts_hash(texts, self.policy.categories, self.policy.vendors, self.policy.revision)
+
+
+@dataclass(frozen=True, slots=True)
+class _Unknown:
+    """A category named on a page but not in the policy, as the placeholder shows it."""
+
+    name: str
+
+    @property
+    def title(self) -> str:
+        return self.name
+
+
+def _check_keys(keys: Sequence[str]) -> None:
+    for key in keys:
+        if isinstance(key, str) and key and len(key) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"secret_key must be at least {MIN_SECRET_LENGTH} characters (each key, when "
+                "rotating): a short key can be guessed and every consent cookie forged. Make one "
+                "with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
 
 
 @functools.lru_cache(maxsize=1024)

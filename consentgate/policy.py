@@ -9,10 +9,34 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlsplit
 
 NECESSARY = "necessary"
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+def check_link(option: str, url: str) -> str:
+    """``url`` when it is safe to render as a link for visitors: ``http(s)://host…`` or a path
+    on this site. Anything else (``javascript:``, ``data:``, ``//other.host``, a value with
+    characters a URL parser strips or drops, which could hide a scheme) is a ValueError naming
+    ``option``: configuration is read once, so a bad link fails at start-up."""
+    plain = not any(ord(ch) <= 32 or ch in '<>"\\' for ch in url)
+    lowered = url.lower()
+    if plain and lowered.startswith(("http://", "https://")):
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:  # (an unbalanced "[" in the host)
+            host = None
+        if host:
+            return url
+    elif plain and url.startswith("/") and not url.startswith("//"):
+        return url
+    raise ValueError(
+        f"{option} must be an http(s):// URL or a path on this site starting with a single '/' "
+        f"(no spaces, control characters, quotes or backslashes), not {url!r}"
+    )
+
 
 Mode = Literal["inert", "remove"]
 
@@ -58,6 +82,8 @@ class Vendor:
                 f"vendor id {self.id!r} must be 1-32 lowercase letters, digits, '-' or '_', "
                 "starting with a letter"
             )
+        if self.privacy_url:  # (empty: the vendor has no notice to link)
+            check_link(f"Vendor({self.id!r}).privacy_url", self.privacy_url)
 
 
 DEFAULT_CATEGORIES: tuple[Category, ...] = (
@@ -119,6 +145,7 @@ class Policy:
             raise ValueError("revision must be a non-empty string of at most 32 characters")
         if self.mode not in ("inert", "remove"):
             raise ValueError(f"mode must be 'inert' or 'remove', not {self.mode!r}")
+        check_link("privacy_policy_url", self.privacy_policy_url)
         ids: set[str] = set()
         for vendor in self.vendors:
             if vendor.category not in names:

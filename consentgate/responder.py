@@ -3,13 +3,16 @@ whether the body streams through untouched or through the rewriting pipeline."""
 
 from __future__ import annotations
 
+import enum
 import functools
 import logging
+import os
 import re
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Final, TypeGuard
 
 import anyio
+import anyio.to_thread
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import Message, Scope, Send
 
@@ -20,13 +23,13 @@ from .linkheader import without_blocked_hints
 from .speculation import MEDIA_TYPE as _RULES
 from .speculation import RulesFilter
 from .streams import (
-    UNREADABLE,
     Decoder,
     Encoder,
     Injector,
     Pipeline,
     Stage,
     Transcoder,
+    Unreadable,
     decodable,
     is_document,
 )
@@ -43,6 +46,9 @@ _BOMS = {b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
 _warned: set[str] = set()
 _HTML = ("text/html", "application/xhtml+xml")
 _PERSONAL = ((b"vary", b"Cookie"), (b"cache-control", b"private"))
+_BODY = "http.response.body"
+_FILES = ("http.response.pathsend", "http.response.zerocopysend")
+_CHUNK = 64 * 1024
 _READ = frozenset({b"content-type", b"content-encoding", b"set-cookie", b"cache-control", b"vary",
                    b"etag", b"content-security-policy", b"link"})
 
@@ -86,6 +92,30 @@ def _wide(charset: str | None) -> TypeGuard[str]:
     return charset is not None and charset.startswith(("utf-16", "utf-32"))
 
 
+class Failure(enum.Enum):
+    """Why a page could not be sent as consentgate would send it: it then fails closed."""
+
+    #: The app's body cannot be read (corrupt or unknown compression, unknown charset).
+    UNREADABLE = 502
+    #: A fault in consentgate itself.
+    FAULT = 500
+
+
+#: What a visitor gets instead of a page that could not be gated: a page with nothing in it to
+#: load or run. (After part of a page went out, the rest is cut instead: see Responder.fail.)
+FAILURE_PAGE = (
+    b"<!doctype html><html lang=en><meta charset=utf-8><title>Page unavailable</title>"
+    b"<p>This page could not be shown with your privacy choices applied. Please try again "
+    b"later.</p></html>"
+)
+_FAILURE_HEADERS = [
+    (b"content-type", b"text/html; charset=utf-8"),
+    (b"content-length", b"%d" % len(FAILURE_PAGE)),
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+]
+
+
 class _Done:
     """An awaitable that is already done: what ``send`` returns when it only holds a message."""
 
@@ -104,8 +134,9 @@ class Responder:
     # Immutable defaults on the class: a response that passes through (JSON, images …) sets
     # only what __init__ does.
     start: Message | None = None  # held until the first body message
+    started = False  # whether a start (the app's, or the failure page's) went out
     pipeline: Pipeline | None = None
-    failed = False
+    failed = False  # the rest of what the app sends is dropped
     passthrough = False  # nothing more to do with this response
     media = ""
     appends: bytes | None = None  # the snippet, when appending it is the only change
@@ -128,23 +159,29 @@ class Responder:
         message, which is most of what this adds to a JSON request.)"""
         if self.passthrough:
             return self.downstream(message)
+        if self.failed:
+            return _DONE
         kind = message["type"]
-        if kind == "http.response.body" and type(message.get("body", b"")) is not bytes:
+        if kind == _BODY and type(message.get("body", b"")) is not bytes:
             # ASGI says bytes; a bytearray or memoryview body must not make us raise.
             message = {**message, "body": bytes(message["body"])}
         if kind == "http.response.start":
-            if self.on_start(message):
-                self.passthrough = True
+            try:
+                through = self.on_start(message)
+            except Exception as exc:  # a fault of ours: nothing of this response goes out
+                return self.fail(Failure.FAULT, exc)
+            if through:
+                self.passthrough = self.started = True
                 return self.downstream(message)
             self.start = message
             return _DONE
-        if self.start is not None and kind in ("http.response.body", "http.response.pathsend"):
-            if (self.appends is not None and kind == "http.response.body"
+        if self.start is not None and (kind == _BODY or kind in _FILES):
+            if (self.appends is not None and kind == _BODY
                     and not message.get("more_body", False)
                     and message.get("body", b"")[:2] not in _BOMS):
                 return self.append(message)
             return self.on_first(message)
-        if kind == "http.response.body" and self.pipeline is not None:
+        if self.pipeline is not None and (kind == _BODY or kind in _FILES):
             return self.on_body(message)
         if kind == "http.response.early_hint":
             return self.early_hint(message)
@@ -161,7 +198,10 @@ class Responder:
         kept = []
         for value in links if isinstance(links, (list, tuple)) else ():
             # (The extension sends bytes; anything else is unread, so it may name a tracker.)
-            left = without_blocked_hints(value, blocked) if isinstance(value, bytes) else None
+            try:
+                left = without_blocked_hints(value, blocked) if isinstance(value, bytes) else None
+            except Exception:  # a fault of ours: hints are only hints, drop it
+                left = None
             if left is not None:
                 kept.append(left)
         if not kept:
@@ -297,36 +337,72 @@ class Responder:
     async def flush_start(self) -> None:
         if self.start is not None:
             start, self.start = self.start, None
+            self.started = True
             await self.downstream(start)
+
+    async def fail(self, reason: Failure, exc: BaseException) -> None:
+        """Fails closed: before anything went out, the visitor gets ``FAILURE_PAGE`` instead of
+        the page; after, the body ends where the gated part of it did. Nothing the stages had
+        not decided goes out, and what the app sends next is dropped."""
+        self.failed, self.pipeline, self.start = True, None, None
+        key = f"{reason.name}:{type(exc).__name__}"
+        first = key not in _warned
+        _warned.add(key)
+        logger.error(
+            "consentgate could not gate %s %s (%s: %s) and sent %s instead",
+            self.scope.get("method", "GET"), self.scope.get("path", ""), reason.name.lower(),
+            exc, "the rest of the body cut" if self.started else f"a {reason.value} page",
+            exc_info=exc if first else None,  # (one traceback of each kind: no flood)
+        )
+        if self.started:
+            await self.downstream({"type": _BODY, "body": b"", "more_body": False})
+            return
+        self.started = True
+        await self.downstream({"type": "http.response.start", "status": reason.value,
+                               "headers": list(_FAILURE_HEADERS)})
+        if self.scope.get("method") != "HEAD":
+            await self.downstream({"type": _BODY, "body": FAILURE_PAGE})
+
+    def run(self, chunk: bytes, more: bool) -> bytes | Failure:
+        """The pipeline's output for ``chunk``, or why it failed (the exception is kept)."""
+        assert self.pipeline is not None
+        try:
+            return self.pipeline.feed(chunk) if more else self.pipeline.finish(chunk)
+        except Unreadable as exc:
+            self.error = exc
+            return Failure.UNREADABLE
+        except Exception as exc:  # a fault of ours must not send what was to be gated
+            self.error = exc
+            return Failure.FAULT
 
     async def on_first(self, message: Message) -> None:
         assert self.start is not None
         headers = MutableHeaders(raw=self.start["headers"])
-        if message["type"] == "http.response.pathsend":
-            self.pipeline = self.build(headers, b"")
-            if self.pipeline is None:
-                self.mark_personal(headers.raw)
-                await self.flush_start()
-                await self.downstream(message)
-                return
-            await self.stream_file(message["path"], headers)
+        kind = message["type"]
+        body = message.get("body", b"") if kind == _BODY else b""
+        try:
+            self.pipeline = pipeline = self.build(headers, body[:2])
+        except Unreadable as exc:
+            await self.fail(Failure.UNREADABLE, exc)
             return
-        body = message.get("body", b"")
-        more = message.get("more_body", False)
-        self.pipeline = pipeline = self.build(headers, body[:2])
+        except Exception as exc:
+            await self.fail(Failure.FAULT, exc)
+            return
         if pipeline is None:
             self.mark_personal(headers.raw)
             await self.flush_start()
             await self.downstream(message)
             return
-        try:
-            out = pipeline.feed(body) if more else pipeline.finish(body)
-        except UNREADABLE as exc:
-            # We cannot read what the app sent; neither could a browser. Leave it as it was.
-            self.warn_once("undecodable", f"consentgate left an undecodable HTML body as is: {exc}")
-            self.pipeline = None
+        if kind != _BODY:
+            self.mark_changed(headers.raw)
+            del headers["content-length"]
             await self.flush_start()
-            await self.downstream(message)
+            await self.on_file(message)
+            return
+        more = message.get("more_body", False)
+        out = self.run(body, more)
+        if isinstance(out, Failure):
+            await self.fail(out, self.error)
             return
         self.mark_changed(headers.raw)
         if more:
@@ -334,7 +410,7 @@ class Responder:
         else:
             headers["content-length"] = str(len(out))
         await self.flush_start()
-        await self.downstream({"type": "http.response.body", "body": out, "more_body": more})
+        await self.downstream({"type": _BODY, "body": out, "more_body": more})
 
     async def append(self, message: Message) -> None:
         """The whole page in one message, and the snippet to add after it: the page goes as the
@@ -343,6 +419,7 @@ class Responder:
         start, self.start, self.passthrough = self.start, None, True
         assert start is not None and self.appends is not None
         body = message.get("body", b"")
+        self.started = True
         if not is_document(body):  # a fragment of a page: it gets nothing, yet is personal
             self.mark_personal(start["headers"])
             await self.downstream(start)
@@ -350,31 +427,37 @@ class Responder:
             return
         self.resize(start["headers"], len(body) + len(self.appends))
         await self.downstream(start)
-        await self.downstream({"type": "http.response.body", "body": body, "more_body": True})
-        await self.downstream({"type": "http.response.body", "body": self.appends})
+        await self.downstream({"type": _BODY, "body": body, "more_body": True})
+        await self.downstream({"type": _BODY, "body": self.appends})
 
     async def on_body(self, message: Message) -> None:
-        assert self.pipeline is not None
-        if self.failed:
+        if message["type"] != _BODY:
+            await self.on_file(message)
+            return
+        if self.pipeline is None:  # (failed while the app was sending this)
             return
         more = message.get("more_body", False)
-        try:
-            chunk = message.get("body", b"")
-            out = self.pipeline.feed(chunk) if more else self.pipeline.finish(chunk)
-        except UNREADABLE as exc:
-            self.warn_once("undecodable", f"consentgate cut an undecodable HTML body short: {exc}")
-            self.failed = True
-            out, more = b"", False
-        await self.downstream({"type": "http.response.body", "body": out, "more_body": more})
+        out = self.run(message.get("body", b""), more)
+        if isinstance(out, Failure):
+            await self.fail(out, self.error)
+            return
+        await self.downstream({"type": _BODY, "body": out, "more_body": more})
 
-    async def stream_file(self, path: str, headers: MutableHeaders) -> None:
-        self.mark_changed(headers.raw)
-        del headers["content-length"]
-        await self.flush_start()
-        async with await anyio.open_file(path, "rb") as file:
-            while chunk := await file.read(64 * 1024):
-                await self.on_body({"body": chunk, "more_body": True})
-        await self.on_body({"body": b"", "more_body": False})
+    async def on_file(self, message: Message) -> None:
+        """A file the app asks the server to send (``pathsend``, ``zerocopysend``): read here
+        and sent through the pipeline like a streamed body."""
+        more = message.get("more_body", False) if message["type"] != _FILES[0] else False
+        try:
+            chunks = _file_chunks(message)
+            async for chunk in chunks:
+                await self.on_body({"type": _BODY, "body": chunk, "more_body": True})
+                if self.failed:
+                    return
+        except OSError as exc:
+            await self.fail(Failure.UNREADABLE, exc)
+            return
+        if not more:
+            await self.on_body({"type": _BODY, "body": b"", "more_body": False})
 
     def build(self, headers: MutableHeaders, head: bytes) -> Pipeline | None:
         """The stages this body needs, or None when it passes through untouched."""
@@ -383,12 +466,18 @@ class Responder:
         encoding = self.encoding()
         if encoding:
             if not decodable(encoding):
+                if not mw.settled(consent):  # what it cannot read, it cannot gate
+                    raise Unreadable(
+                        f"Content-Encoding {encoding!r} cannot be decoded: put the compressing "
+                        "middleware (GZipMiddleware) outside ConsentMiddleware, i.e. add it "
+                        "after ConsentMiddleware, or install 'brotli' for br"
+                    )
                 self.warn_once(
                     encoding,
-                    f"consentgate cannot decode Content-Encoding {encoding!r}, so this HTML "
-                    "passes through ungated: put the compressing middleware (GZipMiddleware) "
-                    "outside ConsentMiddleware, i.e. add it after ConsentMiddleware, "
-                    "or install 'brotli' for br",
+                    f"consentgate cannot decode Content-Encoding {encoding!r}, so this HTML goes "
+                    "without its banner (pages of visitors without consent fail closed): put "
+                    "the compressing middleware (GZipMiddleware) outside ConsentMiddleware, "
+                    "i.e. add it after ConsentMiddleware, or install 'brotli' for br",
                 )
                 return None
             decoding.append(Decoder(encoding))
@@ -399,6 +488,7 @@ class Responder:
             decoding.append(Transcoder(charset))
             transcoding = True
         changes: list[Stage] = []
+        rewriter = None
         if self.media == _RULES:
             changes.append(RulesFilter(self.hint_blocker()))
         elif not mw.settled(consent):  # else nothing to gate: no parsing at all
@@ -416,7 +506,9 @@ class Responder:
             if mw.consent_mode_url:
                 changes.append(HeadStart(mw.head_snippet(self.scope, consent, nonce)))
             if mw.injects(consent):
-                changes.append(Injector(mw.snippet(self.scope, consent, nonce)))
+                # (After a body cut inside a comment or a script, the snippet would be its text.)
+                ready = (lambda: getattr(rewriter, "ended_in_data", True)) if rewriter else None
+                changes.append(Injector(mw.snippet(self.scope, consent, nonce), ready))
         if not changes:  # decoding alone would only cost time
             return None
         if transcoding:
@@ -462,7 +554,35 @@ class Responder:
         else:
             headers["cache-control"] = _private(cache_control.decode("latin-1"))
 
+    error: BaseException  # what made ``run`` fail
+
     def warn_once(self, key: str, text: str) -> None:
         if key not in _warned:
             _warned.add(key)
             logger.warning(text)
+
+
+async def _file_chunks(message: Message) -> AsyncIterator[bytes]:
+    """The bytes of a ``pathsend`` (a path) or ``zerocopysend`` (an open file, from ``offset``
+    for ``count`` bytes, or from where it stands to its end) message, a chunk at a time."""
+    if message["type"] == _FILES[0]:
+        async with await anyio.open_file(message["path"], "rb") as file:
+            while chunk := await file.read(_CHUNK):
+                yield chunk
+        return
+    file = message["file"]
+    fd = file if isinstance(file, int) else file.fileno()
+    offset: int | None = message.get("offset")
+    left: int | None = message.get("count")
+    while left is None or left > 0:
+        size = _CHUNK if left is None else min(_CHUNK, left)
+        if offset is None:
+            chunk = await anyio.to_thread.run_sync(os.read, fd, size)
+        else:
+            chunk = await anyio.to_thread.run_sync(os.pread, fd, size, offset)
+            offset += len(chunk)
+        if not chunk:
+            return
+        if left is not None:
+            left -= len(chunk)
+        yield chunk

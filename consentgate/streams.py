@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 try:  # optional: only used when the app sends br-encoded HTML
@@ -18,10 +18,15 @@ except ImportError:  # pragma: no cover - depends on the environment
     brotli = None
 
 
-#: What a stage raises on a body it cannot read (corrupt compression, bad transcoding).
-UNREADABLE: tuple[type[Exception], ...] = (zlib.error, OSError, ValueError) + (
+_CODEC_ERRORS: tuple[type[Exception], ...] = (zlib.error,) + (
     (brotli.error,) if brotli is not None else ()
 )
+
+
+class Unreadable(Exception):
+    """A body consentgate cannot read: corrupt or unknown compression, an unknown charset.
+
+    (Any other exception out of a stage is a bug of ours; both fail closed.)"""
 
 
 class Stage(Protocol):
@@ -53,57 +58,56 @@ class Pipeline:
         return chunk
 
 
-_BODY_END = re.compile(rb"</body", re.IGNORECASE)
 _DOCUMENT = re.compile(rb"<(?:html|body|!doctype)[\s>]|</(?:body|html)>", re.IGNORECASE)
-#: Only the end of a page is searched for ``</body``: the cost stays flat whatever the page size.
+#: How much of a body's head and tail tell a page from a fragment of one.
 _TAIL = 8 * 1024
 _HEAD = 4 * 1024
 
 
 class Injector:
-    """Inserts ``snippet`` before the last ``</body`` of the page's tail, or at the end.
+    """Appends ``snippet`` after the page, holding nothing back.
 
-    Only the last few KB are held back and searched, so a big page costs one copy. A ``</body``
-    further up (a page with kilobytes of markup after it) gets the snippet appended at the end,
-    which browsers move into the body just the same. Fragments (no ``<html``, ``<body``, doctype,
-    ``</body>`` or ``</html>`` in their head or tail) get nothing: they are pieces of pages.
+    Everything the stages before it decided goes on at once, so a page that streams its
+    ``<head>`` early is seen early. Browsers move markup that follows ``</body>`` or ``</html>``
+    into the body, so the end of the page is as good a place as any, and the only one known
+    without waiting. Fragments (no ``<html``, ``<body``, doctype, ``</body>`` or ``</html>`` in
+    their first 4 KB or last 8 KB) get nothing: they are pieces of pages. ``ready``, asked at the
+    end, says whether markup appended there is read as markup (the rewriter's
+    ``ended_in_data``): after a body cut inside a comment, script or raw text element the
+    snippet would become its text (or bring a cut-off script to life), so it is left out.
     """
 
-    def __init__(self, snippet: bytes) -> None:
+    def __init__(self, snippet: bytes, ready: Callable[[], bool] | None = None) -> None:
         self.snippet = snippet
-        self.tail = b""
+        self.ready = ready
         self.head = b""
+        # A copy of the last bytes that went by (none of them are held), trimmed in amortised
+        # steps: a page sent a byte at a time must not copy 8 KB a byte.
+        self.tail = bytearray()
         self.document = False
 
     def feed(self, chunk: bytes) -> bytes:
         if not chunk:
             return b""
-        if not self.document and len(self.head) < _HEAD:
-            self.head += chunk[: _HEAD - len(self.head)]
-            self.document = _DOCUMENT.search(self.head) is not None
-        data = self.tail + chunk if self.tail else chunk
-        if len(data) <= _TAIL:
-            self.tail = data
-            return b""
-        self.tail = data[-_TAIL:]
-        return data[:-_TAIL]
+        if not self.document:
+            if len(self.head) < _HEAD:
+                self.head += chunk[: _HEAD - len(self.head)]
+                self.document = _DOCUMENT.search(self.head) is not None
+            self.tail += chunk[-_TAIL:]
+            if len(self.tail) > 2 * _TAIL:
+                del self.tail[:-_TAIL]
+        return chunk
 
     def close(self) -> bytes:
         return self.finish(b"")
 
     def finish(self, chunk: bytes) -> bytes:
-        if chunk and not self.document and len(self.head) < _HEAD:
-            self.document = _DOCUMENT.search(self.head + chunk[:_HEAD]) is not None
-        data = self.tail + chunk if self.tail else chunk
-        self.tail = b""
-        view = memoryview(data)
-        start = max(0, len(data) - _TAIL)
-        at = _last_body_end(data, start)
-        if at >= 0:
-            return b"".join((view[:at], self.snippet, view[at:]))
-        if self.document or _DOCUMENT.search(data, start):
-            return b"".join((view, self.snippet))
-        return data
+        chunk = self.feed(chunk)
+        if self.ready is not None and not self.ready():
+            return chunk
+        if self.document or _DOCUMENT.search(self.tail, max(0, len(self.tail) - _TAIL)):
+            return b"".join((chunk, self.snippet))
+        return chunk
 
 
 def is_document(page: bytes) -> bool:
@@ -112,15 +116,6 @@ def is_document(page: bytes) -> bool:
         return True
     tail = max(0, len(page) - _TAIL)
     return bool(_DOCUMENT.search(page, 0, _HEAD) or _DOCUMENT.search(page, tail))
-
-
-def _last_body_end(data: bytes, start: int) -> int:
-    """Offset of the last ``</body`` at or after ``start``, any case; -1 when there is none."""
-    # memrchr finds the usual spellings; the regex then only reads the few bytes after them.
-    last = max(data.rfind(b"</body", start), data.rfind(b"</BODY", start))
-    for match in _BODY_END.finditer(data, last + 1 if last >= 0 else start):
-        last = match.start()
-    return last
 
 
 class Decoder:
@@ -134,6 +129,12 @@ class Decoder:
         self._raw_tried = False
 
     def feed(self, chunk: bytes) -> bytes:
+        try:
+            return self._feed(chunk)
+        except _CODEC_ERRORS as exc:
+            raise Unreadable(f"corrupt {self.encoding} body: {exc}") from exc
+
+    def _feed(self, chunk: bytes) -> bytes:
         if self._brotli is not None:
             return bytes(self._brotli.process(chunk))
         assert self._zlib is not None
@@ -149,7 +150,10 @@ class Decoder:
 
     def close(self) -> bytes:
         if self._zlib is not None:
-            return self._zlib.flush()
+            try:
+                return self._zlib.flush()
+            except zlib.error as exc:
+                raise Unreadable(f"corrupt {self.encoding} body: {exc}") from exc
         return b""
 
 
@@ -181,7 +185,10 @@ class Transcoder:
     """Turns a UTF-16/32 body into UTF-8, so the byte-level rewriter can see its markup."""
 
     def __init__(self, charset: str) -> None:
-        self._decoder = codecs.getincrementaldecoder(charset)(errors="replace")
+        try:
+            self._decoder = codecs.getincrementaldecoder(charset)(errors="replace")
+        except LookupError as exc:  # ("utf-16x"): what a browser cannot read either
+            raise Unreadable(f"unknown charset {charset!r}") from exc
 
     def feed(self, chunk: bytes) -> bytes:
         return self._decoder.decode(chunk).encode("utf-8")

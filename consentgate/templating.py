@@ -7,6 +7,7 @@ the category is granted, so a template is safe even where the middleware is miss
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,6 +17,11 @@ from markupsafe import Markup, escape
 from . import consent as consent_module
 from .consent import Consent, get_consent
 from .policy import NECESSARY
+
+# Inline code ends at the first "</script" in any case, whatever JS quoting says, and "<!--"
+# moves the tokenizer into escaped script data, where our own "</script>" may no longer end it.
+# Both get a backslash after the "<" (in a JS string, "<\/" is "</" and "<\!" is "<!").
+_SCRIPT_BREAKERS = re.compile(r"<(/script|!--)", re.IGNORECASE)
 
 
 def _current(context: jinja2.runtime.Context | Mapping[str, Any] | None) -> Consent:
@@ -62,9 +68,7 @@ def consent_script(
         marks.update(type="text/plain", data_consent_type=original_type)
         marks.update(attrs)
         marks["data_consent_src"] = src
-    # Inline code ends at the first "</script" whatever JS quoting says; keep it inside.
-    code = str(caller()) if caller is not None else ""
-    code = code.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
+    code = _SCRIPT_BREAKERS.sub(r"<\\\1", str(caller())) if caller is not None else ""
     return Markup(f"<script{_attrs(marks)}>{code}</script>")
 
 

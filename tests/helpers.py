@@ -16,7 +16,7 @@ with warnings.catch_warnings():
 
 from consentgate import ConsentMiddleware, get_consent
 
-SECRET = "test-secret"
+SECRET = "test-secret-of-at-least-32-characters"
 ORIGIN = {"origin": "http://testserver"}
 PAGE = "<!doctype html><html><head><title>t</title></head><body><h1>Hello</h1></body></html>"
 

@@ -131,11 +131,10 @@ def test_the_secret_comes_from_the_environment_or_is_fresh(
 
     monkeypatch.delenv("CONSENTGATE_SECRET", raising=False)
     assert not _cookie_accepted(create_app(consent_log=None), create_app(consent_log=None))
-    monkeypatch.setenv("CONSENTGATE_SECRET", "a-shared-development-secret")
+    monkeypatch.setenv("CONSENTGATE_SECRET", "a-shared-development-secret-for-the-demo")
     assert _cookie_accepted(create_app(consent_log=None), create_app(consent_log=None))
-    assert not _cookie_accepted(
-        create_app(consent_log=None), create_app("another-secret", consent_log=None)
-    )
+    other = "another-secret-of-at-least-32-characters"
+    assert not _cookie_accepted(create_app(consent_log=None), create_app(other, consent_log=None))
 
 
 def test_every_page_has_the_banner_the_settings_link_and_a_strict_csp(demo: Demo) -> None:

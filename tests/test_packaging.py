@@ -32,7 +32,7 @@ async def home(request):
 
 
 app = consentgate.ConsentMiddleware(
-    Starlette(routes=[Route("/", home)]), secret_key="packaging-test-secret"
+    Starlette(routes=[Route("/", home)]), secret_key="packaging-test-secret-not-for-production"
 )
 
 

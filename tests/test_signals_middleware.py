@@ -78,7 +78,7 @@ def test_sites_without_a_marketing_category_need_no_gpc_setting() -> None:
 @pytest.mark.parametrize("bad", [["necessary"], ["nonsense"]])
 def test_gpc_refuses_must_name_optional_categories(bad: list[str]) -> None:
     with pytest.raises(ValueError, match="gpc_refuses"):
-        ConsentMiddleware(make_app(), secret_key="k", gpc_refuses=bad)
+        ConsentMiddleware(make_app(), secret_key="k" * 32, gpc_refuses=bad)
 
 
 def consent_mode_tag(page: str) -> dict[str, object]:

@@ -38,16 +38,27 @@ def test_injector_output_does_not_depend_on_chunking(doc: bytes, cuts: list[int]
 
 
 @given(documents)
-def test_injector_targets_the_last_body_end(doc: bytes) -> None:
+def test_injector_appends_after_a_page_and_leaves_fragments_alone(doc: bytes) -> None:
     out = Injector(SNIPPET).finish(doc)
     lowered = doc.lower()
-    at = lowered.rfind(b"</body")
-    if at >= max(0, len(doc) - 8192):
-        assert out == doc[:at] + SNIPPET + doc[at:]
-    elif any(m in lowered for m in (b"<html>", b"<body>", b"<!doctype html>", b"</html>")):
+    marks = (b"<html>", b"<body>", b"<!doctype html>", b"</html>", b"</body>")
+    if any(m in lowered[:4096] or m in lowered[-8192:] for m in marks):
         assert out == doc + SNIPPET
-    elif at < 0:
+    elif not any(m in lowered for m in marks):
         assert out == doc  # a fragment is left alone
+
+
+@given(documents, st.lists(st.integers(min_value=0), max_size=12))
+def test_injector_holds_nothing_back(doc: bytes, cuts: list[int]) -> None:
+    injector = Injector(SNIPPET)
+    for chunk in split(doc, cuts):
+        assert injector.feed(chunk) == chunk  # each chunk goes on as it came
+
+
+def test_injector_leaves_the_snippet_out_when_markup_would_not_be_read_as_markup() -> None:
+    page = b"<!doctype html><p>x</p><script>var a = 1;"
+    assert Injector(SNIPPET, ready=lambda: False).finish(page) == page
+    assert Injector(SNIPPET, ready=lambda: True).finish(page) == page + SNIPPET
 
 
 @settings(max_examples=100, deadline=None)
@@ -79,4 +90,4 @@ def test_pipeline_chains_stages_in_order() -> None:
     page = gzip.compress(b"<html><body>hi</body></html>")
     pipeline = Pipeline([Decoder("gzip"), Injector(SNIPPET), Encoder("gzip")])
     out = pipeline.feed(page[:10]) + pipeline.finish(page[10:])
-    assert gzip.decompress(out) == b"<html><body>hi" + SNIPPET + b"</body></html>"
+    assert gzip.decompress(out) == b"<html><body>hi</body></html>" + SNIPPET

@@ -51,7 +51,7 @@ async def bench_page(request: Request) -> Response:
 def bench_server() -> Iterator[tuple[LiveServer, ConsentMiddleware]]:
     app = ConsentMiddleware(
         Starlette(routes=[AppRoute("/p/{name}", bench_page)]),
-        secret_key="bench-pages-secret",
+        secret_key="bench-pages-secret-not-for-production",
         consent_log=None,
     )
     with LiveServer(app) as live:
