@@ -8,8 +8,6 @@ and each test knows exactly which third parties were contacted.
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
+from helpers import LiveServer
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
 from playwright.sync_api import Request as PwRequest
 
@@ -65,40 +63,6 @@ def axe_js() -> Path:
     if not path.is_file():
         pytest.fail(f"axe-core not found at {path}: run `source .ci/browser.sh <python>` first")
     return path
-
-
-class LiveServer:
-    """uvicorn serving ``app`` on a free port of 127.0.0.1, in a thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.sock = sock
-        self.origin = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
-        self.sock.close()
-
-    def url(self, path: str) -> str:
-        return self.origin + path
 
 
 @pytest.fixture(scope="session")
