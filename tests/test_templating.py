@@ -97,3 +97,15 @@ def test_with_starlette_templates_and_the_middleware(tmp_path: object) -> None:
     assert "ANALYTICS-ON" in html
     assert 'src="/a.js?x=1&amp;y=2"' in html
     assert 'data-consent="marketing" type="text/plain"' in html
+
+
+def test_inline_code_cannot_end_its_script_or_enter_escaped_script_data() -> None:
+    env = consentgate.install(jinja2.Environment(autoescape=True))
+    code = ("a='</Script><img src=x onerror=alert(1)>'; b='</SCRIPT '; c='<!--<script>'; "
+            "d='</sCrIpT/'")
+    html = env.from_string(
+        '{% call consent_script("necessary") %}' + code + "{% endcall %}"
+    ).render()
+    inner = html[html.index(">") + 1 : html.rindex("</script>")]
+    assert "</" not in inner.lower().replace("<\\/", "") and "<!--" not in inner
+    assert inner.replace("<\\", "<") == code

@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 
+import jinja2
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+import consentgate
 from consentgate import ConsentMiddleware, Vendor
 
 from .fakes import MODULE
@@ -313,6 +315,23 @@ async def link_header(request: Request) -> Response:
     return HTMLResponse(page("Link header", "<p>hinted</p>"), headers={"link": hint})
 
 
+# Inline code that tries to end its script early ("</Script>" in any case) or to move the
+# tokenizer into escaped script data ("<!--<script>"), where the real end tag no longer ends it.
+BREAKOUT = jinja2.Environment(autoescape=True)
+consentgate.install(BREAKOUT)
+BREAKOUT_TEMPLATE = BREAKOUT.from_string(
+    '{% call consent_script("necessary") %}'
+    "window.__ran = \"</Script><img src=x onerror='window.__xss=1'>\";"
+    'window.__after = "<!--<script>";'
+    "{% endcall %}"
+    '<p id="after">after the script</p>'
+)
+
+
+async def consent_script_breakout(request: Request) -> Response:
+    return HTMLResponse(page("consent_script", BREAKOUT_TEMPLATE.render()))
+
+
 def build_app(**options: object) -> ConsentMiddleware:
     inner = Starlette(
         routes=[
@@ -332,6 +351,7 @@ def build_app(**options: object) -> ConsentMiddleware:
             Route("/speculation", speculation),
             Route("/speculation-header", speculation_header),
             Route("/rules.json", rules_file),
+            Route("/consent-script", consent_script_breakout),
         ]
     )
     return ConsentMiddleware(
