@@ -393,7 +393,9 @@ class ConsentMiddleware:
                 language = value
                 break
         key = (scope.get("root_path", ""), language, nonce, consent.granted, consent.services)
-        if consent.decided:
+        # (Browsers send a few dozen bytes: a longer header is rendered, not kept as a key.)
+        keep = consent.decided and (language is None or len(language) <= 256)
+        if keep:
             cached = self._snippets.get(key)
             if cached is not None:
                 return cached
@@ -406,7 +408,7 @@ class ConsentMiddleware:
         )
         # Character references keep the snippet right in whatever ASCII-compatible charset.
         snippet = html.encode("ascii", "xmlcharrefreplace")
-        if consent.decided:
+        if keep:
             if len(self._snippets) >= 1024:
                 self._snippets.clear()
             self._snippets[key] = snippet
