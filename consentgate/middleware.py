@@ -195,6 +195,7 @@ class ConsentMiddleware:
             raise ValueError("jurisdiction must be a callable taking the request headers")
         self.honour_dnt = honour_dnt
         self.jurisdiction = jurisdiction
+        self._fresh = Consent(granted=self.policy.required, decided=False)
         mode_js = self.endpoints.assets.get("consent-mode.js")
         self.consent_mode_url = (
             f"{self.prefix}/static/consent-mode.js?v={mode_js.version}"
@@ -242,6 +243,11 @@ class ConsentMiddleware:
     def undecided(self, scope: Scope, previous: Consent | None) -> Consent:
         """The consent of a visitor without a choice for the current revision: required
         categories, plus what the jurisdiction's opt-out rules allow (minus GPC/DNT refusals)."""
+        if self.jurisdiction is None:
+            # Opt-in everywhere: signals can only refuse what is not granted anyway, so no
+            # header need be read (most of what a request of an API client would cost).
+            return self._fresh if previous is None else Consent(
+                granted=self._fresh.granted, decided=False, previous=previous)
         return default_consent(self.policy, self.signals(scope), previous)
 
     def consent_of(self, scope: Scope) -> Consent:
@@ -317,8 +323,14 @@ class ConsentMiddleware:
         signal refused something. Returns the implied consent to store in the cookie, so the
         record is not made again; None when there is nothing to record or it failed.
         """
-        headers = Headers(scope=scope)
-        if "text/html" not in headers.get("accept", "") or not self.signals(scope).honoured:
+        for name, value in scope["headers"]:  # (no header object for API requests)
+            if name == b"accept":
+                if value.find(b"text/html") >= 0:
+                    break
+                return None
+        else:
+            return None
+        if not self.signals(scope).honoured:
             return None
         implied = Consent(
             granted=consent.granted,

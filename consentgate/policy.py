@@ -132,8 +132,12 @@ class Policy:
     vendor_ids: frozenset[str] = field(init=False)
     _cookie_names: dict[str, tuple[str, str | None]] = field(init=False, repr=False)
     _cookie_prefixes: tuple[tuple[str, str, str | None], ...] = field(init=False, repr=False)
+    _required: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        # (Read on every request of a visitor without a choice: worked out once.)
+        object.__setattr__(self, "_required",
+                           frozenset(c.name for c in self.categories if c.required))
         names = [c.name for c in self.categories]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate category names in {names}")
@@ -182,7 +186,7 @@ class Policy:
 
     @property
     def required(self) -> frozenset[str]:
-        return frozenset(c.name for c in self.categories if c.required)
+        return self._required
 
     def cookie_category(self, name: str) -> tuple[str, str | None] | None:
         """``(category, vendor id or None)`` of a cookie; None for cookies nobody declared."""
