@@ -8,7 +8,9 @@
 4. throughput.py - the middleware in process and under uvicorn over loopback, against the bare
                    app and peer middlewares;
 5. instructions.py - instructions per request under uvicorn, counted by valgrind's callgrind
-                   (the steady figure; skipped with a note when valgrind is not installed).
+                   (the steady figure; skipped with a note when valgrind is not installed);
+6. linear.py     - CPU time of the inputs that once cost more than linear time, at 1x, 4x and 16x
+                   their size: each step's ratio should be ~4x (needs no bench pages).
 
 Each script prints its own ratios; every loop in them is bounded in time. ``--quick`` shortens
 the timed parts (fewer repeats, shorter rounds) for a smoke run; the README's figures come from
@@ -36,6 +38,7 @@ def steps(pages: Path, quick: bool) -> list[list[str]]:
         ["throughput.py", "--pages", str(pages),
          *(["--seconds", "2", "--window", "1"] if quick else [])],
         ["instructions.py", "--pages", str(pages), *(["--requests", "100"] if quick else [])],
+        ["linear.py", *(["--quick"] if quick else [])],
     ]
 
 
