@@ -18,6 +18,8 @@ PROBE = r'''
 import asyncio, json, sys, sysconfig
 from pathlib import Path
 
+from importlib.metadata import distribution
+
 import consentgate
 from consentgate.render import resource_dir
 from starlette.applications import Starlette
@@ -73,6 +75,7 @@ async def main():
         "page": await call("GET", "/"),
         "preferences": await call("GET", "/consentgate/preferences"),
         "accept": await call("POST", "/consentgate/consent", form, b"action=accept_all"),
+        "files": [str(f) for f in distribution("consentgate").files or ()],
     }
 
 
@@ -135,3 +138,7 @@ def test_pip_install_serves_assets_and_templates_from_site_packages(tmp_path: Pa
     # The default consent log, created in the working directory of the installed app.
     assert (work / "consentgate.sqlite3").is_file()
     assert (venv / "bin" / "consentgate").is_file()
+    # The wheel carries consentgate alone, and its licence.
+    tops = {f.split("/", 1)[0] for f in found["files"]} - {".."}  # (.. holds bin/consentgate)
+    assert tops == {"consentgate", "consentgate-0.1.0.dist-info"}, tops
+    assert any(f.endswith(".dist-info/licenses/LICENSE") for f in found["files"])
