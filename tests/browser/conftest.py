@@ -66,9 +66,15 @@ def axe_js() -> Path:
 
 
 @pytest.fixture(scope="session")
-def server() -> Iterator[LiveServer]:
-    with LiveServer(build_app()) as live:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with LiveServer(build_app(consent_log=consent_log(tmp_path_factory))) as live:
         yield live
+
+
+def consent_log(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A consent log of a test server's own: never the ./consentgate.sqlite3 of whoever runs
+    the demo from the same folder."""
+    return str(tmp_path_factory.mktemp("log") / "consentgate.sqlite3")
 
 
 @dataclass

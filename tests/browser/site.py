@@ -332,7 +332,7 @@ async def consent_script_breakout(request: Request) -> Response:
     return HTMLResponse(page("consent_script", BREAKOUT_TEMPLATE.render()))
 
 
-def build_app(**options: object) -> ConsentMiddleware:
+def build_app(*, consent_log: str | None, **options: object) -> ConsentMiddleware:
     inner = Starlette(
         routes=[
             Route("/", trackers),
@@ -359,5 +359,6 @@ def build_app(**options: object) -> ConsentMiddleware:
         secret_key=SECRET,
         vendors=[EXAMPLE_LIB],
         privacy_policy_url="/privacy",
+        consent_log=consent_log,
         **options,  # type: ignore[arg-type]
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from consentgate.signals import country_header
 
-from .conftest import LiveServer, Visit, VisitFactory
+from .conftest import LiveServer, Visit, VisitFactory, consent_log
 from .site import build_app
 from .test_gating import ANALYTICAL_COOKIES, ANALYTICAL_HOSTS, MARKETING_HOSTS
 
@@ -25,8 +26,9 @@ GRANTED = {key: "granted" for key in DENIED}
 
 
 @pytest.fixture(scope="module")
-def signals_server() -> Iterator[LiveServer]:
-    app = build_app(consent_mode=True, jurisdiction=country_header("CF-IPCountry", ["US"]))
+def signals_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    app = build_app(consent_log=consent_log(tmp_path_factory), consent_mode=True,
+                    jurisdiction=country_header("CF-IPCountry", ["US"]))
     with LiveServer(app) as live:
         yield live
 
@@ -152,9 +154,10 @@ def test_page_api_show_get_and_change_event(visit: VisitFactory) -> None:
 
 
 def test_google_tags_may_run_in_denied_mode_when_the_site_allows_them(
-    visit: VisitFactory,
+    visit: VisitFactory, tmp_path: Path,
 ) -> None:
-    app = build_app(consent_mode=True, allow=["googletagmanager.com/gtag/js"])
+    app = build_app(consent_log=str(tmp_path / "log.sqlite3"), consent_mode=True,
+                    allow=["googletagmanager.com/gtag/js"])
     with LiveServer(app) as live:
         v = visit(live=live)
         v.goto("/denied-mode")
