@@ -25,6 +25,10 @@ LOG_VARIABLE = "CONSENTGATE_LOG"
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
+#: Seconds the command waits on the log: longer than the app's bound, since a purge or an export
+#: of a large log may run long statements, and nobody is waiting for a consent banner here.
+CLI_TIMEOUT = 60.0
+
 
 class Progress:
     """Counts on stderr during long runs: in place on a terminal, one line each otherwise."""
@@ -70,6 +74,16 @@ def parse_days(text: str) -> int:
     return days
 
 
+def parse_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not (0 < seconds < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (more than 0)")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="consentgate", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -81,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get(LOG_VARIABLE) or None,
         help=f"the log: a SQLite path, sqlite:///path or postgresql://... (default: ${LOG_VARIABLE}"
         f" or ./{DEFAULT_FILENAME})",
+    )
+    common.add_argument(
+        "--timeout",
+        type=parse_seconds,
+        default=CLI_TIMEOUT,
+        metavar="SECONDS",
+        help="give up when the log (a lock, a statement) keeps us waiting longer "
+        f"(default: {CLI_TIMEOUT:g})",
     )
     common.add_argument(
         "--progress",
@@ -128,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        log = open_log(args.log, create=False)
+        log = open_log(args.log, create=False, timeout=args.timeout)
     except ValueError as exc:
         parser.error(str(exc))
     except ConsentLogError as exc:

@@ -225,6 +225,8 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         ["log", "export", "--since", "soon"],
         ["log", "export", "--format", "xml"],
         ["log", "verify", "--log", "ftp://x"],
+        ["log", "verify", "--timeout", "0"],
+        ["log", "verify", "--timeout", "soon"],
     ):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
@@ -358,3 +360,29 @@ def test_exported_records_can_be_checked_without_consentgate(
         assert hashlib.sha256(canonical.encode()).hexdigest() == record["hash"]
         assert record["prev_hash"] == previous
         previous = record["hash"]
+
+
+def test_a_log_busy_past_the_timeout_is_an_error_not_a_hang(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+    import time
+
+    path = tmp_path / "log.sqlite3"
+    with open_log(path) as log:
+        log.append_sync(choice("old", days_ago=10))
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another process writing, and not letting go
+        start = time.monotonic()
+        code, _, err = run(
+            capsys, "log", "purge", "--older-than", "1", "--timeout", "1", "--log", str(path)
+        )
+        took = time.monotonic() - start
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+    assert code == 2
+    assert "locked" in err and len(err.splitlines()) == 1
+    assert took < 10

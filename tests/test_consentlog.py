@@ -315,6 +315,17 @@ def test_tampering_after_a_purge_is_still_found(log: StoredConsentLog, target: s
     assert (result.broken_seq, result.reason) == (11, BreakReason.MISSING)
 
 
+def test_a_large_batch_is_stored_in_order_and_verifies(log: StoredConsentLog) -> None:
+    # More records than PostgreSQL takes in one INSERT statement.
+    fill(log, 2345)
+
+    records = list(log.iter_records())
+
+    assert [r.seq for r in records] == list(range(1, 2346))
+    assert [r.consent_id for r in records[:3]] == ["cid-0", "cid-1", "cid-2"]
+    assert log.verify().checked == 2345
+
+
 # -- concurrency --------------------------------------------------------------------------------
 
 

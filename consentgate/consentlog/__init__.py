@@ -21,6 +21,7 @@ from .records import (
 )
 from .sqlite import DEFAULT_FILENAME, SQLiteConsentLog
 from .store import (
+    DEFAULT_TIMEOUT,
     BreakReason,
     ChainState,
     ConsentLog,
@@ -32,6 +33,7 @@ from .store import (
 
 __all__ = [
     "DEFAULT_FILENAME",
+    "DEFAULT_TIMEOUT",
     "GENESIS",
     "BreakReason",
     "ChainState",
@@ -59,6 +61,7 @@ def open_log(
     store_ip: bool = False,
     user_agent_max: int = USER_AGENT_MAX,
     create: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> StoredConsentLog:
     """The consent log at ``target``.
 
@@ -67,12 +70,20 @@ def open_log(
     ``postgresql://...``: PostgreSQL, through psycopg 3 (``pip install 'consentgate[postgres]'``).
     Nothing is connected until first use; with ``create=False`` a missing log is an error instead
     of being created.
+
+    ``timeout`` bounds, in seconds, every wait of an operation: for this process's other
+    operations, for locks held by other servers, for each statement, and for the async methods
+    as a whole; past it they raise ``ConsentLogError`` (which the middleware answers with 503).
+    PostgreSQL sessions also get ``idle_in_transaction_session_timeout`` and libpq a connect
+    timeout and TCP keepalives; a setting the URL names itself (``?keepalives_idle=10``,
+    ``?options=-c lock_timeout=2s``) is left as the URL says.
     """
     options: dict[str, Any] = {
         "store_user_agent": store_user_agent,
         "store_ip": store_ip,
         "user_agent_max": user_agent_max,
         "create": create,
+        "timeout": timeout,
     }
     if target is None or target == "":
         return SQLiteConsentLog(Path.cwd() / DEFAULT_FILENAME, **options)

@@ -2,17 +2,24 @@
 
 Appends lock the single chain row (``SELECT ... FOR UPDATE``) inside their transaction, so
 servers take turns extending the chain and it stays linear.
+
+One server holding that row too long must not stall the others, nor a lost host hold it for hours:
+every session bounds its lock waits, statements and idle transactions by the log's ``timeout``,
+and libpq gets a connect timeout and TCP keepalives, so a dead peer is noticed on either side.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any, ClassVar
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 
 from .records import GENESIS
@@ -56,6 +63,55 @@ _SCHEMA = (
 )
 
 
+#: libpq's TCP keepalives: a server that vanished (host lost, network cut) is given up on after
+#: about idle + interval x count seconds of silence instead of the kernel's two hours.
+KEEPALIVES = {
+    "keepalives": "1",
+    "keepalives_idle": "5",
+    "keepalives_interval": "2",
+    "keepalives_count": "3",
+}
+
+# A server setting the URL sets itself (options=-c name=value or --name=value) is left alone.
+_OPTION_NAME = re.compile(r"(?:^|\s)(?:-c\s*|--)([A-Za-z0-9_.-]+)=")
+
+
+def connection_parameters(url_parameters: Mapping[str, object], timeout: float) -> dict[str, str]:
+    """The libpq parameters consentgate adds to the URL's: only those the URL does not name."""
+    wanted = {
+        # libpq counts whole seconds and treats 1 as 2.
+        "connect_timeout": str(max(2, math.ceil(timeout))),
+        **KEEPALIVES,
+    }
+    return {name: value for name, value in wanted.items() if name not in url_parameters}
+
+
+def session_settings(url_parameters: Mapping[str, object], timeout: float) -> dict[str, str]:
+    """The server settings each session gets: only those the URL's ``options`` do not set."""
+    bound = f"{math.ceil(timeout * 1000)}ms"
+    wanted = {
+        "TimeZone": "UTC",
+        # Waiting for the chain row another server holds, and any one statement: a choice is
+        # refused (503) rather than left hanging.
+        "lock_timeout": bound,
+        "statement_timeout": bound,
+        # A client lost in the middle of an append (host gone, process frozen) leaves its
+        # transaction open and the chain row locked: the server ends it after this long.
+        "idle_in_transaction_session_timeout": bound,
+    }
+    named = {
+        m.group(1).replace("-", "_").lower()
+        for m in _OPTION_NAME.finditer(str(url_parameters.get("options") or ""))
+    }
+    return {name: value for name, value in wanted.items() if name.lower() not in named}
+
+
+_ROWS_PER_INSERT = 1000
+
+# The session settings each write transaction narrows to the time its operation has left.
+_PER_TRANSACTION = ("lock_timeout", "statement_timeout")
+
+
 class PostgresConsentLog(StoredConsentLog):
     backend = "postgresql"
     driver_errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.Error, OSError)
@@ -72,6 +128,8 @@ class PostgresConsentLog(StoredConsentLog):
         except psycopg.Error as exc:
             raise ValueError(f"not a PostgreSQL connection URL: {exc}") from None
         self.url = url
+        self._parameters = connection_parameters(parts, self.timeout)
+        self._settings = session_settings(parts, self.timeout)
         self._location = "postgresql://{}@{}:{}/{}".format(
             parts.get("user", ""),
             parts.get("host", ""),
@@ -85,11 +143,16 @@ class PostgresConsentLog(StoredConsentLog):
         return self._location
 
     def _connect(self) -> None:
-        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        conn = psycopg.connect(make_conninfo(self.url, **self._parameters), autocommit=True)
         try:
-            conn.execute("SET TIME ZONE 'UTC'")
-            # A stuck transaction elsewhere must turn into a refused choice (503), not a hang.
-            conn.execute("SET lock_timeout = '10s'")
+            if self._settings:
+                # One round trip for all of them; set before the schema transaction waits on
+                # anything.
+                conn.execute(
+                    "SELECT "
+                    + ", ".join("set_config(%s, %s, false)" for _ in self._settings),
+                    [item for pair in self._settings.items() for item in pair],
+                )
             self._conn = conn
             if not self.create:
                 row = conn.execute("SELECT to_regclass('consentgate_schema')").fetchone()
@@ -116,8 +179,18 @@ class PostgresConsentLog(StoredConsentLog):
             self._ready = False
 
     @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        with self._connection().transaction():
+    def _transaction(self, deadline: float) -> Iterator[None]:
+        conn = self._connection()
+        with conn.transaction():
+            # The session's bounds, narrowed to what is left of this operation's time (for
+            # this transaction only), so the database gives up before our caller does.
+            bounds = [name for name in _PER_TRANSACTION if name in self._settings]
+            if bounds:
+                left = f"{math.ceil(self._time_left(deadline) * 1000)}ms"
+                conn.execute(
+                    "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in bounds),
+                    [item for name in bounds for item in (name, left)],
+                )
             yield
 
     def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
@@ -129,8 +202,18 @@ class PostgresConsentLog(StoredConsentLog):
         return self._connection().execute(self._sql(sql), params or None)
 
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        with self._connection().cursor() as cursor:
-            cursor.executemany(self._sql(sql), rows)
+        # Multi-row INSERTs rather than cursor.executemany(): that one pipelines its statements
+        # and leaves the server waiting for the pipeline's end, a state in which neither
+        # idle_in_transaction_session_timeout nor statement_timeout runs: a client frozen right
+        # then would hold the chain row for good. One statement per chunk also costs fewer
+        # round trips; the chunk keeps the parameters well under PostgreSQL's 65,535.
+        head, values = self._sql(sql).split(" VALUES ", 1)
+        conn = self._connection()
+        for chunk in batched(rows, _ROWS_PER_INSERT):
+            conn.execute(
+                f"{head} VALUES {', '.join([values] * len(chunk))}",
+                [value for row in chunk for value in row],
+            )
 
     def _encode_time(self, value: datetime) -> datetime:
         return value.astimezone(UTC)
@@ -142,3 +225,10 @@ class PostgresConsentLog(StoredConsentLog):
 
     def _encode_names(self, value: tuple[str, ...]) -> Jsonb:
         return Jsonb(list(value))
+
+
+def batched(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
+    """``rows`` in lists of ``size`` (itertools.batched arrived in Python 3.12)."""
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import time
@@ -18,9 +19,6 @@ from .store import (
     StoredConsentLog,
     json_names,
 )
-
-# How long to wait for another process's write to finish before failing.
-_BUSY_SECONDS = 30.0
 
 #: The log file used when none is configured, relative to the working directory.
 DEFAULT_FILENAME = "consentgate.sqlite3"
@@ -79,16 +77,17 @@ class SQLiteConsentLog(StoredConsentLog):
                 raise ConsentLogError(f"there is no consent log at {self.path}")
             _create_private(Path(self.path))
         # Autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE.
+        # Another process's write is waited for as long as any wait of the log may last.
         conn = sqlite3.connect(
-            self.path, timeout=_BUSY_SECONDS, isolation_level=None, check_same_thread=False
+            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
         try:
-            _enable_wal(conn)
+            _enable_wal(conn, self.timeout)
             # A choice is confirmed to the visitor once stored: survive power loss, not just
             # a crash of the process.
             conn.execute("PRAGMA synchronous=FULL")
             self._conn = conn
-            with self._transaction():
+            with self._transaction(time.monotonic() + self.timeout):
                 for statement in _statements(_SCHEMA):
                     conn.execute(statement)
             self._check_schema_version()
@@ -106,8 +105,9 @@ class SQLiteConsentLog(StoredConsentLog):
         """sqlite3 connections stay usable after errors; a failed open leaves none behind."""
 
     @contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def _transaction(self, deadline: float) -> Iterator[None]:
         conn = self._connection()
+        conn.execute(f"PRAGMA busy_timeout = {math.ceil(self._time_left(deadline) * 1000)}")
         # IMMEDIATE takes the write lock up front: two processes cannot both read the same
         # chain head and then append after it.
         conn.execute("BEGIN IMMEDIATE")
@@ -150,10 +150,10 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def _enable_wal(conn: sqlite3.Connection) -> None:
+def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
     # Switching a fresh file to WAL fails at once, without the busy timeout, while another
     # process holds a lock on it (creating the tables, say): retry until the timeout instead.
-    deadline = time.monotonic() + _BUSY_SECONDS
+    deadline = time.monotonic() + timeout
     while True:
         try:
             conn.execute("PRAGMA journal_mode=WAL")

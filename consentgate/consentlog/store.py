@@ -4,13 +4,20 @@ Every operation runs with the log's lock held and, for writes, inside a database
 also locks the single ``consentgate_chain`` row: appends from any number of threads, processes or
 servers therefore extend one linear chain. The async methods run the same code in worker threads
 so the event loop never waits on disk or network.
+
+Every wait is bounded by the log's ``timeout``: for the process's lock, for the database's locks
+and statements (each backend applies it to its driver), and for the async methods as a whole, which
+give up on a worker thread still stuck past it. Whatever the database does, a choice is answered
+(at worst refused with ``ConsentLogError``) within ``timeout`` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
+import time
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -19,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import anyio
 import anyio.to_thread
@@ -44,9 +51,15 @@ COLUMNS = (
 #: Called with the number of records handled so far, on long runs.
 Progress = Callable[[int], None]
 
+#: Seconds an operation may take in all, waits included, unless the log is given another bound:
+#: long enough for a loaded database to answer, short enough that a visitor still gets an answer.
+DEFAULT_TIMEOUT = 5.0
+
 # Worker threads one log may occupy: enough to overlap reads with the (serialised) writes, few
 # enough that a burst of choices cannot starve the application's own thread pool.
 _THREADS_PER_LOG = 2
+
+_T = TypeVar("_T")
 
 
 class ConsentLogError(Exception):
@@ -132,7 +145,11 @@ class StoredConsentLog(ABC):
         store_ip: bool = False,
         user_agent_max: int = USER_AGENT_MAX,
         create: bool = True,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
+        if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0):
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        self.timeout = float(timeout)
         self.store_user_agent = store_user_agent
         self.store_ip = store_ip
         self.user_agent_max = user_agent_max
@@ -164,8 +181,12 @@ class StoredConsentLog(ABC):
         """After a driver error: drop a connection that cannot be used again."""
 
     @abstractmethod
-    def _transaction(self) -> AbstractContextManager[None]:
-        """A write transaction; rolled back when the block raises."""
+    def _transaction(self, deadline: float) -> AbstractContextManager[None]:
+        """A write transaction; rolled back when the block raises.
+
+        Its waits for other writers' locks end before ``deadline`` (``time.monotonic()``), in
+        time for the failure to reach the caller before it stops waiting (see ``_time_left``).
+        """
 
     @abstractmethod
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -186,20 +207,70 @@ class StoredConsentLog(ABC):
     # -- plumbing ------------------------------------------------------------------------------
 
     @contextmanager
-    def _using(self, doing: str) -> Iterator[None]:
-        with self._lock:
+    def _using(self, doing: str, deadline: float | None = None) -> Iterator[float]:
+        """The connection, with the lock held, until ``deadline`` (``time.monotonic()``).
+
+        Without a deadline the operation gets ``timeout`` seconds from now; the deadline is
+        yielded, for the database's own waits.
+        """
+        if deadline is None:
+            deadline = time.monotonic() + self.timeout
+        wait = deadline - time.monotonic()
+        # Another thread of this process holding the lock past the bound is stuck on the
+        # database: queueing behind it without a limit would stall every request of the process.
+        if wait <= 0 or not self._lock.acquire(timeout=wait):
+            raise ConsentLogError(
+                f"could not {doing} the consent log at {self.location}: another operation of "
+                f"this process still waits on the database (timeout {self.timeout:g} s)"
+            )
+        try:
             if self._closed:
                 raise ConsentLogError(f"the consent log at {self.location} is closed")
             try:
                 if not self._ready:
                     self._connect()
                     self._ready = True
-                yield
+                yield deadline
             except self.driver_errors as exc:
                 self._discard_if_broken()
                 raise ConsentLogError(
                     f"could not {doing} the consent log at {self.location}: {exc}"
                 ) from exc
+        finally:
+            self._lock.release()
+
+    async def _in_thread(self, doing: str, call: Callable[[float], _T]) -> _T:
+        """``call(deadline)`` in a worker thread, given up on after ``timeout`` seconds.
+
+        A thread stuck in the driver cannot be interrupted; it is abandoned instead, and finishes
+        on its own once the database's bounds (or the lost connection) release it. What it was
+        doing is then rolled back, or stored after the caller was told it failed: a record
+        nobody confirmed, never a confirmed choice that was not recorded.
+        """
+        deadline = time.monotonic() + self.timeout
+        with anyio.move_on_after(self.timeout):
+            return await anyio.to_thread.run_sync(
+                call, deadline, abandon_on_cancel=True, limiter=self._limiter()
+            )
+        raise ConsentLogError(
+            f"could not {doing} the consent log at {self.location}: no answer within "
+            f"{self.timeout:g} s"
+        )
+
+    def _time_left(self, deadline: float) -> float:
+        """Seconds the database may still wait on a lock before ``deadline``.
+
+        A tenth of the timeout is kept back: the thread must still roll back and report the
+        failure before the caller gives up on it, or a choice refused to the visitor could be
+        stored a moment later by a thread nobody waits for.
+        """
+        left = deadline - time.monotonic() - self.timeout / 10
+        if left <= 0:
+            raise ConsentLogError(
+                f"the consent log at {self.location} was reached too late to wait on it "
+                f"(timeout {self.timeout:g} s)"
+            )
+        return left
 
     def _sql(self, sql: str) -> str:
         return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
@@ -232,12 +303,18 @@ class StoredConsentLog(ABC):
     # -- async API (the middleware) ------------------------------------------------------------
 
     async def append(self, entry: ConsentEntry) -> ConsentRecord:
-        """Store ``entry`` as the chain's next record; raises ``ConsentLogError`` on failure."""
-        return await anyio.to_thread.run_sync(self.append_sync, entry, limiter=self._limiter())
+        """Store ``entry`` as the chain's next record within ``timeout`` seconds.
+
+        Raises ``ConsentLogError`` when it fails or takes longer.
+        """
+        records = await self._in_thread(
+            "append to", lambda deadline: self._append([entry], deadline)
+        )
+        return records[0]
 
     async def records_for(self, consent_id: str) -> list[ConsentRecord]:
-        return await anyio.to_thread.run_sync(
-            self.records_for_sync, consent_id, limiter=self._limiter()
+        return await self._in_thread(
+            "read", lambda deadline: self._records_for(consent_id, deadline)
         )
 
     # -- sync API (command line, tests, bulk import) -------------------------------------------
@@ -247,7 +324,12 @@ class StoredConsentLog(ABC):
 
     def append_many(self, entries: Sequence[ConsentEntry]) -> list[ConsentRecord]:
         """Append ``entries`` in order, in one transaction."""
-        with self._using("append to"), self._transaction():
+        return self._append(entries, None)
+
+    def _append(
+        self, entries: Sequence[ConsentEntry], deadline: float | None
+    ) -> list[ConsentRecord]:
+        with self._using("append to", deadline) as until, self._transaction(until):
             state = self._chain_state(lock=True)
             seq, prev = state.last_seq, state.last_hash
             records = []
@@ -274,7 +356,10 @@ class StoredConsentLog(ABC):
             return records
 
     def records_for_sync(self, consent_id: str) -> list[ConsentRecord]:
-        with self._using("read"):
+        return self._records_for(consent_id, None)
+
+    def _records_for(self, consent_id: str, deadline: float | None) -> list[ConsentRecord]:
+        with self._using("read", deadline):
             rows = self._execute(
                 f"SELECT {self.select_columns} FROM consentgate_log "
                 "WHERE consent_id = ? ORDER BY seq",
@@ -384,7 +469,7 @@ class StoredConsentLog(ABC):
             return PurgeResult(int(row[0]), max(stop, state.first_seq), dry_run=True)
         purged = 0
         while True:
-            with self._using("purge"), self._transaction():
+            with self._using("purge") as until, self._transaction(until):
                 state = self._chain_state(lock=True)
                 if state.first_seq >= stop:
                     return PurgeResult(purged, state.first_seq, dry_run=False)
