@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import jinja2
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -20,7 +21,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import consent as consent_module
 from .consent import SCOPE_KEY, Consent
-from .consentlog import DEFAULT_FILENAME, ConsentEntry, ConsentLog, ConsentLogError, open_log
+from .consentlog import (
+    DEFAULT_FILENAME,
+    ConsentEntry,
+    ConsentLog,
+    ConsentLogError,
+    StoredConsentLog,
+    open_log,
+)
 from .consentlog.receipt import receipt_response
 from .cookie import ConsentCookie, cookie_names, new_consent_id
 from .endpoints import (
@@ -48,6 +56,8 @@ MIN_SECRET_LENGTH = 32
 #: Browsers keep at most ~180 cookies a domain: more names than this in one request are not a
 #: browser's, and expiring each on every variant of the host would make a huge response.
 MAX_EXPIRED = 512
+#: Seconds a consent log of the site's own may take to store a choice before it is refused.
+CUSTOM_LOG_TIMEOUT = 10.0
 
 
 class ConsentMiddleware:
@@ -304,8 +314,11 @@ class ConsentMiddleware:
             ip=request.client.host if request.client else None,
         )
         try:
-            await self.consent_log.append(entry)
-        except ConsentLogError as exc:
+            # (The built-in logs bound every wait themselves; a log of the site's own gets this.)
+            bound = None if isinstance(self.consent_log, StoredConsentLog) else CUSTOM_LOG_TIMEOUT
+            with anyio.fail_after(bound):
+                await self.consent_log.append(entry)
+        except (ConsentLogError, TimeoutError) as exc:
             # Once per outage: a dead database must not flood the logs with one line a click.
             if not self._log_failing:
                 logger.error("consentgate: the consent log cannot store choices: %s", exc,

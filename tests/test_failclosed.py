@@ -9,6 +9,7 @@ import re
 import socket
 import tempfile
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -452,3 +453,25 @@ def test_through_uvicorn_the_head_arrives_while_the_app_still_works(http: str) -
         while data := conn.recv(65536):
             received += data
     assert b"<p>rest</p></body></html>" in received and BANNER in received
+
+
+class StalledLog:
+    """A ConsentLog of a site's own whose database never answers."""
+
+    async def append(self, entry: Any) -> None:
+        await anyio.sleep(60)
+
+    async def records_for(self, consent_id: str) -> list[Any]:
+        return []
+
+
+def test_a_log_of_the_sites_own_that_stalls_gets_a_503_in_bounded_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from consentgate import middleware as module
+
+    monkeypatch.setattr(module, "CUSTOM_LOG_TIMEOUT", 0.2)
+    began = time.monotonic()
+    r = choose(client(consent_log=StalledLog()), "accept_all")
+    assert r.status_code == 503 and "set-cookie" not in r.headers
+    assert time.monotonic() - began < 10
