@@ -61,7 +61,7 @@ from consentgate.policy import Policy  # noqa: E402
 from consentgate.rewriter import Gate, HtmlRewriter  # noqa: E402
 from consentgate.vendors import BUILTIN_VENDORS  # noqa: E402
 
-SECRET = "bench-secret"
+SECRET = "bench-secret-long-enough-to-be-accepted-0123456789"  # (>= 32 characters)
 HOST = "shop.example.com"
 ORIGIN = f"http://{HOST}"
 CHUNK = 4096

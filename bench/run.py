@@ -1,6 +1,6 @@
 """Every benchmark in one run, on ../shared/bench-pages (or the folder given), one after another:
 
-    .venv/bin/python bench/run.py [--pages DIR] [--quick]
+    .venv/bin/python bench/run.py [--pages DIR] [--quick] [--load]
 
 1. rewrite.py    - the rewriter's MB/s against a byte-scan floor and selectolax (the C peer);
 2. memory.py     - peak memory streaming synth-big.html (and ~50 MB of it) in small chunks;
@@ -10,7 +10,10 @@
 5. instructions.py - instructions per request under uvicorn, counted by valgrind's callgrind
                    (the steady figure; skipped with a note when valgrind is not installed);
 6. linear.py     - CPU time of the inputs that once cost more than linear time, at 1x, 4x and 16x
-                   their size: each step's ratio should be ~4x (needs no bench pages).
+                   their size: each step's ratio should be ~4x (needs no bench pages);
+7. load.py       - with ``--load`` only (~1 min, ~20 s with ``--quick``): the demo site under
+                   uvicorn (h11, then httptools) driven by concurrent visitors: no error, no live
+                   tracker without consent, requests/s, latency, the server's memory over the run.
 
 Each script prints its own ratios; every loop in them is bounded in time. ``--quick`` shortens
 the timed parts (fewer repeats, shorter rounds) for a smoke run; the README's figures come from
@@ -30,7 +33,7 @@ BENCH = Path(__file__).resolve().parent
 DEFAULT_PAGES = BENCH.parent.parent / "shared" / "bench-pages"
 
 
-def steps(pages: Path, quick: bool) -> list[list[str]]:
+def steps(pages: Path, quick: bool, load: bool) -> list[list[str]]:
     return [
         ["rewrite.py", str(pages), "--repeat", "2" if quick else "7"],
         ["memory.py", str(pages)],
@@ -39,6 +42,8 @@ def steps(pages: Path, quick: bool) -> list[list[str]]:
          *(["--seconds", "2", "--window", "1"] if quick else [])],
         ["instructions.py", "--pages", str(pages), *(["--requests", "100"] if quick else [])],
         ["linear.py", *(["--quick"] if quick else [])],
+        *([["load.py", *(["--seconds", "8", "--requests", "3000"] if quick else [])]]
+          if load else []),
     ]
 
 
@@ -46,11 +51,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=Path, default=DEFAULT_PAGES)
     parser.add_argument("--quick", action="store_true", help="short rounds, for a smoke run")
+    parser.add_argument("--load", action="store_true",
+                        help="also run load.py: the demo site under load (about a minute)")
     args = parser.parse_args()
     if not args.pages.is_dir():
         sys.exit(f"no bench pages at {args.pages}")
     failed = []
-    for script, *rest in steps(args.pages, args.quick):
+    for script, *rest in steps(args.pages, args.quick, args.load):
         if script == "instructions.py" and shutil.which("valgrind") is None:
             print("== instructions.py: skipped, valgrind is not installed "
                   "(Debian: apt-get install valgrind)\n", flush=True)
