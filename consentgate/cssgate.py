@@ -11,7 +11,6 @@ in mode="remove", the URLs are only neutralised. How CSS is read is ``css.py``'s
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -175,14 +174,14 @@ class CssGate:
                      [b" data-consent-style=" + attr.quoted()], vendors)
 
     def style_element(
-        self, buf: Buf, tag: re.Match[bytes], content_end: int
+        self, buf: Buf, name_end: int, start: int, content_end: int
     ) -> tuple[Moved, bytes] | None:
-        """A ``<style>``'s content with blocked vendors' URLs made inert, and the original for
+        """A ``<style>``'s content buf[start:content_end] (its start tag's name ends at
+        name_end) with blocked vendors' URLs made inert, and the original for
         ``data-consent-css`` (see ``HtmlRewriter._extras``); None when nothing changes."""
-        start = tag.end()
         if content_end <= start or not self.blocked_in(buf, start, content_end):
             return None
-        tagged, decision = self._tagged(parse_attrs(buf, tag.end(1), start - 1))
+        tagged, decision = self._tagged(parse_attrs(buf, name_end, start - 1))
         if tagged and decision is None:
             return None
         text = bytes(buf[start:content_end])

@@ -281,6 +281,25 @@ _COMMENT_END: Final = re.compile(rb"--!?>")
 _SCRIPT_END: Final = re.compile(rf"</{_ci('script')}[\t\n\f\r />]".encode("ascii"))
 _SCRIPT_TOKEN: Final = re.compile(rf"<!--|-->|<(/?){_ci('script')}[\t\n\f\r />]".encode("ascii"))
 _END_TAG_REST: Final = re.compile(rf"[^\t\n\f\r />]*+{_ATTRS}".encode("ascii"))
+# An unfinished tag is read on from where the last chunk left it (``_tag_end``), not from its
+# "<" again at each chunk: a value of megabytes holding ">"s would make that quadratic. Its
+# name, complete once a delimiter follows; then its complete attributes, each only when what
+# follows settles it (a name not followed by "=", an unquoted value followed by a space or ">");
+# then the opening of a quoted value, read on with a search for its closing quote. After a
+# quoted value, a "/" or spaces, the tokenizer reads on as between attributes (a "=" starts a
+# name), as the tokens here do.
+_TAG_OPEN: Final = re.compile(rf"</?[a-zA-Z][^{_WS}/>]*+(?=[{_WS}/>])".encode("ascii"))
+_TAG_TOKENS: Final = re.compile(
+    (rf"(?:[{_WS}/]++|[^{_WS}/>][^{_WS}/>=]*+(?:[{_WS}]*+=[{_WS}]*+"
+     rf"(?:\"[^\"]*+\"|'[^']*+'|[^{_WS}>\"'][^{_WS}>]*+(?=[{_WS}>])|(?=>))"
+     rf"|(?=[{_WS}]*+[^{_WS}=])))*+").encode("ascii")
+)
+_QUOTE_OPEN: Final = re.compile(
+    rf"[^{_WS}/>][^{_WS}/>=]*+[{_WS}]*+=[{_WS}]*+[\"']".encode("ascii")
+)
+_TAG_START: Final = re.compile(rb"</?[a-zA-Z]")  # (a tag, where _RUN stops: not yet complete)
+_AT_OPEN: Final = 0  # _tag_end's modes: at the tag's "<", between attributes, or in a value
+_IN_ATTRS: Final = 1  # (quoted with the byte the mode is: '"' or "'")
 _LOADING: Final = frozenset(
     (b"img", b"source", b"link", b"video", b"audio", b"iframe", b"object", b"embed", b"image",
      b"input", b"frame", b"track")
@@ -355,6 +374,7 @@ _JS_TYPES: Final = frozenset(
 )
 
 _MAX_SRCDOC_DEPTH: Final = 4
+_MAX_NESTED: Final = 16  # contents read as markup inside one another (see _nested_scan)
 _FLAGS_KEPT: Final = 1024  # tags remembered per response, each at most _FLAGS_KEY_MAX bytes
 _FLAGS_KEY_MAX: Final = 512
 _LOADER_MAX: Final = 8 * 1024
@@ -456,9 +476,21 @@ class HtmlRewriter:
         self._pending = bytearray()
         self._state = _DATA
         self._raw_name = b""
-        self._script_resume: tuple[int, int] | None = None  # (offset, sub-state) into _pending
-        self._style_resume: int | None = None  # offset into _pending of a waiting </style search
+        # Offsets into _pending (which starts at the waiting element's "<"): where the search
+        # for a waiting element's end tag reads on (with a script's sub-state) …
+        self._script_resume: tuple[int, int] | None = None
+        self._content_resume: int | None = None  # (style, noscript, content read as markup)
+        # … the start tag of that element, as _RUN matched it (not matched again at each chunk) …
+        self._waiting: _Tag | None = None
+        # … and where reading an unfinished tag goes on, in which mode (see _tag_end).
+        self._tag_resume: tuple[int, int] | None = None
         self._closed = False
+        # Whether markup appended after the output would be read as markup (see close()).
+        self.ended_in_data = False
+        self._ended = True  # (what the last scan with the body's end found)
+        self._closing = False  # whether _pending starts with an end tag that ends raw text
+        self._nested = 0  # scans of content read as markup inside one another
+        self._plaintext = False  # a <plaintext> read as markup (maybe SVG's): see close()
         self._flags: dict[bytes, int] = {}  # tag_flags of tags seen (pages repeat their tags)
         self._css = CssGate(self._index, gate.css_hosts, host, gate.remove, self._blocked,
                             self._tagged)
@@ -485,6 +517,14 @@ class HtmlRewriter:
                 # What waits (a tag, comment, script or noscript element) can only be completed
                 # by a '>': without one, scanning it again would make long elements quadratic.
                 return b""
+            resume = self._tag_resume
+            if resume is not None:  # an unfinished tag: read on from where it stopped
+                pending = self._pending
+                done, at, mode = _tag_end(pending, resume[0], len(pending), resume[1])
+                if done < 0:
+                    self._tag_resume = (at, mode)
+                    return b""
+                self._tag_resume = None  # complete: _RUN reads it once, whole
             buf = self._pending
         else:
             buf = bytes(chunk)
@@ -496,14 +536,27 @@ class HtmlRewriter:
         return out
 
     def close(self) -> bytes:
-        """Flushes the rest; an unfinished tag or element at the end is emitted as it is."""
+        """Flushes the rest. A start or end tag cut short by the end of the body is dropped, as
+        the tokenizer drops it (else markup appended after the body, such as a banner, would
+        complete it); any other unfinished token or element at the end is emitted as it is.
+
+        Then sets ``ended_in_data``: True when the tokenizer, having read the whole output, is
+        in the data state, so that markup appended after it is read as markup; False when the
+        body ended inside a comment (or bogus comment, doctype, "<", "</", "<!"), a script,
+        style, noscript, iframe, raw text or RCDATA element (textarea, title, xmp …), or after
+        a ``<plaintext>``; and before close().
+        """
         if self._closed:
             return b""
         self._closed = True
         buf, self._pending = self._pending, bytearray()
-        if not buf:
-            return b""
-        out, _ = self._run(buf, True)
+        self._tag_resume = None
+        out = b""
+        if buf:
+            out, _ = self._run(buf, True)
+        else:
+            self._ended = self._state in (_DATA, _DROP)  # (_DROP: its element is not in out)
+        self.ended_in_data = self._ended and not self._plaintext
         return out
 
     # -- decisions ---------------------------------------------------------------------------
@@ -687,15 +740,24 @@ class HtmlRewriter:
         tag_flags = self._tag_flags
         # Unchanged runs go out as views of the input: joined once, copied once.
         view = memoryview(buf)
+        # The start tag of an element that waited for its end (at buf[0], top level only).
+        waiting = self._waiting if top else None
+        waits = False  # stopping at an element that waits for its end tag
+        closes = 0 if top and self._closing else -1  # where an end tag starts that ends raw
+        # text (script, style, title …)
+        ended = True  # at the body's end (final), whether the tokenizer is in the data state
+        tag: _Match
         while pos < end:
             if state:  # inside a comment, raw text or plaintext (data state is 0)
                 if state == _PLAINTEXT:
                     pos = end
+                    ended = False
                     break
                 if state == _COMMENT:
                     found = _COMMENT_END.search(buf, pos, end)
                     if found is None:
                         pos = end if final else max(pos, end - 3)
+                        ended = False
                         break
                     pos = found.end()
                     state = _DATA
@@ -709,45 +771,78 @@ class HtmlRewriter:
                             emitted = stop
                         pos = stop
                         if final:
+                            ended = state == _DROP  # (a dropped element is not in the output)
                             state = _DATA
                         break
                     if state == _RAW:
-                        pos = found.start()
+                        pos = closes = found.start()
                         state = _DATA  # the end tag is an ordinary end tag for _RUN
                         continue
                     tail = _END_TAG_REST.match(buf, found.start() + 2, end)
                     if tail is None and not final:
                         emitted = pos = found.start()
+                        if top:
+                            self._tag_resume = _resume_tag(buf, pos, pos, end)
                         break
                     out.append(view[emitted:pos])
                     emitted = pos = tail.end() if tail is not None else end
                     state = _DATA
                     continue
 
-            tag = run(buf, pos, end)
-            if tag is None or tag.start(1) < 0:  # (never None: everything in _RUN is optional)
-                # Stopped at the end, or at an unfinished token: a tag or comment cut short.
-                pos = tag.end() if tag is not None else pos
-                if pos >= end:
+            again = waiting is not None
+            if waiting is not None:
+                tag, waiting = waiting, None  # (pos is 0, its "<")
+            else:
+                matched = run(buf, pos, end)
+                if matched is None or matched.start(1) < 0:  # (never None: all is optional)
+                    # Stopped at the end, or at an unfinished token: a tag or comment cut short.
+                    pos = matched.end() if matched is not None else pos
+                    if pos >= end:
+                        break
+                    if buf.startswith(b"<!--", pos) and (final or end - pos >= 6):
+                        state = _COMMENT  # (with fewer bytes it could still become "<!-->")
+                        pos += 4
+                        continue
+                    if _TAG_START.match(buf, pos, end) is None:
+                        # "<", "</", "<!", "<?", a bogus comment or doctype: at the body's end,
+                        # emitted as it is (the tokenizer emits it as text or a comment).
+                        if final:
+                            pos = end
+                            ended = False
+                        break
+                    if not final:
+                        if top and pos == 0:
+                            # Cut short again (most tags a chunk cuts are complete with the
+                            # next): from now on read on from where it stops (see feed()).
+                            self._tag_resume = _resume_tag(buf, pos, pos, end)
+                        break
+                    if top and not self._depth:
+                        # A start or end tag cut short by the body's end: the tokenizer drops
+                        # it, and so must we, or markup appended after the body would complete
+                        # it (its src running into the banner). After an end tag of raw text
+                        # (title, script …), the output then ends inside that element. (Nothing
+                        # follows a srcdoc document: its tags pass as they are.)
+                        out.append(view[emitted:pos])
+                        emitted = end
+                        ended = pos != closes
+                    pos = end  # (inside content read as markup, it passes as it is)
                     break
-                if buf.startswith(b"<!--", pos) and (final or end - pos >= 6):
-                    state = _COMMENT  # (with fewer bytes it could still become "<!-->")
-                    pos += 4
-                    continue
-                if not final:
-                    break
-                pos = end  # an unfinished tag or comment at the end of the body passes as it is
-                break
+                tag = matched
             # A start tag, complete: a special one, or one with a style that may load something
             # (refused by _PLAIN_ATTRS, so read by the last group of _RUN).
             pos = tag.start(1) - 1
             tag_end = tag.end()
             name = tag.group(1).lower()
             if name == b"script":
-                result = self._script(buf, pos, tag, end, final, top)
+                result = self._script(buf, pos, tag, end, final, top, again)
                 if result is None:
+                    waits = True
                     break
-                element_end, replacement = result
+                element_end, replacement, close = result
+                if close >= 0:
+                    closes = close
+                elif close == -1:
+                    ended = False
                 if replacement is not None:
                     out.append(view[emitted:pos])
                     out.append(replacement)
@@ -756,10 +851,12 @@ class HtmlRewriter:
             elif name in _LOADING:
                 inner_end = -1  # where the content of an iframe to read as markup too ends
                 if name == b"iframe" and self._xml_rules:
-                    found = _RAW_END[name].search(buf, tag_end, end)
+                    found = self._end_tag(buf, pos, tag_end, end, name, again)
                     if found is None and not final:
+                        waits = True
                         break
-                    inner_end = found.start() if found is not None else end
+                    inner_end = closes = found.start() if found is not None else end
+                    ended = found is not None
                 lowered = bytes(buf[pos:tag_end].lower())
                 flags = tag_flags(lowered)
                 styled = lowered.find(b"style") >= 0 and css.may_load(lowered)
@@ -801,22 +898,19 @@ class HtmlRewriter:
                     raw_name = name
                     if state == _DROP:
                         emitted = pos
+                        ended = True
                     elif inner_end >= 0:
                         state = _DATA
                         emitted = self._markup_in(buf, tag_end, inner_end, out, emitted)
                         pos = inner_end
             elif name == b"style":
-                resume = self._style_resume if top and pos == 0 else None
-                self._style_resume = None
-                found = _RAW_END[b"style"].search(
-                    buf, pos + resume if resume is not None else tag_end, end
-                )
+                found = self._end_tag(buf, pos, tag_end, end, name, again)
                 if found is None and not final:
-                    if top:  # search on from here when more arrives: long styles stay linear
-                        self._style_resume = max(tag_end, end - _STYLE_END) - pos
+                    waits = True
                     break
-                inner_end = found.start() if found is not None else end
-                inert = self._css.style_element(buf, tag, inner_end)
+                inner_end = closes = found.start() if found is not None else end
+                ended = found is not None
+                inert = self._css.style_element(buf, tag.end(1), tag_end, inner_end)
                 # (The start tag: its CSS's original, and its own handlers: a <style> fires load
                 # and error events too.)
                 emitted = self._restyled(buf, pos, tag, out, emitted, inert[0] if inert else None)
@@ -824,7 +918,7 @@ class HtmlRewriter:
                     # CSS to HTML, markup to SVG (and XHTML): both readings are rewritten.
                     content = inert[1] if inert else buf[tag_end:inner_end]
                     out.append(view[emitted:tag_end])
-                    self._scan(content, 0, len(content), True, out, top=False)
+                    self._nested_scan(content, 0, len(content), out)
                     emitted = inner_end
                 elif inert is not None:
                     out.append(view[emitted:tag_end])
@@ -837,23 +931,27 @@ class HtmlRewriter:
                 # (title, textarea …) once foreign content may be open: in SVG or MathML they
                 # are elements of its own, with markup inside (and so in XHTML). Rewriting the
                 # inside as markup bounded by the first end tag covers both readings.
-                found = _RAW_END[name].search(buf, tag.end(), end)
+                found = self._end_tag(buf, pos, tag_end, end, name, again)
                 if found is None and not final:
+                    waits = True
                     break
-                inner_end = found.start() if found is not None else end
+                inner_end = closes = found.start() if found is not None else end
+                ended = found is not None
                 emitted = self._restyled(buf, pos, tag, out, emitted)
-                emitted = self._markup_in(buf, tag.end(), inner_end, out, emitted)
+                emitted = self._markup_in(buf, tag_end, inner_end, out, emitted)
                 pos = inner_end
             elif name == b"plaintext":
                 emitted = self._restyled(buf, pos, tag, out, emitted)
                 if self._xml_rules:
-                    pos = tag.end()  # (maybe an SVG element; to HTML, text: read as markup)
+                    pos = tag_end  # (maybe an SVG element; to HTML, text: read as markup)
+                    if top:
+                        self._plaintext = True  # (to HTML, the rest is text: see close())
                 else:
                     state = _PLAINTEXT
                     pos = end
             elif name in _RAW_END:  # raw text / RCDATA element: its content is never markup
                 emitted = self._restyled(buf, pos, tag, out, emitted)
-                pos = tag.end()
+                pos = tag_end
                 state = _RAW
                 raw_name = name
             else:  # <svg>, <math>, or a tag with a style that may load (refused by _PLAIN_ATTRS)
@@ -861,12 +959,31 @@ class HtmlRewriter:
                     self._foreign = True
                     run = _RUN_FOREIGN.match
                 emitted = self._restyled(buf, pos, tag, out, emitted, name=name)
-                pos = tag.end()
+                pos = tag_end
         if top:
             self._state = _DATA if final else state
             self._raw_name = raw_name
+            # (Its start tag is not matched again: a tag of megabytes waits once.)
+            self._waiting = _Tag(tag.group(1), tag.end(1) - pos, tag.end() - pos) if waits else None
+            self._closing = closes == pos
+            if final:
+                self._ended = ended
         out.append(view[emitted:pos])
         return pos
+
+    def _end_tag(
+        self, buf: _Buf, pos: int, tag_end: int, end: int, name: bytes, again: bool
+    ) -> re.Match[bytes] | None:
+        """The end tag that ends the content of element ``name`` starting at pos (its start tag
+        ends at tag_end); None if it is not in buf yet: the search then goes on from where it
+        stops when more arrives (``again``: for the element that waited), so long elements
+        stay linear."""
+        resume = self._content_resume if again else None
+        self._content_resume = None
+        found = _RAW_END[name].search(buf, pos + resume if resume is not None else tag_end, end)
+        if found is None:
+            self._content_resume = max(tag_end, end - len(name) - 3) - pos
+        return found
 
     def _markup_in(self, buf: _Buf, start: int, end: int, out: _Out, emitted: int) -> int:
         """Emits buf[emitted:start] as it is, then buf[start:end] rewritten as markup; returns
@@ -874,11 +991,22 @@ class HtmlRewriter:
         if buf.find(b"<", start, end) < 0:
             return emitted  # text only (most titles, empty iframes): nothing to rewrite
         out.append(memoryview(buf)[emitted:start])
-        self._scan(buf, start, end, True, out, top=False)
+        self._nested_scan(buf, start, end, out)
         return end
 
+    def _nested_scan(self, buf: _Buf, start: int, end: int, out: _Out) -> None:
+        """buf[start:end], the content of an element read as markup too, rewritten into out.
+        Such elements inside one another (each bounded by the same end tag, or an earlier one)
+        are read so only _MAX_NESTED deep: deeper content is no page's, and is dropped (else
+        ``<noscript>`` ten thousand times would exhaust the stack)."""
+        if self._nested >= _MAX_NESTED:
+            return
+        self._nested += 1
+        self._scan(buf, start, end, True, out, top=False)
+        self._nested -= 1
+
     def _restyled(
-        self, buf: _Buf, pos: int, tag: re.Match[bytes], out: _Out, emitted: int,
+        self, buf: _Buf, pos: int, tag: _Match, out: _Out, emitted: int,
         css_moved: Moved | None = None, name: bytes = b"",
     ) -> int:
         """Emits the start tag at pos rewritten if its style loads a blocked vendor's URL, an
@@ -980,11 +1108,14 @@ class HtmlRewriter:
         return _moved(hits)
 
     def _script(
-        self, buf: _Buf, pos: int, tag: re.Match[bytes], end: int, final: bool, top: bool
-    ) -> tuple[int, bytes | None] | None:
-        """(end of the element, replacement or None) or None to wait for more input."""
+        self, buf: _Buf, pos: int, tag: _Match, end: int, final: bool, top: bool, again: bool
+    ) -> tuple[int, bytes | None, int] | None:
+        """(end of the element, replacement or None, where its end tag starts) or None to wait
+        for more input (``again``: for the script that waited). Where its end tag starts is -1
+        when the body ends inside it, -2 when it needs none (closed by "/>", or by our own
+        "</script>")."""
         content = tag.end()
-        resume = self._script_resume if top and pos == 0 else None
+        resume = self._script_resume if again else None
         self._script_resume = None
         start, sub = resume if resume is not None else (content, _S_DATA)
         closing = b""  # what closes the element in HTML when it has no content in SVG
@@ -997,12 +1128,15 @@ class HtmlRewriter:
             # ignored stray end tag in SVG): both read what follows as markup, as we do.
             # (Before any foreign content, the HTML reading is certain, and followed below.)
             close = element_end = content
+            ends = -2
             if not self._xml:
                 after = bytes(buf[content : min(end, content + len(_CLOSE_SCRIPT))])
                 if len(after) < len(_CLOSE_SCRIPT) and not final:
                     return None  # (an end tag may be on its way)
                 if _SCRIPT_END.match(after + b">") is None:  # (none there already)
                     closing = _CLOSE_SCRIPT
+                else:
+                    ends = content  # (to HTML, that end tag ends it)
         else:
             close, scanned, sub = _script_close(buf, start, end, sub, final)
             element_end = -1
@@ -1014,16 +1148,20 @@ class HtmlRewriter:
                     self._script_resume = (scanned - pos, sub)
                 return None
             close = element_end = end
+            ends = -1
         elif buf[close + 8 : close + 9] == b">":  # the usual plain "</script>"
             element_end = close + 9
+            ends = close
         else:
             tail = _END_TAG_REST.match(buf, close + 2, end)
+            ends = close
             if tail is None:
                 if not final:
                     if top:
                         self._script_resume = (close - pos, _S_DATA)
+                        self._tag_resume = _resume_tag(buf, pos, close, end)
                     return None
-                element_end = end
+                element_end = close  # (its end tag, cut short by the body's end, is dropped)
             else:
                 element_end = tail.end()
         index = self._index
@@ -1049,7 +1187,7 @@ class HtmlRewriter:
             if index.find_needles(code):
                 in_code = index.code_url_vendors(code)
         if not flags and not in_code:
-            return element_end, (bytes(buf[pos:content]) + closing) if closing else None
+            return element_end, (bytes(buf[pos:content]) + closing) if closing else None, ends
         in_tag = index.match_code(memoryview(buf)[pos : tag.end()]) if flags & TAG_SIG else []
         name_end = tag.end(1)
         attrs = parse_attrs(buf, name_end, tag.end() - 1)
@@ -1061,15 +1199,15 @@ class HtmlRewriter:
             drop, added = (self._extras(attrs, None, None, False, True)
                            if _HANDLER.search(lowered) is not None else (frozenset(), []))
             if not drop:
-                return element_end, (bytes(buf[pos:content]) + closing) if closing else None
+                return element_end, (bytes(buf[pos:content]) + closing) if closing else None, ends
             return element_end, (rebuild(buf, pos, name_end, content, attrs, drop, added)
-                                 + buf[content:element_end] + closing)
+                                 + buf[content:element_end] + closing), ends
         if self._gate.remove:
-            return element_end, b""
+            return element_end, b"", -2  # (nothing of it is left open)
         category, vendor = decision
         start_tag = self._inert_tag(buf, pos, name_end, tag.end(), b"script", attrs, category,
                                     vendor)
-        return element_end, start_tag + buf[tag.end() : element_end] + closing
+        return element_end, start_tag + buf[tag.end() : element_end] + closing, ends
 
 
 def _script_type(attrs: list[Attr]) -> bytes:
@@ -1105,10 +1243,71 @@ def _moved(hits: list[tuple[Attr, list[Vendor]]]) -> Moved | None:
                  [v for _, hit in hits for v in hit])
 
 
-def _self_closing(buf: _Buf, tag: re.Match[bytes]) -> bool:
+def _self_closing(buf: _Buf, tag: _Match) -> bool:
     """Whether a start tag ending in "/>" is self-closing: its slash ends no unquoted value."""
     attrs = parse_attrs(buf, tag.end(1), tag.end() - 1)
     return not attrs or attrs[-1].end < tag.end() - 1
+
+
+class _Tag:
+    """The start tag of an element waiting for its end tag, as _RUN matched it: what the
+    element's reader asks of the match (the pending bytes start at its "<")."""
+
+    __slots__ = ("_end", "_name", "_name_end")
+
+    def __init__(self, name: bytes, name_end: int, end: int) -> None:
+        self._name = name
+        self._name_end = name_end
+        self._end = end
+
+    def start(self, group: int = 0) -> int:
+        return 1 if group else 0
+
+    def end(self, group: int = 0) -> int:
+        return self._name_end if group else self._end
+
+    def group(self, group: int = 0) -> bytes:
+        return self._name
+
+
+_Match = re.Match[bytes] | _Tag
+
+
+def _resume_tag(buf: _Buf, start: int, pos: int, end: int) -> tuple[int, int] | None:
+    """Where (as an offset from ``start``, where the pending bytes will begin) and how to read
+    on the tag at pos, unfinished in buf[:end]; None if _tag_end finds it complete (it then
+    says otherwise than _RUN: nothing is skipped, it is read whole at each chunk)."""
+    done, at, mode = _tag_end(buf, pos, end, _AT_OPEN)
+    return (at - start, mode) if done < 0 else None
+
+
+def _tag_end(buf: _Buf, pos: int, end: int, mode: int) -> tuple[int, int, int]:
+    """Reads a tag in buf[pos:end] as the tokenizer does, from ``mode`` (_AT_OPEN: pos is its
+    "<"; _IN_ATTRS: between attributes; a quote byte: inside a value in those quotes).
+
+    Returns (the end of the tag, just past its ">", or -1 when it goes on past ``end``; and
+    then where to read on, in which mode, when more bytes have arrived).
+    """
+    if mode == _AT_OPEN:
+        name = _TAG_OPEN.match(buf, pos, end)
+        if name is None:
+            return -1, pos, _AT_OPEN
+        pos, mode = name.end(), _IN_ATTRS
+    while True:
+        if mode != _IN_ATTRS:
+            close = buf.find(b"'" if mode == 0x27 else b'"', pos, end)
+            if close < 0:
+                return -1, end, mode
+            pos = close + 1
+        pos = _TAG_TOKENS.match(buf, pos, end).end()  # type: ignore[union-attr] # (never None)
+        if pos >= end:
+            return -1, pos, _IN_ATTRS
+        if buf[pos] == 0x3E:  # ">"
+            return pos + 1, pos + 1, _IN_ATTRS
+        opened = _QUOTE_OPEN.match(buf, pos, end)
+        if opened is None:  # an attribute cut short by the end (it holds no ">"): read it again
+            return -1, pos, _IN_ATTRS
+        pos, mode = opened.end(), buf[opened.end() - 1]
 
 
 def _script_close(buf: _Buf, pos: int, end: int, sub: int, final: bool) -> tuple[int, int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tracemalloc
 
 import pytest
@@ -724,21 +725,39 @@ def test_xhtml_cdata_script_is_recognised() -> None:
 @pytest.mark.parametrize(
     "html",
     [
-        b'<script src="https://www.google-analytics.com/analytics.js"',
-        b'<img src="https://www.facebook.com/tr" alt="unterminated',
-        b"<div title='x",
         b"<!-- never closed " + GA,
         b"<",
         b"<!",
         b"<!-",
         b"</",
-        b"<scr",
+        b"<!DOCTYPE html",
+        b"<?xml x='>",
+        b"</3 x",
         b"<style>never closed " + GA,
     ],
 )
-def test_truncated_markup_at_the_end_is_emitted_as_it_is(html: bytes) -> None:
+def test_truncated_markup_at_the_end_other_than_a_tag_is_emitted_as_it_is(html: bytes) -> None:
     unchanged(html)
     assert chunked(html, [1] * len(html)) == html
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        b'<script src="https://www.google-analytics.com/analytics.js"',
+        b'<img src="https://www.facebook.com/tr" alt="unterminated',
+        b"<div title='x",
+        b"<scr",
+        b"<p",
+        b"</p",
+        b"</div class='x>",
+    ],
+)
+def test_a_tag_cut_short_by_the_end_of_the_body_is_dropped(tag: bytes) -> None:
+    # The tokenizer emits nothing for it: passed on, it would take in whatever follows.
+    html = b"<p>x</p>" + tag
+    assert rewrite(html) == b"<p>x</p>"
+    assert chunked(html, [1] * len(html)) == b"<p>x</p>"
 
 
 def test_unterminated_inline_snippet_is_still_gated() -> None:
@@ -784,7 +803,7 @@ def test_first_bytes_leave_before_the_last_arrive() -> None:
     assert rewriter.feed(b" more text</p><p class='a") == b" more text</p>"
     assert rewriter.feed(b"'>") == b"<p class='a'>"
     assert rewriter.feed(b"<scr") == b""
-    assert rewriter.close() == b"<scr"
+    assert rewriter.close() == b""  # (a tag cut short by the end: dropped)
 
 
 def test_memory_is_bounded_by_the_largest_element() -> None:
@@ -862,7 +881,9 @@ def test_rewriting_is_idempotent_and_granting_all_services_changes_nothing(html:
     # test_self_closing_script_after_svg_is_closed_for_both_readings.)
     foreign_self_closing = b"/>" in html and (b"<svg>" in html or b"<math>" in html)
     if b"data-consent=" not in html and not foreign_self_closing:
-        assert rewrite(html, services=services) == html
+        out = rewrite(html, services=services)
+        # (All but a tag cut short by the end, dropped: see test_a_tag_cut_short_by_the_end…)
+        assert out == html or (html.startswith(out) and re.match(rb"</?[a-zA-Z]", html[len(out):]))
 
 
 @settings(max_examples=200, deadline=None)
