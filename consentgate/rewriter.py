@@ -490,6 +490,7 @@ class HtmlRewriter:
         self._ended = True  # (what the last scan with the body's end found)
         self._closing = False  # whether _pending starts with an end tag that ends raw text
         self._nested = 0  # scans of content read as markup inside one another
+        self._cut_end = False  # whether the one under way ends where the body does
         self._plaintext = False  # a <plaintext> read as markup (maybe SVG's): see close()
         self._flags: dict[bytes, int] = {}  # tag_flags of tags seen (pages repeat their tags)
         self._css = CssGate(self._index, gate.css_hosts, host, gate.remove, self._blocked,
@@ -579,6 +580,10 @@ class HtmlRewriter:
         return (attr is not None and lowered.find(attr) >= 0
                 and _SCRIPT_URL.search(lowered) is not None
                 and (bool(self._tag_flags(lowered)) or lowered.find(b"%") >= 0))
+
+    def _all_granted(self) -> bool:
+        """Whether this visitor granted every vendor of the policy (by category or one by one)."""
+        return not any(self._blocked(v) for v in self._gate.vendors.values())
 
     def _blocked(self, vendor: Vendor) -> bool:
         return vendor.category not in self._granted and vendor.id not in self._services
@@ -816,12 +821,13 @@ class HtmlRewriter:
                             # next): from now on read on from where it stops (see feed()).
                             self._tag_resume = _resume_tag(buf, pos, pos, end)
                         break
-                    if top and not self._depth:
+                    if (top or self._cut_end) and not self._depth:
                         # A start or end tag cut short by the body's end: the tokenizer drops
                         # it, and so must we, or markup appended after the body would complete
                         # it (its src running into the banner). After an end tag of raw text
-                        # (title, script …), the output then ends inside that element. (Nothing
-                        # follows a srcdoc document: its tags pass as they are.)
+                        # (title, script …), the output then ends inside that element. (The
+                        # same at the end of content read as markup that the body's end cuts
+                        # short; nothing follows a srcdoc document: its tags pass as they are.)
                         out.append(view[emitted:pos])
                         emitted = end
                         ended = pos != closes
@@ -864,7 +870,8 @@ class HtmlRewriter:
                 if not flags and not styled and not scripted:
                     pos = tag_end
                     if inner_end >= 0:
-                        emitted = self._markup_in(buf, tag_end, inner_end, out, emitted)
+                        emitted = self._markup_in(buf, tag_end, inner_end, out, emitted,
+                                                  not ended and (top or self._cut_end))
                         pos = inner_end
                     elif name == b"iframe":
                         state, raw_name = _RAW, name
@@ -901,7 +908,8 @@ class HtmlRewriter:
                         ended = True
                     elif inner_end >= 0:
                         state = _DATA
-                        emitted = self._markup_in(buf, tag_end, inner_end, out, emitted)
+                        emitted = self._markup_in(buf, tag_end, inner_end, out, emitted,
+                                                  not ended and (top or self._cut_end))
                         pos = inner_end
             elif name == b"style":
                 found = self._end_tag(buf, pos, tag_end, end, name, again)
@@ -918,7 +926,8 @@ class HtmlRewriter:
                     # CSS to HTML, markup to SVG (and XHTML): both readings are rewritten.
                     content = inert[1] if inert else buf[tag_end:inner_end]
                     out.append(view[emitted:tag_end])
-                    self._nested_scan(content, 0, len(content), out)
+                    self._nested_scan(content, 0, len(content), out,
+                                      not ended and (top or self._cut_end))
                     emitted = inner_end
                 elif inert is not None:
                     out.append(view[emitted:tag_end])
@@ -938,7 +947,8 @@ class HtmlRewriter:
                 inner_end = closes = found.start() if found is not None else end
                 ended = found is not None
                 emitted = self._restyled(buf, pos, tag, out, emitted)
-                emitted = self._markup_in(buf, tag_end, inner_end, out, emitted)
+                emitted = self._markup_in(buf, tag_end, inner_end, out, emitted,
+                                          not ended and (top or self._cut_end))
                 pos = inner_end
             elif name == b"plaintext":
                 emitted = self._restyled(buf, pos, tag, out, emitted)
@@ -961,13 +971,13 @@ class HtmlRewriter:
                 emitted = self._restyled(buf, pos, tag, out, emitted, name=name)
                 pos = tag_end
         if top:
+            if final:
+                self._ended = ended and state in (_DATA, _DROP)  # (in a comment, title …: no)
             self._state = _DATA if final else state
             self._raw_name = raw_name
             # (Its start tag is not matched again: a tag of megabytes waits once.)
             self._waiting = _Tag(tag.group(1), tag.end(1) - pos, tag.end() - pos) if waits else None
             self._closing = closes == pos
-            if final:
-                self._ended = ended
         out.append(view[emitted:pos])
         return pos
 
@@ -985,25 +995,31 @@ class HtmlRewriter:
             self._content_resume = max(tag_end, end - len(name) - 3) - pos
         return found
 
-    def _markup_in(self, buf: _Buf, start: int, end: int, out: _Out, emitted: int) -> int:
+    def _markup_in(
+        self, buf: _Buf, start: int, end: int, out: _Out, emitted: int, at_end: bool
+    ) -> int:
         """Emits buf[emitted:start] as it is, then buf[start:end] rewritten as markup; returns
-        where unchanged input begins again (``emitted`` when buf[start:end] stays as it is)."""
+        where unchanged input begins again (``emitted`` when buf[start:end] stays as it is).
+        ``at_end``: the body ends there (its end cuts the content short)."""
         if buf.find(b"<", start, end) < 0:
             return emitted  # text only (most titles, empty iframes): nothing to rewrite
         out.append(memoryview(buf)[emitted:start])
-        self._nested_scan(buf, start, end, out)
+        self._nested_scan(buf, start, end, out, at_end)
         return end
 
-    def _nested_scan(self, buf: _Buf, start: int, end: int, out: _Out) -> None:
-        """buf[start:end], the content of an element read as markup too, rewritten into out.
-        Such elements inside one another (each bounded by the same end tag, or an earlier one)
-        are read so only _MAX_NESTED deep: deeper content is no page's, and is dropped (else
-        ``<noscript>`` ten thousand times would exhaust the stack)."""
+    def _nested_scan(self, buf: _Buf, start: int, end: int, out: _Out, at_end: bool) -> None:
+        """buf[start:end], the content of an element read as markup too, rewritten into out
+        (``at_end``: the body ends there). Such elements inside one another (each bounded by
+        the same end tag, or an earlier one) are read so only _MAX_NESTED deep: deeper content
+        is no page's, and is dropped (else ``<noscript>`` ten thousand times would exhaust the
+        stack)."""
         if self._nested >= _MAX_NESTED:
             return
         self._nested += 1
+        cut_end, self._cut_end = self._cut_end, at_end
         self._scan(buf, start, end, True, out, top=False)
         self._nested -= 1
+        self._cut_end = cut_end
 
     def _restyled(
         self, buf: _Buf, pos: int, tag: _Match, out: _Out, emitted: int,
@@ -1186,7 +1202,7 @@ class HtmlRewriter:
             code = bytes(buf[content:close])
             if index.find_needles(code):
                 in_code = index.code_url_vendors(code)
-        if not flags and not in_code:
+        if not flags and not in_code and ends != -1:
             return element_end, (bytes(buf[pos:content]) + closing) if closing else None, ends
         in_tag = index.match_code(memoryview(buf)[pos : tag.end()]) if flags & TAG_SIG else []
         name_end = tag.end(1)
@@ -1194,6 +1210,18 @@ class HtmlRewriter:
         if first(attrs, b"src") is None:  # (an SVG script's href: its content counts, fail closed)
             in_tag += in_code
         decision = self._decide(b"script", attrs, in_tag, flags)
+        if decision is None and ends == -1 and _cut_inline(attrs) and not self._all_granted():
+            # Inline code the body's end cuts short runs as far as it goes: the start of a
+            # vendor's snippet, for all we know (its signature may be in the part cut off).
+            if self._gate.remove:
+                return element_end, b"", -2
+            kind = first(attrs, b"type")
+            added = [b' type="text/plain"']
+            if kind is not None and kind.raw is not None:
+                added.append(b" data-consent-type=" + kind.quoted())
+            return element_end, (rebuild(buf, pos, name_end, content, attrs,
+                                         frozenset((b"type",)), added)
+                                 + buf[content:element_end]), ends
         if decision is None:
             # Its own handlers may still send a vendor a beacon (onload="new Image().src=…").
             drop, added = (self._extras(attrs, None, None, False, True)
@@ -1208,6 +1236,13 @@ class HtmlRewriter:
         start_tag = self._inert_tag(buf, pos, name_end, tag.end(), b"script", attrs, category,
                                     vendor)
         return element_end, start_tag + buf[tag.end() : element_end] + closing, ends
+
+
+def _cut_inline(attrs: list[Attr]) -> bool:
+    """Whether a script runs inline code of its own: of a type that runs, loading no source,
+    not tagged by the site (whose ``data-consent`` decides)."""
+    return (_script_type(attrs) in _JS_TYPES and first(attrs, b"data-consent") is None
+            and not any(first(attrs, name) for name in _SCRIPT_SOURCES))
 
 
 def _script_type(attrs: list[Attr]) -> bytes:
