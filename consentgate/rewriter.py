@@ -385,8 +385,12 @@ _DATA, _COMMENT, _RAW, _DROP, _PLAINTEXT = range(5)
 _S_DATA, _S_ESCAPED, _S_DOUBLE = range(3)
 
 
-def default_placeholder(vendor: Vendor | None, category: str) -> bytes:
-    """A plain click-to-load placeholder (the middleware normally renders its own template)."""
+def default_placeholder(vendor: Vendor | None, category: str, *, allowable: bool = True) -> bytes:
+    """A plain click-to-load placeholder (the middleware normally renders its own template).
+
+    ``category`` is whatever the page wrote in ``data-consent`` (any text: it is escaped);
+    ``allowable=False`` (a category the policy does not have, which nobody can grant) leaves
+    out the button."""
     esc = html.escape
     if vendor is not None:
         name = esc(vendor.name)
@@ -402,14 +406,17 @@ def default_placeholder(vendor: Vendor | None, category: str) -> bytes:
         name = f"{esc(category)} content"
         field = f'<input type="hidden" name="category" value="{esc(category)}">'
         service = privacy = ""
+    form = (
+        f'<form method="post" action="/consentgate/consent">'
+        f'<input type="hidden" name="action" value="allow">{field}'
+        f'<button type="submit">Allow {name}</button></form>'
+    ) if allowable else ""
     text = (
         f'<div class="consentgate-placeholder" data-consent-placeholder="{esc(category)}"'
         f'{service}><p>This content is hosted by {name} and is blocked until you allow it.'
-        f'{privacy}</p><form method="post" action="/consentgate/consent">'
-        f'<input type="hidden" name="action" value="allow">{field}'
-        f'<button type="submit">Allow {name}</button></form></div>'
+        f'{privacy}</p>{form}</div>'
     )
-    return text.encode("ascii", "xmlcharrefreplace")
+    return text.encode("ascii", "xmlcharrefreplace")  # (never raises, whatever the text)
 
 
 class Gate:
@@ -418,12 +425,17 @@ class Gate:
     def __init__(self, policy: Policy, *, placeholder: Placeholder | None = None) -> None:
         self.policy = policy
         self.index: VendorIndex = index_for(policy)
-        self.placeholder: Placeholder = placeholder or default_placeholder
+        self.placeholder: Placeholder = placeholder or self._default_placeholder
         self.remove = policy.mode == "remove"
         self.required = policy.required
         self.optional = frozenset(policy.optional)
         self.vendors = {v.id: v for v in policy.vendors}
         self.css_hosts = HostVendors(self.index)
+
+    def _default_placeholder(self, vendor: Vendor | None, category: str) -> bytes:
+        """default_placeholder, with a button only for a category this policy has."""
+        known = category in self.optional or (vendor is not None and vendor.category == category)
+        return default_placeholder(vendor, category, allowable=known)
     def rewriter(
         self,
         granted: frozenset[str],
