@@ -677,6 +677,9 @@ def _page(html: bytes) -> Page:
 HOST_THEN_SPACE = _page(b'<link rel="preconnect" href="https://www.google-analytics.com ">')
 UPPER_CASE_LOADER = _page(b'<script defer src="https://stats.example.org/script.js" DATA-WEBSITE'
                           b'-ID="4fb7fa4c-5b46-438d-94b3-3a8fb9bc2e8b"></script>')
+SPACED_LOADER = _page(b'<script defer src="https://stats.example.org/script.js" data-website-id'
+                      b' = "4fb7fa4c-5b46-438d-94b3-3a8fb9bc2e8b"></script>')
+EMBED_HOST_THEN_SPACE = _page(b'<iframe src="https://www.youtube.com "></iframe>')
 MALFORMED_TAG = _page(b'<html><body><iframe data-consent="Ads!" src="https://www.youtube.com/embed'
                       b'/x"></iframe><script src="https://www.google-analytics.com/analytics.js">'
                       b"</script></body></html>")
@@ -685,6 +688,8 @@ MALFORMED_TAG = _page(b'<html><body><iframe data-consent="Ads!" src="https://www
 @_scaled(400)
 @example(page=HOST_THEN_SPACE, cuts=[])
 @example(page=UPPER_CASE_LOADER, cuts=[])
+@example(page=SPACED_LOADER, cuts=[])
+@example(page=EMBED_HOST_THEN_SPACE, cuts=[])
 @given(page=TRACKED_PAGES, cuts=st.lists(st.integers(0, 4000), max_size=8).map(sorted))
 def test_rewriter_alone_leaves_no_live_tracker(page: Page, cuts: list[int]) -> None:
     assert_input_trackers_found(page)
