@@ -39,6 +39,8 @@ _SCHEME = re.compile(rb"[\x00-\x20]*([a-z][a-z0-9+.-]*):")
 _NETWORK_SCHEMES = frozenset({b"http", b"https", b"ws", b"wss", b"ftp"})
 #: What the URL parser drops anywhere in a URL.
 TAB_NEWLINE = re.compile(rb"[\t\n\r]")
+#: What the URL parser strips from both ends of a URL: C0 controls and spaces.
+C0_SPACE = bytes(range(0x21))
 _PERCENT = re.compile(rb"%([0-9a-fA-F]{2})")
 #: Ways a URL in markup can spell a host so that its plain text is not in the tag: character
 #: references, percent-escapes, and tabs or newlines (the URL parser drops them).
@@ -96,6 +98,8 @@ def split_url(value: bytes) -> tuple[bytes, bytes] | None:
     # as an int, and builds and drops a TypeError, ~1.8 k instructions a test.)
     if value.find(b"\t") >= 0 or value.find(b"\n") >= 0 or value.find(b"\r") >= 0:
         value = TAB_NEWLINE.sub(b"", value)
+    if value and value[-1] <= 0x20:  # the parser strips C0 controls and spaces at both ends
+        value = value.rstrip(C0_SPACE)
     value = value.lower()
     scheme = _SCHEME.match(value)
     if scheme is not None and scheme.group(1) not in _NETWORK_SCHEMES:

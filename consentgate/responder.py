@@ -507,7 +507,7 @@ class Responder:
                 changes.append(HeadStart(mw.head_snippet(self.scope, consent, nonce)))
             if mw.injects(consent):
                 # (After a body cut inside a comment or a script, the snippet would be its text.)
-                ready = (lambda: getattr(rewriter, "ended_in_data", True)) if rewriter else None
+                ready = (lambda: rewriter.ended_in_data) if rewriter is not None else None
                 changes.append(Injector(mw.snippet(self.scope, consent, nonce), ready))
         if not changes:  # decoding alone would only cost time
             return None

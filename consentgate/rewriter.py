@@ -46,6 +46,7 @@ from urllib.parse import unquote_to_bytes
 from . import css
 from .cssgate import CssGate, HostVendors, Moved
 from .gate import (
+    C0_SPACE,
     HINT_RELS,
     TAB_NEWLINE,
     TAG_SIG,
@@ -343,7 +344,7 @@ _SCRIPT_URL_TAGS: Final = {
     b"input": b"formaction", b"iframe": b"src", b"frame": b"src", b"object": b"data",
     b"embed": b"src",
 }
-_C0_SPACE: Final = bytes(range(0x21))
+_SPACED_EQUALS: Final = re.compile(rb"[\t\n\f\r ]+=[\t\n\f\r ]*|=[\t\n\f\r ]+")
 _BEACON: Final = re.compile(rb"[\t\n\f\r /\"'](?:ping|background)[\t\n\f\r ]*+=")
 # Attributes other than sources that are moved aside with a data-consent of their own (besides
 # event handlers, data-consent-on…).
@@ -1196,6 +1197,10 @@ class HtmlRewriter:
         # Loader attributes (data-website-id …) are signatures too; the content only counts for
         # scripts without src, since a browser ignores the content of the others.
         lowered = bytes(buf[pos : tag.end()].lower())
+        if _SPACED_EQUALS.search(lowered) is not None:
+            # Loader attributes are signatures as "name=": an attribute name in any case is
+            # read lowered above; one with spaces around its "=" is read without them.
+            lowered = _SPACED_EQUALS.sub(b"=", lowered)
         flags = self._tag_flags(lowered)
         in_code = index.match_code(memoryview(buf)[tag.end() : close]) if close > tag.end() else []
         if lowered.find(b"speculationrules") >= 0 and close > content and _script_type(
@@ -1217,6 +1222,8 @@ class HtmlRewriter:
         if not flags and not in_code and ends != -1:
             return element_end, (bytes(buf[pos:content]) + closing) if closing else None, ends
         in_tag = index.match_code(memoryview(buf)[pos : tag.end()]) if flags & TAG_SIG else []
+        if flags & TAG_SIG and not in_tag:  # (a signature the tag spells in capitals, spaced)
+            in_tag = index.match_code(lowered)
         name_end = tag.end(1)
         attrs = parse_attrs(buf, name_end, tag.end() - 1)
         if first(attrs, b"src") is None:  # (an SVG script's href: its content counts, fail closed)
@@ -1273,7 +1280,7 @@ def _code(attr: Attr) -> bytes | None:
         return value
     if attr.name not in _SCRIPT_URL_ATTRS:
         return None
-    url = TAB_NEWLINE.sub(b"", value).lstrip(_C0_SPACE)
+    url = TAB_NEWLINE.sub(b"", value).lstrip(C0_SPACE)
     if url[:11].lower() != b"javascript:":
         return None
     return unquote_to_bytes(url[11:])

@@ -891,3 +891,29 @@ def test_rewriting_is_idempotent_and_granting_all_services_changes_nothing(html:
 def test_arbitrary_bytes_never_raise(data: bytes) -> None:
     assert isinstance(rewrite(data), bytes)
     assert chunked(data, [3] * 100) == rewrite(data)
+
+
+@pytest.mark.parametrize("url", [
+    b"https://www.google-analytics.com ", b" \nhttps://www.google-analytics.com \x00",
+    b"https://www.google-analytics.com\x0c",
+])
+def test_a_url_with_spaces_or_controls_at_its_end_is_read_as_the_parser_reads_it(
+    url: bytes,
+) -> None:
+    # The URL parser strips C0 controls and spaces from both ends: the host is the vendor's.
+    link = rewrite(b'<link rel="preconnect" href="' + url + b'">')
+    frame = rewrite(b'<iframe src="' + url + b'"></iframe>').split(b"<iframe")[-1]
+    assert link.startswith(b"<link data-consent-href=") and b" href=" not in link
+    assert frame.startswith(b" data-consent-src=") and b" src=" not in frame
+
+
+@pytest.mark.parametrize("attribute", [
+    b'DATA-WEBSITE-ID="4fb"', b'data-website-id = "4fb"', b'data-website-id\t="4fb"',
+    b"Data-Website-Id=\n'4fb'",
+])
+def test_a_loader_attribute_counts_in_any_case_and_with_spaces_around_its_equals(
+    attribute: bytes,
+) -> None:
+    out = rewrite(b'<script defer src="https://stats.example.org/script.js" ' + attribute
+                  + b"></script>")
+    assert out.startswith(b'<script type="text/plain" data-consent-src=')
