@@ -12,13 +12,16 @@ from typing import TextIO
 
 from .consentlog import (
     DEFAULT_FILENAME,
+    BreakReason,
     ConsentLogError,
     ConsentRecord,
     StoredConsentLog,
     open_log,
+    parse_pin,
 )
 from .consentlog.export import FORMATS, export
 from .consentlog.stats import PERIODS, compute_stats, format_stats
+from .consentlog.store import MAX_CHAINS, SCHEMA_VERSION
 
 #: Environment variable naming the log when ``--log`` is not given.
 LOG_VARIABLE = "CONSENTGATE_LOG"
@@ -84,6 +87,24 @@ def parse_seconds(text: str) -> float:
     return seconds
 
 
+def parse_chains(text: str) -> int:
+    try:
+        chains = int(text)
+    except ValueError:
+        chains = 0
+    if not 1 <= chains <= MAX_CHAINS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of chains (1 to {MAX_CHAINS})")
+    return chains
+
+
+def checked_pin(text: str) -> str:
+    try:
+        parse_pin(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="consentgate", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -142,7 +163,27 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--older-than", type=parse_days, required=True, metavar="DAYS")
     purge.add_argument("--dry-run", action="store_true", help="only count what would go")
 
-    actions.add_parser("verify", parents=[common], help="check the hash chain end to end")
+    verify = actions.add_parser(
+        "verify", parents=[common], help="check every hash chain end to end; print the pin"
+    )
+    verify.add_argument(
+        "--pin",
+        type=checked_pin,
+        metavar="PIN",
+        help="also check that the log still holds the heads of an earlier run's pin",
+    )
+
+    upgrade = actions.add_parser(
+        "upgrade",
+        parents=[common],
+        help="migrate the log's tables to this version now (the app does it on first use)",
+    )
+    upgrade.add_argument(
+        "--chains",
+        type=parse_chains,
+        metavar="N",
+        help="raise the number of chains to N (PostgreSQL; never lowered)",
+    )
     return parser
 
 
@@ -150,7 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        log = open_log(args.log, create=False, timeout=args.timeout)
+        log = open_log(
+            args.log, create=False, timeout=args.timeout, chains=getattr(args, "chains", None)
+        )
     except ValueError as exc:
         parser.error(str(exc))
     except ConsentLogError as exc:
@@ -164,6 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "stats": _stats,
         "purge": _purge,
         "verify": _verify,
+        "upgrade": _upgrade,
     }
     try:
         with log:
@@ -196,7 +240,7 @@ def _show(args: argparse.Namespace, log: StoredConsentLog, progress_on: bool) ->
 
 def describe(record: ConsentRecord) -> str:
     lines = [
-        f"record {record.seq}  {record.as_dict()['time']}  {record.source}  "
+        f"record {record.ref}  {record.as_dict()['time']}  {record.source}  "
         f"revision {record.revision}",
         f"  consent id: {record.consent_id}",
         f"  granted:    {' '.join(record.granted) or '-'}",
@@ -246,29 +290,50 @@ def _purge(args: argparse.Namespace, log: StoredConsentLog, progress_on: bool) -
     result = log.purge(cutoff, dry_run=args.dry_run, progress=progress)
     progress.done()
     verb = "would purge" if result.dry_run else "purged"
-    print(
-        f"{verb} {result.purged} records made before {cutoff:%Y-%m-%d %H:%M} UTC; "
-        f"the chain {'would start' if result.dry_run else 'starts'} at record {result.first_seq}"
-    )
+    starts = ", ".join(f"{chain}.{seq}" for chain, seq in result.starts)
+    if len(result.starts) == 1:
+        where = f"the chain {'would start' if result.dry_run else 'starts'} at record {starts}"
+    else:
+        where = f"the chains {'would start' if result.dry_run else 'start'} at records {starts}"
+    print(f"{verb} {result.purged} records made before {cutoff:%Y-%m-%d %H:%M} UTC; {where}")
     return EXIT_OK
 
 
 def _verify(args: argparse.Namespace, log: StoredConsentLog, progress_on: bool) -> int:
     progress = Progress("verified", sys.stderr, progress_on)
-    result = log.verify(progress=progress)
+    result = log.verify(pin=args.pin, progress=progress)
     progress.done()
     if result.ok:
-        span = (
-            f"records {result.first_seq} to {result.last_seq}" if result.checked else "no records"
-        )
-        print(f"chain intact: {result.checked} records checked ({span})")
+        count = len(result.chains)
+        print(f"log intact: {result.checked} records checked in {count} chain{'s' * (count != 1)}")
+        for state in result.chains:
+            span = (
+                f"records {state.chain}.{state.first_seq} to {state.chain}.{state.last_seq}"
+                if state.size
+                else "no records"
+            )
+            print(f"  chain {state.chain}: {span}")
+        if args.pin:
+            print("pin holds: the log still holds the heads it names")
+        # Kept outside the database, the pin shows a chain rewritten or removed later on.
+        print(f"pin: {result.pin}")
         return EXIT_OK
     reason = result.reason.value if result.reason else "?"
-    print(
-        f"chain BROKEN at record {result.broken_seq} ({reason}): {result.detail}; "
-        f"{result.checked} records before it are intact"
-    )
+    where = f" at {'record ' if result.broken_seq is not None else ''}{result.broken_ref}"
+    if result.reason in (BreakReason.PIN_MISMATCH, BreakReason.PIN_PURGED):
+        after = f"the chains themselves are intact ({result.checked} records)"
+    else:
+        after = f"{result.checked} records before it are intact"
+    print(f"log BROKEN{where if result.broken_ref else ''} ({reason}): {result.detail}; {after}")
     return EXIT_FAILED
+
+
+def _upgrade(args: argparse.Namespace, log: StoredConsentLog, progress_on: bool) -> int:
+    # Opening the log migrates it and adds the chains asked for (see _prepare_schema); a large
+    # PostgreSQL log may need a longer --timeout than the app's for the key's new index.
+    count = len(log.chain_states())
+    print(f"schema version {SCHEMA_VERSION}, {count} chain{'s' * (count != 1)}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -129,14 +129,26 @@ def test_hash_format_is_stable() -> None:
     # Logs written today must verify with every later release: this value may never change.
     # The documented form: sorted keys, no spaces, UTF-8, time in fixed-width UTC.
     canonical = (
-        '{"consent_id":"fixed","granted":["analytical","necessary"],"ip":null,'
+        '{"chain":1,"consent_id":"fixed","granted":["analytical","necessary"],"ip":null,'
         '"prev_hash":"' + GENESIS + '","refused":["marketing","preference"],'
         '"revision":"2026-11","seq":1,"services":[],"source":"banner",'
         '"texts_hash":"' + TEXTS_HASH + '","time":"2026-11-23T09:30:00.000000Z",'
-        '"user_agent":null,"v":1}'
+        '"user_agent":null,"v":2}'
     )
     record = SQLiteConsentLog(":memory:").append_sync(entry("fixed"))
+    assert record.version == 2
     assert record.hash == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_format_1_records_keep_the_hash_they_were_written_with() -> None:
+    # Records of consentgate before several chains (format 1) hash without "chain": the very
+    # value that release's test pinned.
+    record = dataclasses.replace(
+        SQLiteConsentLog(":memory:").append_sync(entry("fixed")), version=1, hash=""
+    )
+    assert record.expected_hash() == (
+        "dc7d259c9c0f5456b6918df5f792ee998df7b1879d86d9fda3cb6235758183be"
+    )
 
 
 # -- privacy ------------------------------------------------------------------------------------
@@ -196,7 +208,9 @@ def test_intact_chain_verifies(log: StoredConsentLog) -> None:
     result = log.verify()
 
     assert result.ok
-    assert (result.checked, result.first_seq, result.last_seq) == (25, 1, 25)
+    assert result.checked == 25
+    assert (result.chains[0].first_seq, result.chains[0].last_seq) == (1, 25)
+    assert all(state.size == 0 for state in result.chains[1:])
 
 
 def test_empty_log_verifies(log: StoredConsentLog) -> None:
@@ -211,7 +225,8 @@ def test_edited_record_is_named(log: StoredConsentLog, target: str) -> None:
     result = log.verify()
 
     assert not result.ok
-    assert result.broken_seq == 7
+    assert (result.broken_chain, result.broken_seq) == (1, 7)
+    assert result.broken_ref == "1.7"
     assert result.reason is BreakReason.ALTERED
     assert result.checked == 6
 
@@ -238,7 +253,7 @@ def test_deleted_record_is_named(log: StoredConsentLog, target: str) -> None:
     result = log.verify()
 
     assert (result.broken_seq, result.reason) == (6, BreakReason.MISSING)
-    assert "6 to 7" in result.detail
+    assert "1.6 to 1.7" in result.detail
 
 
 def test_records_cut_from_the_end_are_noticed(log: StoredConsentLog, target: str) -> None:
@@ -258,7 +273,7 @@ def test_mangled_record_is_reported_not_raised(log: StoredConsentLog, target: st
     result = log.verify()
 
     assert (result.broken_seq, result.reason) == (3, BreakReason.UNREADABLE)
-    with pytest.raises(ConsentLogError, match="record 3"):
+    with pytest.raises(ConsentLogError, match=r"record 1\.3"):
         list(log.iter_records())
 
 
@@ -271,15 +286,15 @@ def test_purge_removes_old_records_and_the_rest_still_verifies(log: StoredConsen
 
     result = log.purge(NOW - timedelta(days=365), batch=7)
 
-    assert result.purged == 30 and result.first_seq == 31
+    assert result.purged == 30 and result.start_of(1) == 31
     assert [r.consent_id for r in log.iter_records()][:2] == ["new-0", "new-1"]
     assert log.records_for_sync("old-0") == []
     state = log.chain_state()
     assert (state.first_seq, state.purged) == (31, 30)
     verified = log.verify()
-    assert verified.ok and verified.checked == 20 and verified.first_seq == 31
+    assert verified.ok and verified.checked == 20 and verified.chains[0].first_seq == 31
     log.append_sync(entry("after"))
-    assert log.verify().ok and log.verify().last_seq == 51
+    assert log.verify().ok and log.verify().chains[0].last_seq == 51
 
 
 def test_purge_dry_run_deletes_nothing(log: StoredConsentLog) -> None:
@@ -288,7 +303,7 @@ def test_purge_dry_run_deletes_nothing(log: StoredConsentLog) -> None:
 
     result = log.purge(NOW - timedelta(days=30), dry_run=True)
 
-    assert (result.purged, result.first_seq, result.dry_run) == (5, 6, True)
+    assert (result.purged, result.start_of(1), result.dry_run) == (5, 6, True)
     assert sum(1 for _ in log.iter_records()) == 6
 
 
@@ -342,7 +357,7 @@ def test_200_concurrent_appends_leave_200_chained_records(log: StoredConsentLog)
     assert result.ok and result.checked == 200
 
 
-def test_two_servers_appending_at_once_share_one_chain(target: str) -> None:
+def test_two_servers_appending_at_once_keep_a_verifiable_log(target: str) -> None:
     # Two logs on one store stand for two app servers: only the database serialises them.
     logs = [open_log(target), open_log(target)]
     start = threading.Barrier(2)
@@ -428,7 +443,7 @@ def test_schema_is_created_with_a_version(log: StoredConsentLog, target: str) ->
     log.append_sync(entry())
 
     assert raw_execute(target, "SELECT version FROM consentgate_schema") == [(SCHEMA_VERSION,)]
-    assert raw_execute(target, "SELECT DISTINCT version FROM consentgate_log") == [(1,)]
+    assert raw_execute(target, "SELECT DISTINCT version FROM consentgate_log") == [(2,)]
 
 
 def test_reopening_keeps_the_records(target: str) -> None:

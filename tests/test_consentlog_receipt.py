@@ -84,7 +84,8 @@ def test_html_receipt_shows_each_choice_newest_first(log: StoredConsentLog) -> N
     assert status == 200
     assert headers["content-type"].startswith("text/html")
     assert headers["x-robots-tag"] == "noindex"
-    assert body.index('id="record-2"') < body.index('id="record-1"')
+    assert body.index('id="record-1.2"') < body.index('id="record-1.1"')
+    assert "#1.2, " in body
     assert "Cookie settings page" in body and "Cookie banner" in body
     assert "Statistics, Strictly necessary" in body  # titles, not internal names
     assert "YouTube" in body and "198.51.100.0" in body and "198.51.100.23" not in body

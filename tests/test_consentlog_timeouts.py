@@ -1,8 +1,9 @@
 """Fail closed, and soon: whatever the database does, a choice is answered within the log's bound.
 
-A writer that keeps the chain row locked, a thread of this process stuck on the database, an app
-server frozen in the middle of an append: each turns into a ``ConsentLogError`` (a 503 at the
-consent endpoint) within ``timeout`` seconds, and the log works again once the cause is gone.
+Writers that keep every chain row locked, a thread of this process stuck on the database, an app
+server frozen in the middle of an append to the log's only chain: each turns into a
+``ConsentLogError`` (a 503 at the consent endpoint) within ``timeout`` seconds, and the log works
+again once the cause is gone. While a chain is free, an append takes it and waits for nobody.
 """
 
 from __future__ import annotations
@@ -65,12 +66,17 @@ def with_options(url: str, options: str = "", **parameters: str) -> str:
 
 
 @contextmanager
-def chain_row_held(url: str) -> Iterator[psycopg.Connection[Any]]:
-    """Another server's transaction keeping the chain row locked until the block ends."""
+def chain_rows_held(url: str, chains: list[int] | None = None) -> Iterator[list[int]]:
+    """Another server's transaction keeping chain rows (all of them by default) locked."""
     with psycopg.connect(url) as holder:
-        holder.execute("SELECT last_seq FROM consentgate_chain WHERE id = 1 FOR UPDATE")
+        if chains is None:
+            rows = holder.execute("SELECT id FROM consentgate_chain FOR UPDATE").fetchall()
+        else:
+            rows = holder.execute(
+                "SELECT id FROM consentgate_chain WHERE id = ANY(%s) FOR UPDATE", (chains,)
+            ).fetchall()
         try:
-            yield holder
+            yield sorted(row[0] for row in rows)
         finally:
             holder.rollback()
 
@@ -83,13 +89,32 @@ def elapsed_below(seconds: float) -> Iterator[None]:
     assert took < seconds, f"answered after {took:.1f} s, bound {seconds} s"
 
 
-# -- another server holds the chain row ---------------------------------------------------------
+# -- other servers hold chain rows --------------------------------------------------------------
 
 
-def test_an_append_behind_a_held_chain_row_fails_within_the_bound_then_works(pg_url: str) -> None:
+def test_an_append_takes_a_chain_nobody_holds_without_waiting(pg_url: str) -> None:
     with open_log(pg_url, timeout=BOUND) as log:
         log.append_sync(entry("before"))
-        with chain_row_held(pg_url):
+        with chain_rows_held(pg_url, [1]) as held:
+            assert held == [1]
+            # Waiting on chain 1 would fail after the bound: these go through, in chain 2.
+            with elapsed_below(BOUND):
+                first = asyncio.run(log.append(entry("async")))
+                second = log.append_sync(entry("sync"))
+            assert (first.ref, second.ref) == ("2.1", "2.2")
+            with chain_rows_held(pg_url, list(range(2, 8))), elapsed_below(BOUND):
+                assert log.append_sync(entry("last free")).ref == "8.1"
+
+        assert log.append_sync(entry("after")).ref == "1.2"
+        result = log.verify()
+        assert result.ok and result.checked == 5
+
+
+def test_an_append_with_every_chain_held_fails_within_the_bound_then_works(pg_url: str) -> None:
+    with open_log(pg_url, timeout=BOUND) as log:
+        log.append_sync(entry("before"))
+        with chain_rows_held(pg_url) as held:
+            assert held == list(range(1, 9))
             with elapsed_below(BOUND + MARGIN), pytest.raises(ConsentLogError) as failure:
                 asyncio.run(log.append(entry("async")))
             assert "consent log" in str(failure.value)
@@ -104,9 +129,9 @@ def test_an_append_behind_a_held_chain_row_fails_within_the_bound_then_works(pg_
         assert log.records_for_sync("sync") == []
 
 
-def test_a_burst_of_appends_behind_a_held_row_all_fail_within_the_bound(pg_url: str) -> None:
-    # One of them waits on the row, the others on this process's lock behind it: none waits
-    # longer than the bound for either.
+def test_a_burst_of_appends_behind_held_rows_all_fail_within_the_bound(pg_url: str) -> None:
+    # One of them waits on a chain's row, the others on this process's lock behind it: none
+    # waits longer than the bound for either.
     async def burst(log: StoredConsentLog) -> list[object]:
         return await asyncio.gather(
             *(log.append(entry(f"b{i}")) for i in range(8)), return_exceptions=True
@@ -114,7 +139,7 @@ def test_a_burst_of_appends_behind_a_held_row_all_fail_within_the_bound(pg_url: 
 
     with open_log(pg_url, timeout=BOUND) as log:
         log.chain_state()
-        with chain_row_held(pg_url), elapsed_below(BOUND + MARGIN):
+        with chain_rows_held(pg_url), elapsed_below(BOUND + MARGIN):
             outcomes = asyncio.run(burst(log))
 
         assert all(isinstance(o, ConsentLogError) for o in outcomes), outcomes
@@ -129,7 +154,7 @@ def test_a_worker_stuck_past_the_database_bounds_is_abandoned(pg_url: str) -> No
     unbounded = with_options(pg_url, "-c lock_timeout=0 -c statement_timeout=0")
     with open_log(unbounded, timeout=BOUND) as log:
         log.chain_state()
-        with chain_row_held(pg_url):
+        with chain_rows_held(pg_url):
             with elapsed_below(BOUND + MARGIN), pytest.raises(ConsentLogError, match="no answer"):
                 asyncio.run(log.append(entry("stuck")))
             # The stuck thread keeps this process's lock: the next choice is refused in time
@@ -146,11 +171,11 @@ def test_a_worker_stuck_past_the_database_bounds_is_abandoned(pg_url: str) -> No
         assert log.verify().ok
 
 
-def test_the_consent_endpoint_answers_503_while_the_chain_row_is_held(pg_url: str) -> None:
+def test_the_consent_endpoint_answers_503_while_every_chain_is_held(pg_url: str) -> None:
     with open_log(pg_url, timeout=BOUND) as log:
         log.chain_state()
         with client(make_app(consent_log=log)) as c:
-            with chain_row_held(pg_url), elapsed_below(BOUND + MARGIN):
+            with chain_rows_held(pg_url), elapsed_below(BOUND + MARGIN):
                 refused = choose(c, "accept_all")
 
             assert refused.status_code == 503
@@ -346,10 +371,10 @@ def read_line(process: subprocess.Popen[str], expected: Callable[[str], bool]) -
     return line
 
 
-def test_an_app_server_frozen_holding_the_chain_row_is_cut_off(pg_url: str) -> None:
+def test_an_app_server_frozen_holding_the_only_chain_is_cut_off(pg_url: str) -> None:
     # A host lost in the middle of an append: its session stays open, idle in its transaction,
     # until the server ends it after the bound; the other servers go on.
-    with open_log(pg_url, timeout=BOUND + MARGIN) as log:
+    with open_log(pg_url, timeout=BOUND + MARGIN, chains=1) as log:
         log.chain_state()
         frozen = writer(pg_url, "frozen", 1, freeze=True)
         with reaped([frozen]):
@@ -364,7 +389,25 @@ def test_an_app_server_frozen_holding_the_chain_row_is_cut_off(pg_url: str) -> N
         assert log.verify().ok
 
 
-def test_several_app_servers_one_killed_share_one_verifiable_chain(pg_url: str) -> None:
+def test_an_app_server_frozen_holding_a_chain_holds_up_nobody(pg_url: str) -> None:
+    with open_log(pg_url, timeout=BOUND + MARGIN) as log:
+        log.chain_state()
+        frozen = writer(pg_url, "frozen", 1, freeze=True)
+        with reaped([frozen]):
+            read_line(frozen, lambda line: line == "holding\n")
+
+            # Before the frozen server is cut off (after BOUND): it holds chain 1, not us.
+            with elapsed_below(BOUND):
+                record = log.append_sync(entry("other server"))
+
+            assert record.ref == "2.1"
+            frozen.send_signal(signal.SIGKILL)
+        assert log.records_for_sync("frozen-0") == []
+        assert log.append_sync(entry("after")).consent_id == "after"
+        assert log.verify().ok
+
+
+def test_several_app_servers_one_killed_share_one_verifiable_log(pg_url: str) -> None:
     with open_log(pg_url) as log:
         log.chain_state()
     processes = [writer(pg_url, f"s{n}", 150) for n in range(3)]

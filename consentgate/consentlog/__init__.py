@@ -1,7 +1,8 @@
 """Proof of consent: every choice appended to a tamper-evident log (GDPR Art. 7(1)).
 
-``open_log()`` gives the embedded SQLite log by default, or a PostgreSQL one for a URL; both
-keep one hash chain per store that ``consentgate log verify`` checks end to end.
+``open_log()`` gives the embedded SQLite log by default, or a PostgreSQL one for a URL. Records
+are kept in hash chains (one on SQLite, eight by default on PostgreSQL, so that app servers append
+side by side) that ``consentgate log verify`` checks end to end.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from .store import (
     PurgeResult,
     StoredConsentLog,
     VerifyResult,
+    format_pin,
+    head_digest,
+    parse_pin,
 )
 
 __all__ = [
@@ -47,7 +51,10 @@ __all__ = [
     "StoredConsentLog",
     "VerifyResult",
     "anonymise_ip",
+    "format_pin",
+    "head_digest",
     "open_log",
+    "parse_pin",
     "truncate_user_agent",
 ]
 
@@ -62,6 +69,7 @@ def open_log(
     user_agent_max: int = USER_AGENT_MAX,
     create: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
+    chains: int | None = None,
 ) -> StoredConsentLog:
     """The consent log at ``target``.
 
@@ -77,6 +85,11 @@ def open_log(
     PostgreSQL sessions also get ``idle_in_transaction_session_timeout`` and libpq a connect
     timeout and TCP keepalives; a setting the URL names itself (``?keepalives_idle=10``,
     ``?options=-c lock_timeout=2s``) is left as the URL says.
+
+    ``chains``: how many hash chains the log keeps, set when it is created (default 8 on
+    PostgreSQL: up to 8 app servers append at the same instant without waiting on each other).
+    A larger number given for an existing log adds chains when it is opened; a smaller one
+    changes nothing, since chains are never removed. SQLite keeps one chain.
     """
     options: dict[str, Any] = {
         "store_user_agent": store_user_agent,
@@ -84,6 +97,7 @@ def open_log(
         "user_agent_max": user_agent_max,
         "create": create,
         "timeout": timeout,
+        "chains": chains,
     }
     if target is None or target == "":
         return SQLiteConsentLog(Path.cwd() / DEFAULT_FILENAME, **options)

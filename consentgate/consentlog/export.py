@@ -1,4 +1,8 @@
-"""Streaming export of consent records as JSON Lines or CSV: one record in memory at a time."""
+"""Streaming export of consent records as JSON Lines or CSV: one record in memory at a time.
+
+Records come chain by chain, each chain in order, so an auditor can check each chain on its own
+as it is read (``chain`` and ``seq`` name a record; ``prev_hash`` links it within its chain).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from .records import ConsentRecord, format_time
 FORMATS = ("jsonl", "csv")
 
 CSV_FIELDS = (
+    "chain",
     "seq",
     "time",
     "consent_id",
@@ -66,6 +71,7 @@ def csv_row(record: ConsentRecord) -> list[str | int]:
     if user_agent.startswith(_FORMULA_START):
         user_agent = "'" + user_agent
     return [
+        record.chain,
         record.seq,
         format_time(record.time),
         record.consent_id,

@@ -1,9 +1,10 @@
 """PostgreSQL storage (psycopg 3): one log for any number of app servers.
 
-Appends lock the single chain row (``SELECT ... FOR UPDATE``) inside their transaction, so
-servers take turns extending the chain and it stays linear.
+An append locks the row of the first chain no other transaction holds (``SELECT ... FOR UPDATE
+SKIP LOCKED``) inside its transaction, and extends that chain: up to N servers append at once,
+and each chain stays linear. Only when all N are held does an append wait, for one of them.
 
-One server holding that row too long must not stall the others, nor a lost host hold it for hours:
+One server holding a row too long must not stall the others, nor a lost host hold it for hours:
 every session bounds its lock waits, statements and idle transactions by the log's ``timeout``,
 and libpq gets a connect timeout and TCP keepalives, so a dead peer is noticed on either side.
 """
@@ -22,15 +23,20 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 
-from .records import GENESIS
-from .store import COLUMNS, SCHEMA_VERSION, ConsentLogError, StoredConsentLog
+from .store import COLUMNS, MAX_CHAINS, ConsentLogError, StoredConsentLog
 
-_SCHEMA = (
-    # Two servers starting at once must not both create the tables.
-    "SELECT pg_advisory_xact_lock(hashtext('consentgate_schema'))",
-    "CREATE TABLE IF NOT EXISTS consentgate_schema (version integer NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS consentgate_log (
-        seq bigint PRIMARY KEY,
+_SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtext('consentgate_schema'))"
+
+#: Chains a new PostgreSQL log gets: more app servers than this appending at the same instant
+#: take turns (see the README's figures).
+DEFAULT_CHAINS = 8
+
+# The tables at SCHEMA_VERSION.
+_CREATE = (
+    "CREATE TABLE consentgate_schema (version integer NOT NULL)",
+    """CREATE TABLE consentgate_log (
+        chain integer NOT NULL DEFAULT 1,
+        seq bigint NOT NULL,
         version integer NOT NULL,
         consent_id text NOT NULL,
         time timestamptz NOT NULL,
@@ -43,12 +49,13 @@ _SCHEMA = (
         user_agent text,
         ip text,
         prev_hash text NOT NULL,
-        hash text NOT NULL
+        hash text NOT NULL,
+        CONSTRAINT consentgate_log_pkey PRIMARY KEY (chain, seq)
     )""",
-    "CREATE INDEX IF NOT EXISTS consentgate_log_consent_id ON consentgate_log (consent_id)",
-    "CREATE INDEX IF NOT EXISTS consentgate_log_time ON consentgate_log (time)",
-    """CREATE TABLE IF NOT EXISTS consentgate_chain (
-        id integer PRIMARY KEY CHECK (id = 1),
+    "CREATE INDEX consentgate_log_consent_id ON consentgate_log (consent_id)",
+    "CREATE INDEX consentgate_log_time ON consentgate_log (time)",
+    """CREATE TABLE consentgate_chain (
+        id integer PRIMARY KEY CONSTRAINT consentgate_chain_id_check CHECK (id >= 1),
         first_seq bigint NOT NULL,
         first_prev_hash text NOT NULL,
         last_seq bigint NOT NULL,
@@ -56,11 +63,21 @@ _SCHEMA = (
         purged bigint NOT NULL,
         purged_at timestamptz
     )""",
-    f"""INSERT INTO consentgate_chain VALUES (1, 1, '{GENESIS}', 0, '{GENESIS}', 0, NULL)
-        ON CONFLICT (id) DO NOTHING""",
-    f"""INSERT INTO consentgate_schema (version)
-        SELECT {SCHEMA_VERSION} WHERE NOT EXISTS (SELECT 1 FROM consentgate_schema)""",
 )
+
+_MIGRATIONS = {
+    1: (
+        # A constant default is stored once, not written into every row (PostgreSQL 11+); it
+        # also lets a server still on the previous version append, to chain 1, during a
+        # rolling upgrade: that version locks chain 1's row, as this one does to extend it.
+        "ALTER TABLE consentgate_log ADD COLUMN chain integer NOT NULL DEFAULT 1",
+        # Rebuilds the key's index: the one step that takes time on a large log.
+        "ALTER TABLE consentgate_log DROP CONSTRAINT consentgate_log_pkey",
+        "ALTER TABLE consentgate_log ADD CONSTRAINT consentgate_log_pkey PRIMARY KEY (chain, seq)",
+        "ALTER TABLE consentgate_chain DROP CONSTRAINT consentgate_chain_id_check",
+        "ALTER TABLE consentgate_chain ADD CONSTRAINT consentgate_chain_id_check CHECK (id >= 1)",
+    ),
+}
 
 
 #: libpq's TCP keepalives: a server that vanished (host lost, network cut) is given up on after
@@ -116,6 +133,11 @@ class PostgresConsentLog(StoredConsentLog):
     backend = "postgresql"
     driver_errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.Error, OSError)
     lock_clause = " FOR UPDATE"
+    skip_locked_clause = " FOR UPDATE SKIP LOCKED"
+    default_chains = DEFAULT_CHAINS
+    max_chains = MAX_CHAINS
+    create_statements = _CREATE
+    migrations = _MIGRATIONS
     placeholder = "%s"
     select_columns = COLUMNS.replace(
         "granted, refused, services", "granted::text, refused::text, services::text"
@@ -154,19 +176,18 @@ class PostgresConsentLog(StoredConsentLog):
                     [item for pair in self._settings.items() for item in pair],
                 )
             self._conn = conn
-            if not self.create:
-                row = conn.execute("SELECT to_regclass('consentgate_schema')").fetchone()
-                if row is None or row[0] is None:
-                    raise ConsentLogError(f"there is no consent log at {self.location}")
-            else:
-                with conn.transaction():
-                    for statement in _SCHEMA:
-                        conn.execute(statement)
-            self._check_schema_version()
+            with conn.transaction():
+                # Servers starting at once must not both create (or migrate) the tables.
+                conn.execute(_SCHEMA_LOCK)
+                self._prepare_schema()
         except BaseException:
             self._conn = None
             conn.close()
             raise
+
+    def _tables_exist(self) -> bool:
+        row = self._execute("SELECT to_regclass('consentgate_schema')").fetchone()
+        return row is not None and row[0] is not None
 
     def _disconnect(self) -> None:
         if self._conn is not None:

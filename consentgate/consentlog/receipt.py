@@ -46,7 +46,9 @@ def receipt_context(
     for record in records:
         rows.append(
             {
-                "seq": record.seq,
+                # The record's name, chain.seq: a number alone repeats from chain to chain.
+                "seq": record.ref,
+                "chain": record.chain,
                 "time": record.as_dict()["time"],
                 "when": record.time.strftime("%Y-%m-%d %H:%M:%S UTC"),
                 "source": record.source,

@@ -1,13 +1,16 @@
-"""What one consent record holds, how it is hashed into the chain, and how visitor data is reduced.
+"""What one consent record holds, how it is hashed into its chain, and how visitor data is reduced.
 
-A record's ``hash`` covers every stored field plus the previous record's hash, so editing,
-deleting or reordering stored records breaks the chain at the first record touched.
+A record's ``hash`` covers every stored field plus the previous record's hash in its chain, so
+editing, deleting or reordering stored records breaks the chain at the first record touched.
 
 So that anyone can check a record without consentgate: ``hash`` is the SHA-256 (hex) of the UTF-8
-JSON object, keys sorted, no whitespace, of ``v`` (record format, 1), ``seq``, ``consent_id``,
-``time`` (``YYYY-MM-DDTHH:MM:SS.ffffffZ``), ``granted``, ``refused``, ``services`` (sorted
-lists), ``revision``, ``texts_hash``, ``source``, ``user_agent``, ``ip`` (``null`` when not kept)
-and ``prev_hash`` (64 zeros for the first record of a store).
+JSON object, keys sorted, no whitespace, of ``v`` (record format, 2), ``chain``, ``seq``,
+``consent_id``, ``time`` (``YYYY-MM-DDTHH:MM:SS.ffffffZ``), ``granted``, ``refused``,
+``services`` (sorted lists), ``revision``, ``texts_hash``, ``source``, ``user_agent``, ``ip``
+(``null`` when not kept) and ``prev_hash`` (64 zeros for the first record of a chain).
+
+Format 1, written before the log had several chains, is the same without ``chain``: its records
+all sit in chain 1 and keep verifying as they were hashed.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from typing import Any
 #: ``prev_hash`` of the first record ever appended to a store.
 GENESIS = "0" * 64
 #: Bumped when the hashed payload changes; stored per record so old records keep verifying.
-RECORD_VERSION = 1
+#: 2 added ``chain``.
+RECORD_VERSION = 2
 #: Default cut for stored user agents: enough to tell browser and platform, not a fingerprint.
 USER_AGENT_MAX = 160
 
@@ -92,11 +96,20 @@ class ConsentRecord:
     prev_hash: str
     hash: str
     version: int = RECORD_VERSION
+    #: Which of the log's chains holds the record; ``seq`` counts within it.
+    chain: int = 1
+
+    @property
+    def ref(self) -> str:
+        """The record's name in messages: ``chain.seq``."""
+        return f"{self.chain}.{self.seq}"
 
     def payload(self) -> dict[str, Any]:
         """The hashed content: every field but ``hash`` itself."""
         data = self.as_dict()
         del data["hash"], data["version"]
+        if self.version < 2:  # format 1 did not hash the chain (it had one)
+            del data["chain"]
         data["v"] = self.version
         return data
 
@@ -106,6 +119,7 @@ class ConsentRecord:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form, as exported and shown on receipts."""
         return {
+            "chain": self.chain,
             "seq": self.seq,
             "consent_id": self.consent_id,
             "time": format_time(self.time),
@@ -176,11 +190,12 @@ def build_record(
     seq: int,
     prev_hash: str,
     *,
+    chain: int = 1,
     store_user_agent: bool,
     store_ip: bool,
     user_agent_max: int = USER_AGENT_MAX,
 ) -> ConsentRecord:
-    """The record ``entry`` becomes at position ``seq`` after a record hashed ``prev_hash``."""
+    """The record ``entry`` becomes at ``seq`` in ``chain``, after a record hashed ``prev_hash``."""
     unhashed = ConsentRecord(
         seq=seq,
         consent_id=entry.consent_id,
@@ -197,5 +212,6 @@ def build_record(
         ip=anonymise_ip(entry.ip) if store_ip else None,
         prev_hash=prev_hash,
         hash="",
+        chain=chain,
     )
     return replace(unhashed, hash=unhashed.expected_hash())

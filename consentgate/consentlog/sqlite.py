@@ -12,9 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .records import GENESIS, format_time, parse_time
+from .records import format_time, parse_time
 from .store import (
-    SCHEMA_VERSION,
     ConsentLogError,
     StoredConsentLog,
     json_names,
@@ -23,44 +22,55 @@ from .store import (
 #: The log file used when none is configured, relative to the working directory.
 DEFAULT_FILENAME = "consentgate.sqlite3"
 
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS consentgate_schema (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS consentgate_log (
-    seq INTEGER PRIMARY KEY,
-    version INTEGER NOT NULL,
-    consent_id TEXT NOT NULL,
-    time TEXT NOT NULL,
-    granted TEXT NOT NULL,
-    refused TEXT NOT NULL,
-    services TEXT NOT NULL,
-    revision TEXT NOT NULL,
-    texts_hash TEXT NOT NULL,
-    source TEXT NOT NULL,
-    user_agent TEXT,
-    ip TEXT,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS consentgate_log_consent_id ON consentgate_log (consent_id);
-CREATE INDEX IF NOT EXISTS consentgate_log_time ON consentgate_log (time);
-CREATE TABLE IF NOT EXISTS consentgate_chain (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    first_seq INTEGER NOT NULL,
-    first_prev_hash TEXT NOT NULL,
-    last_seq INTEGER NOT NULL,
-    last_hash TEXT NOT NULL,
-    purged INTEGER NOT NULL,
-    purged_at TEXT
-);
-INSERT OR IGNORE INTO consentgate_chain VALUES (1, 1, '{GENESIS}', 0, '{GENESIS}', 0, NULL);
-INSERT INTO consentgate_schema (version)
-    SELECT {SCHEMA_VERSION} WHERE NOT EXISTS (SELECT 1 FROM consentgate_schema);
-"""
+# The tables at SCHEMA_VERSION. SQLite keeps one chain, so records stay keyed by ``seq`` alone (a
+# rowid: no rebuild of a large table to migrate) and ``chain`` is always 1.
+_CREATE = (
+    "CREATE TABLE consentgate_schema (version INTEGER NOT NULL)",
+    """CREATE TABLE consentgate_log (
+        seq INTEGER PRIMARY KEY,
+        version INTEGER NOT NULL,
+        consent_id TEXT NOT NULL,
+        time TEXT NOT NULL,
+        granted TEXT NOT NULL,
+        refused TEXT NOT NULL,
+        services TEXT NOT NULL,
+        revision TEXT NOT NULL,
+        texts_hash TEXT NOT NULL,
+        source TEXT NOT NULL,
+        user_agent TEXT,
+        ip TEXT,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        chain INTEGER NOT NULL DEFAULT 1 CHECK (chain = 1)
+    )""",
+    "CREATE INDEX consentgate_log_consent_id ON consentgate_log (consent_id)",
+    "CREATE INDEX consentgate_log_time ON consentgate_log (time)",
+    """CREATE TABLE consentgate_chain (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        first_seq INTEGER NOT NULL,
+        first_prev_hash TEXT NOT NULL,
+        last_seq INTEGER NOT NULL,
+        last_hash TEXT NOT NULL,
+        purged INTEGER NOT NULL,
+        purged_at TEXT
+    )""",
+)
+
+_MIGRATIONS = {
+    # The default 1 also lets a server still on the previous version append (to chain 1, the
+    # only one) during a rolling upgrade.
+    1: (
+        "ALTER TABLE consentgate_log "
+        "ADD COLUMN chain INTEGER NOT NULL DEFAULT 1 CHECK (chain = 1)",
+    ),
+}
 
 
 class SQLiteConsentLog(StoredConsentLog):
     backend = "sqlite"
     driver_errors: ClassVar[tuple[type[Exception], ...]] = (sqlite3.Error, OSError)
+    create_statements = _CREATE
+    migrations = _MIGRATIONS
 
     def __init__(self, path: str | os.PathLike[str], **options: Any) -> None:
         super().__init__(**options)
@@ -88,13 +98,17 @@ class SQLiteConsentLog(StoredConsentLog):
             conn.execute("PRAGMA synchronous=FULL")
             self._conn = conn
             with self._transaction(time.monotonic() + self.timeout):
-                for statement in _statements(_SCHEMA):
-                    conn.execute(statement)
-            self._check_schema_version()
+                self._prepare_schema()
         except BaseException:
             self._conn = None
             conn.close()
             raise
+
+    def _tables_exist(self) -> bool:
+        row = self._execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'consentgate_schema'"
+        ).fetchone()
+        return row is not None
 
     def _disconnect(self) -> None:
         if self._conn is not None:
@@ -162,8 +176,3 @@ def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
             if getattr(exc, "sqlite_errorname", "") != "SQLITE_BUSY" or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
-
-
-def _statements(script: str) -> list[str]:
-    # executescript() would commit the open transaction first; run statement by statement.
-    return [s.strip() for s in script.split(";") if s.strip()]
