@@ -28,6 +28,7 @@ from consentgate.consentlog import (
     GENESIS,
     BreakReason,
     ConsentEntry,
+    ConsentLogError,
     ConsentRecord,
     StoredConsentLog,
     head_digest,
@@ -600,6 +601,26 @@ def test_tampering_with_a_migrated_record_is_found(target: str) -> None:
         result = log.verify()
 
     assert (result.broken_ref, result.reason) == ("1.4", BreakReason.ALTERED)
+
+
+def test_a_failed_migration_leaves_the_old_log_as_it_was_and_says_what_to_do(
+    target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hashes = write_old_log(target, 3)
+    # A column of that name already there makes the first step fail, as a timeout would.
+    raw_execute(target, "ALTER TABLE consentgate_log ADD COLUMN chain text")
+
+    with open_log(target) as log, pytest.raises(ConsentLogError, match="log upgrade") as failure:
+        log.append_sync(entry("refused"))
+
+    assert "left as it was" in str(failure.value)
+    assert raw_execute(target, "SELECT version FROM consentgate_schema") == [(1,)]
+    assert raw_execute(target, "SELECT hash FROM consentgate_log ORDER BY seq") == [
+        (h,) for h in hashes
+    ]
+    assert raw_execute(target, "SELECT COUNT(*) FROM consentgate_chain") == [(1,)]
+    code = main(["log", "upgrade", "--log", target])
+    assert code == 2 and "log upgrade --timeout" in capsys.readouterr().err
 
 
 def test_servers_upgrading_an_old_log_at_once_migrate_it_once(tmp_path: Path) -> None:

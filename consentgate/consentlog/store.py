@@ -789,8 +789,18 @@ class StoredConsentLog(ABC):
         while version < SCHEMA_VERSION:
             # 1 -> 2 keeps every record where it is: the one chain becomes chain 1, and its
             # records keep their numbers and format (and so their hashes).
-            for statement in self.migrations[version]:
-                self._execute(statement)
+            try:
+                for statement in self.migrations[version]:
+                    self._execute(statement)
+            except self.driver_errors as exc:
+                # Rolled back with the transaction. Rebuilding PostgreSQL's key is bounded by the
+                # timeout like every statement: a large log needs the command line's longer one.
+                raise ConsentLogError(
+                    f"could not upgrade the consent log at {self.location} to schema version "
+                    f"{version + 1}, so it is left as it was ({exc}); a large log may take "
+                    f"longer than the timeout of {self.timeout:g} s: run `consentgate log "
+                    "upgrade --timeout 600` once"
+                ) from exc
             version += 1
             self._execute("UPDATE consentgate_schema SET version = ?", (version,))
         count, highest = self._execute(
