@@ -257,6 +257,8 @@ class StoredConsentLog(ABC):
         self._lock = threading.Lock()
         self._ready = False
         self._closed = False
+        # The highest chain this log has seen: where an append picks a chain to wait for.
+        self._chains_seen = 1
         self._limiters: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, anyio.CapacityLimiter
         ] = weakref.WeakKeyDictionary()
@@ -466,13 +468,13 @@ class StoredConsentLog(ABC):
             + self.skip_locked_clause
         ).fetchone()
         if row is not None:
-            return self._chain_from(row)
+            state = self._chain_from(row)
+            self._chains_seen = max(self._chains_seen, state.chain)
+            return state
         # Every chain is held (by appends, or a purge): wait, within the bound, for one picked
         # at random, so waiters spread over the chains rather than all queue behind chain 1.
-        ids = [int(r[0]) for r in self._execute("SELECT id FROM consentgate_chain").fetchall()]
-        if not ids:
-            raise ConsentLogError(f"the consent log at {self.location} has no chain row")
-        return self._chain_state(random.choice(ids), lock=True)
+        # Chains are never removed, so any number up to the highest seen names one.
+        return self._chain_state(random.randint(1, max(1, self._chains_seen)), lock=True)
 
     def records_for_sync(self, consent_id: str) -> list[ConsentRecord]:
         return self._records_for(consent_id, None)
@@ -816,6 +818,7 @@ class StoredConsentLog(ABC):
                 "INSERT INTO consentgate_chain VALUES (?, 1, ?, 0, ?, 0, NULL)",
                 (chain, GENESIS, GENESIS),
             )
+        self._chains_seen = max(int(highest), wanted)
 
     # -- helpers -------------------------------------------------------------------------------
 
