@@ -17,7 +17,18 @@ Shapes:
 - ``HtmlRewriter.feed`` in 4 KB chunks (a visitor who granted only "necessary") of a page that
   is mostly one long piece, 1 / 4 / 16 MB: one start tag whose attribute value holds many
   ``>``; a ``<noscript>`` full of tags; an inline ``<script>``, a ``<style>``, a comment, a
-  ``<textarea>`` after an ``<svg>``, each with many ``<`` and ``>``; and plain text;
+  ``<textarea>`` after an ``<svg>``, each with many ``<`` and ``>``; and plain text. Then the
+  shapes ef879d9 made linear (4 MB in 4 KB chunks took 0.5-2.8 s before; 1 MB of many
+  attributes ~5 s): a start tag whose single-quoted value holds many ``>``; a start tag of
+  very many attributes (``a=b c='>' d=">"`` repeated); a huge end tag whose quoted value
+  holds many ``>``: ``</script y='>>>…'>`` after a script, ``</iframe y='…'>`` after an
+  iframe, ``</p y=">>>…">``; a ``<script>``, ``<style>`` and ``<noscript>`` whose start tag
+  is half the size, full of ``>``, followed by content the other half; and, after an
+  ``<svg>`` (from which the rewriter reads such elements' content as markup too), a
+  ``<title>``, an ``<iframe>``'s content and a ``<style>``'s content full of ``<``, ``>`` and
+  quotes (the last measured linear already before ef879d9, its end search having resumed
+  since 0017d59: it stays as a guard). Each page must come out unchanged (nothing in it is a
+  tracker);
 - a response with 30 / 120 / 480 ``Set-Cookie`` headers (half of them trackers', dropped)
   through the middleware for a visitor who has not chosen yet;
 - a streamed HTML page of 1 / 4 / 16 MB (a ~2 KB block with trackers in it, repeated) through
@@ -32,7 +43,8 @@ longer than the budget (the last time times the last ratio, or 4): such a shape 
 process, so none inherits the allocator's state from the one before, and that process first
 frees a 30 MB block, so that glibc serves every step's big buffers alike (see
 ``settle_allocator``). A quadratic shape takes 20-40 s at 16x (three did before ef879d9), so
-a full run then lasted ~5.5 minutes; with every shape linear it lasts ~40 s, a quick one ~25 s.
+a full run then lasted ~5.5 minutes; with every shape linear (21 shapes) it lasts ~85 s, a
+quick one ~55 s.
 No network, no files. Exits 1 when a shape fails (or, with ``--strict``, is not linear).
 """
 
@@ -60,8 +72,12 @@ from consentgate import ConsentMiddleware  # noqa: E402
 from consentgate import middleware as middleware_module  # noqa: E402
 from consentgate.consent import Consent  # noqa: E402
 from consentgate.policy import Policy  # noqa: E402
-from consentgate.rewriter import Gate, HtmlRewriter  # noqa: E402
 from consentgate.vendors import BUILTIN_VENDORS  # noqa: E402
+
+try:  # the HTML engine's package; consentgate/rewriter.py before it moved there
+    from consentgate.html import Gate
+except ImportError:
+    from consentgate.rewriter import Gate  # type: ignore[no-redef,unused-ignore]
 
 SECRET = "bench-secret-long-enough-to-be-accepted-0123456789"  # (>= 32 characters)
 HOST = "shop.example.com"
@@ -261,19 +277,42 @@ def streamed_page(factor: int) -> Run:
 GATE = Gate(Policy(vendors=BUILTIN_VENDORS))
 
 
+HEAD = b"<!doctype html><html><head><title>t</title></head><body>\n"
+TAIL = b"\n<p>after</p></body></html>\n"
+
+
 def filled(open_: bytes, unit: bytes, close: bytes, size: int) -> bytes:
     """A page that is one element of ~``size`` bytes: ``open_``, ``unit`` repeated, ``close``."""
-    head = b"<!doctype html><html><head><title>t</title></head><body>\n" + open_
-    tail = close + b"\n<p>after</p></body></html>\n"
+    head = HEAD + open_
+    tail = close + TAIL
     return head + unit * ((size - len(head) - len(tail)) // len(unit) + 1) + tail
 
 
 def rewriter_shape(open_: bytes, unit: bytes, close: bytes) -> Callable[[int], Run]:
+    """A page that is one element of 1 / 4 / 16 MB (see ``filled``)."""
+    return rewriter_page(lambda size: filled(open_, unit, close, size))
+
+
+def tag_then_content(open_: bytes, tag_unit: bytes, middle: bytes, unit: bytes,
+                     close: bytes) -> Callable[[int], Run]:
+    """A page that is one element whose start tag is half of its ~1 / 4 / 16 MB and its
+    content the other half: ``open_``, ``tag_unit`` repeated, ``middle`` (which ends the
+    start tag), ``unit`` repeated, ``close``."""
+
+    def page(size: int) -> bytes:
+        half = (size - len(HEAD) - len(open_) - len(middle) - len(close) - len(TAIL)) // 2
+        return (HEAD + open_ + tag_unit * (half // len(tag_unit) + 1) + middle
+                + unit * (half // len(unit) + 1) + close + TAIL)
+
+    return rewriter_page(page)
+
+
+def rewriter_page(page_of: Callable[[int], bytes]) -> Callable[[int], Run]:
     def build(factor: int) -> Run:
-        page = filled(open_, unit, close, MB * factor)
+        page = page_of(MB * factor)
         chunks = chunked(page)
 
-        def rewriter() -> HtmlRewriter:
+        def rewriter() -> Any:  # (an HtmlRewriter)
             made = GATE.rewriter(frozenset({"necessary"}))
             assert made is not None
             return made
@@ -315,6 +354,34 @@ SHAPES = [
         b"</textarea>")),
     Shape("plain text", "1 MB", rewriter_shape(
         b"<p>", b"Plain words of an article, a > b, nothing else. ", b"</p>")),
+    # Fixed from quadratic to linear in ef879d9 (4 MB in 4 KB chunks took 0.5-2.8 s before):
+    Shape("one start tag, single-quoted value of '>'", "1 MB", rewriter_shape(
+        b"<div data-config='", b'a > b, "c" -> d >> e; ', b"'>x</div>")),
+    Shape("one start tag of very many attributes", "1 MB", rewriter_shape(
+        b"<div", b" a=b c='>' d=\">\"", b">x</div>")),
+    Shape("end tag </script y='>>>'> after a script", "1 MB", rewriter_shape(
+        b"<script>x</script y='", b'>>> a>b "c" <i> ', b"'>")),
+    Shape("end tag </iframe y='>>>'> after an iframe", "1 MB", rewriter_shape(
+        b"<iframe>x</iframe y='", b'>>> a>b "c" <i> ', b"'>")),
+    Shape('end tag </p y=">>>">', "1 MB", rewriter_shape(
+        b'<p>x</p y="', b">>> a>b 'c' <i> ", b'">')),
+    Shape("<script>: huge start tag, then content", "1 MB", tag_then_content(
+        b'<script data-x="', b"a>b <i> ", b'">',
+        b'if (a > b && c < d) { s = "<div>" + x + \'</p>\'; }\n', b"</script>")),
+    Shape("<style>: huge start tag, then content", "1 MB", tag_then_content(
+        b'<style media="', b"a>b <i> ", b'">',
+        b"ul > li > a:hover { color: #123; content: '<b>'; }\n", b"</style>")),
+    Shape("<noscript>: huge start tag, then content", "1 MB", tag_then_content(
+        b'<noscript data-x="', b"a>b <i> ", b'">',
+        b'<img src="/img/a.png" alt="a"><p>b</p> a>b ', b"</noscript>")),
+    Shape("<title> after an <svg>", "1 MB", rewriter_shape(
+        b"<svg width='1' height='1'></svg><title>", b"a>b </p> <i> x=' y=\" ",
+        b"</title>")),
+    Shape("<iframe> content after an <svg>", "1 MB", rewriter_shape(
+        b"<svg width='1' height='1'></svg><iframe>", b"a>b </p> <i> x=' y=\" ",
+        b"</iframe>")),
+    Shape("<style> content after an <svg>", "1 MB", rewriter_shape(
+        b"<svg width='1' height='1'></svg><style>", b"a>b </p> <i> x=' y=\" ", b"</style>")),
     Shape("response with many Set-Cookie headers", "30 headers", set_cookies),
     Shape("streamed page through the middleware", "1 MB", streamed_page),
 ]
