@@ -170,7 +170,7 @@ def withdrawal(factor: int) -> Run:
                        consent_id="bench",
                        given_at=datetime.now(UTC).replace(microsecond=0))
     cookies, trackers = cookie_header(12_000 * factor)
-    own = f"{mw.cookie_name}={mw.codec.dumps(accepted)}".encode()
+    own = f"{mw.cookie.full_name}={mw.codec.dumps(accepted)}".encode()
     headers = [(b"cookie", cookies + b"; " + own), (b"origin", ORIGIN.encode()),
                (b"content-type", b"application/x-www-form-urlencoded")]
     body = b"action=reject_all"

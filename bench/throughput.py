@@ -105,7 +105,7 @@ def wrapped(pages: dict[str, bytes], *, inject_settings: bool = True) -> Consent
 def cookie_for(mw: ConsentMiddleware, everything: bool) -> bytes:
     consent = Consent(granted=mw.policy.names if everything else mw.policy.required,
                       revision=mw.policy.revision, decided=True, consent_id="bench")
-    return f"{mw.cookie_name}={mw.codec.dumps(consent)}".encode()
+    return f"{mw.cookie.full_name}={mw.codec.dumps(consent)}".encode()
 
 
 async def one_pass(app: Any, pages: dict[str, bytes], cookie: bytes, passes: int) -> float:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+from starlette.responses import Response
 
 from .consent import Consent
 from .policy import Policy
@@ -62,6 +63,75 @@ _MISSING = Reading(None, Refusal.MISSING)
 
 def new_consent_id() -> str:
     return secrets.token_urlsafe(12)
+
+
+DAY = 24 * 60 * 60
+#: Shorter keys can be guessed, and a guessed key forges any visitor's consent.
+MIN_SECRET_LENGTH = 32
+#: A DNS host name as a cookie's Domain attribute may name it (no IP literal, no port).
+_HOST_NAME = re.compile(r"(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
+                        r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def host_name(value: str) -> bool:
+    """Whether ``value`` is a DNS host name (lowercase, no port): what a Domain may name."""
+    return _HOST_NAME.fullmatch(value) is not None
+
+
+def check_keys(keys: Sequence[str]) -> None:
+    """Refuses missing, empty or guessable signing keys (each of a rotation list)."""
+    if not keys or any(not isinstance(k, str) or not k for k in keys):
+        raise ValueError("secret_key must be a non-empty string or a list of non-empty strings")
+    if any(len(key) < MIN_SECRET_LENGTH for key in keys):
+        raise ValueError(
+            f"secret_key must be at least {MIN_SECRET_LENGTH} characters (each key, when "
+            "rotating): a short key can be guessed and every consent cookie forged. Make one "
+            "with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CookieSettings:
+    """How the consent cookie is set: ``ConsentMiddleware(..., cookie=CookieSettings(...))``.
+
+    ``max_age``: seconds a choice is valid, counted from the time of choice; ``domain`` shares
+    one choice across subdomains; ``secure`` None means "when the request is https";
+    ``host_prefix`` names the cookie ``__Host-<name>`` (which forces Secure and forbids a
+    Domain).
+    """
+
+    name: str = "consentgate"
+    max_age: int = 180 * DAY
+    domain: str | None = None
+    secure: bool | None = None
+    host_prefix: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_age, int) or self.max_age <= 0:
+            raise ValueError("CookieSettings.max_age must be a positive number of seconds")
+        if self.host_prefix and self.domain:
+            raise ValueError("CookieSettings(host_prefix=True) cannot be combined with a domain: "
+                             "__Host- cookies may not carry a Domain")
+        if self.host_prefix and self.secure is False:
+            raise ValueError("CookieSettings(host_prefix=True) requires secure cookies; "
+                             "drop secure=False")
+        if not self.name or any(ch in self.name for ch in " ;,=\t\r\n\"\\"):
+            raise ValueError(f"CookieSettings.name {self.name!r} is not a valid cookie name")
+        if self.domain is not None and not host_name(self.domain.lstrip(".").lower()):
+            raise ValueError(f"CookieSettings.domain {self.domain!r} is not a host name such as "
+                             "'example.com'")
+
+    @property
+    def full_name(self) -> str:
+        return f"__Host-{self.name}" if self.host_prefix else self.name
+
+    def header(self, value: str, https: bool) -> str:
+        """The ``Set-Cookie`` value that stores ``value``: HttpOnly, SameSite=Lax, Path=/."""
+        secure = True if self.host_prefix else (self.secure if self.secure is not None else https)
+        response = Response()
+        response.set_cookie(self.full_name, value, max_age=self.max_age, path="/",
+                            domain=self.domain, secure=secure, httponly=True, samesite="lax")
+        return response.headers["set-cookie"]
 
 
 class ConsentCookie:

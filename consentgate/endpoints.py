@@ -4,15 +4,12 @@ fragment, the receipt and the static assets."""
 from __future__ import annotations
 
 import enum
-import hashlib
 import json
 import logging
-import mimetypes
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.datastructures import Headers
@@ -27,11 +24,11 @@ from starlette.responses import (
 from starlette.types import Receive, Scope, Send
 
 from .consent import Consent
-from .cookie import new_consent_id
-from .render import resource_dir
-
-if TYPE_CHECKING:
-    from .middleware import ConsentMiddleware
+from .cookie import CookieSettings, cookie_names, host_name, new_consent_id
+from .pages import Asset, Pages, load_assets
+from .policy import Policy
+from .proof import NotRecorded, Proof
+from .views import safe_next
 
 logger = logging.getLogger("consentgate")
 
@@ -74,24 +71,6 @@ class Choice:
     next: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Asset:
-    body: bytes
-    media_type: str
-    version: str
-
-
-def load_assets() -> dict[str, Asset]:
-    assets = {}
-    for path in sorted(resource_dir("static").glob("*")):
-        if path.is_file() and not path.name.startswith("."):
-            body = path.read_bytes()
-            media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            version = hashlib.sha256(body).hexdigest()[:12]
-            assets[path.name] = Asset(body, media_type, version)
-    return assets
-
-
 def same_site(headers: Headers, host: str, cookie_domain: str | None) -> bool:
     """Whether a state-changing request comes from our own site.
 
@@ -124,24 +103,6 @@ def _host_ok(url: str, host: str, cookie_domain: str | None) -> bool:
         domain = cookie_domain.lower().lstrip(".")
         return name == domain or name.endswith("." + domain)
     return False
-
-
-def safe_next(candidate: str | None, host: str) -> str:
-    """A same-site path to go back to; anything else falls back to ``/``."""
-    if not candidate or len(candidate) > 2048 or any(ord(ch) < 32 for ch in candidate):
-        return "/"
-    try:
-        parts = urlsplit(candidate)
-    except ValueError:
-        return "/"
-    foreign = parts.scheme not in ("http", "https") or parts.netloc.lower() != host.lower()
-    if (parts.scheme or parts.netloc) and foreign:
-        return "/"
-    path = parts.path or "/"
-    # "//evil.example" and "/\evil.example" are protocol-relative to browsers.
-    if not path.startswith("/") or path.startswith("//") or path.startswith("/\\"):
-        return "/"
-    return path + (f"?{parts.query}" if parts.query else "")
 
 
 async def read_choice(request: Request) -> tuple[Choice, bool]:
@@ -188,12 +149,32 @@ def _strings(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
+#: Browsers keep at most ~180 cookies a domain: more names than this in one request are not a
+#: browser's, and expiring each on every variant of the host would make a huge response.
+MAX_EXPIRED = 512
+
+
+class Site(Protocol):
+    """What the endpoints need of the middleware, and no more."""
+
+    @property
+    def policy(self) -> Policy: ...
+    @property
+    def cookie(self) -> CookieSettings: ...
+    @property
+    def pages(self) -> Pages: ...
+    @property
+    def proof(self) -> Proof | None: ...
+    def consent_of(self, scope: Scope) -> Consent: ...
+    def cookie_header(self, scope: Scope, consent: Consent) -> str: ...
+
+
 class Endpoints:
     """The ASGI app mounted at the middleware's prefix."""
 
-    def __init__(self, mw: ConsentMiddleware) -> None:
-        self.mw = mw
-        self.assets = load_assets()
+    def __init__(self, site: Site, assets: dict[str, Asset] | None = None) -> None:
+        self.site = site
+        self.assets = assets if assets is not None else load_assets()
         self.routes: dict[str, Callable[[Request], Any]] = {
             "/consent": self.consent,
             "/preferences": self.preferences,
@@ -228,18 +209,22 @@ class Endpoints:
         return Response(asset.body, media_type=asset.media_type, headers=headers)
 
     async def consent(self, request: Request) -> Response:
-        mw = self.mw
+        site = self.site
         wants_json = "application/json" in request.headers.get("content-type", "")
         try:
             if request.method != "POST":
                 raise Rejection(Refused.METHOD)
-            if not same_site(request.headers, _host(request), mw.cookie_domain):
+            if not same_site(request.headers, _host(request), site.cookie.domain):
                 raise Rejection(Refused.CROSS_SITE)
             choice, wants_json = await read_choice(request)
-            before = mw.consent_of(request.scope)
+            before = site.consent_of(request.scope)
             consent = self.apply(choice, before)
-            source = _source(choice, request, before, mw.policy.required)
-            await mw.record(request, consent, source=source)
+            source = _source(choice, request, before, site.policy.required)
+            if site.proof is not None:
+                try:
+                    await site.proof.record(request, consent, source=source)
+                except NotRecorded as exc:
+                    raise Rejection(Refused.STORAGE) from exc
         except Rejection as rejection:
             refusal = rejection.response(wants_json)
             if rejection.reason is Refused.METHOD:
@@ -252,12 +237,26 @@ class Endpoints:
             target = choice.next or request.headers.get("referer")
             response = RedirectResponse(safe_next(target, _host(request)), status_code=303)
         response.headers["Cache-Control"] = "no-store"
-        mw.set_cookie(response, request.scope, consent)
-        mw.expire_withdrawn(response, request.scope, before, consent)
+        response.headers.append("set-cookie", site.cookie_header(request.scope, consent))
+        for value in self.expired(request, consent):
+            response.headers.append("set-cookie", value)
         return response
 
+    def expired(self, request: Request, after: Consent) -> list[str]:
+        """``Set-Cookie`` values expiring every known cookie of a category (or service) the
+        choice does not allow that the browser sent."""
+        policy, name = self.site.policy, self.site.cookie.full_name
+        doomed = []
+        for sent in cookie_names(request.scope["headers"]):
+            found = policy.cookie_category(sent)
+            if found and not after.allows(found[0], found[1]) and sent != name:
+                doomed.append(sent)
+                if len(doomed) >= MAX_EXPIRED:
+                    break
+        return expired_cookie_headers(doomed, _host(request), self.site.cookie.domain)
+
     def apply(self, choice: Choice, before: Consent) -> Consent:
-        policy = self.mw.policy
+        policy = self.site.policy
         unknown = [c for c in choice.categories if c not in policy.names]
         if unknown:
             raise Rejection(Refused.CATEGORY, ", ".join(repr(c) for c in unknown[:5]))
@@ -285,17 +284,33 @@ class Endpoints:
     async def preferences(self, request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
             return PlainTextResponse("use GET", status_code=405, headers={"Allow": "GET"})
-        html = self.mw.render_page("preferences.html", request)
-        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(self.page("preferences.html", request),
+                            headers={"Cache-Control": "no-store"})
 
     async def banner(self, request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
             return PlainTextResponse("use GET", status_code=405, headers={"Allow": "GET"})
-        html = self.mw.render_page("banner.html", request)
-        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(self.page("banner.html", request),
+                            headers={"Cache-Control": "no-store"})
 
     async def receipt(self, request: Request) -> Response:
-        return await self.mw.receipt(request)
+        """The visitor's own consent records, as a page or (``?format=json``) as JSON."""
+        proof = self.site.proof
+        if proof is None:
+            return PlainTextResponse("This site keeps no consent log.", status_code=404)
+
+        def render_html(receipt: dict[str, Any]) -> str:
+            return self.page("receipt.html", request, receipt=receipt)
+
+        return await proof.receipt(request, self.site.consent_of(request.scope), render_html)
+
+    def page(self, name: str, request: Request, **extra: Any) -> str:
+        """One of consentgate's own pages, linking back to where the visitor came from."""
+        next_url = request.query_params.get("next") or request.headers.get("referer")
+        return self.site.pages.page(
+            name, request.scope, self.site.consent_of(request.scope),
+            safe_next(next_url, _host(request)), **extra,
+        )
 
 
 def _host(request: Request) -> str:
@@ -315,16 +330,6 @@ def _source(
     if referer.split("?", 1)[0].endswith("/preferences"):
         return "preferences"
     return "banner"
-
-
-#: A DNS host name as a Domain attribute may name it (no IP literal, no port).
-_HOST_NAME = re.compile(r"(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
-                        r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
-
-
-def host_name(value: str) -> bool:
-    """Whether ``value`` is a DNS host name (lowercase, no port): what a Domain may name."""
-    return _HOST_NAME.fullmatch(value) is not None
 
 
 def expired_cookie_headers(names: Iterable[str], host: str, domain: str | None) -> list[str]:

@@ -339,4 +339,4 @@ class VendorIndex:
 
 
 def index_for(policy: Policy) -> VendorIndex:
-    return VendorIndex(policy.vendors, policy.allow, policy.cookies, policy.required)
+    return VendorIndex(policy.vendors, policy.allow, policy.cookie_pairs, policy.required)

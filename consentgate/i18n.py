@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from .policy import DEFAULT_CATEGORIES
-from .render import CategoryView
+from .views import CategoryView
 
 DEFAULT_LANGUAGE = "en"
 

@@ -7,6 +7,7 @@ and the other modules read it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
@@ -116,25 +117,36 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """Everything a visitor is asked about, validated once at start-up."""
+    """Everything a visitor is asked about, validated once at start-up.
 
-    categories: tuple[Category, ...] = DEFAULT_CATEGORIES
-    vendors: tuple[Vendor, ...] = ()
+    Sequences may be given as lists and ``cookies`` as a dict (``{"theme": "preference"}``):
+    they are kept as tuples.
+    """
+
+    categories: Sequence[Category] = DEFAULT_CATEGORIES
+    vendors: Sequence[Vendor] = ()
     revision: str = "1"
     #: URL patterns (same form as ``Vendor.urls``) the site declares necessary: never gated.
-    allow: tuple[str, ...] = ()
-    #: Cookie names (trailing ``*`` = prefix) the site itself sets, by category.
-    cookies: tuple[tuple[str, str], ...] = ()
+    allow: Sequence[str] = ()
+    #: Cookie names (trailing ``*`` = prefix) the site itself sets, and their categories.
+    cookies: Mapping[str, str] | Sequence[tuple[str, str]] = ()
     mode: Mode = "inert"
     privacy_policy_url: str = "/privacy"
     names: frozenset[str] = field(init=False)
     optional: tuple[str, ...] = field(init=False)
     vendor_ids: frozenset[str] = field(init=False)
+    #: ``cookies`` as (name, category) pairs, however they were given.
+    cookie_pairs: tuple[tuple[str, str], ...] = field(init=False, repr=False)
     _cookie_names: dict[str, tuple[str, str | None]] = field(init=False, repr=False)
     _cookie_prefixes: tuple[tuple[str, str, str | None], ...] = field(init=False, repr=False)
     _required: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "categories", tuple(self.categories))
+        object.__setattr__(self, "vendors", tuple(self.vendors))
+        object.__setattr__(self, "allow", tuple(self.allow))
+        pairs = self.cookies.items() if isinstance(self.cookies, Mapping) else self.cookies
+        object.__setattr__(self, "cookie_pairs", tuple((str(n), str(c)) for n, c in pairs))
         # (Read on every request of a visitor without a choice: worked out once.)
         object.__setattr__(self, "_required",
                            frozenset(c.name for c in self.categories if c.required))
@@ -160,7 +172,7 @@ class Policy:
             if vendor.id in ids:
                 raise ValueError(f"duplicate vendor id {vendor.id!r}")
             ids.add(vendor.id)
-        for cookie, category in self.cookies:
+        for cookie, category in self.cookie_pairs:
             if category not in names:
                 raise ValueError(f"cookie {cookie!r} is declared in unknown category {category!r}")
         exact: dict[str, tuple[str, str | None]] = {}
@@ -168,7 +180,7 @@ class Policy:
         owners: list[tuple[str, str, str | None]] = [
             (p, v.category, v.id) for v in self.vendors for p in v.cookies
         ]
-        owners += [(p, category, None) for p, category in self.cookies]
+        owners += [(p, category, None) for p, category in self.cookie_pairs]
         for pattern, category, vendor_id in owners:
             if category in self.required:
                 continue

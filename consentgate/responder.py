@@ -9,7 +9,7 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Final, TypeGuard
+from typing import Final, Protocol, TypeGuard
 
 import anyio
 import anyio.to_thread
@@ -18,13 +18,16 @@ from starlette.types import Message, Scope, Send
 
 from .consent import Consent
 from .gate import own_host, split_url
-from .headstart import HeadStart
 from .linkheader import without_blocked_hints
+from .pages import Pages
+from .policy import Policy
+from .rewriter import Gate
 from .speculation import MEDIA_TYPE as _RULES
 from .speculation import RulesFilter
 from .streams import (
     Decoder,
     Encoder,
+    HeadStart,
     Injector,
     Pipeline,
     Stage,
@@ -33,9 +36,6 @@ from .streams import (
     decodable,
     is_document,
 )
-
-if TYPE_CHECKING:
-    from .middleware import ConsentMiddleware
 
 logger = logging.getLogger("consentgate")
 
@@ -128,6 +128,20 @@ class _Done:
 _DONE: Final = _Done()
 
 
+class Site(Protocol):
+    """What a response needs of the middleware, and no more."""
+
+    @property
+    def policy(self) -> Policy: ...
+    @property
+    def gate(self) -> Gate: ...
+    @property
+    def pages(self) -> Pages: ...
+    def settled(self, consent: Consent) -> bool: ...
+    def injects(self, consent: Consent) -> bool: ...
+    def cookie_header(self, scope: Scope, consent: Consent) -> str: ...
+
+
 class Responder:
     """One response's state. ``send`` is what the app calls; ``downstream`` is the server's."""
 
@@ -144,10 +158,9 @@ class Responder:
     fields: dict[bytes, bytes]
 
     def __init__(
-        self, mw: ConsentMiddleware, scope: Scope, send: Send, consent: Consent,
-        issue: Consent | None,
+        self, site: Site, scope: Scope, send: Send, consent: Consent, issue: Consent | None,
     ) -> None:
-        self.mw = mw
+        self.site = site
         self.scope = scope
         self.downstream = send
         self.consent = consent
@@ -192,7 +205,7 @@ class Responder:
         ``Link`` values, acted on before the page exists, so gated as the header is. Sent on
         without what was dropped; not at all when nothing is left."""
         links = message.get("links")
-        if self.mw.settled(self.consent) or not links:
+        if self.site.settled(self.consent) or not links:
             return self.forward(message)
         blocked = self.hint_blocker()
         kept = []
@@ -238,17 +251,17 @@ class Responder:
             message["headers"] = raw = [(k.lower(), v) for k, v in raw]
         elif not isinstance(raw, list):
             message["headers"] = raw = list(raw)
-        if b"link" in fields and not self.mw.settled(self.consent):
+        if b"link" in fields and not self.site.settled(self.consent):
             self.drop_hints(raw)
         if b"set-cookie" in fields or self.issue is not None:
             headers = MutableHeaders(raw=raw)
             if b"set-cookie" in fields:
                 self.drop_cookies(headers)
             if self.issue is not None:
-                headers.append("set-cookie", self.mw.cookie_header(self.scope, self.issue))
+                headers.append("set-cookie", self.site.cookie_header(self.scope, self.issue))
         status = message.get("status", 200)
         if media == _RULES and status == 200:
-            if self.scope.get("method") == "HEAD" or self.mw.settled(self.consent):
+            if self.scope.get("method") == "HEAD" or self.site.settled(self.consent):
                 self.mark_personal(raw)  # (what another visitor gets may differ)
                 return True
             self.media = media
@@ -261,13 +274,13 @@ class Responder:
             self.mark_changed(raw)
             del MutableHeaders(raw=raw)["content-length"]
             return True
-        mw, consent = self.mw, self.consent
-        if mw.settled(consent):  # nothing to gate: at most a snippet to add
-            if media != "text/html" or not (mw.consent_mode_url or mw.injects(consent)):
+        site, consent = self.site, self.consent
+        if site.settled(consent):  # nothing to gate: at most a snippet to add
+            if media != "text/html" or not (site.pages.consent_mode_url or site.injects(consent)):
                 # Passed whole (everything granted, nothing to inject), yet still personal.
                 self.mark_personal(raw)
                 return True
-            if not mw.consent_mode_url:
+            if not site.pages.consent_mode_url:
                 self.appends = self.only_appends(wide)
         return False
 
@@ -276,7 +289,7 @@ class Responder:
         granted, no Consent Mode defaults go into the head): when there is nothing to decode."""
         if wide or self.encoding():
             return None
-        return self.mw.snippet(self.scope, self.consent, self.nonce())
+        return self.site.pages.snippet(self.scope, self.consent, self.nonce())
 
     def encoding(self) -> str:
         """The body's Content-Encoding, lowercased; "" when there is none (or identity)."""
@@ -290,7 +303,7 @@ class Responder:
 
     def drop_cookies(self, headers: MutableHeaders) -> None:
         """Cookies of categories the visitor has not granted never reach the browser."""
-        policy = self.mw.policy
+        policy = self.site.policy
         if "set-cookie" not in headers:
             return
         values = headers.getlist("set-cookie")
@@ -318,7 +331,7 @@ class Responder:
     def hint_blocker(self) -> Callable[[bytes], bool]:
         """Whether a hint's URL belongs to a vendor this visitor has not granted. A URL pattern
         (with a ``*``, as speculation rules write them) is refused by its host alone."""
-        index, consent = self.mw.gate.index, self.consent
+        index, consent = self.site.gate.index, self.consent
         own = own_host(Headers(scope=self.scope).get("host"))
 
         def blocked(url: bytes) -> bool:
@@ -461,12 +474,12 @@ class Responder:
 
     def build(self, headers: MutableHeaders, head: bytes) -> Pipeline | None:
         """The stages this body needs, or None when it passes through untouched."""
-        mw, consent, fields = self.mw, self.consent, self.fields
+        site, consent, fields = self.site, self.consent, self.fields
         decoding: list[Stage] = []
         encoding = self.encoding()
         if encoding:
             if not decodable(encoding):
-                if not mw.settled(consent):  # what it cannot read, it cannot gate
+                if not site.settled(consent):  # what it cannot read, it cannot gate
                     raise Unreadable(
                         f"Content-Encoding {encoding!r} cannot be decoded: put the compressing "
                         "middleware (GZipMiddleware) outside ConsentMiddleware, i.e. add it "
@@ -491,24 +504,24 @@ class Responder:
         rewriter = None
         if self.media == _RULES:
             changes.append(RulesFilter(self.hint_blocker()))
-        elif not mw.settled(consent):  # else nothing to gate: no parsing at all
+        elif not site.settled(consent):  # else nothing to gate: no parsing at all
             request_headers = Headers(scope=self.scope)
-            placeholder = mw.placeholders(
+            placeholder = site.pages.placeholders(
                 request_headers.get("accept-language"), self.scope.get("root_path", "")
             )
-            rewriter = mw.gate.rewriter(consent.granted, consent.services,
+            rewriter = site.gate.rewriter(consent.granted, consent.services,
                                         host=request_headers.get("host"), placeholder=placeholder,
                                         xml=self.media != "text/html")
             if rewriter is not None:
                 changes.append(rewriter)
         if self.media == "text/html":  # a snippet of HTML would make an XHTML page fail to parse
             nonce = self.nonce()
-            if mw.consent_mode_url:
-                changes.append(HeadStart(mw.head_snippet(self.scope, consent, nonce)))
-            if mw.injects(consent):
+            if site.pages.consent_mode_url:
+                changes.append(HeadStart(site.pages.head_snippet(self.scope, consent, nonce)))
+            if site.injects(consent):
                 # (After a body cut inside a comment or a script, the snippet would be its text.)
                 ready = (lambda: rewriter.ended_in_data) if rewriter is not None else None
-                changes.append(Injector(mw.snippet(self.scope, consent, nonce), ready))
+                changes.append(Injector(site.pages.snippet(self.scope, consent, nonce), ready))
         if not changes:  # decoding alone would only cost time
             return None
         if transcoding:

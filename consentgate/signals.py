@@ -50,6 +50,44 @@ class Signals:
         return bool(self.refused) and (self.gpc or self.dnt)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignalSettings:
+    """How browser signals and the visitor's jurisdiction set the consent before a choice:
+    ``ConsentMiddleware(..., signals=SignalSettings(...))``.
+
+    ``gpc_refuses``: the optional categories a Global Privacy Control signal refuses (None:
+    marketing, when the policy has it); ``honour_dnt``: Do Not Track refuses them too;
+    ``jurisdiction``: a resolver from the request headers to "opt-in" or "opt-out" (see
+    :func:`country_header`; None: opt-in everywhere); ``consent_mode``: put Google Consent
+    Mode v2 defaults at the start of every page's ``<head>``.
+    """
+
+    gpc_refuses: Iterable[str] | None = None
+    honour_dnt: bool = False
+    jurisdiction: Jurisdiction | None = None
+    consent_mode: bool = False
+
+    def __post_init__(self) -> None:
+        if self.jurisdiction is not None and not callable(self.jurisdiction):
+            raise ValueError("SignalSettings.jurisdiction must be a callable taking the request "
+                             "headers")
+        if self.gpc_refuses is not None:
+            object.__setattr__(self, "gpc_refuses", frozenset(self.gpc_refuses))
+
+    def refused_by_gpc(self, policy: Policy) -> frozenset[str]:
+        """``gpc_refuses`` for ``policy``, checked against its optional categories."""
+        if self.gpc_refuses is None:
+            return frozenset(DEFAULT_GPC_REFUSES & set(policy.optional))
+        refused = frozenset(self.gpc_refuses)
+        unknown = refused - set(policy.optional)
+        if unknown:
+            raise ValueError(
+                f"gpc_refuses names {', '.join(sorted(unknown))}, which are not optional "
+                f"categories; choose from {', '.join(policy.optional)}"
+            )
+        return refused
+
+
 def _flag(headers: Mapping[str, str], name: str) -> bool:
     value = headers.get(name)
     # The specs define exactly "1"; anything else (including huge garbage) means "no signal".

@@ -1,7 +1,7 @@
 """Small streaming body stages: each takes bytes as they come and gives back what it can emit.
 
-The middleware chains them (decode → transcode → rewrite → inject → encode) so a page streams
-through in bounded memory whatever its size.
+The middleware chains them (decode → transcode → rewrite → head start → inject → encode) so a
+page streams through in bounded memory whatever its size.
 """
 
 from __future__ import annotations
@@ -116,6 +116,64 @@ def is_document(page: bytes) -> bool:
         return True
     tail = max(0, len(page) - _TAIL)
     return bool(_DOCUMENT.search(page, 0, _HEAD) or _DOCUMENT.search(page, tail))
+
+
+# -- the start of the head: Consent Mode defaults -------------------------------------------
+# Two things must be in place before the page's own markup is rendered or run: the Google
+# Consent Mode defaults (before any Google tag executes) and consentgate's stylesheet (so
+# placeholders and the banner are styled on first paint). Only the first few KB are searched; a
+# page whose <head> is not found there passes unchanged (the end-of-body snippet still carries
+# the stylesheet).
+
+#: How far into the body the ``<head>`` start tag is looked for.
+HEAD_LIMIT = 4 * 1024
+
+_HEAD_TAG = re.compile(rb"<head(?:\s[^<>]*)?>", re.IGNORECASE)
+# Once markup that belongs after <head> shows up, the page has no <head> tag of its own.
+_TOO_LATE = re.compile(rb"<(?:body|script|link|style|meta|title)[\s/>]", re.IGNORECASE)
+_HTML_TAG = re.compile(rb"<html(?:\s[^<>]*)?>", re.IGNORECASE)
+
+
+class HeadStart:
+    """Insert ``snippet`` after ``<head ...>`` (or, for a page without one, after ``<html ...>``
+    when that comes before any other markup)."""
+
+    def __init__(self, snippet: bytes) -> None:
+        self.snippet = snippet
+        self.buffer = b""
+        self.done = not snippet
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self.done:
+            return chunk
+        self.buffer += chunk
+        out = self._place(final=False)
+        return out if out is not None else b""
+
+    def close(self) -> bytes:
+        if self.done:
+            return b""
+        out = self._place(final=True)
+        return out if out is not None else b""
+
+    def _place(self, *, final: bool) -> bytes | None:
+        data = self.buffer
+        window = data[:HEAD_LIMIT]
+        late = _TOO_LATE.search(window)
+        end = late.start() if late else len(window)
+        head = _HEAD_TAG.search(window, 0, end)
+        if head is None:
+            if late is None and not final and len(data) < HEAD_LIMIT:
+                return None  # the start tag may still be coming
+            head = _HTML_TAG.search(window, 0, end)
+        if head is None:
+            return self._release(data)
+        return self._release(data[: head.end()] + self.snippet + data[head.end() :])
+
+    def _release(self, data: bytes) -> bytes:
+        self.done = True
+        self.buffer = b""
+        return data
 
 
 class Decoder:

@@ -24,7 +24,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import consentgate
-from consentgate import ConsentMiddleware, get_consent
+from consentgate import ConsentMiddleware, Policy, get_consent
 from consentgate.consentlog import DEFAULT_FILENAME, ConsentLog
 
 HERE = Path(__file__).resolve().parent
@@ -109,7 +109,7 @@ def create_app(
     templates = Jinja2Templates(
         directory=str(HERE / "templates"), context_processors=[consentgate.context_processor]
     )
-    consentgate.install(templates.env)
+    consentgate.install_jinja2(templates.env)
     hits: deque[Hit] = deque(maxlen=MAX_HITS)
 
     def theme_of(request: Request) -> str:
@@ -219,7 +219,7 @@ def create_app(
             Middleware(
                 ConsentMiddleware,
                 secret_key=secret_key,
-                cookies={"theme": "preference"},
+                policy=Policy(cookies=(("theme", "preference"),)),
                 privacy_policy_url="/privacy",
                 consent_log=consent_log,
             ),

@@ -15,7 +15,8 @@ from pg import BACKENDS, log_target
 from consentgate.consentlog import ConsentEntry, StoredConsentLog, open_log
 from consentgate.consentlog.receipt import receipt_response
 from consentgate.i18n import texts_for
-from consentgate.render import Renderer, Urls
+from consentgate.pages import Renderer
+from consentgate.views import Urls
 
 WHEN = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 TITLES = {"necessary": "Strictly necessary", "analytical": "Statistics", "youtube": "YouTube"}

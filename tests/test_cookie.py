@@ -158,6 +158,7 @@ def test_unknown_categories_and_services_are_dropped() -> None:
 
 
 def test_worst_case_cookie_stays_well_under_4096_bytes() -> None:
+    from consentgate import CookieSettings
     from consentgate.middleware import ConsentMiddleware
     from consentgate.policy import DEFAULT_CATEGORIES, Category
 
@@ -165,9 +166,9 @@ def test_worst_case_cookie_stays_well_under_4096_bytes() -> None:
     mw = ConsentMiddleware(
         lambda s, r, se: None,  # type: ignore[arg-type, return-value]
         secret_key="k" * 64,
-        categories=DEFAULT_CATEGORIES + extra,
+        policy=Policy(categories=DEFAULT_CATEGORIES + extra),
         revision="r" * 32,
-        cookie_domain="example.com",
+        cookie=CookieSettings(domain="example.com"),
     )
     everything = Consent(
         granted=mw.policy.names,

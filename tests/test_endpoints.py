@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from helpers import ORIGIN, choose, client, is_checked
 
-from consentgate.endpoints import safe_next
+from consentgate import CookieSettings, SignalSettings
+from consentgate.views import safe_next
 
 
 def state(c) -> dict:  # type: ignore[no-untyped-def, type-arg]
@@ -73,9 +74,9 @@ def test_consent_id_survives_a_change_of_mind() -> None:
 
 
 def test_allow_adds_a_single_service() -> None:
-    from consentgate.policy import Vendor
+    from consentgate.policy import Policy, Vendor
 
-    c = client(vendors=[Vendor("tube", "Tube", "marketing", urls=("tube.example",))])
+    c = client(policy=Policy(vendors=[Vendor("tube", "Tube", "marketing", urls=("tube.example",))]))
     choose(c, "save", category="analytical")
     choose(c, "allow", service="tube")
     s = state(c)
@@ -154,7 +155,7 @@ def test_same_site_signals_are_accepted() -> None:
 
 
 def test_subdomains_of_the_cookie_domain_are_same_site() -> None:
-    c = client(cookie_domain="testserver")
+    c = client(cookie=CookieSettings(domain="testserver"))
     r = c.post("/consentgate/consent", data={"action": "accept_all"},
                headers={"origin": "https://shop.testserver"}, follow_redirects=False)
     assert r.status_code == 303
@@ -325,7 +326,7 @@ def test_receipt_without_a_log_is_404() -> None:
 
 
 def test_allowing_one_service_keeps_what_an_opt_out_visitor_had() -> None:
-    c = client(jurisdiction=lambda headers: "opt-out")
+    c = client(signals=SignalSettings(jurisdiction=lambda headers: "opt-out"))
     assert set(state(c)["granted"]) == {"necessary", "analytical", "preference", "marketing"}
     choose(c, "allow", service="youtube")
     s = state(c)

@@ -19,15 +19,14 @@ import pytest
 from helpers import ORIGIN, SECRET, LiveServer, choose, client, make_app
 from test_rewriter_pages import live_references
 
-from consentgate import ConsentMiddleware, Vendor
+from consentgate import ConsentMiddleware, CookieSettings, SignalSettings, Vendor
 from consentgate.consent import Consent
 from consentgate.cookie import ConsentCookie, cookie_names
-from consentgate.endpoints import expired_cookie_headers
-from consentgate.headstart import HeadStart
-from consentgate.middleware import MAX_EXPIRED
+from consentgate.endpoints import MAX_EXPIRED, expired_cookie_headers
+from consentgate.pages import Pages
 from consentgate.responder import FAILURE_PAGE, Responder
 from consentgate.rewriter import HtmlRewriter
-from consentgate.streams import Decoder, Encoder, Injector, Transcoder
+from consentgate.streams import Decoder, Encoder, HeadStart, Injector, Transcoder
 
 BANNER = b'id="consentgate-banner"'
 TRACKED = (
@@ -136,14 +135,14 @@ def _utf16(page: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
 STAGES: dict[str, Fault] = {
     "decoder": (Decoder, "feed", _gzipped, {}),
     "transcoder": (Transcoder, "feed", _utf16, {}),
-    "headstart": (HeadStart, "feed", _plain, {"consent_mode": True}),
+    "headstart": (HeadStart, "feed", _plain, {"signals": SignalSettings(consent_mode=True)}),
     "rewriter-feed": (HtmlRewriter, "feed", _plain, {}),
     "rewriter-close": (HtmlRewriter, "close", _plain, {}),
     "injector": (Injector, "feed", _plain, {}),
     "injector-finish": (Injector, "finish", _plain, {}),
     "encoder": (Encoder, "feed", _gzipped, {}),
-    "snippet": (ConsentMiddleware, "snippet", _plain, {}),
-    "placeholders": (ConsentMiddleware, "placeholders", _plain, {}),
+    "snippet": (Pages, "snippet", _plain, {}),
+    "placeholders": (Pages, "placeholders", _plain, {}),
     "build": (Responder, "build", _plain, {}),
     "on_start": (Responder, "drop_cookies", _plain, {}),
 }
@@ -351,8 +350,8 @@ def test_a_secret_key_too_short_to_be_secret_is_refused(key: str | list[str]) ->
 
 @pytest.mark.parametrize("domain", ["exa mple.com", "example.com\r\nx: y", "example.com;x"])
 def test_a_cookie_domain_that_is_no_host_name_is_refused(domain: str) -> None:
-    with pytest.raises(ValueError, match="cookie_domain"):
-        ConsentMiddleware(make_app(), secret_key=SECRET, cookie_domain=domain)
+    with pytest.raises(ValueError, match=r"CookieSettings\.domain"):
+        CookieSettings(domain=domain)
 
 
 # -- consentgate's own answers ------------------------------------------------------------------
@@ -468,7 +467,7 @@ class StalledLog:
 def test_a_log_of_the_sites_own_that_stalls_gets_a_503_in_bounded_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from consentgate import middleware as module
+    from consentgate import proof as module
 
     monkeypatch.setattr(module, "CUSTOM_LOG_TIMEOUT", 0.2)
     began = time.monotonic()

@@ -7,7 +7,7 @@ import pytest
 from consentgate.consent import Consent
 from consentgate.i18n import TEXTS, localise_categories, negotiate, texts_for
 from consentgate.policy import Category, Policy
-from consentgate.render import category_views
+from consentgate.views import category_views
 
 LANGS = ["en", "de", "fr", "es", "ru"]
 

@@ -18,7 +18,14 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from consentgate import Category, ConsentMiddleware, get_consent
+from consentgate import (
+    Category,
+    ConsentMiddleware,
+    CookieSettings,
+    Policy,
+    SignalSettings,
+    get_consent,
+)
 from consentgate.consent import Consent
 from consentgate.cookie import ConsentCookie
 from consentgate.policy import DEFAULT_CATEGORIES
@@ -139,7 +146,9 @@ def test_banner_texts_survive_any_ascii_compatible_charset() -> None:
     app = ConsentMiddleware(
         Starlette(routes=[Route("/", page)]),
         secret_key=SECRET,
-        categories=(*DEFAULT_CATEGORIES[:1], Category("stats", "Статистика", "Счётчики")),
+        policy=Policy(
+            categories=(*DEFAULT_CATEGORIES[:1], Category("stats", "Статистика", "Счётчики"))
+        ),
         builtin_vendors=False,
     )
     r = client(app).get("/")
@@ -424,8 +433,8 @@ def cookie_app() -> Starlette:
         return response
 
     app = Starlette(routes=[Route("/", page)])
-    app.add_middleware(ConsentMiddleware, secret_key=SECRET, cookies={"theme": "preference",
-                                                                      "_ga": "analytical"})
+    app.add_middleware(ConsentMiddleware, secret_key=SECRET,
+                       policy=Policy(cookies={"theme": "preference", "_ga": "analytical"}))
     return app
 
 
@@ -516,7 +525,7 @@ def test_secure_cookie_on_https_and_host_prefix() -> None:
     r = c.post("/consentgate/consent", data={"action": "accept_all"},
                headers={"origin": "https://testserver"}, follow_redirects=False)
     assert "Secure" in r.headers["set-cookie"]
-    c = TestClient(make_app(host_prefix=True), base_url="https://testserver")
+    c = TestClient(make_app(cookie=CookieSettings(host_prefix=True)), base_url="https://testserver")
     r = c.post("/consentgate/consent", data={"action": "accept_all"},
                headers={"origin": "https://testserver"}, follow_redirects=False)
     assert r.headers["set-cookie"].startswith("__Host-consentgate=")
@@ -529,21 +538,25 @@ def test_secure_cookie_on_https_and_host_prefix() -> None:
     [
         ({"secret_key": ""}, "secret_key"),
         ({"secret_key": []}, "secret_key"),
-        ({"max_age": 0}, "max_age"),
+        ({"cookie": lambda: CookieSettings(max_age=0)}, "max_age"),
         ({"prefix": "consent/"}, "prefix"),
-        ({"host_prefix": True, "cookie_domain": "example.com"}, "host_prefix"),
-        ({"cookie_name": "bad name"}, "cookie_name"),
-        ({"categories": DEFAULT_CATEGORIES[1:]}, "necessary"),
-        ({"cookies": {"x": "unknown"}}, "unknown category"),
-        ({"mode": "hide"}, "mode"),
-        ({"categories": DEFAULT_CATEGORIES[:2]}, "builtin_vendors=False"),
+        ({"cookie": lambda: CookieSettings(host_prefix=True, domain="example.com")},
+         "host_prefix"),
+        ({"cookie": lambda: CookieSettings(name="bad name")}, "name"),
+        ({"policy": lambda: Policy(categories=DEFAULT_CATEGORIES[1:])}, "necessary"),
+        ({"policy": lambda: Policy(cookies={"x": "unknown"})}, "unknown category"),
+        ({"policy": lambda: Policy(mode="hide")}, "mode"),  # type: ignore[arg-type]
+        ({"policy": lambda: Policy(categories=DEFAULT_CATEGORIES[:2])}, "builtin_vendors=False"),
         ({"revision": ""}, "revision"),
+        ({"policy": lambda: Policy(revision="2"), "revision": "3"}, "given twice"),
     ],
 )
 def test_bad_configuration_fails_at_start_up(options: dict[str, Any], message: str) -> None:
+    # (Settings objects check themselves as they are made: that, too, is at start-up.)
     options.setdefault("secret_key", SECRET)
     with pytest.raises(ValueError, match=message):
-        ConsentMiddleware(make_app(), **options)
+        made = {k: v() if callable(v) else v for k, v in options.items()}
+        ConsentMiddleware(make_app(), **made)
 
 
 def test_huge_cookie_header_does_not_break_the_page() -> None:
@@ -628,7 +641,7 @@ def test_granting_one_service_lets_only_that_one_through() -> None:
 
 
 def test_remove_mode_sends_no_tracker_at_all() -> None:
-    html = client(page=TRACKED, mode="remove").get("/").text
+    html = client(page=TRACKED, policy=Policy(mode="remove")).get("/").text
     assert "googletagmanager" not in html and "gtag(" not in html
     assert "youtube.com/embed" not in html and "consentgate-placeholder" in html
 
@@ -711,7 +724,7 @@ def consented_cookie(app: ConsentMiddleware, *, everything: bool = True) -> tupl
     policy = app.policy
     consent = Consent(granted=policy.names if everything else policy.required,
                       revision=policy.revision, decided=True, consent_id="test")
-    return b"cookie", f"{app.cookie_name}={app.codec.dumps(consent)}".encode()
+    return b"cookie", f"{app.cookie.full_name}={app.codec.dumps(consent)}".encode()
 
 
 @pytest.mark.anyio
@@ -860,7 +873,7 @@ def test_any_response_goes_through_whole_without_raising(
         raw_app(start(status=status, extra=[]) | {"headers": headers + length},
                 *(body(c, i < len(chunks) - 1) for i, c in enumerate(chunks))),
         secret_key=SECRET, consent_log=None, inject_settings=inject_settings,
-        consent_mode=consent_mode,
+        signals=SignalSettings(consent_mode=consent_mode),
     )
     request = [(b"host", b"testserver")]
     if visitor is not None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from importlib.metadata import distribution
 
 import consentgate
-from consentgate.render import resource_dir
+from consentgate.pages import resource_dir
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route

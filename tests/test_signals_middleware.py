@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from helpers import PAGE, choose, client, make_app
 
-from consentgate import Category, ConsentMiddleware
+from consentgate import Category, ConsentMiddleware, Policy, SignalSettings
 from consentgate.signals import country_header
 
 GPC_TEXT = "Global Privacy Control signal is honoured"
@@ -35,7 +35,7 @@ def test_without_a_resolver_everyone_is_opt_in() -> None:
 
 
 def test_opt_out_grants_optional_categories_to_an_undecided_visitor() -> None:
-    c = client(jurisdiction=country_header())
+    c = client(signals=SignalSettings(jurisdiction=country_header()))
     assert state(c, **US)["decided"] is False
     assert state(c, **US)["granted"] == ["analytical", "marketing", "necessary", "preference"]
     assert state(c, **{"cf-ipcountry": "FR"})["granted"] == ["necessary"]
@@ -47,7 +47,7 @@ def test_opt_out_grants_optional_categories_to_an_undecided_visitor() -> None:
 
 
 def test_an_explicit_choice_beats_every_signal() -> None:
-    c = client(jurisdiction=country_header())
+    c = client(signals=SignalSettings(jurisdiction=country_header()))
     choose(c, "reject_all")
     assert state(c, **US)["granted"] == ["necessary"]
     choose(c, "accept_all")
@@ -56,11 +56,12 @@ def test_an_explicit_choice_beats_every_signal() -> None:
 
 def test_dnt_and_gpc_scope_are_configurable() -> None:
     c = client(
-        jurisdiction=country_header(), honour_dnt=True, gpc_refuses=["analytical", "marketing"]
+        signals=SignalSettings(jurisdiction=country_header(), honour_dnt=True,
+                               gpc_refuses=["analytical", "marketing"])
     )
     assert state(c, **US, dnt="1")["granted"] == ["necessary", "preference"]
     assert "Do Not Track signal is honoured" in c.get("/", headers={**US, "dnt": "1"}).text
-    plain = client(jurisdiction=country_header())
+    plain = client(signals=SignalSettings(jurisdiction=country_header()))
     assert state(plain, **US, dnt="1")["granted"] == [
         "analytical",
         "marketing",
@@ -71,26 +72,28 @@ def test_dnt_and_gpc_scope_are_configurable() -> None:
 
 def test_sites_without_a_marketing_category_need_no_gpc_setting() -> None:
     categories = [Category("necessary", "N", "n", required=True), Category("stats", "S", "s")]
-    c = client(categories=categories, builtin_vendors=False, jurisdiction=country_header())
+    c = client(policy=Policy(categories=categories), builtin_vendors=False,
+               signals=SignalSettings(jurisdiction=country_header()))
     assert state(c, **US, **{"sec-gpc": "1"})["granted"] == ["necessary", "stats"]
 
 
 @pytest.mark.parametrize("bad", [["necessary"], ["nonsense"]])
 def test_gpc_refuses_must_name_optional_categories(bad: list[str]) -> None:
     with pytest.raises(ValueError, match="gpc_refuses"):
-        ConsentMiddleware(make_app(), secret_key="k" * 32, gpc_refuses=bad)
+        ConsentMiddleware(make_app(), secret_key="k" * 32,
+                          signals=SignalSettings(gpc_refuses=bad))
 
 
 def consent_mode_tag(page: str) -> dict[str, object]:
     match = re.search(r'<head><script src="([^"]+)" data-consent-state="([^"]+)"></script>', page)
     assert match, page[:300]
-    c = client(consent_mode=True)
+    c = client(signals=SignalSettings(consent_mode=True))
     assert c.get(match.group(1)).headers["content-type"].startswith("text/javascript")
     return dict(json.loads(html.unescape(match.group(2))))
 
 
 def test_consent_mode_script_opens_the_head_with_the_current_state() -> None:
-    c = client(consent_mode=True)
+    c = client(signals=SignalSettings(consent_mode=True))
     assert consent_mode_tag(c.get("/").text)["granted"] == ["necessary"]
     choose(c, "accept_all")
     assert consent_mode_tag(c.get("/").text)["decided"] is True

@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 import consentgate
-from consentgate import ConsentMiddleware, Vendor
+from consentgate import ConsentMiddleware, Policy, Vendor
 
 from .fakes import MODULE
 
@@ -318,7 +318,7 @@ async def link_header(request: Request) -> Response:
 # Inline code that tries to end its script early ("</Script>" in any case) or to move the
 # tokenizer into escaped script data ("<!--<script>"), where the real end tag no longer ends it.
 BREAKOUT = jinja2.Environment(autoescape=True)
-consentgate.install(BREAKOUT)
+consentgate.install_jinja2(BREAKOUT)
 BREAKOUT_TEMPLATE = BREAKOUT.from_string(
     '{% call consent_script("necessary") %}'
     "window.__ran = \"</Script><img src=x onerror='window.__xss=1'>\";"
@@ -354,10 +354,10 @@ def build_app(*, consent_log: str | None, **options: object) -> ConsentMiddlewar
             Route("/consent-script", consent_script_breakout),
         ]
     )
+    options.setdefault("policy", Policy(vendors=[EXAMPLE_LIB]))
     return ConsentMiddleware(
         inner,
         secret_key=SECRET,
-        vendors=[EXAMPLE_LIB],
         privacy_policy_url="/privacy",
         consent_log=consent_log,
         **options,  # type: ignore[arg-type]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from consentgate.headstart import LIMIT, HeadStart
+from consentgate.streams import HEAD_LIMIT as LIMIT
+from consentgate.streams import HeadStart
 
 SNIP = b"<SNIP>"
 

@@ -1,8 +1,8 @@
-"""Jinja2 helpers for site templates: consent-tagged scripts and consent checks.
+"""Jinja2 helpers for the site's own templates: consent-tagged scripts and consent checks.
 
-``install(env)`` adds ``consent_script``, ``cookie_settings_link`` and ``consent`` to an
-environment (for Starlette: ``install(templates.env)``). The scripts they emit are inert unless
-the category is granted, so a template is safe even where the middleware is missing.
+``install_jinja2(env)`` adds ``consent_script``, ``cookie_settings_link`` and ``consent`` to an
+environment (for Starlette: ``install_jinja2(templates.env)``). The scripts they emit are inert
+unless the category is granted, so a template is safe even where the middleware is missing.
 """
 
 from __future__ import annotations
@@ -97,7 +97,9 @@ class ConsentProxy:
         return getattr(consent_module._current.get(), name)
 
 
-def install(env: jinja2.Environment, *, prefix: str = "/consentgate") -> jinja2.Environment:
+def install_jinja2(
+    env: jinja2.Environment, *, prefix: str = "/consentgate"
+) -> jinja2.Environment:
     """Add consentgate's helpers to ``env``; returns it for chaining."""
 
     @jinja2.pass_context

@@ -26,7 +26,7 @@ TEMPLATE = """\
 
 
 def render(consent: Consent) -> str:
-    env = consentgate.install(jinja2.Environment(autoescape=True))
+    env = consentgate.install_jinja2(jinja2.Environment(autoescape=True))
     token = _current.set(consent)
     try:
         return env.from_string(TEMPLATE).render()
@@ -61,7 +61,7 @@ def test_inline_code_cannot_end_its_script_early() -> None:
 
 
 def test_attribute_values_are_escaped() -> None:
-    env = consentgate.install(jinja2.Environment(autoescape=True))
+    env = consentgate.install_jinja2(jinja2.Environment(autoescape=True))
     html = env.from_string('{{ consent_script("analytical", src=u, data_x=u) }}').render(
         u='"><img src=x onerror=alert(1)>'
     )
@@ -69,7 +69,7 @@ def test_attribute_values_are_escaped() -> None:
 
 
 def test_settings_link_points_at_the_preferences_page() -> None:
-    env = consentgate.install(jinja2.Environment(autoescape=True), prefix="/privacy-choices")
+    env = consentgate.install_jinja2(jinja2.Environment(autoescape=True), prefix="/privacy-choices")
     html = env.from_string("{{ cookie_settings_link('Cookies') }}").render()
     assert html == (
         '<a href="/privacy-choices/preferences" class="consentgate-settings-link" '
@@ -82,7 +82,7 @@ def test_with_starlette_templates_and_the_middleware(tmp_path: object) -> None:
         env=jinja2.Environment(loader=jinja2.DictLoader({"page.html": TEMPLATE}), autoescape=True),
         context_processors=[consentgate.context_processor],
     )
-    consentgate.install(templates.env)
+    consentgate.install_jinja2(templates.env)
 
     async def page(request: Request) -> Response:
         return templates.TemplateResponse(request, "page.html")
@@ -100,7 +100,7 @@ def test_with_starlette_templates_and_the_middleware(tmp_path: object) -> None:
 
 
 def test_inline_code_cannot_end_its_script_or_enter_escaped_script_data() -> None:
-    env = consentgate.install(jinja2.Environment(autoescape=True))
+    env = consentgate.install_jinja2(jinja2.Environment(autoescape=True))
     code = ("a='</Script><img src=x onerror=alert(1)>'; b='</SCRIPT '; c='<!--<script>'; "
             "d='</sCrIpT/'")
     html = env.from_string(

@@ -1,0 +1,288 @@
+"""consentgate's own pages and snippets: the banner, the settings control, the Consent Mode
+defaults, click-to-load placeholders and the preferences and receipt pages, rendered from the
+templates in ``templates/consentgate/``, in the visitor's language.
+
+What returning visitors get is rendered once per language and state and kept (bounded caches):
+a page costs a dictionary lookup, not a template rendering.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import mimetypes
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.datastructures import Headers
+from starlette.types import Scope
+
+from .consent import Consent
+from .i18n import localise_categories, texts_for
+from .policy import Category, Policy, Vendor
+from .rewriter import Placeholder
+from .signals import Signals
+from .views import Urls, category_views
+
+_HERE = Path(__file__).resolve().parent
+
+# Follows every banner. A browser paints a page while it is still parsing it, so a banner that is
+# anchored to the bottom of the window and painted half-parsed grows upwards as the rest arrives:
+# a layout shift. The stylesheet keeps the banner invisible until this marker after it exists. It
+# is added here rather than in banner.html so that a site's own banner template cannot lose it.
+BANNER_END = '<span class="consentgate-end" hidden></span>'
+#: Renderings kept per cache: few languages, states and vendors exist; a flood of odd headers
+#: empties a cache rather than growing it.
+_KEPT = 1024
+
+
+def resource_dir(name: str) -> Path:
+    """``static`` or ``templates``: inside the installed package, else beside it in a checkout."""
+    installed = _HERE / name
+    return installed if installed.is_dir() else _HERE.parent / name
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    body: bytes
+    media_type: str
+    version: str
+
+
+def load_assets() -> dict[str, Asset]:
+    """consentgate's script and stylesheet, each with a version: the hash of its content."""
+    assets = {}
+    for path in sorted(resource_dir("static").glob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            body = path.read_bytes()
+            media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            version = hashlib.sha256(body).hexdigest()[:12]
+            assets[path.name] = Asset(body, media_type, version)
+    return assets
+
+
+class Renderer:
+    def __init__(self, loaders: Sequence[jinja2.BaseLoader] = ()) -> None:
+        self.env = jinja2.Environment(
+            loader=jinja2.ChoiceLoader(
+                [*loaders, jinja2.FileSystemLoader(str(resource_dir("templates")))]
+            ),
+            autoescape=True,
+            auto_reload=False,  # templates are read once; no stat() on every page
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def render(self, name: str, context: Mapping[str, Any]) -> str:
+        html = self.env.get_template(f"consentgate/{name}").render(context)
+        return html + BANNER_END if name == "banner.html" else html
+
+
+def texts_hash(texts: Mapping[str, str], categories: Sequence[Category], vendors: Sequence[Vendor],
+               revision: str) -> str:
+    """A fingerprint of what the visitor was shown, kept with each consent record."""
+    shown = {
+        "revision": revision,
+        "texts": dict(sorted(texts.items())),
+        "categories": [[c.name, c.title, c.description] for c in categories],
+        "vendors": [[v.id, v.name, v.category] for v in vendors],
+    }
+    blob = json.dumps(shown, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class _Unknown:
+    """A category named on a page but not in the policy, as the placeholder shows it."""
+
+    name: str
+
+    @property
+    def title(self) -> str:
+        return self.name
+
+
+class Pages:
+    """Renders what consentgate adds to pages and serves as its own, for one policy."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        prefix: str,
+        assets: Mapping[str, Asset],
+        signals: Callable[[Scope], Signals],
+        templates: Sequence[jinja2.BaseLoader] = (),
+        language: str | None = None,
+        texts: Mapping[str, Mapping[str, str]] | None = None,
+        receipts: bool = True,
+        consent_mode: bool = False,
+    ) -> None:
+        self.policy = policy
+        self.prefix = prefix
+        self.signals = signals
+        self.renderer = Renderer(templates)
+        self.language = language
+        self.texts = texts or {}
+        self.receipts = receipts
+        css, js, mode = (assets.get(n) for n in ("consentgate.css", "consentgate.js",
+                                                 "consent-mode.js"))
+        self.css_url = f"{prefix}/static/consentgate.css?v={css.version if css else ''}"
+        self.js_url = f"{prefix}/static/consentgate.js?v={js.version if js else ''}"
+        #: Where the Consent Mode defaults load from; None without ``consent_mode``.
+        self.consent_mode_url = (
+            f"{prefix}/static/consent-mode.js?v={mode.version}" if consent_mode and mode else None
+        )
+        self._snippets: dict[tuple[str, bytes | None, str | None, frozenset[str],
+                                   frozenset[str]], bytes] = {}
+        self._placeholders: dict[tuple[str, str, str | None, str], bytes] = {}
+        self._heads: dict[tuple[str, str | None, str], bytes] = {}
+
+    def state_json(self, consent: Consent) -> str:
+        return _state_json(consent.decided, consent.granted, consent.services,
+                           self.policy.revision)
+
+    def urls(self, root: str) -> Urls:
+        prefix = root + self.prefix
+        return Urls(
+            consent=f"{prefix}/consent",
+            preferences=f"{prefix}/preferences",
+            banner=f"{prefix}/banner",
+            receipt=f"{prefix}/receipt" if self.receipts else "",
+            static=f"{prefix}/static",
+            privacy=self.policy.privacy_policy_url,
+        )
+
+    def context(self, request_headers: Headers, scope: Scope, consent: Consent) -> dict[str, Any]:
+        lang, texts = texts_for(
+            request_headers.get("accept-language"), language=self.language, overrides=self.texts
+        )
+        signals = self.signals(scope)
+        root = scope.get("root_path", "")
+        path = scope.get("path", "/")
+        query = scope.get("query_string", b"").decode("latin-1")
+        return {
+            "t": texts,
+            "lang": lang,
+            "urls": self.urls(root),
+            "consent": consent,
+            "categories": localise_categories(
+                category_views(self.policy, consent), texts, self.texts.get(lang)
+            ),
+            "next": path + (f"?{query}" if query else ""),
+            "gpc": signals.gpc and bool(signals.refused),
+            "dnt": signals.dnt and bool(signals.refused),
+            "css_url": root + self.css_url,
+            "js_url": root + self.js_url,
+        }
+
+    def page(self, name: str, scope: Scope, consent: Consent, next_url: str,
+             **extra: Any) -> str:
+        """One of consentgate's own pages, linking back to ``next_url``."""
+        context = self.context(Headers(scope=scope), scope, consent)
+        context["next"] = next_url
+        context.update(extra)
+        return self.renderer.render(name, context)
+
+    def snippet(self, scope: Scope, consent: Consent, nonce: str | None) -> bytes:
+        """What goes into an HTML page: assets, and the banner or the settings control."""
+        # The settings control depends on few things, so returning visitors share renderings;
+        # the banner also names the page to come back to.
+        language = None
+        for name, value in scope["headers"]:
+            if name == b"accept-language":
+                language = value
+                break
+        key = (scope.get("root_path", ""), language, nonce, consent.granted, consent.services)
+        # (Browsers send a few dozen bytes: a longer header is rendered, not kept as a key.)
+        keep = consent.decided and (language is None or len(language) <= 256)
+        if keep:
+            cached = self._snippets.get(key)
+            if cached is not None:
+                return cached
+        context = self.context(Headers(scope=scope), scope, consent)
+        context.update(nonce=nonce, state=self.state_json(consent))
+        html = self.renderer.render("assets.html", context)
+        html += self.renderer.render(
+            "settings_link.html" if consent.decided else "banner.html", context
+        )
+        # Character references keep the snippet right in whatever ASCII-compatible charset.
+        snippet = html.encode("ascii", "xmlcharrefreplace")
+        if keep:
+            if len(self._snippets) >= _KEPT:
+                self._snippets.clear()
+            self._snippets[key] = snippet
+        return snippet
+
+    def head_snippet(self, scope: Scope, consent: Consent, nonce: str | None) -> bytes:
+        """What goes right after ``<head>`` with ``consent_mode``: the Consent Mode defaults."""
+        root = scope.get("root_path", "")
+        state = self.state_json(consent)
+        key = (root, nonce, state)
+        if key not in self._heads:
+            if len(self._heads) >= _KEPT:
+                self._heads.clear()
+            html = self.renderer.render("head.html", {
+                "consent_mode_url": root + self.consent_mode_url if self.consent_mode_url else None,
+                "nonce": nonce,
+                "state": state,
+            })
+            self._heads[key] = html.encode("ascii", "xmlcharrefreplace")
+        return self._heads[key]
+
+    def placeholder(self, vendor: Vendor | None, category: str) -> bytes:
+        """The click-to-load stand-in for a gated iframe, in the default language."""
+        return self.placeholders(None, "")(vendor, category)
+
+    def placeholders(self, accept_language: str | None, root: str) -> Placeholder:
+        """Placeholders for one response: in the visitor's language, under the app's root path.
+
+        Renderings are kept per (language, root, vendor, category): few of each exist.
+        """
+        lang, texts = texts_for(accept_language, language=self.language, overrides=self.texts)
+
+        def render(vendor: Vendor | None, category: str) -> bytes:
+            key = (lang, root, vendor.id if vendor else None, category)
+            if key not in self._placeholders:
+                views = [v for v in category_views(self.policy, Consent()) if v.name == category]
+                localised = localise_categories(views, texts, self.texts.get(lang))
+                if len(self._placeholders) >= 4 * _KEPT:
+                    self._placeholders.clear()
+                # A page may tag an element with a category the policy does not have ("Ads!"
+                # from user content): nobody can grant it, so its placeholder offers no button.
+                known = bool(localised) or (vendor is not None and vendor.category == category)
+                html = self.renderer.render("placeholder.html", {
+                    "vendor": vendor,
+                    "category": localised[0] if localised else _Unknown(category),
+                    "allowable": known,
+                    "t": texts,
+                    "lang": lang,
+                    "urls": self.urls(root),
+                    "css_url": root + self.css_url,
+                })
+                self._placeholders[key] = html.encode("ascii", "xmlcharrefreplace")
+            return self._placeholders[key]
+
+        return render
+
+    def texts_hash(self, request_headers: Headers) -> str:
+        _, texts = texts_for(
+            request_headers.get("accept-language"), language=self.language, overrides=self.texts
+        )
+        return texts_hash(texts, self.policy.categories, self.policy.vendors, self.policy.revision)
+
+
+@functools.lru_cache(maxsize=1024)
+def _state_json(
+    decided: bool, granted: frozenset[str], services: frozenset[str], revision: str
+) -> str:
+    """The visitor's state as the client script reads it; few distinct states exist."""
+    return json.dumps(
+        {"decided": decided, "granted": sorted(granted), "services": sorted(services),
+         "revision": revision},
+        separators=(",", ":"),
+    )
