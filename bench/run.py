@@ -11,7 +11,7 @@
                    (the steady figure; skipped with a note when valgrind is not installed);
 6. linear.py     - CPU time of the inputs that once cost more than linear time, at 1x, 4x and 16x
                    their size: each step's ratio should be ~4x (needs no bench pages);
-7. load.py       - with ``--load`` only (~1 min, ~20 s with ``--quick``): the demo site under
+7. load.py       - with ``--load`` only (~80 s, ~50 s with ``--quick``): the demo site under
                    uvicorn (h11, then httptools) driven by concurrent visitors: no error, no live
                    tracker without consent, requests/s, latency, the server's memory over the run.
 
