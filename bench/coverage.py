@@ -22,8 +22,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from test_rewriter_pages import live_references  # noqa: E402
 
+from consentgate.html import Gate  # noqa: E402
 from consentgate.policy import Policy  # noqa: E402
-from consentgate.rewriter import Gate  # noqa: E402
 from consentgate.vendors import BUILTIN_VENDORS  # noqa: E402
 
 

@@ -41,8 +41,8 @@ def test_trackers_are_made_inert_and_other_references_stay_live() -> None:
 def test_real_pages_give_the_same_output_for_any_chunking() -> None:
     import random
 
+    from consentgate.html import Gate
     from consentgate.policy import Policy
-    from consentgate.rewriter import Gate
     from consentgate.vendors import BUILTIN_VENDORS
 
     gate = Gate(Policy(vendors=BUILTIN_VENDORS))

@@ -34,8 +34,8 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from test_rewriter_pages import tracker_code, tracker_url
 
 from consentgate import ConsentMiddleware
+from consentgate.html import Gate
 from consentgate.policy import Policy
-from consentgate.rewriter import Gate
 from consentgate.vendors import BUILTIN_VENDORS
 
 PAGES = Path(__file__).parent / "pages"

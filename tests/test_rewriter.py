@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from consentgate.html import Gate, HtmlRewriter
 from consentgate.policy import Policy, Vendor
-from consentgate.rewriter import Gate, HtmlRewriter
 from consentgate.vendors import BUILTIN_VENDORS
 
 NONE: frozenset[str] = frozenset()

@@ -6,9 +6,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_rewriter import GATE, chunked, cut_at, rewrite, unchanged
 
-from consentgate.css import url_tokens
+from consentgate.html import Gate
+from consentgate.html.css import url_tokens
 from consentgate.policy import Policy
-from consentgate.rewriter import Gate
 
 TABOOLA = b"//cdn.taboola.com/libtrc/static/thumbnails/a.png"
 REMOVE = Gate(Policy(vendors=GATE.policy.vendors, mode="remove"))

@@ -17,8 +17,8 @@ from selectolax.lexbor import LexborHTMLParser
 from test_rewriter import GATE, NONE
 from test_rewriter_pages import PAGES, live_references
 
+from consentgate.html import Gate
 from consentgate.policy import Policy
-from consentgate.rewriter import Gate
 from consentgate.vendors import BUILTIN_VENDORS
 
 BANNER = b'<div id="cg-banner">banner</div>'

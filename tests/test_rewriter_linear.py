@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from test_rewriter import GATE, NONE, PIXEL, rewrite
 
-from consentgate import rewriter
+from consentgate.html import grammar, scriptdata, tokenizer
 
 SIZE = 1 << 20  # 1 MB: 256 chunks of 4 KB
 CHUNK = 4096
@@ -77,18 +77,20 @@ class _Counted:
 def scanned(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """[bytes handed to the rewriter's scanning patterns and to its tag reader so far]."""
     spans = [0]
-    for name in ("_RUN", "_RUN_FOREIGN", "_COMMENT_END", "_SCRIPT_END", "_SCRIPT_TOKEN",
-                 "_END_TAG_REST", "_TAG_OPEN", "_TAG_TOKENS", "_QUOTE_OPEN"):
-        monkeypatch.setattr(rewriter, name, _Counted(getattr(rewriter, name), spans))
-    for key, pattern in list(rewriter._RAW_END.items()):
-        monkeypatch.setitem(rewriter._RAW_END, key, _Counted(pattern, spans))
-    tag_end: Callable[..., tuple[int, int, int]] = rewriter._tag_end
+    for module in (tokenizer, scriptdata):  # (each pattern where the engine looks it up)
+        for name in ("RUN", "RUN_FOREIGN", "COMMENT_END", "SCRIPT_END", "SCRIPT_TOKEN",
+                     "END_TAG_REST", "TAG_OPEN", "TAG_TOKENS", "QUOTE_OPEN"):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, _Counted(getattr(module, name), spans))
+    for key, pattern in list(grammar.RAW_END.items()):
+        monkeypatch.setitem(grammar.RAW_END, key, _Counted(pattern, spans))
+    tag_end: Callable[..., tuple[int, int, int]] = tokenizer._tag_end
 
     def counted_tag_end(buf: Any, pos: int, end: int, mode: int) -> tuple[int, int, int]:
         spans[0] += end - pos  # (its searches for a closing quote are not patterns)
         return tag_end(buf, pos, end, mode)
 
-    monkeypatch.setattr(rewriter, "_tag_end", counted_tag_end)
+    monkeypatch.setattr(tokenizer, "_tag_end", counted_tag_end)
     yield spans
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from consentgate.html import Gate
 from consentgate.policy import Policy
-from consentgate.rewriter import Gate
 from consentgate.vendors import BUILTIN_VENDORS
 
 HERE = Path(__file__).parent / "pages"

@@ -14,8 +14,8 @@ from selectolax.lexbor import LexborHTMLParser
 from test_rewriter import GATE, NONE, cut_at, rewrite
 from test_rewriter_pages import live_references
 
+from consentgate.html import Gate, default_placeholder
 from consentgate.policy import Policy
-from consentgate.rewriter import Gate, default_placeholder
 from consentgate.vendors import BUILTIN_VENDORS
 
 REMOVE = Gate(Policy(vendors=BUILTIN_VENDORS, mode="remove"))

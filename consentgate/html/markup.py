@@ -15,7 +15,7 @@ from typing import Final
 Buf = bytes | bytearray
 WS: Final = b"\t\n\f\r "
 
-# One attribute of a complete start tag (the tag's extent is _RUN's business in rewriter.py).
+# One attribute of a complete start tag (the tag's extent is grammar.RUN's business).
 _ATTR: Final = re.compile(
     rb"([^\t\n\f\r />][^\t\n\f\r />=]*)"
     rb"(?:[\t\n\f\r ]*=[\t\n\f\r ]*(\"[^\"]*\"|'[^']*'|[^\t\n\f\r >]*))?"

@@ -14,8 +14,9 @@ import html
 from collections.abc import Callable
 from typing import NamedTuple
 
+from ..gate import VendorIndex, split_url
+from ..policy import Vendor
 from . import css
-from .gate import VendorIndex, split_url
 from .markup import (
     WS,
     Attr,
@@ -26,7 +27,6 @@ from .markup import (
     raw_offset,
     resolve_references,
 )
-from .policy import Vendor
 
 Decision = tuple[str, Vendor | None]
 

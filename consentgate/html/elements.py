@@ -1,0 +1,220 @@
+"""The elements the engine treats specially: one row each, and every set derived from them.
+
+A row says what an element loads, what is moved aside when it is gated (``src`` ->
+``data-consent-src``, for the client to put back), whether it takes a placeholder, how the HTML
+tokenizer reads its content (raw text, RCDATA, script data, markup …) and which reader of
+``tokenizer.py`` handles its start tag. Everything else the engine needs (the names that stop
+``grammar.RUN``, the tags gated by their sources, the attributes refused by the skipping
+grammar, the end tags that end raw text …) is derived here at import, so gating one more kind
+of element is one more row (plus at most one small reader in ``tokenizer.py``).
+
+Names are ``str`` in the rows (read by the grammar builders) and ``bytes`` in the derived sets
+the scanner looks up (it works on bytes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Final
+
+
+class Content(Enum):
+    """How the HTML tokenizer reads an element's content (its tokenizer state after the tag)."""
+
+    MARKUP = "markup"  # the data state: tags inside are tags
+    RAW_TEXT = "raw text"  # up to its end tag, nothing is markup (style, iframe, xmp …)
+    RCDATA = "RCDATA"  # raw text with character references (title, textarea)
+    SCRIPT_DATA = "script data"  # raw text with the escape states of "<!--" (script)
+    NOSCRIPT = "noscript"  # raw text with scripting, markup without: both are rewritten
+    PLAINTEXT = "plaintext"  # everything up to the body's end is text
+    FOREIGN = "foreign"  # starts SVG/MathML content, where other rules may apply
+
+
+class Reader(Enum):
+    """Which reader of ``tokenizer.py`` takes the element's start tag (SKIPPED: none, the
+    skipping grammar copies it, only checking the attributes ``refused``/``script_url``)."""
+
+    SKIPPED = "skipped"
+    SCRIPT = "script"  # gated by its source or code; script data follows
+    LOADING = "loading"  # gated by its sources (img, iframe, link …)
+    STYLE = "style"  # its CSS is read for vendors' URLs
+    NOSCRIPT = "noscript"  # its content is rewritten as markup
+    PLAINTEXT = "plaintext"
+    RAW = "raw"  # raw text or RCDATA: skipped up to its end tag
+    FOREIGN = "foreign"  # <svg>, <math>: foreign content may be open from here on
+    STYLED = "styled"  # read for its style, event handlers, beacons only (body)
+
+
+SRC_SRCSET: Final = ("src", "srcset")
+
+
+@dataclass(frozen=True)
+class Element:
+    """One kind of element and how the engine treats it."""
+
+    tag: str
+    reader: Reader
+    content: Content = Content.MARKUP
+    # The attributes it loads from, in the order a browser reads them (a gated element's URL
+    # is looked up in that order; a script loads the first it knows of).
+    loads: tuple[str, ...] = ()
+    # The attributes moved aside when it is gated, in the order they are written out, each to
+    # data-consent-<name> (":" as "-"): what the client puts back once allowed.
+    moves: tuple[str, ...] = ()
+    placeholder: bool = False  # gated, it is hidden behind a click-to-load placeholder
+    kept_when_removed: bool = False  # mode="remove" keeps it, without its sources
+    inline_document: str | None = None  # an attribute holding a document of its own (srcdoc)
+    # Where a "javascript:" URL runs on it (on a click, a submit, a load).
+    script_url: str | None = None
+    # Attributes that load something (a beacon, a legacy background): the skipping grammar
+    # refuses them on every tag whose name starts with this element's first letter.
+    refused: tuple[str, ...] = ()
+
+
+def _loading(
+    tag: str, loads: tuple[str, ...] = ("src",), moves: tuple[str, ...] = SRC_SRCSET, *,
+    content: Content = Content.MARKUP, placeholder: bool = False,
+    kept_when_removed: bool = False, inline_document: str | None = None,
+    script_url: str | None = None,
+) -> Element:
+    """A row for an element gated by what it loads (most load from src, and move src and
+    srcset aside)."""
+    return Element(tag, Reader.LOADING, content, loads, moves, placeholder, kept_when_removed,
+                   inline_document, script_url)
+
+
+# The table. Rows with a reader come first, in this order: it is the order in which the
+# skipping grammar tries names of the same length (changing it changes no match, only the
+# pattern's text and its speed a little).
+ELEMENTS: Final[tuple[Element, ...]] = (
+    # An SVG <script> loads from href/xlink:href as an HTML one does from src.
+    Element("script", Reader.SCRIPT, Content.SCRIPT_DATA, loads=("src", "href", "xlink:href"),
+            moves=("type", "src", "href", "xlink:href")),
+    _loading("iframe", content=Content.RAW_TEXT, placeholder=True, inline_document="srcdoc",
+             script_url="src"),
+    _loading("img", loads=SRC_SRCSET),
+    _loading("source", loads=SRC_SRCSET),
+    # What a <link> loads is decided by its rel too (see decisions.LINK_LOADS).
+    _loading("link", loads=("href", "imagesrcset"), moves=("href", "imagesrcset")),
+    _loading("video", loads=("src", "poster"), moves=("src", "poster"), kept_when_removed=True),
+    _loading("audio", kept_when_removed=True),
+    _loading("object", loads=("data",), moves=("data",), script_url="data"),
+    _loading("embed", script_url="src"),
+    # <image> is <img> in HTML and an image in SVG (href, or the older xlink:href).
+    _loading("image", loads=("href", "xlink:href", "src", "srcset"),
+             moves=("href", "xlink:href", "src", "srcset")),
+    _loading("input", script_url="formaction"),  # (<input type=image> loads its src)
+    _loading("frame", script_url="src"),
+    _loading("track"),
+    Element("style", Reader.STYLE, Content.RAW_TEXT),
+    Element("textarea", Reader.RAW, Content.RCDATA),
+    Element("title", Reader.RAW, Content.RCDATA),
+    Element("xmp", Reader.RAW, Content.RAW_TEXT),
+    Element("noembed", Reader.RAW, Content.RAW_TEXT),
+    Element("noframes", Reader.RAW, Content.RAW_TEXT),
+    Element("svg", Reader.FOREIGN, Content.FOREIGN),
+    Element("math", Reader.FOREIGN, Content.FOREIGN),
+    Element("noscript", Reader.NOSCRIPT, Content.NOSCRIPT),
+    Element("plaintext", Reader.PLAINTEXT, Content.PLAINTEXT),
+    Element("body", Reader.STYLED),  # (its legacy background and handlers: read in Python)
+    # Skipped by the grammar unless an attribute says otherwise: a "javascript:" URL runs on a
+    # click (links) or a submit (forms); a ping is a beacon on every click of a link; an SVG
+    # <a>'s xlink:href, rare, is refused.
+    Element("a", Reader.SKIPPED, script_url="href", refused=("ping", "xlink:href")),
+    Element("area", Reader.SKIPPED, script_url="href", refused=("ping",)),
+    Element("form", Reader.SKIPPED, script_url="action"),
+    Element("button", Reader.SKIPPED, script_url="formaction"),
+    # The legacy background of tables and their parts (an image).
+    *(Element(t, Reader.SKIPPED, refused=("background",))
+      for t in ("table", "thead", "tbody", "tfoot", "tr", "td", "th")),
+)
+
+# First letters of start tags, commonest first, as counted on the bench pages: the skipping
+# grammar tries the branches of the letters it must look at in this order.
+START_LETTERS: Final = "asdlmpituhbeofcngvrkqjywxz"
+
+
+def _b(names: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(n.encode("ascii") for n in names)
+
+
+def _moved(names: tuple[str, ...]) -> dict[bytes, bytes]:
+    return {n.encode("ascii"): b"data-consent-" + n.replace(":", "-").encode("ascii")
+            for n in names}
+
+
+def _by_letter(rows: tuple[Element, ...]) -> dict[str, tuple[str, ...]]:
+    """Per first letter, the attributes refused on skipped tags with that letter (ordered, no
+    repeats), for every letter of a skipped element with something to refuse or check."""
+    refused: dict[str, tuple[str, ...]] = {}
+    for row in rows:
+        if row.refused or row.script_url:
+            known = refused.get(row.tag[0], ())
+            refused[row.tag[0]] = known + tuple(n for n in row.refused if n not in known)
+    return refused
+
+
+def _url_checks(rows: tuple[Element, ...]) -> dict[str, str]:
+    """Per first letter of skipped elements, the one attribute holding a "javascript:" URL."""
+    checks: dict[str, str] = {}
+    for row in rows:
+        if row.script_url is not None and (
+            checks.setdefault(row.tag[0], row.script_url) != row.script_url
+        ):
+            raise ValueError(f"two script URL attributes for tags starting {row.tag[0]!r}")
+    return checks
+
+
+_READ: Final = tuple(row for row in ELEMENTS if row.reader is not Reader.SKIPPED)
+_SKIPPED: Final = tuple(row for row in ELEMENTS if row.reader is Reader.SKIPPED)
+_RAW_CONTENT: Final = (Content.RAW_TEXT, Content.RCDATA)
+
+# Start tags that stop the skipping grammar (read in Python), in the table's order.
+SPECIAL_TAGS: Final = tuple(row.tag for row in _READ)
+# Elements gated as a whole by what they load.
+GATED_TAGS: Final = tuple(
+    row.tag for row in _READ if row.reader in (Reader.SCRIPT, Reader.LOADING))
+LOADING: Final = frozenset(t.encode("ascii") for t in GATED_TAGS if t != "script")
+# Raw text and RCDATA elements read by their reader only for that (not loading anything).
+RAW_TAGS: Final = tuple(row.tag for row in _READ if row.content in _RAW_CONTENT and not row.loads)
+FOREIGN_TAGS: Final = tuple(row.tag for row in _READ if row.content is Content.FOREIGN)
+FOREIGN: Final = frozenset(_b(FOREIGN_TAGS))
+# The elements whose content ends at the first end tag of theirs (grammar.RAW_END compiles it).
+RAW_END_TAGS: Final = tuple(
+    row.tag for row in _READ if row.content in (*_RAW_CONTENT, Content.NOSCRIPT))
+_SCRIPT: Final = next(row for row in _READ if row.reader is Reader.SCRIPT)
+SCRIPT_SOURCES: Final = _b(_SCRIPT.loads)
+# The attributes each loading element loads from, and those moved aside when it is gated.
+SOURCES: Final = {row.tag.encode("ascii"): _b(row.loads)
+                  for row in _READ if row.reader is Reader.LOADING}
+MOVED: Final = {row.tag.encode("ascii"): _moved(row.moves)
+                for row in _READ if row.reader in (Reader.SCRIPT, Reader.LOADING)}
+PLACEHOLDERS: Final = frozenset(row.tag.encode("ascii") for row in _READ if row.placeholder)
+KEPT_WHEN_REMOVED: Final = frozenset(
+    row.tag.encode("ascii") for row in _READ if row.kept_when_removed)
+# Loading elements whose content is raw text (iframe): after the start tag, up to the end tag.
+RAW_LOADING: Final = frozenset(
+    row.tag.encode("ascii") for row in _READ
+    if row.reader is Reader.LOADING and row.content in _RAW_CONTENT)
+INLINE_DOCUMENTS: Final = {row.tag.encode("ascii"): row.inline_document.encode("ascii")
+                           for row in _READ if row.inline_document is not None}
+# The elements where a "javascript:" URL runs, and the attribute it must then be in.
+SCRIPT_URL_TAGS: Final = {row.tag.encode("ascii"): row.script_url.encode("ascii")
+                          for row in ELEMENTS if row.script_url is not None}
+# Per first letter of skipped tags: attributes the skipping grammar refuses, and the attribute
+# it checks for a "javascript:" URL.
+LOADING_ATTRS: Final = _by_letter(_SKIPPED)
+URL_CHECKS: Final = _url_checks(_SKIPPED)
+# The letters the skipping grammar must look at, commonest first (see START_LETTERS).
+LETTER_ORDER: Final = "".join(
+    c for c in START_LETTERS if c in {t[0] for t in SPECIAL_TAGS} | set(LOADING_ATTRS))
+# Which reader takes each special start tag.
+READERS: Final = {row.tag.encode("ascii"): row.reader for row in _READ}
+
+__all__ = [
+    "ELEMENTS", "FOREIGN", "FOREIGN_TAGS", "GATED_TAGS", "INLINE_DOCUMENTS",
+    "KEPT_WHEN_REMOVED", "LETTER_ORDER", "LOADING", "LOADING_ATTRS", "MOVED", "PLACEHOLDERS",
+    "RAW_END_TAGS", "RAW_LOADING", "RAW_TAGS", "READERS", "SCRIPT_SOURCES", "SCRIPT_URL_TAGS",
+    "SOURCES", "SPECIAL_TAGS", "START_LETTERS", "URL_CHECKS", "Content", "Element", "Reader",
+]

@@ -1,0 +1,128 @@
+"""Each branch of the engine's grammar (consentgate/html/grammar.py) on its own: a small input it
+takes whole, and one it must refuse (not match, or not take whole). Every registered piece has a
+case here, so a new branch comes with its own."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from consentgate.html import grammar
+from consentgate.html.elements import SPECIAL_TAGS
+
+# piece: (taken whole, refused, what may follow both: the pieces that look ahead need it)
+CASES: dict[str, tuple[str, str, str]] = {
+    "value": ('"a b"', '"a b', ">"),
+    "name_value": ('="x"', '="x', ">"),
+    "attrs": (' a=1 b="2">', ' a="1>', ">"),
+    "safe_ref": ("&amp;", "&#40;", ">"),
+    "do_nothing": ("void(0);", "alert(1)", ">"),
+    "safe_style.double-quoted": ('"color: red"', '"background: url(//t.example/p.gif)"', ">"),
+    "safe_style.single-quoted": ("'color: red'", "'background: url(//t.example/p.gif)'", ">"),
+    "safe_style.unquoted": ("color:red", "url(//t.example/p.gif)", ">"),
+    "checked.style": ('tyle="color: red"', 'tyle="background:url(//t.example/p)"', ">"),
+    "handler.double-quoted": ('"go()"', "\"new Image().src='//t.example/p'\"", ">"),
+    "handler.single-quoted": ("'go()'", "'x(\"//t.example\")'", ">"),
+    "handler.unquoted": ("go()", "x(//t.example)", ">"),
+    "checked.handler": ('nclick="go()"', "nclick=\"x('//t.example')\"", ">"),
+    "no_script_url.double-quoted": ('"/page"', '"javascript:alert(1)"', ">"),
+    "no_script_url.single-quoted": ("'javascript:;'", "'&#106;avascript:x()'", ">"),
+    "no_script_url.unquoted": ("/page", "javascript:x()", ">"),
+    "plain_attrs": (' class="a" id=b>', ' style="background:url(//t.example/p)">', ""),
+    "plain_attrs.a": (' href="/x" class=y>', ' ping="//t.example/p">', ""),
+    "plain_attrs.b": (' formaction="/post">', ' formaction="javascript:x()">', ""),
+    "plain_attrs.f": (' action="/post">', ' action="javascript:send()">', ""),
+    "plain_attrs.t": (' width="1">', ' background="//t.example/bg.gif">', ""),
+    "end_tag": ("</div class=x>", '</div title=">', ""),
+    "comment": ("<!-- a -- b -->", "<!-- open", ">"),
+    "bogus_comment": ("<!DOCTYPE html>", "<!-- c -->", ""),
+    "lone_lt": ("<", "<a", " "),
+    "text": ("a > b", "<p>", "<"),
+    "special_start": ("<script src=x>", '<script src="x>', ""),
+    "run.plain_start_tag": ("<div class=a>", "<script>", ""),
+    "run_foreign.plain_start_tag": ("<svg>", "<script>", ""),
+    "run": ("<div>text</div><!-- c --><p>a < b</p><script>", '<div><script src="x', ""),
+    "run_foreign": ('<svg><path d="M0"/></svg><script>', "<p><img src=x><b>", ""),
+    "comment_end": ("--!>", "->", ""),
+    "script_end": ("</SCRIPT>", "</scripts>", ""),
+    "script_token": ("<!--", "<scrip", ""),
+    "end_tag_rest": ("div class=x>", 'div title=">', ""),
+    "tag_open": ("<div", "<1", " "),
+    "tag_tokens": (" a=1 b='2'", ' a="1', ">"),
+    "quote_open": ('title="', "title=x", ""),
+    "tag_start": ("</a", "<1", ""),
+    "handler_name": (" on", "xon", ""),
+    "script_url": (' href="j', ' href="/x"', "avascript:x()"),
+    "spaced_equals": (" = ", "=", "x"),
+    "beacon": (" ping=", " pin=", ""),
+}
+ROOT = Path(__file__).resolve().parent.parent  # (so that -m finds this checkout's package)
+FAMILIES = ("run.letter.", "run_foreign.letter.", "raw_end.")
+
+
+def _pattern(name: str) -> re.Pattern[bytes]:
+    return re.compile(grammar.PIECES[name][0].encode("ascii"), re.S)
+
+
+def _takes(name: str, text: str, after: str) -> bool:
+    found = _pattern(name).match((text + after).encode("ascii"))
+    return found is not None and found.end() == len(text)
+
+
+def test_every_piece_has_a_case() -> None:
+    missing = [n for n in grammar.PIECES if n not in CASES and not n.startswith(FAMILIES)]
+    assert not missing
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_branch_takes_its_input_and_refuses_another(name: str) -> None:
+    taken, refused, after = CASES[name]
+    assert _takes(name, taken, after)
+    assert not _takes(name, refused, after)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in grammar.PIECES if n.startswith(FAMILIES[:2])))
+def test_a_letter_branch_takes_other_names_and_refuses_those_read_in_python(name: str) -> None:
+    prefix, letter = name.rsplit(".", 1)
+    foreign = prefix.startswith("run_foreign")
+    special = [t for t in SPECIAL_TAGS if not (foreign and t in ("svg", "math"))]
+    if letter == "other":
+        firsts = {t[0] for t in special}
+        letters = [c for c in "abcdefghijklmnopqrstuvwxyz" if c not in firsts]
+        assert _takes(name, letters[0].upper(), "x ")
+        assert not _takes(name, special[0][0], "x ")
+        return
+    assert _takes(name, letter.upper(), "zz ")
+    for tag in (t for t in special if t[0] == letter):
+        assert not _takes(name, letter, tag[1:] + " ")
+
+
+@pytest.mark.parametrize("name", sorted(n for n in grammar.PIECES if n.startswith("raw_end.")))
+def test_an_end_tag_of_raw_text_is_its_own_name_delimited(name: str) -> None:
+    tag = name.split(".", 1)[1]
+    assert _takes(name, f"</{tag.upper()}>", "")
+    assert not _takes(name, f"</{tag}s>", "")
+
+
+def test_the_compiled_patterns_are_made_of_the_pieces() -> None:
+    assert grammar.RUN.pattern == grammar.PIECES["run"][0].encode("ascii")
+    assert grammar.RUN_FOREIGN.pattern == grammar.PIECES["run_foreign"][0].encode("ascii")
+    assert grammar.PIECES["plain_attrs"][0] in grammar.PIECES["run"][0]
+    assert set(grammar.RAW_END) == {n.split(".", 1)[1].encode() for n in grammar.PIECES
+                                    if n.startswith("raw_end.")}
+
+
+def test_dump_shows_each_piece_by_name() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "consentgate.html.grammar", "--dump"],
+        capture_output=True, text=True, encoding="utf-8", check=False, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    dumped = done.stdout
+    for name in grammar.PIECES:
+        assert f"\n{name}  (" in "\n" + dumped
+    assert "${plain_attrs}" in dumped and "${comment}" in dumped
