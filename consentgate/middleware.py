@@ -24,7 +24,7 @@ from .pages import Pages, load_assets
 from .policy import Policy, Vendor
 from .proof import Proof
 from .responder import Responder
-from .rewriter import Gate
+from .html import Gate
 from .signals import Signals, SignalSettings, default_consent, read_signals
 from .vendors import BUILTIN_VENDORS
 

@@ -24,7 +24,7 @@ from starlette.types import Scope
 from .consent import Consent
 from .i18n import localise_categories, texts_for
 from .policy import Category, Policy, Vendor
-from .rewriter import Placeholder
+from .html import Placeholder
 from .signals import Signals
 from .views import Urls, category_views
 

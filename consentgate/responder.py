@@ -21,7 +21,7 @@ from .gate import own_host, split_url
 from .linkheader import without_blocked_hints
 from .pages import Pages
 from .policy import Policy
-from .rewriter import Gate
+from .html import Gate
 from .speculation import MEDIA_TYPE as _RULES
 from .speculation import RulesFilter
 from .streams import (
