@@ -20,11 +20,11 @@ from .consent import SCOPE_KEY, Consent
 from .consentlog import DEFAULT_FILENAME, ConsentLog, open_log
 from .cookie import ConsentCookie, CookieSettings, check_keys
 from .endpoints import Endpoints
+from .html import Gate
 from .pages import Pages, load_assets
 from .policy import Policy, Vendor
 from .proof import Proof
 from .responder import Responder
-from .html import Gate
 from .signals import Signals, SignalSettings, default_consent, read_signals
 from .vendors import BUILTIN_VENDORS
 

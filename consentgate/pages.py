@@ -22,9 +22,9 @@ from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from .consent import Consent
+from .html import Placeholder
 from .i18n import localise_categories, texts_for
 from .policy import Category, Policy, Vendor
-from .html import Placeholder
 from .signals import Signals
 from .views import Urls, category_views
 

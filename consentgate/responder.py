@@ -18,10 +18,10 @@ from starlette.types import Message, Scope, Send
 
 from .consent import Consent
 from .gate import own_host, split_url
+from .html import Gate
 from .linkheader import without_blocked_hints
 from .pages import Pages
 from .policy import Policy
-from .html import Gate
 from .speculation import MEDIA_TYPE as _RULES
 from .speculation import RulesFilter
 from .streams import (

@@ -23,9 +23,9 @@ from consentgate import ConsentMiddleware, CookieSettings, SignalSettings, Vendo
 from consentgate.consent import Consent
 from consentgate.cookie import ConsentCookie, cookie_names
 from consentgate.endpoints import MAX_EXPIRED, expired_cookie_headers
+from consentgate.html import HtmlRewriter
 from consentgate.pages import Pages
 from consentgate.responder import FAILURE_PAGE, Responder
-from consentgate.html import HtmlRewriter
 from consentgate.streams import Decoder, Encoder, HeadStart, Injector, Transcoder
 
 BANNER = b'id="consentgate-banner"'
