@@ -10,6 +10,7 @@ import tempfile
 
 import pytest
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,7 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # times more examples wherever a test does not fix its own count (tests/test_oracle.py scales its
 # counts by it too), with no deadline on shared CI machines, and prints a failure's
 # reproduction blob. Failing examples are kept outside the working tree.
-_EXAMPLES = DirectoryBasedExampleDatabase(Path(tempfile.gettempdir()) / "consentgate-hypothesis")
+_HOME = Path(tempfile.gettempdir()) / "consentgate-hypothesis"
+set_hypothesis_home_dir(_HOME)  # (its caches too: never a .hypothesis/ in the working tree)
+_EXAMPLES = DirectoryBasedExampleDatabase(_HOME / "examples")
 settings.register_profile("default", database=_EXAMPLES)
 settings.register_profile("ci", max_examples=1000, deadline=None, print_blob=True,
                           database=_EXAMPLES)
