@@ -4,16 +4,22 @@ from pathlib import Path
 # tests import their shared helpers as a plain module
 sys.path.insert(0, str(Path(__file__).parent))
 
+import importlib.util
 import os
 import subprocess
 import tempfile
+import time
+from collections.abc import Iterator
 
+import httpx
 import pytest
+from helpers import Demo, free_port
 from hypothesis import settings
 from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 ROOT = Path(__file__).resolve().parent.parent
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
 
 # Hypothesis profiles: "default" (Hypothesis' own, 100 examples a test unless a test says
 # otherwise) keeps the suite quick; "ci" (HYPOTHESIS_PROFILE=ci, as .ci/run sets it) runs ten
@@ -33,6 +39,71 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 def _own_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The consent log defaults to ./consentgate.sqlite3: keep each test's log to itself.
     monkeypatch.chdir(tmp_path)
+
+
+# -- the browser marker ---------------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test under tests/browser/ is a ``browser`` test (before ``-m`` selects)."""
+    for item in items:
+        if BROWSER_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Browser tests selected without Playwright: one clear error, not one failure a test."""
+    selected = [item for item in session.items if item.get_closest_marker("browser")]
+    if selected and importlib.util.find_spec("playwright") is None:
+        raise pytest.UsageError(
+            f"{len(selected)} browser tests are selected but Playwright is not installed: "
+            "install it (pip install -e '.[browser]', then source .ci/browser.sh <python>), "
+            'or leave them out with -m "not browser" (or --ignore=tests/browser)'
+        )
+
+
+# -- the demo site, as a person starts it -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """``python -m demo_site`` on a free port, with a consent log of its own."""
+    work = tmp_path_factory.mktemp("demo")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "CONSENTGATE_SECRET"}
+    stderr = work / "stderr.txt"
+    with stderr.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "demo_site", "--port", str(port),
+             "--consent-log", str(work / "consent.sqlite3")],
+            cwd=ROOT, env=env, stdout=err, stderr=err,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the demo exited with {proc.returncode}:\n{stderr.read_text()}")
+            try:
+                httpx.get(url + "/privacy", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the demo did not answer within 10 s:\n{stderr.read_text()}")
+                time.sleep(0.05)
+        yield Demo(url, stderr)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# -- a run leaves nothing behind ---------------------------------------------------------------
 
 
 def _left_in_tree() -> set[str]:

@@ -6,8 +6,11 @@ import socket
 import threading
 import time
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,6 +22,8 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 from consentgate import ConsentMiddleware, get_consent
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SECRET = "test-secret-of-at-least-32-characters"
 ORIGIN = {"origin": "http://testserver"}
@@ -101,3 +106,37 @@ class LiveServer:
 
     def url(self, path: str) -> str:
         return self.origin + path
+
+
+@dataclass(frozen=True)
+class Demo:
+    """The demo site (``python -m demo_site``) running at ``url``: the ``demo`` fixture."""
+
+    url: str
+    stderr: Path
+
+    def client(self) -> httpx.Client:
+        """A visitor of their own: a fresh cookie jar."""
+        return httpx.Client(base_url=self.url, timeout=5, follow_redirects=False)
+
+    def choose(self, visitor: httpx.Client, action: str, **fields: str) -> httpx.Response:
+        return visitor.post(
+            "/consentgate/consent",
+            data={"action": action, **fields},
+            headers={"origin": self.url},
+        )
+
+
+def demo_hits(visitor: httpx.Client) -> list[dict[str, object]]:
+    """The demo's record of tracker hits, newest first."""
+    response = visitor.get("/hits", params={"format": "json"})
+    assert response.status_code == 200
+    hits: list[dict[str, object]] = response.json()["hits"]
+    return hits
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

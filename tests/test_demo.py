@@ -1,87 +1,20 @@
-"""The demo site, started the way a person starts it: ``python -m demo_site`` under uvicorn."""
+"""The demo site, started the way a person starts it: ``python -m demo_site`` under uvicorn
+(the ``demo`` fixture of conftest.py; tests/browser/test_demo.py visits it in Chromium)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from helpers import Demo, demo_hits
 from starlette.testclient import TestClient
 
-ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("/", "/hits", "/theme", "/video", "/consent", "/privacy")
 BANNER = 'id="consentgate-banner"'
 SETTINGS = 'id="consentgate-settings"'
-
-
-@dataclass(frozen=True)
-class Demo:
-    url: str
-    stderr: Path
-
-    def client(self) -> httpx.Client:
-        """A visitor of their own: a fresh cookie jar."""
-        return httpx.Client(base_url=self.url, timeout=5, follow_redirects=False)
-
-    def choose(self, visitor: httpx.Client, action: str, **fields: str) -> httpx.Response:
-        return visitor.post(
-            "/consentgate/consent",
-            data={"action": action, **fields},
-            headers={"origin": self.url},
-        )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    work = tmp_path_factory.mktemp("demo")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "CONSENTGATE_SECRET"}
-    stderr = work / "stderr.txt"
-    with stderr.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "demo_site", "--port", str(port),
-             "--consent-log", str(work / "consent.sqlite3")],
-            cwd=ROOT, env=env, stdout=err, stderr=err,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the demo exited with {proc.returncode}:\n{stderr.read_text()}")
-            try:
-                httpx.get(url + "/privacy", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the demo did not answer within 10 s:\n{stderr.read_text()}")
-                time.sleep(0.05)
-        yield Demo(url, stderr)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _tag(html: str, pattern: str) -> str:
@@ -98,13 +31,6 @@ def _analytics(html: str) -> str:
 
 def _pixel(html: str) -> str:
     return _tag(html, r"pixel\.gif")
-
-
-def _hits(visitor: httpx.Client) -> list[dict[str, object]]:
-    response = visitor.get("/hits", params={"format": "json"})
-    assert response.status_code == 200
-    hits: list[dict[str, object]] = response.json()["hits"]
-    return hits
 
 
 def test_starts_with_a_development_warning(demo: Demo) -> None:
@@ -260,46 +186,9 @@ def test_collect_and_pixel_record_hits(demo: Demo) -> None:
         # Whatever a tracker sends, the hit is counted and nothing breaks.
         assert visitor.post("/collect", content=b"\xff{not json").status_code == 204
 
-        hits = _hits(visitor)
+        hits = demo_hits(visitor)
         mine = [hit for hit in hits if hit["page"] == probe]
         assert sorted(str(hit["kind"]) for hit in mine) == ["analytics", "pixel"]
         assert all(hit["granted"] == ["necessary"] for hit in mine)
         assert hits[0]["page"] == "?"  # newest first: the garbage beacon
         assert probe in visitor.get("/hits").text
-
-
-def test_in_chromium_no_hit_arrives_before_consent(demo: Demo) -> None:
-    """What a person sees in a real browser, under the demo's strict CSP: the trackers stay
-    silent until "Accept all", then report at once without a reload."""
-    from playwright.sync_api import sync_playwright
-
-    probe = f"/?probe={uuid.uuid4().hex}"
-    tracked: list[str] = []
-    console: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            page = browser.new_page()
-            page.on("console", lambda message: console.append(message.text))
-            page.on("request", lambda request: tracked.append(request.url)
-                    if "/collect" in request.url or "/pixel.gif" in request.url else None)
-            page.goto(demo.url + probe, wait_until="networkidle")
-            assert page.is_visible("#consentgate-banner")
-            assert tracked == []
-
-            with page.expect_request("**/collect"):
-                page.click('#consentgate-banner button[value="accept_all"]')
-            page.wait_for_selector("#consentgate-banner", state="hidden")
-            with demo.client() as observer:
-                deadline = time.monotonic() + 5
-                while not [h for h in _hits(observer) if h["page"] == probe]:
-                    assert time.monotonic() < deadline, "the analytics hit never arrived"
-                    time.sleep(0.05)
-            page.wait_for_load_state("networkidle")
-            assert any("/pixel.gif?page=/" in url for url in tracked), tracked
-        finally:
-            browser.close()
-    assert not [line for line in console if "Content Security Policy" in line], console

@@ -3,6 +3,10 @@
 Every request the page makes goes through ``context.route``: requests to the test server pass,
 everything else is recorded and answered locally from ``fakes.py``, so nothing leaves the machine
 and each test knows exactly which third parties were contacted.
+
+Every test under tests/browser/ carries the ``browser`` marker (tests/conftest.py gives it), so
+``pytest -m "not browser"`` leaves them out. Nothing here imports Playwright before a browser test
+runs: without it, the rest of the suite is collected and runs as usual.
 """
 
 from __future__ import annotations
@@ -12,16 +16,18 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
 from helpers import LiveServer
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
-from playwright.sync_api import Request as PwRequest
 
 from .fakes import fake_for
 from .site import build_app
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route
+    from playwright.sync_api import Request as PwRequest
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -43,6 +49,8 @@ TRACKER_COOKIES = frozenset({"_ga", "_ga_TEST123", "_fbp", "_ym_uid", "_ym_d", "
 # is open, which would break every later test that calls asyncio.run().
 @pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         yield p
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from playwright.sync_api import Browser, Route
-from playwright.sync_api import Request as PwRequest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,6 +22,10 @@ from consentgate import ConsentMiddleware
 from consentgate.gate import index_for
 
 from .conftest import ROOT, LiveServer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Route
+    from playwright.sync_api import Request as PwRequest
 
 PAGES = ROOT.parent / "shared" / "bench-pages"
 
