@@ -150,6 +150,24 @@ class Policy:
         # (Read on every request of a visitor without a choice: worked out once.)
         object.__setattr__(self, "_required",
                            frozenset(c.name for c in self.categories if c.required))
+        names = self._check_categories()
+        if not self.revision or len(self.revision) > 32:
+            raise ValueError("revision must be a non-empty string of at most 32 characters")
+        if self.mode not in ("inert", "remove"):
+            raise ValueError(f"mode must be 'inert' or 'remove', not {self.mode!r}")
+        check_link("privacy_policy_url", self.privacy_policy_url)
+        ids = self._check_vendors(names)
+        for cookie, category in self.cookie_pairs:
+            if category not in names:
+                raise ValueError(f"cookie {cookie!r} is declared in unknown category {category!r}")
+        self._index_cookies()
+        object.__setattr__(self, "names", frozenset(names))
+        object.__setattr__(self, "vendor_ids", frozenset(ids))
+        object.__setattr__(
+            self, "optional", tuple(c.name for c in self.categories if not c.required)
+        )
+
+    def _check_categories(self) -> list[str]:
         names = [c.name for c in self.categories]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate category names in {names}")
@@ -157,11 +175,9 @@ class Policy:
             raise ValueError(f"categories must include {NECESSARY!r}")
         if not next(c for c in self.categories if c.name == NECESSARY).required:
             raise ValueError(f"the {NECESSARY!r} category must be required=True")
-        if not self.revision or len(self.revision) > 32:
-            raise ValueError("revision must be a non-empty string of at most 32 characters")
-        if self.mode not in ("inert", "remove"):
-            raise ValueError(f"mode must be 'inert' or 'remove', not {self.mode!r}")
-        check_link("privacy_policy_url", self.privacy_policy_url)
+        return names
+
+    def _check_vendors(self, names: list[str]) -> set[str]:
         ids: set[str] = set()
         for vendor in self.vendors:
             if vendor.category not in names:
@@ -172,9 +188,10 @@ class Policy:
             if vendor.id in ids:
                 raise ValueError(f"duplicate vendor id {vendor.id!r}")
             ids.add(vendor.id)
-        for cookie, category in self.cookie_pairs:
-            if category not in names:
-                raise ValueError(f"cookie {cookie!r} is declared in unknown category {category!r}")
+        return ids
+
+    def _index_cookies(self) -> None:
+        """Cookie names (exact, in a dict) and prefixes the vendors and the site declare."""
         exact: dict[str, tuple[str, str | None]] = {}
         prefixes: list[tuple[str, str, str | None]] = []
         owners: list[tuple[str, str, str | None]] = [
@@ -190,11 +207,6 @@ class Policy:
                 exact.setdefault(pattern, (category, vendor_id))
         object.__setattr__(self, "_cookie_names", exact)
         object.__setattr__(self, "_cookie_prefixes", tuple(prefixes))
-        object.__setattr__(self, "names", frozenset(names))
-        object.__setattr__(self, "vendor_ids", frozenset(ids))
-        object.__setattr__(
-            self, "optional", tuple(c.name for c in self.categories if not c.required)
-        )
 
     @property
     def required(self) -> frozenset[str]:

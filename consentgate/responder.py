@@ -9,7 +9,7 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from typing import Final, Protocol, TypeGuard
+from typing import Any, Final, Protocol, TypeGuard
 
 import anyio
 import anyio.to_thread
@@ -247,6 +247,15 @@ class Responder:
         if (not html and b"set-cookie" not in fields and not self.issue and b"link" not in fields
                 and media != _RULES):
             return True  # neither its headers nor its body concern us
+        raw = self.edit_headers(message, raw, lowercase)
+        return self.passes(message.get("status", 200), raw, media, wide)
+
+    def edit_headers(
+        self, message: Message, raw: Any, lowercase: bool
+    ) -> list[tuple[bytes, bytes]]:
+        """The start's header list, made lowercase and a list, without the hints and cookies
+        this visitor has not granted, with the consent cookie to (re-)issue."""
+        fields = self.fields
         if not lowercase:  # Starlette's header objects match lowercase names only
             message["headers"] = raw = [(k.lower(), v) for k, v in raw]
         elif not isinstance(raw, list):
@@ -259,14 +268,18 @@ class Responder:
                 self.drop_cookies(headers)
             if self.issue is not None:
                 headers.append("set-cookie", self.site.cookie_header(self.scope, self.issue))
-        status = message.get("status", 200)
+        return raw  # type: ignore[no-any-return]
+
+    def passes(self, status: int, raw: list[tuple[bytes, bytes]], media: str, wide: bool) -> bool:
+        """Whether the body goes through as the app sends it (its headers marked as needed);
+        False when it goes through the pipeline, or gets the snippet appended."""
         if media == _RULES and status == 200:
             if self.scope.get("method") == "HEAD" or self.site.settled(self.consent):
                 self.mark_personal(raw)  # (what another visitor gets may differ)
                 return True
             self.media = media
             return False
-        if not html or status < 200 or status in _UNTOUCHED_STATUS:
+        if media not in _HTML or status < 200 or status in _UNTOUCHED_STATUS:
             return True
         self.media = media
         if self.scope.get("method") == "HEAD":
