@@ -17,14 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ROOT.parent / "shared" / "bench-pages"
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from bench_pages import bench_pages  # noqa: E402
 from test_rewriter_pages import live_references  # noqa: E402
 
 from consentgate.html import Gate  # noqa: E402
 from consentgate.policy import Policy  # noqa: E402
 from consentgate.vendors import BUILTIN_VENDORS  # noqa: E402
+
+PAGES = bench_pages()
 
 
 @dataclass

@@ -22,11 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_pages import bench_pages  # noqa: E402
+
 from consentgate.html import Gate  # noqa: E402
 from consentgate.policy import Policy  # noqa: E402
 from consentgate.vendors import BUILTIN_VENDORS  # noqa: E402
 
-DEFAULT_PAGES = ROOT.parent / "shared" / "bench-pages"
+DEFAULT_PAGES = bench_pages()
 NOTHING: frozenset[str] = frozenset()
 FLOOR = 'bytes.count(b"<") floor'
 PEER = "selectolax parse+serialize"

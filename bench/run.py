@@ -29,8 +29,10 @@ import sys
 import time
 from pathlib import Path
 
+from bench_pages import bench_pages
+
 BENCH = Path(__file__).resolve().parent
-DEFAULT_PAGES = BENCH.parent.parent / "shared" / "bench-pages"
+DEFAULT_PAGES = bench_pages()
 
 
 def steps(pages: Path, quick: bool, load: bool) -> list[list[str]]:

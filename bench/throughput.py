@@ -46,6 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_pages import bench_pages  # noqa: E402
 from itsdangerous import TimestampSigner  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.middleware.sessions import SessionMiddleware  # noqa: E402
@@ -58,7 +59,7 @@ from consentgate.consent import Consent  # noqa: E402
 
 SECRET = "bench-secret-not-for-production-use"
 ROUNDS = 5
-DEFAULT_PAGES = ROOT.parent / "shared" / "bench-pages"
+DEFAULT_PAGES = bench_pages()
 
 
 def corpus(folder: Path) -> dict[str, bytes]:

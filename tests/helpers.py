@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
+import sys
 import threading
 import time
 import warnings
@@ -24,6 +26,30 @@ with warnings.catch_warnings():
 from consentgate import ConsentMiddleware, get_consent
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench_pages_setting() -> Any:
+    """bench/bench_pages.py, the one place the bench pages' folder is found, loaded by its path
+    and kept as ``bench_pages`` (what the scripts of bench/ import, when a test loads one)."""
+    if "bench_pages" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "bench_pages", ROOT / "bench" / "bench_pages.py"
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["bench_pages"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["bench_pages"]
+
+
+#: The bench pages' folder: CONSENTGATE_BENCH_PAGES, by default ../shared/bench-pages.
+BENCH_PAGES: Path = _bench_pages_setting().bench_pages()
+
+
+def bench_pages_missing() -> str | None:
+    """Why a test of the bench pages is skipped (naming the setting), or None."""
+    why: str | None = _bench_pages_setting().missing()
+    return why
 
 SECRET = "test-secret-of-at-least-32-characters"
 ORIGIN = {"origin": "http://testserver"}

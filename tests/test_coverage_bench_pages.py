@@ -1,4 +1,5 @@
-"""Coverage on 32 real pages (../shared/bench-pages): built-in registry only, no consent.
+"""Coverage on 32 real pages (CONSENTGATE_BENCH_PAGES, by default ../shared/bench-pages):
+built-in registry only, no consent.
 
 Trackers are counted by the independent list and markers of test_rewriter_pages.py, read with an
 HTML5 parser; bench/coverage.py prints the per-page table.
@@ -8,15 +9,14 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
+from helpers import BENCH_PAGES, ROOT, bench_pages_missing
 
-ROOT = Path(__file__).resolve().parent.parent
-PAGES = ROOT.parent / "shared" / "bench-pages"
+PAGES = BENCH_PAGES
 
-if not PAGES.is_dir():
-    pytest.skip(f"bench pages not found at {PAGES}", allow_module_level=True)
+if (missing := bench_pages_missing()) is not None:
+    pytest.skip(missing, allow_module_level=True)
 
 _spec = importlib.util.spec_from_file_location("bench_coverage", ROOT / "bench" / "coverage.py")
 assert _spec is not None and _spec.loader is not None

@@ -1,5 +1,6 @@
-"""The bench pages (../shared/bench-pages: 32 real, 2 synthetic) in Chromium: which known
-trackers a fresh visitor's browser still contacts after the rewriting.
+"""The bench pages (CONSENTGATE_BENCH_PAGES, by default ../shared/bench-pages: 32 real, 2
+synthetic) in Chromium: which known trackers a fresh visitor's browser still contacts after the
+rewriting.
 
 Third-party requests are answered with empty bodies, so only the pages' inline code and markup
 run: what leaks here is what the server-side rewriting missed (``document.write`` with split
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from helpers import BENCH_PAGES, bench_pages_missing
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,16 +23,16 @@ from starlette.routing import Route as AppRoute
 from consentgate import ConsentMiddleware
 from consentgate.gate import index_for
 
-from .conftest import ROOT, LiveServer
+from .conftest import LiveServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Route
     from playwright.sync_api import Request as PwRequest
 
-PAGES = ROOT.parent / "shared" / "bench-pages"
+PAGES = BENCH_PAGES
 
-if not PAGES.is_dir():
-    pytest.skip(f"bench pages not found at {PAGES}", allow_module_level=True)
+if (missing := bench_pages_missing()) is not None:
+    pytest.skip(missing, allow_module_level=True)
 
 # Every page: the last two leaks (Taboola thumbnails in the style attribute of <span>s on
 # breitbart and synth-big) closed when style attributes of all elements were gated.
