@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +18,9 @@ from helpers import Demo, free_port
 from hypothesis import settings
 from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.database import DirectoryBasedExampleDatabase
+from pg import BACKENDS, fresh_schema, log_target
+
+from consentgate.consentlog import StoredConsentLog, open_log
 
 ROOT = Path(__file__).resolve().parent.parent
 BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
@@ -62,6 +66,36 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             "install it (pip install -e '.[browser]', then source .ci/browser.sh <python>), "
             'or leave them out with -m "not browser" (or --ignore=tests/browser)'
         )
+
+
+# -- consent logs ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty consent log of each backend (SQLite, then PostgreSQL), for ``open_log``."""
+    with log_target(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def log_options() -> dict[str, Any]:
+    """The options ``log`` opens its log with: a module overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+def log(target: str, log_options: dict[str, Any]) -> Iterator[StoredConsentLog]:
+    """The consent log at ``target``, opened with ``log_options``."""
+    with open_log(target, **log_options) as opened:
+        yield opened
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """An empty schema of the test PostgreSQL server."""
+    with fresh_schema() as url:
+        yield url
 
 
 # -- the demo site, as a person starts it -----------------------------------------------------

@@ -54,6 +54,9 @@ def bench_pages_missing() -> str | None:
 SECRET = "test-secret-of-at-least-32-characters"
 ORIGIN = {"origin": "http://testserver"}
 PAGE = "<!doctype html><html><head><title>t</title></head><body><h1>Hello</h1></body></html>"
+BANNER = 'id="consentgate-banner"'
+BANNER_BYTES = BANNER.encode()
+SETTINGS = 'id="consentgate-settings"'
 
 
 def make_app(page: str = PAGE, **options: Any) -> Starlette:
@@ -83,6 +86,11 @@ def choose(c: TestClient, action: str, **fields: Any) -> Response:
     return c.post("/consentgate/consent", data=data, headers=ORIGIN, follow_redirects=False)
 
 
+def state(c: Any, **headers: str) -> dict[str, Any]:
+    """What ``get_consent`` says for the visitor of ``c`` (the /state route of ``make_app``)."""
+    return dict(c.get("/state", headers=headers).json())
+
+
 def checkbox(html: str, name: str, value: str) -> str:
     """The ``<input>`` tag of a checkbox, whatever the attribute order."""
     import re
@@ -97,6 +105,75 @@ def is_checked(html: str, value: str, name: str = "category") -> bool:
     import re
 
     return re.search(r"\schecked[\s>=]", checkbox(html, name, value)) is not None
+
+
+# -- a raw ASGI harness, where message order matters -------------------------------------------
+
+
+class Recorder:
+    """The ``send`` of a request: every message the app sent, in order."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(m.get("body", b"") for m in self.messages
+                        if m["type"] == "http.response.body")
+
+    @property
+    def status(self) -> int:
+        starts = [m for m in self.messages if m["type"] == "http.response.start"]
+        assert len(starts) == 1, self.messages
+        return int(starts[0]["status"])
+
+    def ended(self) -> bool:
+        last = self.messages[-1]
+        return last["type"] == "http.response.body" and not last.get("more_body", False)
+
+
+async def run(app: Any, scope_extra: dict[str, Any] | None = None,
+              headers: list[tuple[bytes, bytes]] | None = None, *, method: str = "GET",
+              path: str = "/", request_body: bytes = b"") -> Recorder:
+    """One HTTP request through ``app``; ``scope_extra`` overrides the scope's keys."""
+    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(),
+             "root_path": "", "query_string": b"",
+             "headers": headers or [(b"host", b"testserver")], "scheme": "http",
+             "http_version": "1.1", "extensions": {}}
+    scope.update(scope_extra or {})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": request_body, "more_body": False}
+
+    recorder = Recorder()
+    await app(scope, receive, recorder)
+    return recorder
+
+
+def raw_app(*messages: dict[str, Any]) -> Any:
+    """An app that sends ``messages`` as they are."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        for message in messages:
+            await send(dict(message))
+
+    return app
+
+
+def start(content_type: bytes = b"text/html; charset=utf-8",
+          extra: list[tuple[bytes, bytes]] | None = None, status: int = 200) -> dict[str, Any]:
+    return {"type": "http.response.start", "status": status,
+            "headers": [(b"content-type", content_type), *(extra or [])]}
+
+
+def body(data: bytes, more: bool = False) -> dict[str, Any]:
+    return {"type": "http.response.body", "body": data, "more_body": more}
+
+
+# -- live servers --------------------------------------------------------------------------------
 
 
 class LiveServer:

@@ -8,12 +8,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pg import BACKENDS, log_target, raw_execute
+from pg import raw_execute
 
 from consentgate.cli import main
 from consentgate.consentlog import ConsentEntry, open_log
@@ -42,12 +41,6 @@ def choice(
         source=source,
         user_agent=user_agent,
     )
-
-
-@pytest.fixture(params=BACKENDS)
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with log_target(request.param, tmp_path) as url:
-        yield url
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

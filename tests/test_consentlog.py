@@ -6,12 +6,11 @@ import asyncio
 import dataclasses
 import hashlib
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from pg import BACKENDS, let_inserts_succeed, log_target, make_inserts_fail, raw_execute
+from pg import let_inserts_succeed, make_inserts_fail, raw_execute
 
 from consentgate.consentlog import (
     GENESIS,
@@ -52,18 +51,6 @@ def entry(
         user_agent=user_agent,
         ip=ip,
     )
-
-
-@pytest.fixture(params=BACKENDS)
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with log_target(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def log(target: str) -> Iterator[StoredConsentLog]:
-    with open_log(target) as opened:
-        yield opened
 
 
 def fill(log: StoredConsentLog, count: int, **fields: object) -> None:

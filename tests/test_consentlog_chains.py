@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from pg import BACKENDS, fresh_schema, log_target, raw_execute
+from pg import fresh_schema, log_target, raw_execute
 
 from consentgate.cli import main
 from consentgate.consentlog import (
@@ -51,12 +51,6 @@ def entry(consent_id: str, *, time: datetime = NOW, source: str = "banner") -> C
         texts_hash="5" * 64,
         source=source,
     )
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    with fresh_schema() as url:
-        yield url
 
 
 @contextmanager
@@ -538,12 +532,6 @@ def write_old_log(target: str, count: int, *, purged: int = 0) -> list[str]:
             (purged + 1, hashes[purged - 1], purged),
         )
     return hashes
-
-
-@pytest.fixture(params=BACKENDS)
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with log_target(request.param, tmp_path) as url:
-        yield url
 
 
 def test_a_log_of_one_chain_becomes_chain_1_and_still_verifies(target: str) -> None:

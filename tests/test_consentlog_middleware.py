@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from helpers import ORIGIN, make_app
-from pg import BACKENDS, let_inserts_succeed, log_target, make_inserts_fail
+from pg import let_inserts_succeed, make_inserts_fail
 
-from consentgate.consentlog import StoredConsentLog, open_log
+from consentgate.consentlog import StoredConsentLog
 
 COOKIE = "consentgate"
 
 
-@pytest.fixture(params=BACKENDS)
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with log_target(request.param, tmp_path) as url:
-        yield url
-
-
 @pytest.fixture
-def log(target: str) -> Iterator[StoredConsentLog]:
-    with open_log(target, store_ip=True, store_user_agent=True) as opened:
-        yield opened
+def log_options() -> dict[str, Any]:
+    """The ``log`` fixture (conftest.py) keeps visitors' IP addresses and user agents here."""
+    return {"store_ip": True, "store_user_agent": True}
 
 
 def async_client(app: Any) -> httpx.AsyncClient:

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 import psycopg
 import pytest
 from helpers import choose, client, make_app
-from pg import BACKENDS, fresh_schema, log_target
+from pg import BACKENDS, log_target
 
 from consentgate.consentlog import ConsentEntry, ConsentLogError, StoredConsentLog, open_log
 
@@ -48,12 +48,6 @@ def entry(consent_id: str = "cid") -> ConsentEntry:
         texts_hash="0" * 64,
         source="banner",
     )
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    with fresh_schema() as url:
-        yield url
 
 
 def with_options(url: str, options: str = "", **parameters: str) -> str:

@@ -9,12 +9,10 @@ import uuid
 from typing import Any
 
 import pytest
-from helpers import Demo, demo_hits
+from helpers import BANNER, SETTINGS, Demo, demo_hits
 from starlette.testclient import TestClient
 
 PAGES = ("/", "/hits", "/theme", "/video", "/consent", "/privacy")
-BANNER = 'id="consentgate-banner"'
-SETTINGS = 'id="consentgate-settings"'
 
 
 def _tag(html: str, pattern: str) -> str:

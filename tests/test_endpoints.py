@@ -1,14 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from helpers import ORIGIN, choose, client, is_checked
+from helpers import ORIGIN, choose, client, is_checked, state
 
 from consentgate import CookieSettings, SignalSettings
 from consentgate.views import safe_next
-
-
-def state(c) -> dict:  # type: ignore[no-untyped-def, type-arg]
-    return c.get("/state").json()  # type: ignore[no-any-return]
 
 
 def test_accept_all_sets_a_signed_cookie_and_redirects_back() -> None:

@@ -16,7 +16,20 @@ from typing import Any
 
 import anyio
 import pytest
-from helpers import ORIGIN, SECRET, LiveServer, choose, client, make_app
+from helpers import BANNER_BYTES as BANNER
+from helpers import (
+    ORIGIN,
+    SECRET,
+    LiveServer,
+    Recorder,
+    body,
+    choose,
+    client,
+    make_app,
+    raw_app,
+    run,
+    start,
+)
 from test_rewriter_pages import live_references
 
 from consentgate import ConsentMiddleware, CookieSettings, SignalSettings, Vendor
@@ -28,7 +41,6 @@ from consentgate.pages import Pages
 from consentgate.responder import FAILURE_PAGE, Responder
 from consentgate.streams import Decoder, Encoder, HeadStart, Injector, Transcoder
 
-BANNER = b'id="consentgate-banner"'
 TRACKED = (
     b"<!doctype html><html><head>"
     b'<script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>'
@@ -48,62 +60,6 @@ def live_trackers(page: bytes) -> list[tuple[str, str, bool]]:
 
 
 assert len(live_trackers(TRACKED)) >= 3  # the reading sees what the page would load
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-
-    async def __call__(self, message: dict[str, Any]) -> None:
-        self.messages.append(message)
-
-    @property
-    def body(self) -> bytes:
-        return b"".join(m.get("body", b"") for m in self.messages
-                        if m["type"] == "http.response.body")
-
-    @property
-    def status(self) -> int:
-        starts = [m for m in self.messages if m["type"] == "http.response.start"]
-        assert len(starts) == 1, self.messages
-        return int(starts[0]["status"])
-
-    def ended(self) -> bool:
-        last = self.messages[-1]
-        return last["type"] == "http.response.body" and not last.get("more_body", False)
-
-
-async def run(app: Any, *, headers: list[tuple[bytes, bytes]] | None = None,
-              method: str = "GET", path: str = "/", request_body: bytes = b"") -> Recorder:
-    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(),
-             "root_path": "", "query_string": b"",
-             "headers": headers or [(b"host", b"testserver")], "scheme": "http",
-             "http_version": "1.1", "extensions": {}}
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": request_body, "more_body": False}
-
-    recorder = Recorder()
-    await app(scope, receive, recorder)
-    return recorder
-
-
-def raw_app(*messages: dict[str, Any]) -> Any:
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        for message in messages:
-            await send(dict(message))
-
-    return app
-
-
-def start(content_type: bytes = b"text/html; charset=utf-8",
-          extra: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
-    return {"type": "http.response.start", "status": 200,
-            "headers": [(b"content-type", content_type), *(extra or [])]}
-
-
-def body(data: bytes, more: bool = False) -> dict[str, Any]:
-    return {"type": "http.response.body", "body": data, "more_body": more}
 
 
 def chunks(page: bytes, size: int = 1000) -> list[dict[str, Any]]:

@@ -10,7 +10,22 @@ from typing import Any
 
 import anyio
 import pytest
-from helpers import PAGE, SECRET, checkbox, choose, client, is_checked, make_app
+from helpers import (
+    BANNER,
+    PAGE,
+    SECRET,
+    SETTINGS,
+    Recorder,
+    body,
+    checkbox,
+    choose,
+    client,
+    is_checked,
+    make_app,
+    raw_app,
+    run,
+    start,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
@@ -30,10 +45,6 @@ from consentgate.consent import Consent
 from consentgate.cookie import ConsentCookie
 from consentgate.policy import DEFAULT_CATEGORIES
 from consentgate.responder import FAILURE_PAGE
-
-BANNER = 'id="consentgate-banner"'
-SETTINGS = 'id="consentgate-settings"'
-
 
 # -- banner injection -------------------------------------------------------------------------
 
@@ -158,47 +169,6 @@ def test_banner_texts_survive_any_ascii_compatible_charset() -> None:
 
 
 # -- streaming and message order --------------------------------------------------------------
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-
-    async def __call__(self, message: dict[str, Any]) -> None:
-        self.messages.append(message)
-
-
-async def run(app: Any, scope_extra: dict[str, Any] | None = None,
-              headers: list[tuple[bytes, bytes]] | None = None) -> Recorder:
-    scope = {"type": "http", "method": "GET", "path": "/", "raw_path": b"/", "root_path": "",
-             "query_string": b"", "headers": headers or [(b"host", b"testserver")],
-             "scheme": "http", "http_version": "1.1", "extensions": {}}
-    scope.update(scope_extra or {})
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    recorder = Recorder()
-    await app(scope, receive, recorder)
-    return recorder
-
-
-def raw_app(*messages: dict[str, Any]) -> Any:
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        for message in messages:
-            await send(dict(message))
-
-    return app
-
-
-def start(content_type: bytes = b"text/html; charset=utf-8", status: int = 200,
-          extra: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
-    return {"type": "http.response.start", "status": status,
-            "headers": [(b"content-type", content_type), *(extra or [])]}
-
-
-def body(data: bytes, more: bool = False) -> dict[str, Any]:
-    return {"type": "http.response.body", "body": data, "more_body": more}
 
 
 @pytest.mark.anyio

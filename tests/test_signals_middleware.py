@@ -5,20 +5,15 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import Any
 
 import pytest
-from helpers import PAGE, choose, client, make_app
+from helpers import PAGE, choose, client, make_app, state
 
 from consentgate import Category, ConsentMiddleware, Policy, SignalSettings
 from consentgate.signals import country_header
 
 GPC_TEXT = "Global Privacy Control signal is honoured"
 US = {"cf-ipcountry": "US"}
-
-
-def state(c: Any, **headers: str) -> dict[str, Any]:
-    return dict(c.get("/state", headers=headers).json())
 
 
 def test_gpc_is_announced_in_the_banner_and_preferences() -> None:
