@@ -917,3 +917,14 @@ def test_a_loader_attribute_counts_in_any_case_and_with_spaces_around_its_equals
     out = rewrite(b'<script defer src="https://stats.example.org/script.js" ' + attribute
                   + b"></script>")
     assert out.startswith(b'<script type="text/plain" data-consent-src=')
+
+
+def test_a_javascript_url_counts_only_where_the_element_runs_it() -> None:
+    # An <object> runs its data, never an action: nothing there to move, and rewriting twice
+    # changes nothing (hypothesis found the second pass moving what the first had left).
+    page = b"<object data=<form action=javascript:fbq('track', 'PageView')>"
+    assert rewrite(page) == page
+    form = b"<form action=\"javascript:fbq('track', 'PageView')\"></form>"
+    assert b"data-consent-action=" in rewrite(form)
+    svg = b"<svg><a xlink:href=\"javascript:fbq('track', 'PageView')\">x</a></svg>"
+    assert b"data-consent-xlink-href=" in rewrite(svg)

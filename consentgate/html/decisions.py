@@ -188,28 +188,31 @@ def decide(
     return None
 
 
-def code(attr: Attr) -> bytes | None:
+def code(attr: Attr, runs: frozenset[bytes] = SCRIPT_URL_ATTRS) -> bytes | None:
     """The code an attribute runs: an event handler's, or a ``javascript:`` URL's as the URL
-    parser reads it (tabs and newlines dropped, percent-escapes decoded); None for others."""
+    parser reads it (tabs and newlines dropped, percent-escapes decoded) when the attribute is
+    one of ``runs``, those in which the element runs such a URL; None for others."""
+    if not attr.name.startswith(b"on") and attr.name not in runs:
+        return None
     value = attr.value
     if value.find(b"&") >= 0:  # (all of them: "?" starts no query in code)
         value = html.unescape(value.decode("latin-1")).encode("latin-1", "replace")
     if attr.name.startswith(b"on"):
         return value
-    if attr.name not in SCRIPT_URL_ATTRS:
-        return None
     url = TAB_NEWLINE.sub(b"", value).lstrip(C0_SPACE)
     if url[:11].lower() != b"javascript:":
         return None
     return unquote_to_bytes(url[11:])
 
 
-def blocked_code(ctx: Context, attrs: list[Attr]) -> Hits:
+def blocked_code(ctx: Context, attrs: list[Attr], runs: frozenset[bytes] = frozenset()) -> Hits:
     """Event handlers (``on*``) and ``javascript:`` URLs holding a blocked vendor's snippet,
-    or loading from its URL (``new Image().src='https://…/tr?…'``: a beacon of its own)."""
+    or loading from its URL (``new Image().src='https://…/tr?…'``: a beacon of its own). Only
+    the attributes ``runs`` names are read for such URLs: the element's own (an ``<object>``
+    runs its ``data``, never an ``action``)."""
     index, hits = ctx.index, []
     for attr in attrs:
-        found_code = code(attr) if attr.raw else None
+        found_code = code(attr, runs) if attr.raw else None
         if found_code is not None:
             found = index.match_code(found_code)
             lowered = found_code.lower()

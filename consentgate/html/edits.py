@@ -92,12 +92,13 @@ def moved(hits: Hits) -> Moved | None:
 def extras(
     ctx: Context, css_gate: CssGate, remove: bool, attrs: list[Attr],
     decision: Decision | None, srcdoc: bytes | None, styled: bool, handled: bool,
-    beacons: int = 0, css_moved: Moved | None = None,
+    beacons: int = 0, css_moved: Moved | None = None, runs: frozenset[bytes] = frozenset(),
 ) -> tuple[frozenset[bytes], list[bytes]]:
     """The attributes to drop from a start tag, and those to add, besides its own sources:
     a rewritten srcdoc, a style made inert, event handlers and (with ``beacons``, the tag's
     flags) ``ping``/``background`` URLs moved out of the way, and a ``<style>``'s original
-    CSS (``css_moved``).
+    CSS (``css_moved``). ``runs``: the attributes in which this element runs a
+    ``javascript:`` URL.
 
     The originals go into ``data-consent-<name>`` for the client to put back, under one
     ``data-consent`` for them all: with vendors of several categories, an element gated for
@@ -111,7 +112,7 @@ def extras(
     found = [one for one in (
         css_moved,
         css_gate.restyle(attrs) if styled else None,
-        moved(blocked_code(ctx, attrs)) if handled else None,
+        moved(blocked_code(ctx, attrs, runs)) if handled else None,
         moved(blocked_beacons(ctx, attrs, beacons)) if beacons else None,
     ) if one is not None]
     if not found:

@@ -202,6 +202,10 @@ INLINE_DOCUMENTS: Final = {row.tag.encode("ascii"): row.inline_document.encode("
 # The elements where a "javascript:" URL runs, and the attribute it must then be in.
 SCRIPT_URL_TAGS: Final = {row.tag.encode("ascii"): row.script_url.encode("ascii")
                           for row in ELEMENTS if row.script_url is not None}
+# The attributes in which each such element runs a "javascript:" URL (an SVG <a> also by its
+# xlink:href); on other elements, or in other attributes, such a URL runs nothing.
+SCRIPT_RUNS: Final = {tag: frozenset({attr, b"xlink:href"} if tag == b"a" else {attr})
+                      for tag, attr in SCRIPT_URL_TAGS.items()}
 # Per first letter of skipped tags: attributes the skipping grammar refuses, and the attribute
 # it checks for a "javascript:" URL.
 LOADING_ATTRS: Final = _by_letter(_SKIPPED)
@@ -215,6 +219,7 @@ READERS: Final = {row.tag.encode("ascii"): row.reader for row in _READ}
 __all__ = [
     "ELEMENTS", "FOREIGN", "FOREIGN_TAGS", "GATED_TAGS", "INLINE_DOCUMENTS",
     "KEPT_WHEN_REMOVED", "LETTER_ORDER", "LOADING", "LOADING_ATTRS", "MOVED", "PLACEHOLDERS",
-    "RAW_END_TAGS", "RAW_LOADING", "RAW_TAGS", "READERS", "SCRIPT_SOURCES", "SCRIPT_URL_TAGS",
+    "RAW_END_TAGS", "RAW_LOADING", "RAW_TAGS", "READERS", "SCRIPT_RUNS", "SCRIPT_SOURCES",
+    "SCRIPT_URL_TAGS",
     "SOURCES", "SPECIAL_TAGS", "START_LETTERS", "URL_CHECKS", "Content", "Element", "Reader",
 ]

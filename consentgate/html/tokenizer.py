@@ -68,6 +68,7 @@ from .elements import (
     PLACEHOLDERS,
     RAW_LOADING,
     READERS,
+    SCRIPT_RUNS,
     SCRIPT_URL_TAGS,
     Reader,
 )
@@ -99,6 +100,7 @@ _AT_OPEN: Final = 0  # _tag_end's modes: at the tag's "<", between attributes, o
 _IN_ATTRS: Final = 1  # (quoted with the byte the mode is: '"' or "'")
 _STYLE_END: Final = len("</style") + 1
 _CLOSE_SCRIPT: Final = b"</script>"
+_NOTHING: Final[frozenset[bytes]] = frozenset()
 
 _MAX_SRCDOC_DEPTH: Final = 4
 _MAX_NESTED: Final = 16  # contents read as markup inside one another (see _nested_scan)
@@ -266,9 +268,10 @@ class HtmlRewriter:
     def _extras(
         self, attrs: list[Attr], decision: Decision | None, srcdoc: bytes | None,
         styled: bool, handled: bool, beacons: int = 0, css_moved: Moved | None = None,
+        name: bytes = b"",
     ) -> tuple[frozenset[bytes], list[bytes]]:
         return extras(self._ctx, self._css, self._remove, attrs, decision, srcdoc, styled,
-                      handled, beacons, css_moved)
+                      handled, beacons, css_moved, SCRIPT_RUNS.get(name, _NOTHING))
 
     def _srcdoc(self, attrs: list[Attr], name: bytes) -> bytes | None:
         """A rewritten ``srcdoc`` attribute when the iframe's inline document holds trackers."""
@@ -494,7 +497,7 @@ class HtmlRewriter:
         drop, added = self._extras(
             attrs, decision,
             self._srcdoc(attrs, name) if name in INLINE_DOCUMENTS and flags else None,
-            styled, scripted or HANDLER.search(lowered) is not None,
+            styled, scripted or HANDLER.search(lowered) is not None, name=name,
         )
         if decision is not None:
             s.out.append(s.view[s.emitted:pos])
@@ -637,7 +640,7 @@ class HtmlRewriter:
             return emitted
         name_end = tag.end(1)
         attrs = parse_attrs(buf, name_end, end - 1)
-        drop, added = self._extras(attrs, None, None, styled, handled, beacons, css_moved)
+        drop, added = self._extras(attrs, None, None, styled, handled, beacons, css_moved, name)
         if not drop and not added:
             return emitted
         out.append(buf[emitted:pos])
