@@ -10,13 +10,16 @@ moved aside the same way on any element (``extras``). What is gated is ``decisio
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..policy import Vendor
 from .cssgate import CssGate, Moved
 from .decisions import Context, Decision, Hits, blocked_beacons, blocked_code, tagged
 from .elements import MOVED, PLACEHOLDERS
 from .markup import Attr, Buf, attr_text, first, rebuild
+
+#: Renders the click-to-load stand-in of a gated iframe: (vendor or None, category) -> markup.
+Placeholder = Callable[[Vendor | None, str], bytes]
 
 
 def default_placeholder(vendor: Vendor | None, category: str, *, allowable: bool = True) -> bytes:

@@ -8,15 +8,11 @@ it decides whether this visitor needs anything gated at all and, if so, builds t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from ..gate import VendorIndex, index_for, own_host
 from ..policy import Policy, Vendor
 from .cssgate import HostVendors
-from .edits import default_placeholder
+from .edits import Placeholder, default_placeholder
 from .tokenizer import HtmlRewriter
-
-Placeholder = Callable[[Vendor | None, str], bytes]
 
 
 class Gate:

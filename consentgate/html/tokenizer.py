@@ -43,12 +43,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
-from ..gate import TAG_SIG
+from ..gate import TAG_SIG, VendorIndex
 from ..policy import Vendor
 from . import css
-from .cssgate import CssGate, Moved
+from .cssgate import CssGate, HostVendors, Moved
 from .decisions import (
     Context,
     Decision,
@@ -60,7 +60,7 @@ from .decisions import (
     script_type,
     tagged,
 )
-from .edits import extras, inert_tag
+from .edits import Placeholder, extras, inert_tag
 from .elements import (
     FOREIGN,
     INLINE_DOCUMENTS,
@@ -91,8 +91,21 @@ from .grammar import (
 from .markup import REFERENCE, Attr, Buf, ascii_reference, first, parse_attrs, rebuild
 from .scriptdata import S_DATA, script_close
 
-if TYPE_CHECKING:
-    from .engine import Gate, Placeholder
+
+class Rules(Protocol):
+    """What a rewriter reads of the ``Gate`` that builds it (engine.py): built once per
+    policy, shared by every response."""
+
+    @property
+    def remove(self) -> bool: ...
+    @property
+    def placeholder(self) -> Placeholder: ...
+    @property
+    def index(self) -> VendorIndex: ...
+    @property
+    def vendors(self) -> dict[str, Vendor]: ...
+    @property
+    def css_hosts(self) -> HostVendors: ...
 
 _Out = list[bytes | bytearray | memoryview]  # what _scan writes: pieces joined once
 
@@ -143,7 +156,7 @@ class HtmlRewriter:
     """Rewrites one HTML body for one visitor; feed it chunks, then close it."""
 
     def __init__(
-        self, gate: Gate, granted: frozenset[str], services: frozenset[str], host: bytes | None,
+        self, gate: Rules, granted: frozenset[str], services: frozenset[str], host: bytes | None,
         depth: int = 0, *, placeholder: Placeholder | None = None, xml: bool = False,
     ) -> None:
         self._depth = depth  # of srcdoc documents inside srcdoc documents
