@@ -27,7 +27,9 @@ def missing() -> str | None:
     folder = bench_pages()
     if folder.is_dir():
         return None
-    source = f"{VARIABLE}={os.environ[VARIABLE]}" if os.environ.get(VARIABLE) else (
-        f"{VARIABLE} unset: {DEFAULT} from the repository root"
+    source = (
+        f"{VARIABLE}={os.environ[VARIABLE]}"
+        if os.environ.get(VARIABLE)
+        else (f"{VARIABLE} unset: {DEFAULT} from the repository root")
     )
     return f"bench pages not found at {folder} ({source}); set {VARIABLE} to their folder"

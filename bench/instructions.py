@@ -90,8 +90,13 @@ async def main():
 
 asyncio.run(main())
 """
-IN_PROCESS_KINDS = ("bare", "consentgate", "consentgate, inject_settings=False", "no-op",
-                    "SessionMiddleware")
+IN_PROCESS_KINDS = (
+    "bare",
+    "consentgate",
+    "consentgate, inject_settings=False",
+    "no-op",
+    "SessionMiddleware",
+)
 WARM_UP = 50
 
 
@@ -153,18 +158,32 @@ def counted(callgrind_control: str, pid: int, folder: Path) -> int:
     raise RuntimeError("callgrind wrote no dump")
 
 
-def measure(kind: str, pages_dir: Path, cases: dict[str, tuple[str, bytes, int]],
-            valgrind: str, callgrind_control: str) -> dict[str, float]:
+def measure(
+    kind: str,
+    pages_dir: Path,
+    cases: dict[str, tuple[str, bytes, int]],
+    valgrind: str,
+    callgrind_control: str,
+) -> dict[str, float]:
     """Instructions per request of one server, for each case (path, cookie, requests)."""
     port = free_port()
-    code = SERVER.format(root=str(BENCH.parent), bench=str(BENCH), pages=str(pages_dir),
-                         kind=kind, port=port)
+    code = SERVER.format(
+        root=str(BENCH.parent), bench=str(BENCH), pages=str(pages_dir), kind=kind, port=port
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         proc = subprocess.Popen(
-            [valgrind, "--tool=callgrind", f"--callgrind-out-file={folder}/cg.out",
-             f"--log-file={folder}/valgrind.log", sys.executable, "-c", code],
-            env={**os.environ, "PYTHONHASHSEED": "0"}, cwd=str(BENCH),
+            [
+                valgrind,
+                "--tool=callgrind",
+                f"--callgrind-out-file={folder}/cg.out",
+                f"--log-file={folder}/valgrind.log",
+                sys.executable,
+                "-c",
+                code,
+            ],
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+            cwd=str(BENCH),
         )
         try:
             deadline = time.monotonic() + 300
@@ -179,11 +198,16 @@ def measure(kind: str, pages_dir: Path, cases: dict[str, tuple[str, bytes, int]]
             result = {}
             with conn:
                 for name, (path, cookie, count) in cases.items():
-                    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
-                               + b"Cookie: " + cookie + b"\r\n\r\n")
+                    request = (
+                        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
+                        + b"Cookie: "
+                        + cookie
+                        + b"\r\n\r\n"
+                    )
                     fetch(conn, request, WARM_UP)
-                    subprocess.run([callgrind_control, "-z", str(proc.pid)], check=True,
-                                   capture_output=True)
+                    subprocess.run(
+                        [callgrind_control, "-z", str(proc.pid)], check=True, capture_output=True
+                    )
                     fetch(conn, request, count)
                     result[name] = counted(callgrind_control, proc.pid, folder) / count
             return result
@@ -196,14 +220,23 @@ def in_process(kind: str, pages_dir: Path, rounds: int, valgrind: str) -> int:
     """Instructions of ``rounds`` passes over the corpus pages through one app, in process."""
     totals = []
     for count in (0, rounds):
-        code = IN_PROCESS.format(root=str(BENCH.parent), bench=str(BENCH), pages=str(pages_dir),
-                                 kind=kind, rounds=count)
+        code = IN_PROCESS.format(
+            root=str(BENCH.parent), bench=str(BENCH), pages=str(pages_dir), kind=kind, rounds=count
+        )
         with tempfile.TemporaryDirectory() as tmp:
             log = Path(tmp) / "valgrind.log"
             subprocess.run(
-                [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                 f"--log-file={log}", sys.executable, "-c", code],
-                env={**os.environ, "PYTHONHASHSEED": "0"}, check=True,
+                [
+                    valgrind,
+                    "--tool=callgrind",
+                    "--callgrind-out-file=/dev/null",
+                    f"--log-file={log}",
+                    sys.executable,
+                    "-c",
+                    code,
+                ],
+                env={**os.environ, "PYTHONHASHSEED": "0"},
+                check=True,
             )
             found = re.search(r"Collected\s*:\s*(\d+)", log.read_text())
             if found is None:
@@ -233,8 +266,10 @@ def main() -> None:
         f"HTML {page}, all granted": (page, everything, html),
         f"HTML {page}, nothing granted": (page, nothing, html),
     }
-    print(f"instructions per request under uvicorn (callgrind), one keep-alive connection, "
-          f"{args.requests} JSON / {html} HTML requests after {WARM_UP}:")
+    print(
+        f"instructions per request under uvicorn (callgrind), one keep-alive connection, "
+        f"{args.requests} JSON / {html} HTML requests after {WARM_UP}:"
+    )
     counts = {}
     for kind in KINDS:
         wanted = cases if kind in ("bare", "consentgate") else {"JSON": cases["JSON"]}
@@ -251,13 +286,17 @@ def main() -> None:
                 print(f"    {kind:36} {value / 1000:7.1f}k   {base / value:.3f}x bare{target}")
 
     rounds = max(1, args.requests // 200)
-    print(f"in process, all granted: instructions per request over {rounds} passes of the "
-          f"{len(pages)} pages through the raw ASGI app")
+    print(
+        f"in process, all granted: instructions per request over {rounds} passes of the "
+        f"{len(pages)} pages through the raw ASGI app"
+    )
     totals = {kind: in_process(kind, args.pages, rounds, valgrind) for kind in IN_PROCESS_KINDS}
     for kind, total in totals.items():
         target = "  (target >= 0.8x)" if kind == "consentgate" else ""
-        print(f"    {kind:36} {total / rounds / len(pages) / 1000:7.1f}k   "
-              f"{totals['bare'] / total:.3f}x bare{target}")
+        print(
+            f"    {kind:36} {total / rounds / len(pages) / 1000:7.1f}k   "
+            f"{totals['bare'] / total:.3f}x bare{target}"
+        )
 
 
 if __name__ == "__main__":

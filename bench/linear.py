@@ -109,9 +109,18 @@ async def _receive_nothing() -> dict[str, Any]:
 
 
 def scope_for(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
-    return {"type": "http", "method": method, "path": path, "root_path": "", "query_string": b"",
-            "scheme": "http", "http_version": "1.1", "server": (HOST, 80),
-            "client": ("127.0.0.1", 5000), "headers": [(b"host", HOST.encode()), *headers]}
+    return {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "root_path": "",
+        "query_string": b"",
+        "scheme": "http",
+        "http_version": "1.1",
+        "server": (HOST, 80),
+        "client": ("127.0.0.1", 5000),
+        "headers": [(b"host", HOST.encode()), *headers],
+    }
 
 
 class Sink:
@@ -139,8 +148,23 @@ async def _no_app(scope: Any, receive: Any, send: Any) -> None:
 
 # Known trackers' cookies the built-in registry declares, by exact name, then by a prefix that
 # a site's cookies extend (_ga_<stream id>, _hjSession_<site id> …).
-TRACKER_EXACT = ("_ga", "_gid", "_gat", "_fbp", "_fbc", "_gcl_au", "_uetsid", "_uetvid", "_ttp",
-                 "IDE", "_clck", "_clsk", "__utma", "__utmz", "ajs_anonymous_id")
+TRACKER_EXACT = (
+    "_ga",
+    "_gid",
+    "_gat",
+    "_fbp",
+    "_fbc",
+    "_gcl_au",
+    "_uetsid",
+    "_uetvid",
+    "_ttp",
+    "IDE",
+    "_clck",
+    "_clsk",
+    "__utma",
+    "__utmz",
+    "ajs_anonymous_id",
+)
 TRACKER_PREFIXES = ("_ga_", "_hjSession_", "_pk_id.", "mp_", "AMP_", "_gcl_", "_ym_", "ph_")
 UNKNOWN_PREFIXES = ("sess_", "pref_", "cart", "ab_test_", "locale_", "csrf_", "seen_tip_")
 
@@ -166,13 +190,20 @@ def cookie_header(size: int) -> tuple[bytes, int]:
 
 def withdrawal(factor: int) -> Run:
     mw = middleware(_no_app)
-    accepted = Consent(granted=mw.policy.names, revision=mw.policy.revision, decided=True,
-                       consent_id="bench",
-                       given_at=datetime.now(UTC).replace(microsecond=0))
+    accepted = Consent(
+        granted=mw.policy.names,
+        revision=mw.policy.revision,
+        decided=True,
+        consent_id="bench",
+        given_at=datetime.now(UTC).replace(microsecond=0),
+    )
     cookies, trackers = cookie_header(12_000 * factor)
     own = f"{mw.cookie.full_name}={mw.codec.dumps(accepted)}".encode()
-    headers = [(b"cookie", cookies + b"; " + own), (b"origin", ORIGIN.encode()),
-               (b"content-type", b"application/x-www-form-urlencoded")]
+    headers = [
+        (b"cookie", cookies + b"; " + own),
+        (b"origin", ORIGIN.encode()),
+        (b"content-type", b"application/x-www-form-urlencoded"),
+    ]
     body = b"action=reject_all"
 
     async def receive() -> dict[str, Any]:
@@ -185,8 +216,9 @@ def withdrawal(factor: int) -> Run:
         return sink
 
     sink = LOOP.run_until_complete(many(1))
-    expired = sum(1 for key, value in sink.headers
-                  if key == b"set-cookie" and b"Max-Age=0" in value)
+    expired = sum(
+        1 for key, value in sink.headers if key == b"set-cookie" and b"Max-Age=0" in value
+    )
     # Each tracker cookie is expired on the host and on each parent domain (3 variants here),
     # up to the middleware's cap on the names one answer expires, where it has one.
     cap = getattr(middleware_module, "MAX_EXPIRED", None)
@@ -200,13 +232,19 @@ def set_cookies(factor: int) -> Run:
     n = 30 * factor
     cookies = [
         (b"set-cookie", f"_ga_{i:05X}=GA1.1.{i}; Max-Age=63072000; Path=/; Domain=.{HOST}".encode())
-        if i % 2 == 0 else (b"set-cookie", f"app_{i}=v{i}; Path=/; HttpOnly; SameSite=Lax".encode())
+        if i % 2 == 0
+        else (b"set-cookie", f"app_{i}=v{i}; Path=/; HttpOnly; SameSite=Lax".encode())
         for i in range(n)
     ]
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 303,
-                    "headers": [(b"location", b"/account"), (b"content-length", b"0"), *cookies]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 303,
+                "headers": [(b"location", b"/account"), (b"content-length", b"0"), *cookies],
+            }
+        )
         await send({"type": "http.response.body", "body": b""})
 
     mw = middleware(app)
@@ -252,8 +290,13 @@ def streamed_page(factor: int) -> Run:
     chunks = chunked(page)
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/html; charset=utf-8")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/html; charset=utf-8")],
+            }
+        )
         for chunk in chunks:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
@@ -293,16 +336,24 @@ def rewriter_shape(open_: bytes, unit: bytes, close: bytes) -> Callable[[int], R
     return rewriter_page(lambda size: filled(open_, unit, close, size))
 
 
-def tag_then_content(open_: bytes, tag_unit: bytes, middle: bytes, unit: bytes,
-                     close: bytes) -> Callable[[int], Run]:
+def tag_then_content(
+    open_: bytes, tag_unit: bytes, middle: bytes, unit: bytes, close: bytes
+) -> Callable[[int], Run]:
     """A page that is one element whose start tag is half of its ~1 / 4 / 16 MB and its
     content the other half: ``open_``, ``tag_unit`` repeated, ``middle`` (which ends the
     start tag), ``unit`` repeated, ``close``."""
 
     def page(size: int) -> bytes:
         half = (size - len(HEAD) - len(open_) - len(middle) - len(close) - len(TAIL)) // 2
-        return (HEAD + open_ + tag_unit * (half // len(tag_unit) + 1) + middle
-                + unit * (half // len(unit) + 1) + close + TAIL)
+        return (
+            HEAD
+            + open_
+            + tag_unit * (half // len(tag_unit) + 1)
+            + middle
+            + unit * (half // len(unit) + 1)
+            + close
+            + TAIL
+        )
 
     return rewriter_page(page)
 
@@ -337,51 +388,124 @@ def rewriter_page(page_of: Callable[[int], bytes]) -> Callable[[int], Run]:
 
 
 SHAPES = [
-    Shape("withdrawal, Cookie header of many names", "12 KB",
-          withdrawal),
-    Shape("one start tag, attribute value full of '>'", "1 MB", rewriter_shape(
-        b'<div data-config="', b"a > b, c -> d >> e; ", b'">x</div>')),
-    Shape("<noscript> full of tags", "1 MB", rewriter_shape(
-        b"<noscript>", b'<img src="/img/a.png" alt="a"><p>b</p> ', b"</noscript>")),
-    Shape("inline <script>", "1 MB", rewriter_shape(
-        b"<script>", b'if (a > b && c < d) { s = "<div>" + x + "</div>"; }\n', b"</script>")),
-    Shape("<style>", "1 MB", rewriter_shape(
-        b"<style>", b"ul > li > a:hover { color: #123; content: '<b>'; }\n", b"</style>")),
-    Shape("comment", "1 MB", rewriter_shape(
-        b"<!--", b"<p>old markup</p> a > b <br> ", b"-->")),
-    Shape("<textarea> after an <svg>", "1 MB", rewriter_shape(
-        b"<svg width='1' height='1'></svg><textarea>", b"<b>x</b> a > b <i>y</i>\n",
-        b"</textarea>")),
-    Shape("plain text", "1 MB", rewriter_shape(
-        b"<p>", b"Plain words of an article, a > b, nothing else. ", b"</p>")),
+    Shape("withdrawal, Cookie header of many names", "12 KB", withdrawal),
+    Shape(
+        "one start tag, attribute value full of '>'",
+        "1 MB",
+        rewriter_shape(b'<div data-config="', b"a > b, c -> d >> e; ", b'">x</div>'),
+    ),
+    Shape(
+        "<noscript> full of tags",
+        "1 MB",
+        rewriter_shape(b"<noscript>", b'<img src="/img/a.png" alt="a"><p>b</p> ', b"</noscript>"),
+    ),
+    Shape(
+        "inline <script>",
+        "1 MB",
+        rewriter_shape(
+            b"<script>", b'if (a > b && c < d) { s = "<div>" + x + "</div>"; }\n', b"</script>"
+        ),
+    ),
+    Shape(
+        "<style>",
+        "1 MB",
+        rewriter_shape(
+            b"<style>", b"ul > li > a:hover { color: #123; content: '<b>'; }\n", b"</style>"
+        ),
+    ),
+    Shape("comment", "1 MB", rewriter_shape(b"<!--", b"<p>old markup</p> a > b <br> ", b"-->")),
+    Shape(
+        "<textarea> after an <svg>",
+        "1 MB",
+        rewriter_shape(
+            b"<svg width='1' height='1'></svg><textarea>",
+            b"<b>x</b> a > b <i>y</i>\n",
+            b"</textarea>",
+        ),
+    ),
+    Shape(
+        "plain text",
+        "1 MB",
+        rewriter_shape(b"<p>", b"Plain words of an article, a > b, nothing else. ", b"</p>"),
+    ),
     # Fixed from quadratic to linear in ef879d9 (4 MB in 4 KB chunks took 0.5-2.8 s before):
-    Shape("one start tag, single-quoted value of '>'", "1 MB", rewriter_shape(
-        b"<div data-config='", b'a > b, "c" -> d >> e; ', b"'>x</div>")),
-    Shape("one start tag of very many attributes", "1 MB", rewriter_shape(
-        b"<div", b" a=b c='>' d=\">\"", b">x</div>")),
-    Shape("end tag </script y='>>>'> after a script", "1 MB", rewriter_shape(
-        b"<script>x</script y='", b'>>> a>b "c" <i> ', b"'>")),
-    Shape("end tag </iframe y='>>>'> after an iframe", "1 MB", rewriter_shape(
-        b"<iframe>x</iframe y='", b'>>> a>b "c" <i> ', b"'>")),
-    Shape('end tag </p y=">>>">', "1 MB", rewriter_shape(
-        b'<p>x</p y="', b">>> a>b 'c' <i> ", b'">')),
-    Shape("<script>: huge start tag, then content", "1 MB", tag_then_content(
-        b'<script data-x="', b"a>b <i> ", b'">',
-        b'if (a > b && c < d) { s = "<div>" + x + \'</p>\'; }\n', b"</script>")),
-    Shape("<style>: huge start tag, then content", "1 MB", tag_then_content(
-        b'<style media="', b"a>b <i> ", b'">',
-        b"ul > li > a:hover { color: #123; content: '<b>'; }\n", b"</style>")),
-    Shape("<noscript>: huge start tag, then content", "1 MB", tag_then_content(
-        b'<noscript data-x="', b"a>b <i> ", b'">',
-        b'<img src="/img/a.png" alt="a"><p>b</p> a>b ', b"</noscript>")),
-    Shape("<title> after an <svg>", "1 MB", rewriter_shape(
-        b"<svg width='1' height='1'></svg><title>", b"a>b </p> <i> x=' y=\" ",
-        b"</title>")),
-    Shape("<iframe> content after an <svg>", "1 MB", rewriter_shape(
-        b"<svg width='1' height='1'></svg><iframe>", b"a>b </p> <i> x=' y=\" ",
-        b"</iframe>")),
-    Shape("<style> content after an <svg>", "1 MB", rewriter_shape(
-        b"<svg width='1' height='1'></svg><style>", b"a>b </p> <i> x=' y=\" ", b"</style>")),
+    Shape(
+        "one start tag, single-quoted value of '>'",
+        "1 MB",
+        rewriter_shape(b"<div data-config='", b'a > b, "c" -> d >> e; ', b"'>x</div>"),
+    ),
+    Shape(
+        "one start tag of very many attributes",
+        "1 MB",
+        rewriter_shape(b"<div", b" a=b c='>' d=\">\"", b">x</div>"),
+    ),
+    Shape(
+        "end tag </script y='>>>'> after a script",
+        "1 MB",
+        rewriter_shape(b"<script>x</script y='", b'>>> a>b "c" <i> ', b"'>"),
+    ),
+    Shape(
+        "end tag </iframe y='>>>'> after an iframe",
+        "1 MB",
+        rewriter_shape(b"<iframe>x</iframe y='", b'>>> a>b "c" <i> ', b"'>"),
+    ),
+    Shape(
+        'end tag </p y=">>>">', "1 MB", rewriter_shape(b'<p>x</p y="', b">>> a>b 'c' <i> ", b'">')
+    ),
+    Shape(
+        "<script>: huge start tag, then content",
+        "1 MB",
+        tag_then_content(
+            b'<script data-x="',
+            b"a>b <i> ",
+            b'">',
+            b"if (a > b && c < d) { s = \"<div>\" + x + '</p>'; }\n",
+            b"</script>",
+        ),
+    ),
+    Shape(
+        "<style>: huge start tag, then content",
+        "1 MB",
+        tag_then_content(
+            b'<style media="',
+            b"a>b <i> ",
+            b'">',
+            b"ul > li > a:hover { color: #123; content: '<b>'; }\n",
+            b"</style>",
+        ),
+    ),
+    Shape(
+        "<noscript>: huge start tag, then content",
+        "1 MB",
+        tag_then_content(
+            b'<noscript data-x="',
+            b"a>b <i> ",
+            b'">',
+            b'<img src="/img/a.png" alt="a"><p>b</p> a>b ',
+            b"</noscript>",
+        ),
+    ),
+    Shape(
+        "<title> after an <svg>",
+        "1 MB",
+        rewriter_shape(
+            b"<svg width='1' height='1'></svg><title>", b"a>b </p> <i> x=' y=\" ", b"</title>"
+        ),
+    ),
+    Shape(
+        "<iframe> content after an <svg>",
+        "1 MB",
+        rewriter_shape(
+            b"<svg width='1' height='1'></svg><iframe>", b"a>b </p> <i> x=' y=\" ", b"</iframe>"
+        ),
+    ),
+    Shape(
+        "<style> content after an <svg>",
+        "1 MB",
+        rewriter_shape(
+            b"<svg width='1' height='1'></svg><style>", b"a>b </p> <i> x=' y=\" ", b"</style>"
+        ),
+    ),
     Shape("response with many Set-Cookie headers", "30 headers", set_cookies),
     Shape("streamed page through the middleware", "1 MB", streamed_page),
 ]
@@ -439,8 +563,9 @@ def settle_allocator() -> None:
     del block
 
 
-def measure(shape: Shape, repeat: int, budget: float, quick: bool,
-            threshold: float) -> tuple[str, bool]:
+def measure(
+    shape: Shape, repeat: int, budget: float, quick: bool, threshold: float
+) -> tuple[str, bool]:
     """The shape's table row, and whether it is linear."""
     times: list[float] = []
     ratios: list[float] = []
@@ -458,24 +583,41 @@ def measure(shape: Shape, repeat: int, budget: float, quick: bool,
     said = verdict(ratios, threshold, stopped)
     cells = [f"{t:9.4f}" for t in times] + ["        -"] * (len(FACTORS) - len(times))
     ratio_text = " ".join(f"{r:5.1f}x" for r in ratios) or "-"
-    return (f"{shape.name:44} {shape.unit:>10} {' '.join(cells)} {ratio_text:>13}  {said}",
-            said == "linear")
+    return (
+        f"{shape.name:44} {shape.unit:>10} {' '.join(cells)} {ratio_text:>13}  {said}",
+        said == "linear",
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="two samples a step, and no step expected to take over --budget")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="two samples a step, and no step expected to take over --budget",
+    )
     parser.add_argument("--repeat", type=int, default=None, help="samples a step (default 3)")
-    parser.add_argument("--budget", type=float, default=None,
-                        help="seconds: a step's samples stop at this (default 30; 3 with "
-                             "--quick, which also skips a step expected to take longer)")
-    parser.add_argument("--threshold", type=float, default=6.0,
-                        help="a step's ratio from which the cost is called superlinear")
-    parser.add_argument("--only", nargs="*", default=[],
-                        help="run the shapes whose name holds one of these words")
-    parser.add_argument("--strict", action="store_true",
-                        help="exit 1 when a shape is not linear (by default only a failure does)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="seconds: a step's samples stop at this (default 30; 3 with "
+        "--quick, which also skips a step expected to take longer)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=6.0,
+        help="a step's ratio from which the cost is called superlinear",
+    )
+    parser.add_argument(
+        "--only", nargs="*", default=[], help="run the shapes whose name holds one of these words"
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when a shape is not linear (by default only a failure does)",
+    )
     parser.add_argument("--shape", help=argparse.SUPPRESS)  # one shape, in this process
     args = parser.parse_args()
     repeat = args.repeat or (2 if args.quick else 3)
@@ -483,36 +625,53 @@ def main() -> int:
     if args.shape is not None:
         settle_allocator()
         try:
-            row, is_linear = measure(next(s for s in SHAPES if s.name == args.shape), repeat,
-                                  budget, args.quick, args.threshold)
+            row, is_linear = measure(
+                next(s for s in SHAPES if s.name == args.shape),
+                repeat,
+                budget,
+                args.quick,
+                args.threshold,
+            )
         finally:
             LOOP.close()
         print(row, flush=True)
         return 0 if is_linear else NOT_LINEAR
     LOOP.close()
     shapes = [s for s in SHAPES if not args.only or any(w in s.name for w in args.only)]
-    print(f"CPU seconds of one run at 1x / 4x / 16x the size (min of {repeat}), and each "
-          f"step's ratio (linear ~4x, quadratic ~16x; linear = every ratio < {args.threshold:g});"
-          " each shape in a fresh process")
-    print(f"{'shape':44} {'1x':>10} {'1x s':>9} {'4x s':>9} {'16x s':>9} "
-          f"{'ratios':>13}  verdict", flush=True)
-    passed = [f"--repeat={repeat}", f"--budget={budget}", f"--threshold={args.threshold}",
-              *(["--quick"] if args.quick else [])]
+    print(
+        f"CPU seconds of one run at 1x / 4x / 16x the size (min of {repeat}), and each "
+        f"step's ratio (linear ~4x, quadratic ~16x; linear = every ratio < {args.threshold:g});"
+        " each shape in a fresh process"
+    )
+    print(
+        f"{'shape':44} {'1x':>10} {'1x s':>9} {'4x s':>9} {'16x s':>9} {'ratios':>13}  verdict",
+        flush=True,
+    )
+    passed = [
+        f"--repeat={repeat}",
+        f"--budget={budget}",
+        f"--threshold={args.threshold}",
+        *(["--quick"] if args.quick else []),
+    ]
     linear, failed = 0, []
     began = time.perf_counter()
     for shape in shapes:
         # A fresh process each: what the allocator kept from the shape before (a 16 MB buffer,
         # a raised mmap threshold) moved the next one's 16x step by up to 2x.
         try:
-            code = subprocess.call([sys.executable, __file__, "--shape", shape.name, *passed],
-                                   timeout=len(FACTORS) * (budget + 60) + 60)
+            code = subprocess.call(
+                [sys.executable, __file__, "--shape", shape.name, *passed],
+                timeout=len(FACTORS) * (budget + 60) + 60,
+            )
         except subprocess.TimeoutExpired:  # (call() kills the child first)
             code = None
         if code == 0:
             linear += 1
         elif code != NOT_LINEAR:
-            print(f"{shape.name:44} failed ({'timed out' if code is None else f'exit {code}'})",
-                  flush=True)
+            print(
+                f"{shape.name:44} failed ({'timed out' if code is None else f'exit {code}'})",
+                flush=True,
+            )
             failed.append(shape.name)
     print(f"{linear} of {len(shapes)} shapes linear ({time.perf_counter() - began:.0f} s)")
     return 1 if failed or (args.strict and linear < len(shapes)) else 0

@@ -107,8 +107,11 @@ PAGES = ("/", "/video", "/theme", "/consent", "/privacy", "/hits")
 ASSETS = ("/static/demo.css", "/static/fake-analytics.js")
 OPTIONAL = ("preference", "analytical", "marketing")
 # The demo's own trackers, by what a live reference to them holds, and their category.
-DEMO_TRACKERS = (("/static/fake-analytics.js", "analytical"), ("/pixel.gif", "marketing"),
-                 ("youtube", "marketing"))
+DEMO_TRACKERS = (
+    ("/static/fake-analytics.js", "analytical"),
+    ("/pixel.gif", "marketing"),
+    ("youtube", "marketing"),
+)
 TRACKER_COOKIES = "_ga=GA1.1.123.456; _fbp=fb.1.123.456; _gcl_au=1.1.123.456"
 TIMEOUT = 10.0  # seconds a request may take
 SAMPLE = 0.1  # seconds between two RSS samples
@@ -170,9 +173,15 @@ class Visitor:
                 await self.conn[1].wait_closed()
             self.conn = None
 
-    async def request(self, method: str, path: str, *, body: bytes = b"",
-                      headers: tuple[str, ...] = (), expect: tuple[int, ...] = (200,)
-                      ) -> Response | None:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes = b"",
+        headers: tuple[str, ...] = (),
+        expect: tuple[int, ...] = (200,),
+    ) -> Response | None:
         """One exchange; None when the run is over. Raises Failed on an error."""
         tally = self.tally
         if not tally.more():
@@ -180,10 +189,14 @@ class Visitor:
         tally.requests += 1
         began = time.perf_counter()
         try:
-            response = await asyncio.wait_for(self._exchange(method, path, body, headers),
-                                              TIMEOUT)
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
-                TimeoutError) as exc:
+            response = await asyncio.wait_for(self._exchange(method, path, body, headers), TIMEOUT)
+        except (
+            OSError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ValueError,
+            TimeoutError,
+        ) as exc:
             await self.close()
             tally.errors.append(f"{method} {path}: {type(exc).__name__} {exc}")
             raise Failed from exc
@@ -200,13 +213,18 @@ class Visitor:
                 self.jar[name] = value
         return response
 
-    async def _exchange(self, method: str, path: str, body: bytes,
-                        headers: tuple[str, ...]) -> Response:
+    async def _exchange(
+        self, method: str, path: str, body: bytes, headers: tuple[str, ...]
+    ) -> Response:
         if self.conn is None:
             self.conn = await asyncio.open_connection("127.0.0.1", self.tally.port)
         reader, writer = self.conn
-        lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{self.tally.port}",
-                 "User-Agent: consentgate-bench-load", *headers]
+        lines = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: 127.0.0.1:{self.tally.port}",
+            "User-Agent: consentgate-bench-load",
+            *headers,
+        ]
         if self.jar:
             lines.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in self.jar.items()))
         if method == "POST":
@@ -259,15 +277,20 @@ class Visitor:
         form = "&".join([f"action={action}", *(f"category={c}" for c in categories)])
         origin = f"Origin: http://127.0.0.1:{self.tally.port}"
         response = await self.request(
-            "POST", "/consentgate/consent", body=form.encode(), expect=(303,),
-            headers=(origin, "Content-Type: application/x-www-form-urlencoded"))
+            "POST",
+            "/consentgate/consent",
+            body=form.encode(),
+            expect=(303,),
+            headers=(origin, "Content-Type: application/x-www-form-urlencoded"),
+        )
         if response is None or response.status != 303:
             return False
         if "consentgate" not in self.jar:
             self.tally.unexpected.append(f"POST {action}: no consent cookie in the answer")
             return False
         self.granted = frozenset({"necessary"}) | {
-            "accept_all": frozenset(OPTIONAL), "reject_all": frozenset(),
+            "accept_all": frozenset(OPTIONAL),
+            "reject_all": frozenset(),
         }.get(action, frozenset(categories))
         return True
 
@@ -288,13 +311,23 @@ async def consenting(v: Visitor, rng: random.Random) -> None:
     for path in rng.sample(PAGES, rng.randint(2, 3)):
         await v.page(path)
     if "analytical" in v.granted:  # what the fake analytics script then sends
-        await v.request("POST", "/collect", body=b'{"page": "/"}', expect=(204,),
-                        headers=("Content-Type: application/json",))
+        await v.request(
+            "POST",
+            "/collect",
+            body=b'{"page": "/"}',
+            expect=(204,),
+            headers=("Content-Type: application/json",),
+        )
     if "marketing" in v.granted:
         await v.request("GET", "/pixel.gif?page=/")
     if rng.random() < 0.3:
-        await v.request("POST", "/theme", body=b"theme=dark", expect=(303,),
-                        headers=("Content-Type: application/x-www-form-urlencoded",))
+        await v.request(
+            "POST",
+            "/theme",
+            body=b"theme=dark",
+            expect=(303,),
+            headers=("Content-Type: application/x-www-form-urlencoded",),
+        )
 
 
 async def withdrawal(v: Visitor, rng: random.Random) -> None:
@@ -306,8 +339,9 @@ async def withdrawal(v: Visitor, rng: random.Random) -> None:
         v.jar[name] = value
     if not await v.choose("reject_all"):
         return
-    left = [p.partition("=")[0] for p in TRACKER_COOKIES.split("; ")
-            if p.partition("=")[0] in v.jar]
+    left = [
+        p.partition("=")[0] for p in TRACKER_COOKIES.split("; ") if p.partition("=")[0] in v.jar
+    ]
     if left:
         v.tally.unexpected.append(f"withdrawal: {', '.join(left)} not expired")
     await v.page(rng.choice(PAGES))
@@ -333,8 +367,13 @@ async def warming(v: Visitor, rng: random.Random) -> None:
         return
     await v.page(rng.choice(PAGES))
     if "analytical" in v.granted and rng.random() < 0.25:  # the demo's hits (500 kept)
-        await v.request("POST", "/collect", body=b'{"page": "/"}', expect=(204,),
-                        headers=("Content-Type: application/json",))
+        await v.request(
+            "POST",
+            "/collect",
+            body=b'{"page": "/"}',
+            expect=(204,),
+            headers=("Content-Type: application/json",),
+        )
     if "marketing" in v.granted and rng.random() < 0.25:
         await v.request("GET", "/pixel.gif?page=/")
 
@@ -400,23 +439,36 @@ def rss_bytes(pid: int) -> int:
 @contextlib.contextmanager
 def demo_server(folder: Path, http: str) -> Iterator[Server]:
     port = free_port()
-    code = SERVER.format(root=str(ROOT), secret=secrets.token_urlsafe(32),
-                         log=str(folder / f"consent-{http}.sqlite3"), port=port, http=http)
+    code = SERVER.format(
+        root=str(ROOT),
+        secret=secrets.token_urlsafe(32),
+        log=str(folder / f"consent-{http}.sqlite3"),
+        port=port,
+        http=http,
+    )
     with open(folder / f"server-{http}.log", "w+b") as log:
-        proc = subprocess.Popen([*pin(1), sys.executable, "-c", code], cwd=str(folder),
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [*pin(1), sys.executable, "-c", code],
+            cwd=str(folder),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             for _ in range(300):  # up to ~15 s to start
                 if proc.poll() is not None:
                     break
-                with contextlib.suppress(OSError), \
-                        socket.create_connection(("127.0.0.1", port), 0.1):
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection(("127.0.0.1", port), 0.1),
+                ):
                     break
                 time.sleep(0.05)
             if proc.poll() is not None:
                 log.seek(0)
-                raise RuntimeError(f"the {http} server exited with {proc.returncode}:\n"
-                                   + log.read().decode(errors="replace")[-2000:])
+                raise RuntimeError(
+                    f"the {http} server exited with {proc.returncode}:\n"
+                    + log.read().decode(errors="replace")[-2000:]
+                )
             if Path(f"/proc/{proc.pid}/exe").resolve() != Path(sys.executable).resolve():
                 raise RuntimeError(f"pid {proc.pid} is not the python server")
             yield Server(port, proc.pid)
@@ -428,8 +480,11 @@ def demo_server(folder: Path, http: str) -> Iterator[Server]:
                 proc.kill()
                 proc.wait(10)
             log.seek(0)
-            errors = [line for line in log.read().decode(errors="replace").splitlines()
-                      if "Traceback" in line or "ERROR" in line]
+            errors = [
+                line
+                for line in log.read().decode(errors="replace").splitlines()
+                if "Traceback" in line or "ERROR" in line
+            ]
             if errors:
                 print(f"  server log ({http}): {len(errors)} error lines, first: {errors[0]}")
 
@@ -455,8 +510,11 @@ class Sampler(threading.Thread):
         width = (end - start) / 10 or 1.0
         means: list[float] = []
         for i in range(10):
-            inside = [r for t, r in self.samples
-                      if start + i * width <= t < start + (i + 1) * width or (i == 9 and t == end)]
+            inside = [
+                r
+                for t, r in self.samples
+                if start + i * width <= t < start + (i + 1) * width or (i == 9 and t == end)
+            ]
             means.append(statistics.mean(inside) if inside else means[-1] if means else 0.0)
         return means
 
@@ -498,36 +556,53 @@ def run_one(folder: Path, http: str, args: argparse.Namespace) -> bool:
     warm_complete = args.warmup > 0 and warmed >= args.warmup
     grew = flat > 1 + args.tolerance / 100
     if args.warmup > 0:
-        print(f"  warm-up: {warmed} of {args.warmup} distinct visitors chose and fetched a page "
-              f"({warm.requests} requests, {warm_elapsed:.1f} s) to fill the bounded caches "
-              f"(cookie: {CACHE_SIZE} verified values, {HEADER_CACHE_SIZE} headers) before "
-              f"memory is measured{'' if warm_complete else ': STOPPED by --warmup-seconds'}; "
-              f"server RSS {at_start / 2**20:.1f} MB at start, {after_warmup / 2**20:.1f} MB "
-              f"after it")
+        print(
+            f"  warm-up: {warmed} of {args.warmup} distinct visitors chose and fetched a page "
+            f"({warm.requests} requests, {warm_elapsed:.1f} s) to fill the bounded caches "
+            f"(cookie: {CACHE_SIZE} verified values, {HEADER_CACHE_SIZE} headers) before "
+            f"memory is measured{'' if warm_complete else ': STOPPED by --warmup-seconds'}; "
+            f"server RSS {at_start / 2**20:.1f} MB at start, {after_warmup / 2**20:.1f} MB "
+            f"after it"
+        )
     else:
         print(f"  no warm-up (--warmup 0): server RSS {at_start / 2**20:.1f} MB at start")
-    print(f"  {tally.requests} requests in {elapsed:.1f} s, {tally.requests / elapsed:.0f} "
-          f"requests/s; latency p50 {percentile(lat, 0.5) * 1e3:.1f} ms, p99 "
-          f"{percentile(lat, 0.99) * 1e3:.1f} ms; server CPU {per_request:.0f} us/request; "
-          f"client busy {client_cpu / elapsed:.0%} of a core")
+    print(
+        f"  {tally.requests} requests in {elapsed:.1f} s, {tally.requests / elapsed:.0f} "
+        f"requests/s; latency p50 {percentile(lat, 0.5) * 1e3:.1f} ms, p99 "
+        f"{percentile(lat, 0.99) * 1e3:.1f} ms; server CPU {per_request:.0f} us/request; "
+        f"client busy {client_cpu / elapsed:.0%} of a core"
+    )
     print("  visitors: " + ", ".join(f"{k} {n}" for k, n in sorted(tally.kinds.items())))
-    print(f"  errors (5xx, connection, time-out): {len(tally.errors)}; unexpected statuses: "
-          f"{len(tally.unexpected)}")
-    print(f"  pages parsed: {tally.pages_checked}; live trackers not granted: {len(tally.live)};"
-          f" demo trackers live where granted: {tally.granted_live} (must be > 0)")
-    judged = ("GREW: fails the run" if grew else "flat") if warm_complete else (
-        f"{'grew' if grew else 'flat'}, not judged without a complete warm-up")
-    print(f"  server RSS over the measured run{' (after the warm-up)' if args.warmup else ''}: "
-          f"first tenth {first / 2**20:.1f} MB, last tenth {last / 2**20:.1f} MB, ratio "
-          f"{flat:.3f} ({judged}; tolerance +{args.tolerance:g} %), last half "
-          f"{last / tenths[4]:.3f}; by tenth ({len(sampler.samples)} samples): "
-          f"{' '.join(f'{r / 2**20:.1f}' for r in tenths)} MB")
+    print(
+        f"  errors (5xx, connection, time-out): {len(tally.errors)}; unexpected statuses: "
+        f"{len(tally.unexpected)}"
+    )
+    print(
+        f"  pages parsed: {tally.pages_checked}; live trackers not granted: {len(tally.live)};"
+        f" demo trackers live where granted: {tally.granted_live} (must be > 0)"
+    )
+    judged = (
+        ("GREW: fails the run" if grew else "flat")
+        if warm_complete
+        else (f"{'grew' if grew else 'flat'}, not judged without a complete warm-up")
+    )
+    print(
+        f"  server RSS over the measured run{' (after the warm-up)' if args.warmup else ''}: "
+        f"first tenth {first / 2**20:.1f} MB, last tenth {last / 2**20:.1f} MB, ratio "
+        f"{flat:.3f} ({judged}; tolerance +{args.tolerance:g} %), last half "
+        f"{last / tenths[4]:.3f}; by tenth ({len(sampler.samples)} samples): "
+        f"{' '.join(f'{r / 2**20:.1f}' for r in tenths)} MB"
+    )
     if args.warmup > 0 and (warm.errors or warm.unexpected or warm.live):
-        print(f"  warm-up: errors {len(warm.errors)}, unexpected statuses "
-              f"{len(warm.unexpected)}, live trackers not granted {len(warm.live)}")
-    for kind, found in (("error", warm.errors + tally.errors),
-                        ("unexpected", warm.unexpected + tally.unexpected),
-                        ("live tracker", warm.live + tally.live)):
+        print(
+            f"  warm-up: errors {len(warm.errors)}, unexpected statuses "
+            f"{len(warm.unexpected)}, live trackers not granted {len(warm.live)}"
+        )
+    for kind, found in (
+        ("error", warm.errors + tally.errors),
+        ("unexpected", warm.unexpected + tally.unexpected),
+        ("live tracker", warm.live + tally.live),
+    ):
         for line in found[:5]:
             print(f"    {kind}: {line}")
     checks = not (tally.errors or tally.unexpected or tally.live) and tally.granted_live > 0
@@ -540,17 +615,31 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="time limit per server")
     parser.add_argument("--requests", type=int, default=15000, help="request limit per server")
     parser.add_argument("--clients", type=int, default=8, help="concurrent visitors")
-    parser.add_argument("--http", nargs="+", default=["h11", "httptools"],
-                        choices=["h11", "httptools"], help="uvicorn HTTP implementations")
-    parser.add_argument("--warmup", type=int, default=WARMUP,
-                        help="distinct consenting visitors before the measured run, to fill "
-                             f"the bounded caches (default {WARMUP}: 1.25 x the cookie's "
-                             "largest cache; 0: none, memory then not judged)")
-    parser.add_argument("--warmup-seconds", type=float, default=40.0,
-                        help="time limit of the warm-up per server")
-    parser.add_argument("--tolerance", type=float, default=TOLERANCE,
-                        help="percent: after a complete warm-up, RSS in the last tenth of the "
-                             "measured run over the first tenth's past this fails the run")
+    parser.add_argument(
+        "--http",
+        nargs="+",
+        default=["h11", "httptools"],
+        choices=["h11", "httptools"],
+        help="uvicorn HTTP implementations",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=WARMUP,
+        help="distinct consenting visitors before the measured run, to fill "
+        f"the bounded caches (default {WARMUP}: 1.25 x the cookie's "
+        "largest cache; 0: none, memory then not judged)",
+    )
+    parser.add_argument(
+        "--warmup-seconds", type=float, default=40.0, help="time limit of the warm-up per server"
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=TOLERANCE,
+        help="percent: after a complete warm-up, RSS in the last tenth of the "
+        "measured run over the first tenth's past this fails the run",
+    )
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()
     if len(os.sched_getaffinity(0)) > 1:
@@ -561,9 +650,12 @@ def main() -> int:
             if importlib.util.find_spec(http) is None:
                 print(f"{http}: skipped, not installed (pip install {http})\n")
                 continue
-            print(f"demo site under uvicorn --http {http}, {args.clients} concurrent visitors, "
-                  f"warm-up of {args.warmup} visitors, then up to {args.requests} requests or "
-                  f"{args.seconds:.0f} s:", flush=True)
+            print(
+                f"demo site under uvicorn --http {http}, {args.clients} concurrent visitors, "
+                f"warm-up of {args.warmup} visitors, then up to {args.requests} requests or "
+                f"{args.seconds:.0f} s:",
+                flush=True,
+            )
             passed = run_one(Path(tmp), http, args)
             print(f"  {'ok' if passed else 'FAILED'}\n", flush=True)
             ok = ok and passed

@@ -63,13 +63,17 @@ def main() -> None:
     page = (pages / "synth-big.html").read_bytes()
     gate = Gate(Policy(vendors=BUILTIN_VENDORS))
     largest = largest_script(page)
-    print(f"synth-big.html: {len(page) / 1e6:.2f} MB, largest <script> element "
-          f"{largest / 1e3:.0f} KB, fed in {CHUNK} B chunks")
+    print(
+        f"synth-big.html: {len(page) / 1e6:.2f} MB, largest <script> element "
+        f"{largest / 1e3:.0f} KB, fed in {CHUNK} B chunks"
+    )
     for repeat in (1, 25):
         peak, emitted = peak_streaming(gate, page, repeat)
-        print(f"  {len(page) * repeat / 1e6:6.1f} MB streamed -> {emitted / 1e6:6.1f} MB out, "
-              f"peak traced memory {peak / 1e3:8.0f} KB "
-              f"({peak / largest:.1f}x the largest element)")
+        print(
+            f"  {len(page) * repeat / 1e6:6.1f} MB streamed -> {emitted / 1e6:6.1f} MB out, "
+            f"peak traced memory {peak / 1e3:8.0f} KB "
+            f"({peak / largest:.1f}x the largest element)"
+        )
 
 
 if __name__ == "__main__":

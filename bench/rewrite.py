@@ -109,17 +109,21 @@ def main() -> None:
     mbs = {name: total / min(times) / 1e6 for name, times in seconds.items()}
     fast = best_of(repeat, granted_all) / len(pages) * 1e6
 
-    print(f"corpus: {len(pages)} pages, {total / 1e6:.1f} MB, visitor without consent, "
-          f"best of {repeat} rounds")
+    print(
+        f"corpus: {len(pages)} pages, {total / 1e6:.1f} MB, visitor without consent, "
+        f"best of {repeat} rounds"
+    )
     for name, value in mbs.items():
         print(f"  {name:28} {value:9.0f} MB/s")
     ours = "rewriter (whole pages)"
     print(f"  rewriter / floor:            {mbs[ours] / mbs[FLOOR]:.3f}")
     if PEER in mbs:
         ratios = sorted(p / o for o, p in zip(seconds[ours], seconds[PEER], strict=True))
-        print(f"  rewriter / selectolax:       {mbs[ours] / mbs[PEER]:.2f}x by bests, "
-              f"{statistics.median(ratios):.2f}x by the median of same-round ratios "
-              f"({ratios[0]:.2f}-{ratios[-1]:.2f})")
+        print(
+            f"  rewriter / selectolax:       {mbs[ours] / mbs[PEER]:.2f}x by bests, "
+            f"{statistics.median(ratios):.2f}x by the median of same-round ratios "
+            f"({ratios[0]:.2f}-{ratios[-1]:.2f})"
+        )
     print(f"  everything granted: rewriter() returns None in {fast:.2f} us (no parsing)")
     print(f"  target: >= 200 MB/s -> {'met' if mbs[ours] >= 200 else 'NOT met'}")
 

@@ -40,12 +40,19 @@ def steps(pages: Path, quick: bool, load: bool) -> list[list[str]]:
         ["rewrite.py", str(pages), "--repeat", "2" if quick else "7"],
         ["memory.py", str(pages)],
         ["coverage.py", str(pages)],
-        ["throughput.py", "--pages", str(pages),
-         *(["--seconds", "2", "--window", "1"] if quick else [])],
+        [
+            "throughput.py",
+            "--pages",
+            str(pages),
+            *(["--seconds", "2", "--window", "1"] if quick else []),
+        ],
         ["instructions.py", "--pages", str(pages), *(["--requests", "100"] if quick else [])],
         ["linear.py", *(["--quick"] if quick else [])],
-        *([["load.py", *(["--seconds", "8", "--requests", "3000"] if quick else [])]]
-          if load else []),
+        *(
+            [["load.py", *(["--seconds", "8", "--requests", "3000"] if quick else [])]]
+            if load
+            else []
+        ),
     ]
 
 
@@ -53,22 +60,31 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=Path, default=DEFAULT_PAGES)
     parser.add_argument("--quick", action="store_true", help="short rounds, for a smoke run")
-    parser.add_argument("--load", action="store_true",
-                        help="also run load.py: the demo site under load (about a minute)")
+    parser.add_argument(
+        "--load",
+        action="store_true",
+        help="also run load.py: the demo site under load (about a minute)",
+    )
     args = parser.parse_args()
     if not args.pages.is_dir():
         sys.exit(f"no bench pages at {args.pages}")
     failed = []
     for script, *rest in steps(args.pages, args.quick, args.load):
         if script == "instructions.py" and shutil.which("valgrind") is None:
-            print("== instructions.py: skipped, valgrind is not installed "
-                  "(Debian: apt-get install valgrind)\n", flush=True)
+            print(
+                "== instructions.py: skipped, valgrind is not installed "
+                "(Debian: apt-get install valgrind)\n",
+                flush=True,
+            )
             continue
         print(f"== {script} {' '.join(rest)}", flush=True)
         began = time.perf_counter()
         code = subprocess.call([sys.executable, str(BENCH / script), *rest], cwd=BENCH.parent)
-        print(f"== {script}: {'ok' if code == 0 else f'exit {code}'} "
-              f"in {time.perf_counter() - began:.0f} s\n", flush=True)
+        print(
+            f"== {script}: {'ok' if code == 0 else f'exit {code}'} "
+            f"in {time.perf_counter() - began:.0f} s\n",
+            flush=True,
+        )
         if code:
             failed.append(script)
     if failed:

@@ -99,13 +99,18 @@ def peer_sessions(pages: dict[str, bytes]) -> tuple[Any, bytes]:
 
 
 def wrapped(pages: dict[str, bytes], *, inject_settings: bool = True) -> ConsentMiddleware:
-    return ConsentMiddleware(bare_app(pages), secret_key=SECRET, consent_log=None,
-                             inject_settings=inject_settings)
+    return ConsentMiddleware(
+        bare_app(pages), secret_key=SECRET, consent_log=None, inject_settings=inject_settings
+    )
 
 
 def cookie_for(mw: ConsentMiddleware, everything: bool) -> bytes:
-    consent = Consent(granted=mw.policy.names if everything else mw.policy.required,
-                      revision=mw.policy.revision, decided=True, consent_id="bench")
+    consent = Consent(
+        granted=mw.policy.names if everything else mw.policy.required,
+        revision=mw.policy.revision,
+        decided=True,
+        consent_id="bench",
+    )
     return f"{mw.cookie.full_name}={mw.codec.dumps(consent)}".encode()
 
 
@@ -121,15 +126,23 @@ async def one_pass(app: Any, pages: dict[str, bytes], cookie: bytes, passes: int
     start = time.perf_counter()
     for _ in range(passes):
         for name in pages:
-            scope = {"type": "http", "method": "GET", "path": f"/{name}", "root_path": "",
-                     "query_string": b"", "scheme": "http", "http_version": "1.1",
-                     "headers": [(b"host", b"bench"), (b"cookie", cookie)]}
+            scope = {
+                "type": "http",
+                "method": "GET",
+                "path": f"/{name}",
+                "root_path": "",
+                "query_string": b"",
+                "scheme": "http",
+                "http_version": "1.1",
+                "headers": [(b"host", b"bench"), (b"cookie", cookie)],
+            }
             await app(scope, receive, send)
     return (time.perf_counter() - start) / (passes * len(pages))
 
 
-async def in_process(variants: dict[str, tuple[Any, bytes]], pages: dict[str, bytes],
-                     seconds: float) -> dict[str, list[float]]:
+async def in_process(
+    variants: dict[str, tuple[Any, bytes]], pages: dict[str, bytes], seconds: float
+) -> dict[str, list[float]]:
     """Seconds per request of each variant, in batches of ~10 ms taken in turn until
     ``seconds`` pass: a slow moment of the machine hits the batches next to each other alike,
     so ratios of neighbouring batches are steadier than those of long runs one after another."""
@@ -179,15 +192,16 @@ class Server:
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process ``pid``, all its threads, from /proc/<pid>/stat."""
     stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()  # from field 3 on: comm may hold spaces
+    fields = stat[stat.rindex(")") + 2 :].split()  # from field 3 on: comm may hold spaces
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # fields 14, 15
 
 
 @contextlib.contextmanager
 def server(pages_dir: Path, wrap: bool) -> Iterator[Server]:
     port = free_port()
-    code = SERVER.format(root=str(ROOT), bench=str(ROOT / "bench"), pages=str(pages_dir),
-                         wrap=wrap, port=port)
+    code = SERVER.format(
+        root=str(ROOT), bench=str(ROOT / "bench"), pages=str(pages_dir), wrap=wrap, port=port
+    )
     proc = subprocess.Popen([*pin(1), sys.executable, "-c", code], cwd=str(ROOT / "bench"))
     try:
         for _ in range(200):
@@ -202,8 +216,9 @@ def server(pages_dir: Path, wrap: bool) -> Iterator[Server]:
         proc.wait(10)
 
 
-def load(srv: Server, path: str, cookie: bytes, seconds: float,
-         clients: int = 8) -> tuple[float, float]:
+def load(
+    srv: Server, path: str, cookie: bytes, seconds: float, clients: int = 8
+) -> tuple[float, float]:
     """Requests per second from ``clients`` keep-alive connections for ``seconds``, and the
     server's CPU microseconds per request over that window.
 
@@ -216,19 +231,32 @@ def load(srv: Server, path: str, cookie: bytes, seconds: float,
         rate, count = asyncio.run(python_load(srv.port, path, cookie, seconds, clients))
     else:
         out = subprocess.run(
-            [*pin(0), wrk, "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "-H",
-             f"Cookie: {cookie.decode()}", f"http://127.0.0.1:{srv.port}{path}"],
-            capture_output=True, text=True, timeout=seconds + 30, check=True,
+            [
+                *pin(0),
+                wrk,
+                "-t1",
+                f"-c{clients}",
+                f"-d{max(1, round(seconds))}s",
+                "-H",
+                f"Cookie: {cookie.decode()}",
+                f"http://127.0.0.1:{srv.port}{path}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
+            check=True,
         ).stdout
         rate = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))  # type: ignore[union-attr]
         count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     return rate, (cpu_seconds(srv.pid) - cpu) / max(count, 1) * 1e6
 
 
-async def python_load(port: int, path: str, cookie: bytes, seconds: float,
-                      clients: int) -> tuple[float, int]:
-    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
-               + b"Cookie: " + cookie + b"\r\n\r\n")
+async def python_load(
+    port: int, path: str, cookie: bytes, seconds: float, clients: int
+) -> tuple[float, int]:
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode() + b"Cookie: " + cookie + b"\r\n\r\n"
+    )
     count = 0
     deadline = time.perf_counter() + seconds
 
@@ -264,8 +292,13 @@ def spread(values: list[float]) -> float:
     return (max(values) - min(values)) / statistics.median(values)
 
 
-def report_in_process(pages: dict[str, bytes], mw: ConsentMiddleware, everything: bytes,
-                      nothing: bytes, seconds: float) -> None:
+def report_in_process(
+    pages: dict[str, bytes],
+    mw: ConsentMiddleware,
+    everything: bytes,
+    nothing: bytes,
+    seconds: float,
+) -> None:
     sessions, session_cookie = peer_sessions(pages)
     variants = {
         "bare app": (bare_app(pages), everything),
@@ -277,8 +310,10 @@ def report_in_process(pages: dict[str, bytes], mw: ConsentMiddleware, everything
     }
     times = asyncio.run(in_process(variants, pages, seconds))
     bare = times["bare app"]
-    print(f"in process, µs per request (median of {len(bare)} interleaved batches) and the "
-          "median ratio to the bare app's batch of the same turn:")
+    print(
+        f"in process, µs per request (median of {len(bare)} interleaved batches) and the "
+        "median ratio to the bare app's batch of the same turn:"
+    )
     for name, mine in times.items():
         ratio = statistics.median(b / m for b, m in zip(bare, mine, strict=True))
         target = " (target >= 0.8x)" if name == "consentgate, all granted" else ""
@@ -293,17 +328,27 @@ def report(samples: dict[str, list[float]], page: str, unit: str, *, cost: bool)
         base = median["JSON, bare"] if name.startswith("JSON") else median[f"HTML {page}, bare"]
         target = f"  (target >= 0.97x, by {unit})" if name == "JSON, consentgate" else ""
         figure = f"{value:6.1f} us" if cost else f"{value:9.0f}"
-        print(f"  {name:55s} {figure}  spread {spread(samples[name]):4.0%}"
-              f"   {base / value if cost else value / base:.2f}x bare{target}")
+        print(
+            f"  {name:55s} {figure}  spread {spread(samples[name]):4.0%}"
+            f"   {base / value if cost else value / base:.2f}x bare{target}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0,
-                        help="in-process time per variant, spread over the rounds")
-    parser.add_argument("--window", type=float, default=4.0,
-                        help="seconds per HTTP load round (shorter rounds are noisier; "
-                             ">= 2 s for the CPU figure, which counts 10 ms clock ticks)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=10.0,
+        help="in-process time per variant, spread over the rounds",
+    )
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=4.0,
+        help="seconds per HTTP load round (shorter rounds are noisier; "
+        ">= 2 s for the CPU figure, which counts 10 ms clock ticks)",
+    )
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved HTTP rounds")
     parser.add_argument("--http-only", action="store_true", help="skip the in-process part")
     parser.add_argument("--pages", type=Path, default=DEFAULT_PAGES)
@@ -321,8 +366,10 @@ def main() -> None:
     rounds = args.rounds
     window = args.window
     client = "wrk" if shutil.which("wrk") else "a Python client (install wrk for steadier figures)"
-    print(f"over HTTP, uvicorn, {client}, 8 keep-alive connections, {rounds} interleaved "
-          f"rounds of {window:.1f}s, medians (spread = (max - min) / median):")
+    print(
+        f"over HTTP, uvicorn, {client}, 8 keep-alive connections, {rounds} interleaved "
+        f"rounds of {window:.1f}s, medians (spread = (max - min) / median):"
+    )
     cases = {
         "JSON, bare": (False, "/json", everything),
         "JSON, consentgate": (True, "/json", everything),

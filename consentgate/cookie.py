@@ -69,8 +69,10 @@ DAY = 24 * 60 * 60
 #: Shorter keys can be guessed, and a guessed key forges any visitor's consent.
 MIN_SECRET_LENGTH = 32
 #: A DNS host name as a cookie's Domain attribute may name it (no IP literal, no port).
-_HOST_NAME = re.compile(r"(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
-                        r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
+    r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
+)
 
 
 def host_name(value: str) -> bool:
@@ -110,16 +112,20 @@ class CookieSettings:
         if not isinstance(self.max_age, int) or self.max_age <= 0:
             raise ValueError("CookieSettings.max_age must be a positive number of seconds")
         if self.host_prefix and self.domain:
-            raise ValueError("CookieSettings(host_prefix=True) cannot be combined with a domain: "
-                             "__Host- cookies may not carry a Domain")
+            raise ValueError(
+                "CookieSettings(host_prefix=True) cannot be combined with a domain: "
+                "__Host- cookies may not carry a Domain"
+            )
         if self.host_prefix and self.secure is False:
-            raise ValueError("CookieSettings(host_prefix=True) requires secure cookies; "
-                             "drop secure=False")
-        if not self.name or any(ch in self.name for ch in " ;,=\t\r\n\"\\"):
+            raise ValueError(
+                "CookieSettings(host_prefix=True) requires secure cookies; drop secure=False"
+            )
+        if not self.name or any(ch in self.name for ch in ' ;,=\t\r\n"\\'):
             raise ValueError(f"CookieSettings.name {self.name!r} is not a valid cookie name")
         if self.domain is not None and not host_name(self.domain.lstrip(".").lower()):
-            raise ValueError(f"CookieSettings.domain {self.domain!r} is not a host name such as "
-                             "'example.com'")
+            raise ValueError(
+                f"CookieSettings.domain {self.domain!r} is not a host name such as 'example.com'"
+            )
 
     @property
     def full_name(self) -> str:
@@ -129,8 +135,16 @@ class CookieSettings:
         """The ``Set-Cookie`` value that stores ``value``: HttpOnly, SameSite=Lax, Path=/."""
         secure = True if self.host_prefix else (self.secure if self.secure is not None else https)
         response = Response()
-        response.set_cookie(self.full_name, value, max_age=self.max_age, path="/",
-                            domain=self.domain, secure=secure, httponly=True, samesite="lax")
+        response.set_cookie(
+            self.full_name,
+            value,
+            max_age=self.max_age,
+            path="/",
+            domain=self.domain,
+            secure=secure,
+            httponly=True,
+            samesite="lax",
+        )
         return response.headers["set-cookie"]
 
 
@@ -190,8 +204,9 @@ class ConsentCookie:
         values = _values_in(raw, name) if len(raw) <= 512 else _values(raw, name)
         reading = self.read(values)
         if reading.consent is not None and len(raw) <= MAX_CACHED_HEADER:
-            verified = next((v for v in map(self._verified.get, values) if v and v[0] is reading),
-                            None)
+            verified = next(
+                (v for v in map(self._verified.get, values) if v and v[0] is reading), None
+            )
             if verified is not None:
                 if len(self._headers) >= HEADER_CACHE_SIZE:
                     self._headers.clear()
@@ -220,14 +235,14 @@ class ConsentCookie:
             return Reading(None, Refusal.FUTURE if now < valid_from else Refusal.EXPIRED)
         stale = False
         try:
-            payload, signed = self._newest.loads(value, max_age=self.max_age,
-                                                 return_timestamp=True)
+            payload, signed = self._newest.loads(value, max_age=self.max_age, return_timestamp=True)
         except SignatureExpired as exc:
             return Reading(None, _expiry_refusal(exc))
         except BadData:
             try:
-                payload, signed = self._any.loads(value, max_age=self.max_age,
-                                                  return_timestamp=True)
+                payload, signed = self._any.loads(
+                    value, max_age=self.max_age, return_timestamp=True
+                )
             except SignatureExpired as exc:
                 return Reading(None, _expiry_refusal(exc))
             except BadData:

@@ -276,7 +276,8 @@ class Endpoints:
             services=services,
             revision=policy.revision,
             given_at=datetime.now(UTC).replace(microsecond=0),
-            consent_id=before.consent_id or (before.previous and before.previous.consent_id)
+            consent_id=before.consent_id
+            or (before.previous and before.previous.consent_id)
             or new_consent_id(),
             decided=True,
         )
@@ -284,14 +285,16 @@ class Endpoints:
     async def preferences(self, request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
             return PlainTextResponse("use GET", status_code=405, headers={"Allow": "GET"})
-        return HTMLResponse(self.page("preferences.html", request),
-                            headers={"Cache-Control": "no-store"})
+        return HTMLResponse(
+            self.page("preferences.html", request), headers={"Cache-Control": "no-store"}
+        )
 
     async def banner(self, request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
             return PlainTextResponse("use GET", status_code=405, headers={"Allow": "GET"})
-        return HTMLResponse(self.page("banner.html", request),
-                            headers={"Cache-Control": "no-store"})
+        return HTMLResponse(
+            self.page("banner.html", request), headers={"Cache-Control": "no-store"}
+        )
 
     async def receipt(self, request: Request) -> Response:
         """The visitor's own consent records, as a page or (``?format=json``) as JSON."""
@@ -308,8 +311,11 @@ class Endpoints:
         """One of consentgate's own pages, linking back to where the visitor came from."""
         next_url = request.query_params.get("next") or request.headers.get("referer")
         return self.site.pages.page(
-            name, request.scope, self.site.consent_of(request.scope),
-            safe_next(next_url, _host(request)), **extra,
+            name,
+            request.scope,
+            self.site.consent_of(request.scope),
+            safe_next(next_url, _host(request)),
+            **extra,
         )
 
 
@@ -317,9 +323,7 @@ def _host(request: Request) -> str:
     return request.headers.get("host", "")
 
 
-def _source(
-    choice: Choice, request: Request, before: Consent, required: frozenset[str]
-) -> str:
+def _source(choice: Choice, request: Request, before: Consent, required: frozenset[str]) -> str:
     if choice.action == "allow":
         return "placeholder"
     # Refusing is a withdrawal only where something optional had been given before.

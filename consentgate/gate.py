@@ -17,9 +17,7 @@ from ahocorasick_rs import BytesAhoCorasick, Implementation
 
 from .policy import Policy, Vendor
 
-_URL = re.compile(
-    rb"[\x00-\x20]*(?:[a-z][a-z0-9+.-]*:[/\\]*|[/\\]{2,})([^/\\?#]*)([^?#]*)", re.S
-)
+_URL = re.compile(rb"[\x00-\x20]*(?:[a-z][a-z0-9+.-]*:[/\\]*|[/\\]{2,})([^/\\?#]*)([^?#]*)", re.S)
 #: A URL in code: "//host/path" (with or without a scheme) or a string starting "host/path".
 _CODE_URL = re.compile(
     rb"//([a-z0-9][a-z0-9.-]*\.[a-z]{2,})(/[^\s'\"\\?#)]*)?"
@@ -30,8 +28,15 @@ _JS_SLASH = re.compile(rb"\\(?:/|\\|x2f|x5c|u002f|u005c|u\{0*(?:2f|5c)\}|0?57|13
 #: ``rel`` values of a ``<link>`` (or a ``Link`` header) that make the browser contact the URL
 #: before anything on the page asks for it.
 HINT_RELS = frozenset(
-    (b"preconnect", b"dns-prefetch", b"preload", b"prefetch", b"modulepreload", b"prerender",
-     b"stylesheet")
+    (
+        b"preconnect",
+        b"dns-prefetch",
+        b"preload",
+        b"prefetch",
+        b"modulepreload",
+        b"prerender",
+        b"stylesheet",
+    )
 )
 #: What comes shortly before a URL in code that loads it rather than links to it.
 _LOADS = (b"src", b"fetch", b"sendbeacon")
@@ -44,8 +49,19 @@ C0_SPACE = bytes(range(0x21))
 _PERCENT = re.compile(rb"%([0-9a-fA-F]{2})")
 #: Ways a URL in markup can spell a host so that its plain text is not in the tag: character
 #: references, percent-escapes, and tabs or newlines (the URL parser drops them).
-_HIDING = (b"&#", b"&period", b"&sol", b"&bsol", b"&colon", b"&newline", b"&tab", b"%", b"\t",
-           b"\n", b"\r")
+_HIDING = (
+    b"&#",
+    b"&period",
+    b"&sol",
+    b"&bsol",
+    b"&colon",
+    b"&newline",
+    b"&tab",
+    b"%",
+    b"\t",
+    b"\n",
+    b"\r",
+)
 _ESCAPES = frozenset((b"%", b"\t", b"\n", b"\r"))
 _TAGGED = b"data-consent"
 _SRCDOC = b"srcdoc"  # an iframe's inline document: always looked at
@@ -55,9 +71,7 @@ TAG_SIG = 2
 #: then can it hide a host; elsewhere in a tag (a query string, between attributes) it cannot.
 #: (Written to start at a single byte of a class, the second slash or the ':', so that sre skips
 #: the bytes between candidates in C: three times faster than starting with an alternation.)
-_HIDDEN_HOST = re.compile(
-    rb"[/\\:](?:(?<=:)|(?<=[/\\][/\\]))[^ \"'>/\\?#\f%\t\n\r]*+[%\t\n\r]"
-)
+_HIDDEN_HOST = re.compile(rb"[/\\:](?:(?<=:)|(?<=[/\\][/\\]))[^ \"'>/\\?#\f%\t\n\r]*+[%\t\n\r]")
 _ESCAPED = 4  # a needle that is an escape: look at _HIDDEN_HOST
 _HOST = 8  # a needle that is a host: a URL's only when one of these bytes comes before it
 _BEFORE_HOST = frozenset(b"/\\.@:;'\"")
@@ -178,7 +192,8 @@ class VendorIndex:
         flagged = sorted(bare | set(_HIDING) | signatures | {_TAGGED, _SRCDOC})
         self._flag_needles = BytesAhoCorasick(flagged, implementation=Implementation.DFA)
         self._flagged = [
-            (TAG_SIG if n in signatures else 0) | (_HOST if n in bare else 0)
+            (TAG_SIG if n in signatures else 0)
+            | (_HOST if n in bare else 0)
             | (TAG_URL if n in (_TAGGED, _SRCDOC) or (n in _HIDING and n not in _ESCAPES) else 0)
             | (_ESCAPED if n in _ESCAPES else 0)
             for n in flagged
@@ -305,8 +320,11 @@ class VendorIndex:
             path = match.group(2) if match.group(1) else match.group(4)
             start = match.start()
             before = lowered[max(0, start - 48) : start]
-            if (not every and not (path or b"").endswith(b".js")
-                    and all(before.find(w) < 0 for w in _LOADS)):
+            if (
+                not every
+                and not (path or b"").endswith(b".js")
+                and all(before.find(w) < 0 for w in _LOADS)
+            ):
                 continue
             rule = self._rule(host, path or b"/", None)
             if rule is not None and rule.vendor is not None and rule.vendor not in found:

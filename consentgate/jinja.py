@@ -97,9 +97,7 @@ class ConsentProxy:
         return getattr(consent_module._current.get(), name)
 
 
-def install_jinja2(
-    env: jinja2.Environment, *, prefix: str = "/consentgate"
-) -> jinja2.Environment:
+def install_jinja2(env: jinja2.Environment, *, prefix: str = "/consentgate") -> jinja2.Environment:
     """Add consentgate's helpers to ``env``; returns it for chaining."""
 
     @jinja2.pass_context

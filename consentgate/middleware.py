@@ -66,8 +66,9 @@ class ConsentMiddleware:
         check_keys(keys)
         if not prefix.startswith("/") or prefix.endswith("/") or len(prefix) < 2:
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/consentgate'")
-        self.policy = _site_policy(policy or Policy(), builtin_vendors, privacy_policy_url,
-                                   revision)
+        self.policy = _site_policy(
+            policy or Policy(), builtin_vendors, privacy_policy_url, revision
+        )
         self.cookie = cookie or CookieSettings()
         self.codec = ConsentCookie(keys, policy=self.policy, max_age=self.cookie.max_age)
         self.inject_settings = inject_settings
@@ -84,12 +85,21 @@ class ConsentMiddleware:
         self.consent_log = _open(consent_log)
         assets = load_assets()
         self.pages = Pages(
-            self.policy, prefix=prefix, assets=assets, signals=self.signals,
-            templates=templates, language=language, texts=texts,
-            receipts=self.consent_log is not None, consent_mode=signals.consent_mode,
+            self.policy,
+            prefix=prefix,
+            assets=assets,
+            signals=self.signals,
+            templates=templates,
+            language=language,
+            texts=texts,
+            receipts=self.consent_log is not None,
+            consent_mode=signals.consent_mode,
         )
-        self.proof = (Proof(self.consent_log, self.policy, self.pages.texts_hash)
-                      if self.consent_log is not None else None)
+        self.proof = (
+            Proof(self.consent_log, self.policy, self.pages.texts_hash)
+            if self.consent_log is not None
+            else None
+        )
         self.gate = Gate(self.policy, placeholder=self.pages.placeholder)
         self.endpoints = Endpoints(self, assets)
 
@@ -140,8 +150,11 @@ class ConsentMiddleware:
         if self.jurisdiction is None:
             # Opt-in everywhere: signals can only refuse what is not granted anyway, so no
             # header need be read (most of what a request of an API client would cost).
-            return self._fresh if previous is None else Consent(
-                granted=self._fresh.granted, decided=False, previous=previous)
+            return (
+                self._fresh
+                if previous is None
+                else Consent(granted=self._fresh.granted, decided=False, previous=previous)
+            )
         return default_consent(self.policy, self.signals(scope), previous)
 
     def consent_of(self, scope: Scope) -> Consent:
@@ -158,8 +171,9 @@ class ConsentMiddleware:
 
     def cookie_header(self, scope: Scope, consent: Consent) -> str:
         """The ``Set-Cookie`` value that stores ``consent``."""
-        return self.cookie.header(self.codec.dumps(consent), scope.get("scheme") in ("https",
-                                                                                     "wss"))
+        return self.cookie.header(
+            self.codec.dumps(consent), scope.get("scheme") in ("https", "wss")
+        )
 
 
 _DEFAULTS = Policy()
@@ -184,8 +198,10 @@ def _site_policy(
     vendor with a built-in id replaces it), and the two most-set fields given on their own."""
     for name, value in (("privacy_policy_url", privacy_policy_url), ("revision", revision)):
         if value is not None and getattr(policy, name) not in (value, getattr(_DEFAULTS, name)):
-            raise ValueError(f"{name} is given twice, as {value!r} and in policy as "
-                             f"{getattr(policy, name)!r}: give it once")
+            raise ValueError(
+                f"{name} is given twice, as {value!r} and in policy as "
+                f"{getattr(policy, name)!r}: give it once"
+            )
     return Policy(
         categories=policy.categories,
         vendors=_merge_vendors(builtin, policy.vendors, policy),
@@ -193,8 +209,9 @@ def _site_policy(
         allow=policy.allow,
         cookies=policy.cookie_pairs,
         mode=policy.mode,
-        privacy_policy_url=(privacy_policy_url if privacy_policy_url is not None
-                            else policy.privacy_policy_url),
+        privacy_policy_url=(
+            privacy_policy_url if privacy_policy_url is not None else policy.privacy_policy_url
+        ),
     )
 
 

@@ -82,8 +82,12 @@ class Renderer:
         return html + BANNER_END if name == "banner.html" else html
 
 
-def texts_hash(texts: Mapping[str, str], categories: Sequence[Category], vendors: Sequence[Vendor],
-               revision: str) -> str:
+def texts_hash(
+    texts: Mapping[str, str],
+    categories: Sequence[Category],
+    vendors: Sequence[Vendor],
+    revision: str,
+) -> str:
     """A fingerprint of what the visitor was shown, kept with each consent record."""
     shown = {
         "revision": revision,
@@ -129,22 +133,23 @@ class Pages:
         self.language = language
         self.texts = texts or {}
         self.receipts = receipts
-        css, js, mode = (assets.get(n) for n in ("consentgate.css", "consentgate.js",
-                                                 "consent-mode.js"))
+        css, js, mode = (
+            assets.get(n) for n in ("consentgate.css", "consentgate.js", "consent-mode.js")
+        )
         self.css_url = f"{prefix}/static/consentgate.css?v={css.version if css else ''}"
         self.js_url = f"{prefix}/static/consentgate.js?v={js.version if js else ''}"
         #: Where the Consent Mode defaults load from; None without ``consent_mode``.
         self.consent_mode_url = (
             f"{prefix}/static/consent-mode.js?v={mode.version}" if consent_mode and mode else None
         )
-        self._snippets: dict[tuple[str, bytes | None, str | None, frozenset[str],
-                                   frozenset[str]], bytes] = {}
+        self._snippets: dict[
+            tuple[str, bytes | None, str | None, frozenset[str], frozenset[str]], bytes
+        ] = {}
         self._placeholders: dict[tuple[str, str, str | None, str], bytes] = {}
         self._heads: dict[tuple[str, str | None, str], bytes] = {}
 
     def state_json(self, consent: Consent) -> str:
-        return _state_json(consent.decided, consent.granted, consent.services,
-                           self.policy.revision)
+        return _state_json(consent.decided, consent.granted, consent.services, self.policy.revision)
 
     def urls(self, root: str) -> Urls:
         prefix = root + self.prefix
@@ -180,8 +185,7 @@ class Pages:
             "js_url": root + self.js_url,
         }
 
-    def page(self, name: str, scope: Scope, consent: Consent, next_url: str,
-             **extra: Any) -> str:
+    def page(self, name: str, scope: Scope, consent: Consent, next_url: str, **extra: Any) -> str:
         """One of consentgate's own pages, linking back to ``next_url``."""
         context = self.context(Headers(scope=scope), scope, consent)
         context["next"] = next_url
@@ -226,11 +230,16 @@ class Pages:
         if key not in self._heads:
             if len(self._heads) >= _KEPT:
                 self._heads.clear()
-            html = self.renderer.render("head.html", {
-                "consent_mode_url": root + self.consent_mode_url if self.consent_mode_url else None,
-                "nonce": nonce,
-                "state": state,
-            })
+            html = self.renderer.render(
+                "head.html",
+                {
+                    "consent_mode_url": root + self.consent_mode_url
+                    if self.consent_mode_url
+                    else None,
+                    "nonce": nonce,
+                    "state": state,
+                },
+            )
             self._heads[key] = html.encode("ascii", "xmlcharrefreplace")
         return self._heads[key]
 
@@ -255,15 +264,18 @@ class Pages:
                 # A page may tag an element with a category the policy does not have ("Ads!"
                 # from user content): nobody can grant it, so its placeholder offers no button.
                 known = bool(localised) or (vendor is not None and vendor.category == category)
-                html = self.renderer.render("placeholder.html", {
-                    "vendor": vendor,
-                    "category": localised[0] if localised else _Unknown(category),
-                    "allowable": known,
-                    "t": texts,
-                    "lang": lang,
-                    "urls": self.urls(root),
-                    "css_url": root + self.css_url,
-                })
+                html = self.renderer.render(
+                    "placeholder.html",
+                    {
+                        "vendor": vendor,
+                        "category": localised[0] if localised else _Unknown(category),
+                        "allowable": known,
+                        "t": texts,
+                        "lang": lang,
+                        "urls": self.urls(root),
+                        "css_url": root + self.css_url,
+                    },
+                )
                 self._placeholders[key] = html.encode("ascii", "xmlcharrefreplace")
             return self._placeholders[key]
 
@@ -282,7 +294,11 @@ def _state_json(
 ) -> str:
     """The visitor's state as the client script reads it; few distinct states exist."""
     return json.dumps(
-        {"decided": decided, "granted": sorted(granted), "services": sorted(services),
-         "revision": revision},
+        {
+            "decided": decided,
+            "granted": sorted(granted),
+            "services": sorted(services),
+            "revision": revision,
+        },
         separators=(",", ":"),
     )

@@ -148,8 +148,9 @@ class Policy:
         pairs = self.cookies.items() if isinstance(self.cookies, Mapping) else self.cookies
         object.__setattr__(self, "cookie_pairs", tuple((str(n), str(c)) for n, c in pairs))
         # (Read on every request of a visitor without a choice: worked out once.)
-        object.__setattr__(self, "_required",
-                           frozenset(c.name for c in self.categories if c.required))
+        object.__setattr__(
+            self, "_required", frozenset(c.name for c in self.categories if c.required)
+        )
         names = self._check_categories()
         if not self.revision or len(self.revision) > 32:
             raise ValueError("revision must be a non-empty string of at most 32 characters")

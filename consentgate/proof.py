@@ -34,8 +34,9 @@ class NotRecorded(Exception):
 class Proof:
     """Writes and reads one consent log for one policy."""
 
-    def __init__(self, log: ConsentLog, policy: Policy,
-                 texts_hash: Callable[[Headers], str]) -> None:
+    def __init__(
+        self, log: ConsentLog, policy: Policy, texts_hash: Callable[[Headers], str]
+    ) -> None:
         self.log = log
         self.policy = policy
         self.texts_hash = texts_hash
@@ -64,16 +65,18 @@ class Proof:
         except (ConsentLogError, TimeoutError) as exc:
             # Once per outage: a dead database must not flood the logs with one line a click.
             if not self._failing:
-                logger.error("consentgate: the consent log cannot store choices: %s", exc,
-                             exc_info=exc)
+                logger.error(
+                    "consentgate: the consent log cannot store choices: %s", exc, exc_info=exc
+                )
             self._failing = True
             raise NotRecorded(str(exc)) from exc
         if self._failing:
             logger.warning("consentgate: the consent log stores choices again")
             self._failing = False
 
-    async def record_signal_refusal(self, scope: Scope, consent: Consent,
-                                    honoured: Callable[[Scope], bool]) -> Consent | None:
+    async def record_signal_refusal(
+        self, scope: Scope, consent: Consent, honoured: Callable[[Scope], bool]
+    ) -> Consent | None:
         """Record, once per browser, the refusal a GPC/DNT signal implies.
 
         Only for page navigations (not the assets they pull in parallel), and only when the
@@ -103,8 +106,9 @@ class Proof:
             return None
         return implied
 
-    async def receipt(self, request: Request, consent: Consent,
-                      render_html: Callable[[dict[str, Any]], str]) -> Response:
+    async def receipt(
+        self, request: Request, consent: Consent, render_html: Callable[[dict[str, Any]], str]
+    ) -> Response:
         """The visitor's own consent records, as a page or (``?format=json``) as JSON."""
         shown = consent if consent.consent_id or consent.previous is None else consent.previous
         want_json = request.query_params.get("format") == "json" or (
@@ -113,7 +117,9 @@ class Proof:
         titles = {c.name: c.title for c in self.policy.categories}
         titles.update({v.id: v.name for v in self.policy.vendors})
         return await receipt_response(
-            self.log, shown.consent_id, want_json=want_json, render_html=render_html,
+            self.log,
+            shown.consent_id,
+            want_json=want_json,
+            render_html=render_html,
             titles=titles,
         )
-

@@ -49,8 +49,18 @@ _PERSONAL = ((b"vary", b"Cookie"), (b"cache-control", b"private"))
 _BODY = "http.response.body"
 _FILES = ("http.response.pathsend", "http.response.zerocopysend")
 _CHUNK = 64 * 1024
-_READ = frozenset({b"content-type", b"content-encoding", b"set-cookie", b"cache-control", b"vary",
-                   b"etag", b"content-security-policy", b"link"})
+_READ = frozenset(
+    {
+        b"content-type",
+        b"content-encoding",
+        b"set-cookie",
+        b"cache-control",
+        b"vary",
+        b"etag",
+        b"content-security-policy",
+        b"link",
+    }
+)
 
 
 # Content-Type -> (media type, whether its charset is UTF-16/32): apps send the same few again.
@@ -158,7 +168,12 @@ class Responder:
     fields: dict[bytes, bytes]
 
     def __init__(
-        self, site: Site, scope: Scope, send: Send, consent: Consent, issue: Consent | None,
+        self,
+        site: Site,
+        scope: Scope,
+        send: Send,
+        consent: Consent,
+        issue: Consent | None,
     ) -> None:
         self.site = site
         self.scope = scope
@@ -189,9 +204,12 @@ class Responder:
             self.start = message
             return _DONE
         if self.start is not None and (kind == _BODY or kind in _FILES):
-            if (self.appends is not None and kind == _BODY
-                    and not message.get("more_body", False)
-                    and message.get("body", b"")[:2] not in _BOMS):
+            if (
+                self.appends is not None
+                and kind == _BODY
+                and not message.get("more_body", False)
+                and message.get("body", b"")[:2] not in _BOMS
+            ):
                 return self.append(message)
             return self.on_first(message)
         if self.pipeline is not None and (kind == _BODY or kind in _FILES):
@@ -244,8 +262,13 @@ class Responder:
         content_type = fields.get(b"content-type", b"")
         media, wide = _TYPES.get(content_type) or _type(content_type)
         html = media in _HTML
-        if (not html and b"set-cookie" not in fields and not self.issue and b"link" not in fields
-                and media != _RULES):
+        if (
+            not html
+            and b"set-cookie" not in fields
+            and not self.issue
+            and b"link" not in fields
+            and media != _RULES
+        ):
             return True  # neither its headers nor its body concern us
         raw = self.edit_headers(message, raw, lowercase)
         return self.passes(message.get("status", 200), raw, media, wide)
@@ -376,16 +399,24 @@ class Responder:
         _warned.add(key)
         logger.error(
             "consentgate could not gate %s %s (%s: %s) and sent %s instead",
-            self.scope.get("method", "GET"), self.scope.get("path", ""), reason.name.lower(),
-            exc, "the rest of the body cut" if self.started else f"a {reason.value} page",
+            self.scope.get("method", "GET"),
+            self.scope.get("path", ""),
+            reason.name.lower(),
+            exc,
+            "the rest of the body cut" if self.started else f"a {reason.value} page",
             exc_info=exc if first else None,  # (one traceback of each kind: no flood)
         )
         if self.started:
             await self.downstream({"type": _BODY, "body": b"", "more_body": False})
             return
         self.started = True
-        await self.downstream({"type": "http.response.start", "status": reason.value,
-                               "headers": list(_FAILURE_HEADERS)})
+        await self.downstream(
+            {
+                "type": "http.response.start",
+                "status": reason.value,
+                "headers": list(_FAILURE_HEADERS),
+            }
+        )
         if self.scope.get("method") != "HEAD":
             await self.downstream({"type": _BODY, "body": FAILURE_PAGE})
 
@@ -522,9 +553,13 @@ class Responder:
             placeholder = site.pages.placeholders(
                 request_headers.get("accept-language"), self.scope.get("root_path", "")
             )
-            rewriter = site.gate.rewriter(consent.granted, consent.services,
-                                        host=request_headers.get("host"), placeholder=placeholder,
-                                        xml=self.media != "text/html")
+            rewriter = site.gate.rewriter(
+                consent.granted,
+                consent.services,
+                host=request_headers.get("host"),
+                placeholder=placeholder,
+                xml=self.media != "text/html",
+            )
             if rewriter is not None:
                 changes.append(rewriter)
         if self.media == "text/html":  # a snippet of HTML would make an XHTML page fail to parse

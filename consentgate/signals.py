@@ -69,8 +69,9 @@ class SignalSettings:
 
     def __post_init__(self) -> None:
         if self.jurisdiction is not None and not callable(self.jurisdiction):
-            raise ValueError("SignalSettings.jurisdiction must be a callable taking the request "
-                             "headers")
+            raise ValueError(
+                "SignalSettings.jurisdiction must be a callable taking the request headers"
+            )
         if self.gpc_refuses is not None:
             object.__setattr__(self, "gpc_refuses", frozenset(self.gpc_refuses))
 

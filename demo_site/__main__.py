@@ -31,8 +31,11 @@ def main(argv: list[str] | None = None) -> None:
     if generated:
         print(WARNING, file=sys.stderr, flush=True)
     else:
-        print(f"WARNING: consentgate demo site, for development only ({SECRET_ENV} is set).",
-              file=sys.stderr, flush=True)
+        print(
+            f"WARNING: consentgate demo site, for development only ({SECRET_ENV} is set).",
+            file=sys.stderr,
+            flush=True,
+        )
     app = create_app(secret, consent_log=args.consent_log)
     print(f"consentgate demo: http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")

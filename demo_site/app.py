@@ -188,12 +188,8 @@ def create_app(
 
     async def consent_page(request: Request) -> Response:
         consent = get_consent(request)
-        categories = [
-            (c, consent.allows(c.name)) for c in consentgate.DEFAULT_CATEGORIES
-        ]
-        return page(
-            request, "consent.html", active="consent", state=consent, categories=categories
-        )
+        categories = [(c, consent.allows(c.name)) for c in consentgate.DEFAULT_CATEGORIES]
+        return page(request, "consent.html", active="consent", state=consent, categories=categories)
 
     async def privacy(request: Request) -> Response:
         return page(request, "privacy.html", active="privacy")

@@ -34,8 +34,9 @@ _HOME = Path(tempfile.gettempdir()) / "consentgate-hypothesis"
 set_hypothesis_home_dir(_HOME)  # (its caches too: never a .hypothesis/ in the working tree)
 _EXAMPLES = DirectoryBasedExampleDatabase(_HOME / "examples")
 settings.register_profile("default", database=_EXAMPLES)
-settings.register_profile("ci", max_examples=1000, deadline=None, print_blob=True,
-                          database=_EXAMPLES)
+settings.register_profile(
+    "ci", max_examples=1000, deadline=None, print_blob=True, database=_EXAMPLES
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
@@ -110,9 +111,19 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     stderr = work / "stderr.txt"
     with stderr.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "demo_site", "--port", str(port),
-             "--consent-log", str(work / "consent.sqlite3")],
-            cwd=ROOT, env=env, stdout=err, stderr=err,
+            [
+                sys.executable,
+                "-m",
+                "demo_site",
+                "--port",
+                str(port),
+                "--consent-log",
+                str(work / "consent.sqlite3"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=err,
+            stderr=err,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -145,7 +156,11 @@ def _left_in_tree() -> set[str]:
     try:
         listing = subprocess.run(
             ["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
-            cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError):  # not a git checkout (an sdist): not checked
         return set()

@@ -51,6 +51,7 @@ def bench_pages_missing() -> str | None:
     why: str | None = _bench_pages_setting().missing()
     return why
 
+
 SECRET = "test-secret-of-at-least-32-characters"
 ORIGIN = {"origin": "http://testserver"}
 PAGE = "<!doctype html><html><head><title>t</title></head><body><h1>Hello</h1></body></html>"
@@ -69,9 +70,7 @@ def make_app(page: str = PAGE, **options: Any) -> Starlette:
     async def text(request: Request) -> Response:
         return PlainTextResponse("plain </body>")
 
-    app = Starlette(
-        routes=[Route("/", home), Route("/state", state), Route("/text", text)]
-    )
+    app = Starlette(routes=[Route("/", home), Route("/state", state), Route("/text", text)])
     options.setdefault("secret_key", SECRET)
     app.add_middleware(ConsentMiddleware, **options)
     return app
@@ -121,8 +120,9 @@ class Recorder:
 
     @property
     def body(self) -> bytes:
-        return b"".join(m.get("body", b"") for m in self.messages
-                        if m["type"] == "http.response.body")
+        return b"".join(
+            m.get("body", b"") for m in self.messages if m["type"] == "http.response.body"
+        )
 
     @property
     def status(self) -> int:
@@ -135,14 +135,28 @@ class Recorder:
         return last["type"] == "http.response.body" and not last.get("more_body", False)
 
 
-async def run(app: Any, scope_extra: dict[str, Any] | None = None,
-              headers: list[tuple[bytes, bytes]] | None = None, *, method: str = "GET",
-              path: str = "/", request_body: bytes = b"") -> Recorder:
+async def run(
+    app: Any,
+    scope_extra: dict[str, Any] | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    *,
+    method: str = "GET",
+    path: str = "/",
+    request_body: bytes = b"",
+) -> Recorder:
     """One HTTP request through ``app``; ``scope_extra`` overrides the scope's keys."""
-    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(),
-             "root_path": "", "query_string": b"",
-             "headers": headers or [(b"host", b"testserver")], "scheme": "http",
-             "http_version": "1.1", "extensions": {}}
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers or [(b"host", b"testserver")],
+        "scheme": "http",
+        "http_version": "1.1",
+        "extensions": {},
+    }
     scope.update(scope_extra or {})
 
     async def receive() -> dict[str, Any]:
@@ -163,10 +177,16 @@ def raw_app(*messages: dict[str, Any]) -> Any:
     return app
 
 
-def start(content_type: bytes = b"text/html; charset=utf-8",
-          extra: list[tuple[bytes, bytes]] | None = None, status: int = 200) -> dict[str, Any]:
-    return {"type": "http.response.start", "status": status,
-            "headers": [(b"content-type", content_type), *(extra or [])]}
+def start(
+    content_type: bytes = b"text/html; charset=utf-8",
+    extra: list[tuple[bytes, bytes]] | None = None,
+    status: int = 200,
+) -> dict[str, Any]:
+    return {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", content_type), *(extra or [])],
+    }
 
 
 def body(data: bytes, more: bool = False) -> dict[str, Any]:

@@ -413,7 +413,14 @@ def test_export_names_each_records_chain(two_chains: StoredConsentLog) -> None:
 
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert [r["chain"] + "." + r["seq"] for r in rows] == [
-        "1.1", "1.2", "1.3", "2.1", "2.2", "2.3", "2.4", "2.5"
+        "1.1",
+        "1.2",
+        "1.3",
+        "2.1",
+        "2.2",
+        "2.3",
+        "2.4",
+        "2.5",
     ]
 
 

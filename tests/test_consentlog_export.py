@@ -78,8 +78,21 @@ def test_export_streams_its_peak_memory_does_not_grow_with_the_log(
     started = time.monotonic()
     # Untraced, once: what a first export allocates for good (caches, lazy imports) is not
     # counted in the small export's peak alone.
-    assert main(["log", "export", "--log", logs[SMALL], "--format", fmt,
-                 "--output", str(tmp_path / "warm-up")]) == 0
+    assert (
+        main(
+            [
+                "log",
+                "export",
+                "--log",
+                logs[SMALL],
+                "--format",
+                fmt,
+                "--output",
+                str(tmp_path / "warm-up"),
+            ]
+        )
+        == 0
+    )
     peaks, sizes = {}, {}
     for records in (SMALL, LARGE):
         out = tmp_path / f"export-{records}.{fmt}"

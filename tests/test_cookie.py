@@ -148,8 +148,14 @@ def test_signed_payload_of_wrong_shape_is_refused(payload: object) -> None:
 
 def test_unknown_categories_and_services_are_dropped() -> None:
     value = URLSafeTimedSerializer("k1", salt=SALT).dumps(
-        {"v": 1, "c": ["analytical", "spying"], "s": ["youtube", "evil"], "r": "3",
-         "t": int(time.time()), "i": "x"}
+        {
+            "v": 1,
+            "c": ["analytical", "spying"],
+            "s": ["youtube", "evil"],
+            "r": "3",
+            "t": int(time.time()),
+            "i": "x",
+        }
     )
     consent = codec("k1").loads(value).consent
     assert consent is not None

@@ -32,8 +32,10 @@ def test_trackers_are_made_inert_and_other_references_stay_live() -> None:
     others = sum(r.others for r in rows)
     assert trackers >= 300 and others >= 2000  # the measurement itself found what it should
     inert, kept = coverage.totals(rows)
-    print(f"\ntracker references inert: {inert:.1f}% of {trackers}; "
-          f"other live references untouched: {kept:.1f}% of {others}")
+    print(
+        f"\ntracker references inert: {inert:.1f}% of {trackers}; "
+        f"other live references untouched: {kept:.1f}% of {others}"
+    )
     assert inert >= 95.0, [(r.name, r.leftovers) for r in rows if r.leftovers]
     assert kept >= 98.0, [(r.name, r.broken) for r in rows if r.broken]
 

@@ -41,8 +41,12 @@ def test_starts_with_a_development_warning(demo: Demo) -> None:
 def _cookie_accepted(giver: Any, reader: Any) -> bool:
     """Whether a choice signed by the app ``giver`` counts as a choice for ``reader``."""
     with TestClient(giver) as one:
-        answer = one.post("/consentgate/consent", data={"action": "accept_all"},
-                          headers={"origin": "http://testserver"}, follow_redirects=False)
+        answer = one.post(
+            "/consentgate/consent",
+            data={"action": "accept_all"},
+            headers={"origin": "http://testserver"},
+            follow_redirects=False,
+        )
         cookie = answer.cookies["consentgate"]
     with TestClient(reader, cookies={"consentgate": cookie}) as other:
         return BANNER not in other.get("/").text

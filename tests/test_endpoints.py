@@ -17,8 +17,12 @@ def test_accept_all_sets_a_signed_cookie_and_redirects_back() -> None:
         assert attribute in cookie
     assert "Secure" not in cookie  # plain http test server
     s = state(c)
-    assert s["decided"] and set(s["granted"]) == {"necessary", "analytical", "preference",
-                                                  "marketing"}
+    assert s["decided"] and set(s["granted"]) == {
+        "necessary",
+        "analytical",
+        "preference",
+        "marketing",
+    }
 
 
 def test_reject_all_is_a_stored_choice() -> None:
@@ -132,8 +136,12 @@ def test_malformed_posts_are_refused_and_set_nothing(
 )
 def test_cross_site_posts_are_refused(headers: dict[str, str]) -> None:
     c = client()
-    r = c.post("/consentgate/consent", data={"action": "accept_all"}, headers=headers,
-               follow_redirects=False)
+    r = c.post(
+        "/consentgate/consent",
+        data={"action": "accept_all"},
+        headers=headers,
+        follow_redirects=False,
+    )
     assert r.status_code == 403
     assert "set-cookie" not in r.headers
     assert state(c)["decided"] is False
@@ -145,15 +153,23 @@ def test_same_site_signals_are_accepted() -> None:
         {"sec-fetch-site": "same-origin", "origin": "http://testserver"},
         {"referer": "http://testserver/page"},
     ):
-        r = c.post("/consentgate/consent", data={"action": "accept_all"}, headers=headers,
-                   follow_redirects=False)
+        r = c.post(
+            "/consentgate/consent",
+            data={"action": "accept_all"},
+            headers=headers,
+            follow_redirects=False,
+        )
         assert r.status_code == 303
 
 
 def test_subdomains_of_the_cookie_domain_are_same_site() -> None:
     c = client(cookie=CookieSettings(domain="testserver"))
-    r = c.post("/consentgate/consent", data={"action": "accept_all"},
-               headers={"origin": "https://shop.testserver"}, follow_redirects=False)
+    r = c.post(
+        "/consentgate/consent",
+        data={"action": "accept_all"},
+        headers={"origin": "https://shop.testserver"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert "Domain=testserver" in r.headers["set-cookie"]
 
@@ -193,8 +209,12 @@ def test_open_redirect_via_next_field_falls_back_to_root() -> None:
 
 def test_redirect_falls_back_to_referer() -> None:
     c = client()
-    r = c.post("/consentgate/consent", data={"action": "reject_all"},
-               headers={"referer": "http://testserver/blog/post?id=3"}, follow_redirects=False)
+    r = c.post(
+        "/consentgate/consent",
+        data={"action": "reject_all"},
+        headers={"referer": "http://testserver/blog/post?id=3"},
+        follow_redirects=False,
+    )
     assert r.headers["location"] == "/blog/post?id=3"
 
 
@@ -234,8 +254,9 @@ def test_static_assets_are_versioned_and_cached() -> None:
     assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
     unversioned = c.get("/consentgate/static/consentgate.js")
     assert unversioned.headers["cache-control"] == "no-cache"
-    again = c.get("/consentgate/static/consentgate.js",
-                  headers={"if-none-match": unversioned.headers["etag"]})
+    again = c.get(
+        "/consentgate/static/consentgate.js", headers={"if-none-match": unversioned.headers["etag"]}
+    )
     assert again.status_code == 304
     assert c.get("/consentgate/static/../middleware.py").status_code == 404
     assert c.get("/consentgate/static/nope.js").status_code == 404
@@ -280,8 +301,11 @@ def test_each_choice_is_recorded_with_what_was_shown() -> None:
     from consentgate.consentlog import open_log
 
     c = client(consent_log="choices.sqlite3")
-    first = c.post("/consentgate/consent", json={"action": "save", "categories": ["analytical"]},
-                   headers={**ORIGIN, "user-agent": "UA/1"}).json()
+    first = c.post(
+        "/consentgate/consent",
+        json={"action": "save", "categories": ["analytical"]},
+        headers={**ORIGIN, "user-agent": "UA/1"},
+    ).json()
     choose(c, "reject_all")
     log = open_log("choices.sqlite3")
     records = anyio.run(log.records_for, first["consent_id"])
@@ -290,8 +314,9 @@ def test_each_choice_is_recorded_with_what_was_shown() -> None:
     assert records[0].source == "banner" and records[1].source == "withdrawal"
     # a first refusal is a choice, not a withdrawal
     other = client(consent_log="choices.sqlite3")
-    refusal = other.post("/consentgate/consent", json={"action": "reject_all"},
-                         headers=ORIGIN).json()
+    refusal = other.post(
+        "/consentgate/consent", json={"action": "reject_all"}, headers=ORIGIN
+    ).json()
     assert [r.source for r in anyio.run(log.records_for, refusal["consent_id"])] == ["banner"]
     assert records[0].user_agent is None and records[0].ip is None  # not kept unless configured
     assert len(records[0].texts_hash) == 64
@@ -356,8 +381,10 @@ def test_a_gpc_implied_refusal_is_recorded_once_and_joins_the_receipt() -> None:
     receipt = c.get("/consentgate/receipt?format=json").json()
     assert [r["source"] for r in receipt["records"]] == ["gpc", "banner"]
     log = open_log("gpc.sqlite3")
-    assert anyio.run(log.records_for, receipt["consent_id"])[1].granted == ("analytical",
-                                                                          "necessary")
+    assert anyio.run(log.records_for, receipt["consent_id"])[1].granted == (
+        "analytical",
+        "necessary",
+    )
     # without the signal nothing is recorded before a choice
     other = client(consent_log="gpc.sqlite3")
     assert "set-cookie" not in other.get("/", headers={"accept": "text/html"}).headers

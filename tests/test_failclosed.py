@@ -63,7 +63,7 @@ assert len(live_trackers(TRACKED)) >= 3  # the reading sees what the page would 
 
 
 def chunks(page: bytes, size: int = 1000) -> list[dict[str, Any]]:
-    parts = [page[i:i + size] for i in range(0, len(page), size)]
+    parts = [page[i : i + size] for i in range(0, len(page), size)]
     return [body(p, True) for p in parts] + [body(b"")]
 
 
@@ -109,7 +109,10 @@ STAGES: dict[str, Fault] = {
 @pytest.mark.parametrize("fail_at", [1, 3])
 @pytest.mark.parametrize("stage", sorted(STAGES))
 async def test_a_fault_in_any_stage_sends_no_live_tracker(
-    stage: str, fail_at: int, streamed: bool, monkeypatch: pytest.MonkeyPatch,
+    stage: str,
+    fail_at: int,
+    streamed: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     owner, method, encode, options = STAGES[stage]
     original = getattr(owner, method)
@@ -146,7 +149,8 @@ async def test_a_fault_in_any_stage_sends_no_live_tracker(
 
 @pytest.mark.anyio
 async def test_after_a_fault_the_rest_of_the_app_messages_are_dropped(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     def broken(self: HtmlRewriter, chunk: bytes) -> bytes:
         raise RuntimeError("injected")
@@ -174,10 +178,12 @@ async def test_a_head_request_that_fails_gets_the_headers_only(
 
 # -- what a page may hold -----------------------------------------------------------------------
 
-ADS = (b'<!doctype html><html><body><iframe src="https://www.youtube.com/embed/x" '
-       b'data-consent="Ads!"></iframe>'
-       b'<script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>'
-       b"</body></html>")
+ADS = (
+    b'<!doctype html><html><body><iframe src="https://www.youtube.com/embed/x" '
+    b'data-consent="Ads!"></iframe>'
+    b'<script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>'
+    b"</body></html>"
+)
 
 
 @pytest.mark.anyio
@@ -189,22 +195,27 @@ async def test_a_category_the_policy_lacks_keeps_the_element_gated(streamed: boo
     assert live_trackers(rec.body) == [] and live_trackers(ADS)
     assert BANNER in rec.body
     # Nobody can grant "ads!": its placeholder names it, and offers no button that would fail.
-    placeholder = re.search(rb'<div class="consentgate consentgate-placeholder".*?</div>',
-                            rec.body, re.S)
+    placeholder = re.search(
+        rb'<div class="consentgate consentgate-placeholder".*?</div>', rec.body, re.S
+    )
     assert placeholder and b'data-consent-placeholder="ads!"' in placeholder.group()
     assert b"<form" not in placeholder.group()
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("cut", [
-    b'<img src="https://www.facebook.com/tr?x=1',
-    b"<img src=https://www.facebook.com/tr?x=1",
-    b"<img src='https://www.facebook.com/tr?x=1' ",
-    b'<iframe src="https://www.youtube.com/embed/x"',
-])
+@pytest.mark.parametrize(
+    "cut",
+    [
+        b'<img src="https://www.facebook.com/tr?x=1',
+        b"<img src=https://www.facebook.com/tr?x=1",
+        b"<img src='https://www.facebook.com/tr?x=1' ",
+        b'<iframe src="https://www.youtube.com/embed/x"',
+    ],
+)
 @pytest.mark.parametrize("streamed", [False, True], ids=["one-message", "streamed"])
 async def test_a_body_cut_inside_a_tag_is_not_completed_by_the_banner(
-    cut: bytes, streamed: bool,
+    cut: bytes,
+    streamed: bool,
 ) -> None:
     page = b"<!doctype html><html><body><p>x</p>" + cut
     messages = chunks(page, 7) if streamed else [body(page)]
@@ -231,9 +242,18 @@ async def test_each_chunk_goes_out_before_the_app_sends_the_next() -> None:
         seen.append(recorder.body)
         await send(body(b"</body></html>"))
 
-    scope = {"type": "http", "method": "GET", "path": "/", "raw_path": b"/", "root_path": "",
-             "query_string": b"", "headers": [(b"host", b"testserver")], "scheme": "http",
-             "http_version": "1.1", "extensions": {}}
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "raw_path": b"/",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver")],
+        "scheme": "http",
+        "http_version": "1.1",
+        "extensions": {},
+    }
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -271,18 +291,31 @@ async def test_zerocopysend_of_other_types_is_forwarded_as_it_is() -> None:
     with tempfile.TemporaryFile() as file:
         message = {"type": "http.response.zerocopysend", "file": file, "count": 0}
         rec = await run(middleware(raw_app(start(b"image/png"), message)))
-    assert [m["type"] for m in rec.messages] == ["http.response.start",
-                                                 "http.response.zerocopysend"]
+    assert [m["type"] for m in rec.messages] == [
+        "http.response.start",
+        "http.response.zerocopysend",
+    ]
 
 
 # -- configuration ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", [
-    "javascript:alert(1)", "JavaScript:alert(1)", " javascript:alert(1)", "java\tscript:x",
-    "\njavascript:x", "data:text/html,x", "//evil.example/privacy", "/\\evil.example",
-    "privacy.html", "https://", "/privacy\" onclick=\"x",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        " javascript:alert(1)",
+        "java\tscript:x",
+        "\njavascript:x",
+        "data:text/html,x",
+        "//evil.example/privacy",
+        "/\\evil.example",
+        "privacy.html",
+        "https://",
+        '/privacy" onclick="x',
+    ],
+)
 def test_dangerous_links_in_configuration_fail_at_start(url: str) -> None:
     with pytest.raises(ValueError, match="privacy_policy_url"):
         make_app(privacy_policy_url=url).build_middleware_stack()
@@ -290,8 +323,10 @@ def test_dangerous_links_in_configuration_fail_at_start(url: str) -> None:
         Vendor("shop", "Shop", "marketing", privacy_url=url)
 
 
-@pytest.mark.parametrize("url", ["/privacy", "/legal/privacy?lang=en",
-                                 "https://example.com/privacy", "http://example.com"])
+@pytest.mark.parametrize(
+    "url",
+    ["/privacy", "/legal/privacy?lang=en", "https://example.com/privacy", "http://example.com"],
+)
 def test_safe_links_in_configuration_are_taken(url: str) -> None:
     html = client(privacy_policy_url=url).get("/").text
     assert f'href="{url}"' in html.replace("&amp;", "&")
@@ -334,8 +369,11 @@ def test_every_answer_of_consentgate_is_nosniff(tmp_path: Any) -> None:
 
 def test_json_nested_deeper_than_the_parser_goes_is_a_400() -> None:
     c = client(consent_log=None)
-    r = c.post("/consentgate/consent", content=b"[" * 60000,
-               headers={**ORIGIN, "content-type": "application/json"})
+    r = c.post(
+        "/consentgate/consent",
+        content=b"[" * 60000,
+        headers={**ORIGIN, "content-type": "application/json"},
+    )
     assert r.status_code == 400 and "invalid JSON" in r.json()["error"]
 
 
@@ -343,21 +381,31 @@ def test_json_nested_deeper_than_the_parser_goes_is_a_400() -> None:
 async def test_a_host_that_is_no_host_name_never_reaches_a_domain_attribute() -> None:
     app = make_app(consent_log=None)
     accepted = ConsentCookie([SECRET], policy=middleware(raw_app()).policy, max_age=60).dumps(
-        Consent(granted=frozenset({"necessary", "analytical", "marketing", "preference"}),
-                decided=True))
-    headers = [(b"host", b"evil.example\r\nSet-Cookie: planted=1"),
-               (b"content-type", b"application/x-www-form-urlencoded"),
-               (b"cookie", b"consentgate=" + accepted.encode() + b"; _ga=GA1.1; _fbp=fb.1")]
-    rec = await run(app, method="POST", path="/consentgate/consent", headers=headers,
-                    request_body=b"action=reject_all")
+        Consent(
+            granted=frozenset({"necessary", "analytical", "marketing", "preference"}), decided=True
+        )
+    )
+    headers = [
+        (b"host", b"evil.example\r\nSet-Cookie: planted=1"),
+        (b"content-type", b"application/x-www-form-urlencoded"),
+        (b"cookie", b"consentgate=" + accepted.encode() + b"; _ga=GA1.1; _fbp=fb.1"),
+    ]
+    rec = await run(
+        app,
+        method="POST",
+        path="/consentgate/consent",
+        headers=headers,
+        request_body=b"action=reject_all",
+    )
     assert rec.status == 303
     cookies = [v for k, v in rec.messages[0]["headers"] if k == b"set-cookie"]
     assert any(c.startswith(b"_ga=;") for c in cookies)
     assert all(b"\r" not in c and b"\n" not in c and b"evil" not in c for c in cookies)
 
 
-@pytest.mark.parametrize("host", ["example.com\r\nx", "127.0.0.1", "[::1]:8000", "a b.com",
-                                  "exa;mple.com"])
+@pytest.mark.parametrize(
+    "host", ["example.com\r\nx", "127.0.0.1", "[::1]:8000", "a b.com", "exa;mple.com"]
+)
 def test_expired_cookies_take_only_host_names_as_domains(host: str) -> None:
     headers = expired_cookie_headers(["_ga"], host, None)
     assert headers == ["_ga=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/"]
@@ -394,9 +442,10 @@ def test_through_uvicorn_the_head_arrives_while_the_app_still_works(http: str) -
             await anyio.sleep(0.01)
         await send(body(b"<p>rest</p></body></html>"))
 
-    with LiveServer(middleware(page), http=http) as live, socket.create_connection(
-        ("127.0.0.1", live.port), timeout=5
-    ) as conn:
+    with (
+        LiveServer(middleware(page), http=http) as live,
+        socket.create_connection(("127.0.0.1", live.port), timeout=5) as conn,
+    ):
         conn.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         received = b""
         while head not in received:

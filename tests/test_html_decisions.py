@@ -28,8 +28,11 @@ FLAGS = TAG_URL | TAG_SIG
 GA = "https://www.google-analytics.com/analytics.js"
 
 
-def context(granted: frozenset[str] = frozenset({"necessary"}),
-            services: frozenset[str] = frozenset(), host: bytes | None = None) -> Context:
+def context(
+    granted: frozenset[str] = frozenset({"necessary"}),
+    services: frozenset[str] = frozenset(),
+    host: bytes | None = None,
+) -> Context:
     return Context(granted, services, host, GATE.index, GATE.vendors)
 
 
@@ -52,13 +55,19 @@ def test_a_script_from_a_vendor_is_gated_for_its_category() -> None:
     decision = decide(context(), b"script", attrs(f'<script src="{GA}">'), [], FLAGS)
     assert decision is not None
     assert decision == ("analytical", GATE.vendors["universal-analytics"])
-    assert decide(context(frozenset({"analytical"})), b"script",
-                  attrs(f'<script src="{GA}">'), [], FLAGS) is None
+    assert (
+        decide(
+            context(frozenset({"analytical"})), b"script", attrs(f'<script src="{GA}">'), [], FLAGS
+        )
+        is None
+    )
 
 
 def test_a_script_already_inert_or_from_the_sites_host_is_not_gated() -> None:
-    assert decide(context(), b"script", attrs(f'<script type="text/plain" src="{GA}">'), [],
-                  FLAGS) is None
+    assert (
+        decide(context(), b"script", attrs(f'<script type="text/plain" src="{GA}">'), [], FLAGS)
+        is None
+    )
     own = context(host=b"www.google-analytics.com")
     assert decide(own, b"script", attrs(f'<script src="{GA}">'), [], FLAGS) is None
 
@@ -81,17 +90,19 @@ def test_the_sites_own_tag_is_final() -> None:
 
 def test_a_link_loads_only_with_a_rel_that_fetches() -> None:
     font = "https://connect.facebook.net/en_US/fbevents.js"
-    assert decide(context(), b"link", attrs(f'<link rel="canonical" href="{font}">'), [],
-                  FLAGS) is None
-    sheet = decide(context(), b"link", attrs(f'<link rel="preconnect" href="{font}">'), [],
-                   FLAGS)
+    assert (
+        decide(context(), b"link", attrs(f'<link rel="canonical" href="{font}">'), [], FLAGS)
+        is None
+    )
+    sheet = decide(context(), b"link", attrs(f'<link rel="preconnect" href="{font}">'), [], FLAGS)
     assert sheet is not None
 
 
 def test_a_srcset_is_read_url_by_url() -> None:
     pixel = "https://www.facebook.com/tr?id=1"
-    found = url_vendor(context(), attrs(f'<img srcset="/a.png 1x, {pixel} 2x">'),
-                       (b"src", b"srcset"), FLAGS)
+    found = url_vendor(
+        context(), attrs(f'<img srcset="/a.png 1x, {pixel} 2x">'), (b"src", b"srcset"), FLAGS
+    )
     assert found is GATE.vendors["meta-pixel"]
     assert url_vendor(context(), attrs('<img srcset="/a.png 1x">'), (b"srcset",), FLAGS) is None
 

@@ -8,14 +8,39 @@ from consentgate.html import elements
 from consentgate.html.elements import ELEMENTS, Element, Reader
 
 GATED_TAGS = (
-    "script", "iframe", "img", "source", "link", "video", "audio", "object", "embed", "image",
-    "input", "frame", "track",
+    "script",
+    "iframe",
+    "img",
+    "source",
+    "link",
+    "video",
+    "audio",
+    "object",
+    "embed",
+    "image",
+    "input",
+    "frame",
+    "track",
 )
 RAW_TAGS = ("style", "textarea", "title", "xmp", "noembed", "noframes")
 FOREIGN_TAGS = ("svg", "math")
 SPECIAL_TAGS = (*GATED_TAGS, *RAW_TAGS, *FOREIGN_TAGS, "noscript", "plaintext", "body")
-LOADING = frozenset((b"img", b"source", b"link", b"video", b"audio", b"iframe", b"object",
-                     b"embed", b"image", b"input", b"frame", b"track"))
+LOADING = frozenset(
+    (
+        b"img",
+        b"source",
+        b"link",
+        b"video",
+        b"audio",
+        b"iframe",
+        b"object",
+        b"embed",
+        b"image",
+        b"input",
+        b"frame",
+        b"track",
+    )
+)
 SCRIPT_SOURCES = (b"src", b"href", b"xlink:href")
 SOURCES = {
     b"link": (b"href", b"imagesrcset"),
@@ -26,18 +51,32 @@ SOURCES = {
     b"image": (b"href", b"xlink:href", b"src", b"srcset"),
 }
 MOVED = {
-    b"script": {b"type": b"data-consent-type", b"src": b"data-consent-src",
-                b"href": b"data-consent-href", b"xlink:href": b"data-consent-xlink-href"},
+    b"script": {
+        b"type": b"data-consent-type",
+        b"src": b"data-consent-src",
+        b"href": b"data-consent-href",
+        b"xlink:href": b"data-consent-xlink-href",
+    },
     b"link": {b"href": b"data-consent-href", b"imagesrcset": b"data-consent-imagesrcset"},
     b"video": {b"src": b"data-consent-src", b"poster": b"data-consent-poster"},
     b"object": {b"data": b"data-consent-data"},
-    b"image": {b"href": b"data-consent-href", b"xlink:href": b"data-consent-xlink-href",
-               b"src": b"data-consent-src", b"srcset": b"data-consent-srcset"},
+    b"image": {
+        b"href": b"data-consent-href",
+        b"xlink:href": b"data-consent-xlink-href",
+        b"src": b"data-consent-src",
+        b"srcset": b"data-consent-srcset",
+    },
 }
 MOVED_SRC = {b"src": b"data-consent-src", b"srcset": b"data-consent-srcset"}
 SCRIPT_URL_TAGS = {
-    b"a": b"href", b"area": b"href", b"form": b"action", b"button": b"formaction",
-    b"input": b"formaction", b"iframe": b"src", b"frame": b"src", b"object": b"data",
+    b"a": b"href",
+    b"area": b"href",
+    b"form": b"action",
+    b"button": b"formaction",
+    b"input": b"formaction",
+    b"iframe": b"src",
+    b"frame": b"src",
+    b"object": b"data",
     b"embed": b"src",
 }
 LOADING_ATTRS = {"a": ("ping", "xlink:href"), "b": (), "f": (), "t": ("background",)}
@@ -62,7 +101,8 @@ def test_sources_and_moved_attributes_are_the_literal_ones_in_their_order() -> N
     expected = {t: MOVED.get(t, MOVED_SRC) for t in (b"script", *LOADING)}
     # (Moved attributes are written out in this order: compare the order too.)
     assert {t: list(m.items()) for t, m in elements.MOVED.items()} == {
-        t: list(m.items()) for t, m in expected.items()}
+        t: list(m.items()) for t, m in expected.items()
+    }
 
 
 def test_the_grammar_tables_are_the_literal_ones() -> None:
@@ -86,4 +126,6 @@ def test_one_more_row_reaches_the_derived_tables() -> None:
     # (A skipped element with a new letter gets its own refusals and its place in the order.)
     skipped = (*ELEMENTS, Element("marquee", Reader.SKIPPED, refused=("background",)))
     assert elements._by_letter(tuple(r for r in skipped if r.reader is Reader.SKIPPED)) == {
-        **LOADING_ATTRS, "m": ("background",)}
+        **LOADING_ATTRS,
+        "m": ("background",),
+    }

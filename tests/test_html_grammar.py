@@ -112,14 +112,19 @@ def test_the_compiled_patterns_are_made_of_the_pieces() -> None:
     assert grammar.RUN.pattern == grammar.PIECES["run"][0].encode("ascii")
     assert grammar.RUN_FOREIGN.pattern == grammar.PIECES["run_foreign"][0].encode("ascii")
     assert grammar.PIECES["plain_attrs"][0] in grammar.PIECES["run"][0]
-    assert set(grammar.RAW_END) == {n.split(".", 1)[1].encode() for n in grammar.PIECES
-                                    if n.startswith("raw_end.")}
+    assert set(grammar.RAW_END) == {
+        n.split(".", 1)[1].encode() for n in grammar.PIECES if n.startswith("raw_end.")
+    }
 
 
 def test_dump_shows_each_piece_by_name() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "consentgate.html.grammar", "--dump"],
-        capture_output=True, text=True, encoding="utf-8", check=False, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+        cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr
     dumped = done.stdout

@@ -48,8 +48,9 @@ def test_scripts_are_inert_until_their_category_is_granted() -> None:
 
 
 def test_granted_scripts_run() -> None:
-    html = render(Consent(granted=frozenset({"necessary", "analytical", "marketing"}),
-                          decided=True))
+    html = render(
+        Consent(granted=frozenset({"necessary", "analytical", "marketing"}), decided=True)
+    )
     assert '<script data-consent="analytical" async id="ga" src="/a.js?x=1&amp;y=2">' in html
     assert '<script data-consent="marketing" type="module">' in html
     assert "ANALYTICS-ON" in html
@@ -91,8 +92,9 @@ def test_with_starlette_templates_and_the_middleware(tmp_path: object) -> None:
     app.add_middleware(consentgate.ConsentMiddleware, secret_key=SECRET)
     c = TestClient(app)
     assert "ANALYTICS-OFF" in c.get("/").text
-    c.post("/consentgate/consent", data={"action": "save", "category": "analytical"},
-           headers=ORIGIN)
+    c.post(
+        "/consentgate/consent", data={"action": "save", "category": "analytical"}, headers=ORIGIN
+    )
     html = c.get("/").text
     assert "ANALYTICS-ON" in html
     assert 'src="/a.js?x=1&amp;y=2"' in html
@@ -101,8 +103,9 @@ def test_with_starlette_templates_and_the_middleware(tmp_path: object) -> None:
 
 def test_inline_code_cannot_end_its_script_or_enter_escaped_script_data() -> None:
     env = consentgate.install_jinja2(jinja2.Environment(autoescape=True))
-    code = ("a='</Script><img src=x onerror=alert(1)>'; b='</SCRIPT '; c='<!--<script>'; "
-            "d='</sCrIpT/'")
+    code = (
+        "a='</Script><img src=x onerror=alert(1)>'; b='</SCRIPT '; c='<!--<script>'; d='</sCrIpT/'"
+    )
     html = env.from_string(
         '{% call consent_script("necessary") %}' + code + "{% endcall %}"
     ).render()

@@ -11,13 +11,22 @@ def vendor(url: bytes) -> bool:
 
 
 def test_hints_to_a_blocked_url_are_dropped_and_the_others_kept_as_written() -> None:
-    value = (b"<https://tracker.example>; rel=preconnect, </app.css>; rel=preload; as=style,"
-             b' <https://cdn.example/f.woff2>; rel="preload"; as=font; crossorigin')
+    value = (
+        b"<https://tracker.example>; rel=preconnect, </app.css>; rel=preload; as=style,"
+        b' <https://cdn.example/f.woff2>; rel="preload"; as=font; crossorigin'
+    )
     assert without_blocked_hints(value, vendor) == (
         b"</app.css>; rel=preload; as=style, "
-        b'<https://cdn.example/f.woff2>; rel="preload"; as=font; crossorigin')
-    for rel in (b"dns-prefetch", b'"preload"', b"PREFETCH", b'"modulepreload prefetch"',
-                b"stylesheet", b"prerender"):
+        b'<https://cdn.example/f.woff2>; rel="preload"; as=font; crossorigin'
+    )
+    for rel in (
+        b"dns-prefetch",
+        b'"preload"',
+        b"PREFETCH",
+        b'"modulepreload prefetch"',
+        b"stylesheet",
+        b"prerender",
+    ):
         assert without_blocked_hints(b"<https://tracker.example/x>; rel=" + rel, vendor) is None
 
 
@@ -32,15 +41,21 @@ def test_values_without_a_blocked_hint_are_returned_unchanged() -> None:
 
 
 def test_commas_and_semicolons_in_quoted_params_and_urls_do_not_split_a_link() -> None:
-    value = (b'</a,b.css>; title="x, <https://tracker.example>; rel=preconnect"; rel=preload,'
-             b" <https://tracker.example>; rel=preconnect")
+    value = (
+        b'</a,b.css>; title="x, <https://tracker.example>; rel=preconnect"; rel=preload,'
+        b" <https://tracker.example>; rel=preconnect"
+    )
     assert without_blocked_hints(value, vendor) == (
-        b'</a,b.css>; title="x, <https://tracker.example>; rel=preconnect"; rel=preload')
+        b'</a,b.css>; title="x, <https://tracker.example>; rel=preconnect"; rel=preload'
+    )
 
 
 def test_an_unreadable_value_is_dropped_whole() -> None:
-    for value in (b"https://tracker.example; rel=preconnect", b"<https://tracker.example",
-                  b'</a.css>; rel="preload'):
+    for value in (
+        b"https://tracker.example; rel=preconnect",
+        b"<https://tracker.example",
+        b'</a.css>; rel="preload',
+    ):
         assert without_blocked_hints(value, vendor) is None
 
 
@@ -53,15 +68,20 @@ _link = st.tuples(st.sampled_from(_URLS), st.sampled_from(_RELS), st.sampled_fro
 @given(st.lists(_link, max_size=5))
 def test_exactly_the_blocked_hints_go(links: list[tuple[bytes, bytes, bytes]]) -> None:
     written = [b"<" + url + b">; rel=" + rel + params for url, rel, params in links]
-    blocked = [vendor(url) and rel.strip(b'"').lower() != b"canonical"
-               and rel.strip(b'"').lower() != b"icon" for url, rel, _ in links]
+    blocked = [
+        vendor(url)
+        and rel.strip(b'"').lower() != b"canonical"
+        and rel.strip(b'"').lower() != b"icon"
+        for url, rel, _ in links
+    ]
     value = b", ".join(written)
     kept = without_blocked_hints(value, vendor)
     if not any(blocked):
         assert kept is value
     else:
-        assert kept == (b", ".join(w for w, b in zip(written, blocked, strict=True) if not b)
-                        or None)
+        assert kept == (
+            b", ".join(w for w, b in zip(written, blocked, strict=True) if not b) or None
+        )
 
 
 @given(st.binary(max_size=200))

@@ -65,8 +65,7 @@ def test_banner_follows_the_page_for_a_fresh_visitor() -> None:
 
 def test_banner_has_no_pre_ticked_optional_boxes_and_a_privacy_link() -> None:
     html = client(privacy_policy_url="/legal/privacy").get("/").text
-    assert is_checked(html, "necessary") and " disabled" in checkbox(html, "category",
-                                                                      "necessary")
+    assert is_checked(html, "necessary") and " disabled" in checkbox(html, "category", "necessary")
     for name in ("analytical", "preference", "marketing"):
         assert not is_checked(html, name)
     assert '<a href="/legal/privacy">' in html
@@ -97,7 +96,7 @@ def get_state(c: Any) -> dict[str, Any]:
 
 def test_bad_cookie_means_no_choice_yet_never_an_error(caplog: pytest.LogCaptureFixture) -> None:
     c = client()
-    for value in ("garbage", "a" * 5000, "\"unbalanced", "eyJ2IjoxfQ.abc.def", "%00%ff"):
+    for value in ("garbage", "a" * 5000, '"unbalanced', "eyJ2IjoxfQ.abc.def", "%00%ff"):
         r = c.get("/", headers={"cookie": f"consentgate={value}; other=1"})
         assert r.status_code == 200 and BANNER in r.text
         assert value not in r.text
@@ -132,14 +131,18 @@ def test_document_without_body_end_gets_the_banner_at_the_end() -> None:
 def test_a_body_end_inside_a_script_changes_nothing() -> None:
     page = "<html><body><script>var s='</body>';</script><p>end</p></body></html>"
     html = client(page=page).get("/").text
-    assert html.startswith(page) and BANNER in html[len(page):]
+    assert html.startswith(page) and BANNER in html[len(page) :]
 
 
 def test_rewritten_responses_are_private_and_vary_on_cookie() -> None:
     async def page(request: Request) -> Response:
         return HTMLResponse(
-            PAGE, headers={"cache-control": "public, max-age=60, s-maxage=600", "etag": '"v1"',
-                           "vary": "Accept-Encoding"}
+            PAGE,
+            headers={
+                "cache-control": "public, max-age=60, s-maxage=600",
+                "etag": '"v1"',
+                "vary": "Accept-Encoding",
+            },
         )
 
     app = Starlette(routes=[Route("/", page)])
@@ -175,8 +178,9 @@ def test_banner_texts_survive_any_ascii_compatible_charset() -> None:
 async def test_streamed_html_streams_and_drops_content_length() -> None:
     chunks = [b"<html><bo", b"dy>" + b"<p>one</p>" * 2000, b"<p>two</p></bo", b"dy></html>"]
     app = ConsentMiddleware(
-        raw_app(start(extra=[(b"content-length", b"44")]),
-                *[body(c, True) for c in chunks], body(b"")),
+        raw_app(
+            start(extra=[(b"content-length", b"44")]), *[body(c, True) for c in chunks], body(b"")
+        ),
         secret_key=SECRET,
     )
     rec = await run(app)
@@ -186,18 +190,23 @@ async def test_streamed_html_streams_and_drops_content_length() -> None:
     assert b"content-length" not in headers
     out = b"".join(m.get("body", b"") for m in rec.messages[1:])
     assert out.startswith(b"".join(chunks))
-    assert BANNER.encode() in out[len(b"".join(chunks)):]
+    assert BANNER.encode() in out[len(b"".join(chunks)) :]
     # each chunk left as it came, but for the unfinished "<bo" the rewriter waits to read
     assert [m["body"] for m in rec.messages[1:4]] == [
-        b"<html>", b"<body>" + b"<p>one</p>" * 2000, b"<p>two</p>"]
+        b"<html>",
+        b"<body>" + b"<p>one</p>" * 2000,
+        b"<p>two</p>",
+    ]
     assert rec.messages[-1]["more_body"] is False
 
 
 @pytest.mark.anyio
 async def test_xhtml_is_read_as_xml_where_it_differs() -> None:
     # "<script/>" has no content in XHTML: nothing may be added that would break the XML.
-    page = (b'<html xmlns="http://www.w3.org/1999/xhtml"><body><svg/><script src="/a.js"/>'
-            b'<script src="https://www.google-analytics.com/analytics.js"></script></body></html>')
+    page = (
+        b'<html xmlns="http://www.w3.org/1999/xhtml"><body><svg/><script src="/a.js"/>'
+        b'<script src="https://www.google-analytics.com/analytics.js"></script></body></html>'
+    )
     outs = {}
     for media in (b"application/xhtml+xml", b"text/html"):
         app = ConsentMiddleware(raw_app(start(media), body(page)), secret_key=SECRET)
@@ -218,8 +227,11 @@ async def test_unknown_messages_are_forwarded_as_they_are() -> None:
     )
     rec = await run(app)
     assert [m["type"] for m in rec.messages] == [
-        "http.response.start", "http.response.debug", "http.response.body",
-        "http.response.body", "http.response.trailers",
+        "http.response.start",
+        "http.response.debug",
+        "http.response.body",
+        "http.response.body",
+        "http.response.trailers",
     ]
     assert rec.messages[1] == debug
 
@@ -227,23 +239,27 @@ async def test_unknown_messages_are_forwarded_as_they_are() -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("status", [204, 304, 206])
 async def test_untouchable_statuses_pass(status: int) -> None:
-    app = ConsentMiddleware(raw_app(start(status=status), body(b"<html><body></body>")),
-                            secret_key=SECRET)
+    app = ConsentMiddleware(
+        raw_app(start(status=status), body(b"<html><body></body>")), secret_key=SECRET
+    )
     rec = await run(app)
     assert rec.messages[-1]["body"] == b"<html><body></body>"
 
 
 @pytest.mark.anyio
 async def test_head_body_passes_untouched_with_the_headers_of_a_get() -> None:
-    app = ConsentMiddleware(raw_app(start(extra=[(b"content-length", b"19")]), body(b"")),
-                            secret_key=SECRET)
+    app = ConsentMiddleware(
+        raw_app(start(extra=[(b"content-length", b"19")]), body(b"")), secret_key=SECRET
+    )
     rec = await run(app, {"method": "HEAD"})
     headers = dict(rec.messages[0]["headers"])
     assert b"content-length" not in headers  # a GET's length would include the banner
     assert headers[b"vary"] == b"Cookie" and headers[b"cache-control"] == b"private"
     assert rec.messages[1]["body"] == b""
-    app = ConsentMiddleware(raw_app(start(b"image/png", extra=[(b"content-length", b"19")]),
-                                    body(b"")), secret_key=SECRET)
+    app = ConsentMiddleware(
+        raw_app(start(b"image/png", extra=[(b"content-length", b"19")]), body(b"")),
+        secret_key=SECRET,
+    )
     rec = await run(app, {"method": "HEAD"})
     assert dict(rec.messages[0]["headers"])[b"content-length"] == b"19"
 
@@ -294,8 +310,11 @@ async def test_compressed_html_is_decoded_rewritten_and_reencoded(encoding: str)
     packed = gzip.compress(raw) if encoding == "gzip" else zlib.compress(raw)
     half = len(packed) // 2
     app = ConsentMiddleware(
-        raw_app(start(extra=[(b"content-encoding", encoding.encode())]),
-                body(packed[:half], True), body(packed[half:])),
+        raw_app(
+            start(extra=[(b"content-encoding", encoding.encode())]),
+            body(packed[:half], True),
+            body(packed[half:]),
+        ),
         secret_key=SECRET,
     )
     rec = await run(app)
@@ -324,8 +343,9 @@ async def test_corrupt_brotli_mid_stream_ends_the_body_without_raising() -> None
 
     good = brotli.compress(TRACKED.encode())
     app = ConsentMiddleware(
-        raw_app(start(extra=[(b"content-encoding", b"br")]), body(good[:20], True),
-                body(b"\xff" * 40)),
+        raw_app(
+            start(extra=[(b"content-encoding", b"br")]), body(good[:20], True), body(b"\xff" * 40)
+        ),
         secret_key=SECRET,
     )
     rec = await run(app)
@@ -349,7 +369,8 @@ async def test_unknown_encoding_fails_closed_unless_nothing_is_gated(
     assert any("GZipMiddleware" in r.getMessage() for r in caplog.records)
     caplog.clear()
     everything = ConsentCookie([SECRET], policy=app.policy, max_age=60).dumps(
-        Consent(granted=app.policy.names, decided=True))
+        Consent(granted=app.policy.names, decided=True)
+    )
     cookie = [(b"host", b"testserver"), (b"cookie", b"consentgate=" + everything.encode())]
     await run(app, headers=cookie)
     rec = await run(app, headers=cookie)  # nothing to gate: passed, without the settings control
@@ -361,8 +382,9 @@ async def test_unknown_encoding_fails_closed_unless_nothing_is_gated(
 @pytest.mark.anyio
 async def test_utf16_body_is_transcoded_not_crashed() -> None:
     page = PAGE.encode("utf-16")
-    app = ConsentMiddleware(raw_app(start(b"text/html; charset=utf-16"), body(page)),
-                            secret_key=SECRET)
+    app = ConsentMiddleware(
+        raw_app(start(b"text/html; charset=utf-16"), body(page)), secret_key=SECRET
+    )
     rec = await run(app)
     headers = dict(rec.messages[0]["headers"])
     assert headers[b"content-type"] == b"text/html; charset=utf-8"
@@ -372,8 +394,9 @@ async def test_utf16_body_is_transcoded_not_crashed() -> None:
 
 @pytest.mark.anyio
 async def test_utf16_bom_without_charset_is_detected() -> None:
-    app = ConsentMiddleware(raw_app(start(b"text/html"), body(PAGE.encode("utf-16"))),
-                            secret_key=SECRET)
+    app = ConsentMiddleware(
+        raw_app(start(b"text/html"), body(PAGE.encode("utf-16"))), secret_key=SECRET
+    )
     rec = await run(app)
     assert BANNER in rec.messages[-1]["body"].decode("utf-8")
 
@@ -403,8 +426,11 @@ def cookie_app() -> Starlette:
         return response
 
     app = Starlette(routes=[Route("/", page)])
-    app.add_middleware(ConsentMiddleware, secret_key=SECRET,
-                       policy=Policy(cookies={"theme": "preference", "_ga": "analytical"}))
+    app.add_middleware(
+        ConsentMiddleware,
+        secret_key=SECRET,
+        policy=Policy(cookies={"theme": "preference", "_ga": "analytical"}),
+    )
     return app
 
 
@@ -415,16 +441,22 @@ def test_cookies_of_ungranted_categories_are_dropped() -> None:
     assert [v.split("=")[0] for v in set_cookies] == ["session"]
     choose(c, "save", category="preference")
     r = c.get("/")
-    assert sorted(v.split("=")[0] for v in r.headers.get_list("set-cookie")) == ["session",
-                                                                                  "theme"]
+    assert sorted(v.split("=")[0] for v in r.headers.get_list("set-cookie")) == ["session", "theme"]
 
 
 def link_app(media_type: str = "text/html") -> Starlette:
     async def page(request: Request) -> Response:
         body = PAGE if media_type == "text/html" else "{}"
-        return Response(body, media_type=media_type, headers={"link": (
-            "<https://www.googletagmanager.com>; rel=preconnect, </app.css>; rel=preload; as=style"
-        )})
+        return Response(
+            body,
+            media_type=media_type,
+            headers={
+                "link": (
+                    "<https://www.googletagmanager.com>; rel=preconnect, "
+                    "</app.css>; rel=preload; as=style"
+                )
+            },
+        )
 
     return Starlette(routes=[Route("/", page)])
 
@@ -446,9 +478,12 @@ def test_withdrawal_expires_the_cookies_of_withdrawn_categories() -> None:
     c = client(cookie_app())
     choose(c, "accept_all")
     c.get("/")
-    r = c.post("/consentgate/consent", data={"action": "reject_all"},
-               headers={"origin": "http://www.shop.example", "host": "www.shop.example"},
-               follow_redirects=False)
+    r = c.post(
+        "/consentgate/consent",
+        data={"action": "reject_all"},
+        headers={"origin": "http://www.shop.example", "host": "www.shop.example"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     expired = [v for v in r.headers.get_list("set-cookie") if "Max-Age=0" in v]
     names = {v.split("=")[0] for v in expired}
@@ -459,8 +494,14 @@ def test_withdrawal_expires_the_cookies_of_withdrawn_categories() -> None:
 
 def test_get_consent_and_scope_state_in_the_app() -> None:
     c = client()
-    assert get_state(c) == {"decided": False, "granted": ["necessary"], "services": [],
-                            "revision": None, "given_at": None, "consent_id": None}
+    assert get_state(c) == {
+        "decided": False,
+        "granted": ["necessary"],
+        "services": [],
+        "revision": None,
+        "given_at": None,
+        "consent_id": None,
+    }
     choose(c, "save", category="marketing")
     s = get_state(c)
     assert s["decided"] and s["granted"] == ["marketing", "necessary"] and s["given_at"]
@@ -492,12 +533,20 @@ def test_secure_cookie_on_https_and_host_prefix() -> None:
     from starlette.testclient import TestClient
 
     c = TestClient(app, base_url="https://testserver")
-    r = c.post("/consentgate/consent", data={"action": "accept_all"},
-               headers={"origin": "https://testserver"}, follow_redirects=False)
+    r = c.post(
+        "/consentgate/consent",
+        data={"action": "accept_all"},
+        headers={"origin": "https://testserver"},
+        follow_redirects=False,
+    )
     assert "Secure" in r.headers["set-cookie"]
     c = TestClient(make_app(cookie=CookieSettings(host_prefix=True)), base_url="https://testserver")
-    r = c.post("/consentgate/consent", data={"action": "accept_all"},
-               headers={"origin": "https://testserver"}, follow_redirects=False)
+    r = c.post(
+        "/consentgate/consent",
+        data={"action": "accept_all"},
+        headers={"origin": "https://testserver"},
+        follow_redirects=False,
+    )
     assert r.headers["set-cookie"].startswith("__Host-consentgate=")
     assert "Domain" not in r.headers["set-cookie"]
     assert c.get("/state").json()["decided"]
@@ -510,8 +559,7 @@ def test_secure_cookie_on_https_and_host_prefix() -> None:
         ({"secret_key": []}, "secret_key"),
         ({"cookie": lambda: CookieSettings(max_age=0)}, "max_age"),
         ({"prefix": "consent/"}, "prefix"),
-        ({"cookie": lambda: CookieSettings(host_prefix=True, domain="example.com")},
-         "host_prefix"),
+        ({"cookie": lambda: CookieSettings(host_prefix=True, domain="example.com")}, "host_prefix"),
         ({"cookie": lambda: CookieSettings(name="bad name")}, "name"),
         ({"policy": lambda: Policy(categories=DEFAULT_CATEGORIES[1:])}, "necessary"),
         ({"policy": lambda: Policy(cookies={"x": "unknown"})}, "unknown category"),
@@ -551,13 +599,13 @@ def test_streaming_response_many_small_chunks() -> None:
 def test_body_end_in_any_case(spelling: str) -> None:
     page = f"<html><body><p>x</p>{spelling}</html>"
     html = client(page=page).get("/").text
-    assert html.startswith(page) and BANNER in html[len(page):]
+    assert html.startswith(page) and BANNER in html[len(page) :]
 
 
 def test_body_end_far_from_the_end_gets_the_banner_appended() -> None:
     page = "<html><body><p>x</p></body>" + "<!-- padding -->" * 1000 + "</html>"
     html = client(page=page).get("/").text
-    assert html.startswith(page) and BANNER in html[len(page):]
+    assert html.startswith(page) and BANNER in html[len(page) :]
 
 
 @pytest.mark.anyio
@@ -566,8 +614,9 @@ async def test_brotli_html_is_decoded_rewritten_and_reencoded() -> None:
 
     packed = brotli.compress(PAGE.encode())
     app = ConsentMiddleware(
-        raw_app(start(extra=[(b"content-encoding", b"br")]), body(packed[:5], True),
-                body(packed[5:])),
+        raw_app(
+            start(extra=[(b"content-encoding", b"br")]), body(packed[:5], True), body(packed[5:])
+        ),
         secret_key=SECRET,
     )
     rec = await run(app)
@@ -594,7 +643,7 @@ def test_trackers_are_gated_until_consent_and_run_after() -> None:
     assert 'data-consent-src="https://www.googletagmanager.com/gtag/js?id=G-1"' in html
     assert '<script src="/static/app.js"></script>' in html  # the site's own script untouched
     assert ' src="https://www.youtube.com/embed/abc"' not in html
-    placeholder = html[html.index("consentgate-placeholder"):]
+    placeholder = html[html.index("consentgate-placeholder") :]
     assert 'name="service" value="youtube"' in placeholder
     assert 'action="/consentgate/consent"' in placeholder
     choose(c, "accept_all")
@@ -638,20 +687,23 @@ def test_placeholders_speak_the_visitors_language_under_the_root_path() -> None:
 
     c = TestClient(make_app(page=TRACKED), root_path="/shop")
     german = c.get("/", headers={"accept-language": "de-DE,de;q=0.9"}).content.decode("ascii")
-    placeholder = german[german.index("consentgate-placeholder"):]
+    placeholder = german[german.index("consentgate-placeholder") :]
     assert "YouTube erlauben" in placeholder  # ascii-safe: "erlauben" needs no reference
     assert "&#8222;Marketing&#8220;" in placeholder  # the category title, translated and quoted
     assert 'action="/shop/consentgate/consent"' in placeholder
     english = client(page=TRACKED).get("/", headers={"accept-language": "en"}).text
-    assert "Allow YouTube" in english[english.index("consentgate-placeholder"):]
+    assert "Allow YouTube" in english[english.index("consentgate-placeholder") :]
 
 
 def test_a_site_can_override_any_template() -> None:
     import jinja2
 
-    loader = jinja2.DictLoader({"consentgate/settings_link.html":
-                                '<a id="consentgate-settings" href="{{ urls.preferences }}">'
-                                "Privacy choices</a>"})
+    loader = jinja2.DictLoader(
+        {
+            "consentgate/settings_link.html": '<a id="consentgate-settings" '
+            'href="{{ urls.preferences }}">Privacy choices</a>'
+        }
+    )
     c = client(templates=[loader])
     assert BANNER in c.get("/").text  # the built-in banner still serves
     choose(c, "accept_all")
@@ -676,9 +728,14 @@ def test_without_injected_settings_a_consented_page_is_byte_identical() -> None:
 @pytest.mark.anyio
 async def test_header_names_in_any_case_are_still_gated() -> None:
     app = ConsentMiddleware(
-        raw_app({"type": "http.response.start", "status": 200,
-                 "headers": [(b"Content-Type", b"text/html"), (b"Set-Cookie", b"_ga=1")]},
-                body(TRACKED.encode())),
+        raw_app(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"Content-Type", b"text/html"), (b"Set-Cookie", b"_ga=1")],
+            },
+            body(TRACKED.encode()),
+        ),
         secret_key=SECRET,
     )
     rec = await run(app)
@@ -692,8 +749,12 @@ async def test_header_names_in_any_case_are_still_gated() -> None:
 
 def consented_cookie(app: ConsentMiddleware, *, everything: bool = True) -> tuple[bytes, bytes]:
     policy = app.policy
-    consent = Consent(granted=policy.names if everything else policy.required,
-                      revision=policy.revision, decided=True, consent_id="test")
+    consent = Consent(
+        granted=policy.names if everything else policy.required,
+        revision=policy.revision,
+        decided=True,
+        consent_id="test",
+    )
     return b"cookie", f"{app.cookie.full_name}={app.codec.dumps(consent)}".encode()
 
 
@@ -701,9 +762,12 @@ def consented_cookie(app: ConsentMiddleware, *, everything: bool = True) -> tupl
 async def test_a_page_for_a_visitor_who_chose_goes_whole_with_the_control_after_it() -> None:
     page = TRACKED.encode()
     app = ConsentMiddleware(
-        raw_app(start(extra=[(b"content-length", str(len(page)).encode()),
-                             (b"etag", b'"v1"')]), body(page)),
-        secret_key=SECRET, consent_log=None,
+        raw_app(
+            start(extra=[(b"content-length", str(len(page)).encode()), (b"etag", b'"v1"')]),
+            body(page),
+        ),
+        secret_key=SECRET,
+        consent_log=None,
     )
     rec = await run(app, headers=[(b"host", b"testserver"), consented_cookie(app)])
     first, second = rec.messages[1], rec.messages[2]
@@ -716,8 +780,9 @@ async def test_a_page_for_a_visitor_who_chose_goes_whole_with_the_control_after_
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("content_type",
-                         [b"text/html; charset=utf-16", b"text/html; Charset=UTF-16LE"])
+@pytest.mark.parametrize(
+    "content_type", [b"text/html; charset=utf-16", b"text/html; Charset=UTF-16LE"]
+)
 async def test_a_utf16_page_for_a_visitor_who_chose_gets_the_control_transcoded(
     content_type: bytes,
 ) -> None:
@@ -725,8 +790,9 @@ async def test_a_utf16_page_for_a_visitor_who_chose_gets_the_control_transcoded(
     transcoded instead, whatever the case of the charset parameter."""
     codec = "utf-16" if content_type.endswith(b"utf-16") else "utf-16-le"
     page = "<!doctype html><html><body>Grüße</body></html>".encode(codec)
-    app = ConsentMiddleware(raw_app(start(content_type), body(page)), secret_key=SECRET,
-                            consent_log=None)
+    app = ConsentMiddleware(
+        raw_app(start(content_type), body(page)), secret_key=SECRET, consent_log=None
+    )
     rec = await run(app, headers=[(b"host", b"testserver"), consented_cookie(app)])
     out = b"".join(m.get("body", b"") for m in rec.messages[1:]).decode("utf-8")
     assert "Grüße" in out and SETTINGS in out
@@ -736,8 +802,11 @@ async def test_a_utf16_page_for_a_visitor_who_chose_gets_the_control_transcoded(
 @pytest.mark.anyio
 async def test_an_identity_encoded_page_for_a_visitor_who_chose_gets_the_control() -> None:
     page = TRACKED.encode()
-    app = ConsentMiddleware(raw_app(start(extra=[(b"content-encoding", b"identity")]), body(page)),
-                            secret_key=SECRET, consent_log=None)
+    app = ConsentMiddleware(
+        raw_app(start(extra=[(b"content-encoding", b"identity")]), body(page)),
+        secret_key=SECRET,
+        consent_log=None,
+    )
     rec = await run(app, headers=[(b"host", b"testserver"), consented_cookie(app)])
     out = b"".join(m.get("body", b"") for m in rec.messages[1:])
     assert out.startswith(page[: page.index(b"</body>")]) and SETTINGS.encode() in out
@@ -765,8 +834,14 @@ async def test_when_nothing_is_to_change_the_start_is_not_held() -> None:
 
     mw = ConsentMiddleware(app, secret_key=SECRET, consent_log=None, inject_settings=False)
     recorder = Recorder()
-    scope = {"type": "http", "method": "GET", "path": "/", "root_path": "", "query_string": b"",
-             "headers": [(b"host", b"testserver"), consented_cookie(mw)]}
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), consented_cookie(mw)],
+    }
     await mw(scope, None, recorder)
     assert sent == ["after start: 1 forwarded"]
     headers = dict(recorder.messages[0]["headers"])
@@ -793,10 +868,10 @@ async def test_a_body_that_is_not_bytes_is_still_gated_not_a_crash(
     kind: Any, everything: bool
 ) -> None:
     page = TRACKED.encode()
-    app = ConsentMiddleware(raw_app(start(), body(kind(page))), secret_key=SECRET,
-                            consent_log=None)
-    rec = await run(app, headers=[(b"host", b"testserver"),
-                                  consented_cookie(app, everything=everything)])
+    app = ConsentMiddleware(raw_app(start(), body(kind(page))), secret_key=SECRET, consent_log=None)
+    rec = await run(
+        app, headers=[(b"host", b"testserver"), consented_cookie(app, everything=everything)]
+    )
     out = b"".join(bytes(m.get("body", b"")) for m in rec.messages[1:]).decode()
     assert SETTINGS in out
     assert (' src="https://www.googletagmanager.com' in out) is everything
@@ -805,17 +880,31 @@ async def test_a_body_that_is_not_bytes_is_still_gated_not_a_crash(
 # -- any response, however odd, goes through whole ---------------------------------------------
 
 _ODD_HEADERS = [
-    (b"content-type", b"text/html; charset=utf-8"), (b"Content-Type", b"TEXT/HTML"),
-    (b"content-type", b"text/html; charset=utf-16"), (b"content-type", b"application/xhtml+xml"),
-    (b"content-type", b"application/json"), (b"content-encoding", b"gzip"),
-    (b"content-encoding", b"br"), (b"content-encoding", b"zstd"), (b"etag", b'"v1"'),
-    (b"vary", b"Accept"), (b"cache-control", b"public, max-age=60"), (b"set-cookie", b"_ga=1"),
-    (b"set-cookie", b"=;;"), (b"content-security-policy", b"script-src 'nonce-abc'"),
+    (b"content-type", b"text/html; charset=utf-8"),
+    (b"Content-Type", b"TEXT/HTML"),
+    (b"content-type", b"text/html; charset=utf-16"),
+    (b"content-type", b"application/xhtml+xml"),
+    (b"content-type", b"application/json"),
+    (b"content-encoding", b"gzip"),
+    (b"content-encoding", b"br"),
+    (b"content-encoding", b"zstd"),
+    (b"etag", b'"v1"'),
+    (b"vary", b"Accept"),
+    (b"cache-control", b"public, max-age=60"),
+    (b"set-cookie", b"_ga=1"),
+    (b"set-cookie", b"=;;"),
+    (b"content-security-policy", b"script-src 'nonce-abc'"),
     (b"x-huge", b"\xff" * 20_000),
 ]
 _ODD_BODIES = [
-    TRACKED.encode(), gzip.compress(TRACKED.encode()), TRACKED.encode("utf-16"), b"",
-    b"\xff\xfe<", TRACKED.encode()[:37], b"<li>a fragment</li>", bytes(range(256)),
+    TRACKED.encode(),
+    gzip.compress(TRACKED.encode()),
+    TRACKED.encode("utf-16"),
+    b"",
+    b"\xff\xfe<",
+    TRACKED.encode()[:37],
+    b"<li>a fragment</li>",
+    bytes(range(256)),
 ]
 
 
@@ -831,8 +920,14 @@ _ODD_BODIES = [
     consent_mode=st.booleans(),
 )
 def test_any_response_goes_through_whole_without_raising(
-    headers: list[tuple[bytes, bytes]], page: bytes, cuts: list[int], status: int, method: str,
-    visitor: bool | None, inject_settings: bool, consent_mode: bool,
+    headers: list[tuple[bytes, bytes]],
+    page: bytes,
+    cuts: list[int],
+    status: int,
+    method: str,
+    visitor: bool | None,
+    inject_settings: bool,
+    consent_mode: bool,
 ) -> None:
     """Header case, encodings a decoder cannot read, charsets, chunk splits and statuses: the
     middleware never raises and every response ends as ASGI wants it, with a right length."""
@@ -840,9 +935,13 @@ def test_any_response_goes_through_whole_without_raising(
     chunks = [page[a:b] for a, b in itertools.pairwise(bounds)] or [b""]
     length = [(b"content-length", str(len(page)).encode())]
     app = ConsentMiddleware(
-        raw_app(start(status=status, extra=[]) | {"headers": headers + length},
-                *(body(c, i < len(chunks) - 1) for i, c in enumerate(chunks))),
-        secret_key=SECRET, consent_log=None, inject_settings=inject_settings,
+        raw_app(
+            start(status=status, extra=[]) | {"headers": headers + length},
+            *(body(c, i < len(chunks) - 1) for i, c in enumerate(chunks)),
+        ),
+        secret_key=SECRET,
+        consent_log=None,
+        inject_settings=inject_settings,
         signals=SignalSettings(consent_mode=consent_mode),
     )
     request = [(b"host", b"testserver")]
@@ -868,8 +967,9 @@ async def test_early_hints_to_ungranted_vendors_are_dropped() -> None:
 
     def app_with(*links: Any) -> ConsentMiddleware:
         hint = {"type": "http.response.early_hint", "links": list(links)}
-        return ConsentMiddleware(raw_app(hint, start(), body(b"<p>x</p>")), secret_key=SECRET,
-                                 consent_log=None)
+        return ConsentMiddleware(
+            raw_app(hint, start(), body(b"<p>x</p>")), secret_key=SECRET, consent_log=None
+        )
 
     rec = await run(app_with(vendor, both, own))
     assert rec.messages[0] == {"type": "http.response.early_hint", "links": [own, own]}
@@ -885,17 +985,29 @@ async def test_early_hints_to_ungranted_vendors_are_dropped() -> None:
 
 def test_speculation_rules_files_lose_the_rules_naming_ungranted_vendors() -> None:
     """Chromium prefetches what a ``Speculation-Rules`` header's file lists, as the page loads."""
-    rules = {"prefetch": [{"source": "list", "urls": ["/next"]},
-                          {"source": "list", "urls": ["https://px.ads.linkedin.com/collect"]},
-                          {"where": {"href_matches": "https://*.linkedin.com/*"}}]}
+    rules = {
+        "prefetch": [
+            {"source": "list", "urls": ["/next"]},
+            {"source": "list", "urls": ["https://px.ads.linkedin.com/collect"]},
+            {"where": {"href_matches": "https://*.linkedin.com/*"}},
+        ]
+    }
     body = json.dumps(rules)
 
     async def rules_file(request: Request) -> Response:
-        return Response(body, media_type="application/speculationrules+json",
-                        headers={"etag": '"r1"', "cache-control": "public, max-age=60"})
+        return Response(
+            body,
+            media_type="application/speculationrules+json",
+            headers={"etag": '"r1"', "cache-control": "public, max-age=60"},
+        )
 
-    c = client(ConsentMiddleware(Starlette(routes=[Route("/rules.json", rules_file)]),
-                                 secret_key=SECRET, consent_log=None))
+    c = client(
+        ConsentMiddleware(
+            Starlette(routes=[Route("/rules.json", rules_file)]),
+            secret_key=SECRET,
+            consent_log=None,
+        )
+    )
     r = c.get("/rules.json")
     assert r.json() == {"prefetch": [{"source": "list", "urls": ["/next"]}]}
     assert int(r.headers["content-length"]) == len(r.content) and "etag" not in r.headers

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Runs inside the fresh venv. No test client there (httpx is not a runtime dependency): the
 # app is driven as plain ASGI.
-PROBE = r'''
+PROBE = r"""
 import asyncio, json, sys, sysconfig
 from pathlib import Path
 
@@ -80,7 +80,7 @@ async def main():
 
 
 print(json.dumps(asyncio.run(main())))
-'''
+"""
 
 
 def _header(response: dict[str, Any], name: str) -> str:
@@ -97,13 +97,21 @@ def test_pip_install_serves_assets_and_templates_from_site_packages(tmp_path: Pa
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--no-input", str(ROOT)],
-        check=True, timeout=300, env=env, cwd=tmp_path,
+        check=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
     )
     work = tmp_path / "elsewhere"
     work.mkdir()
     probe = subprocess.run(
         [str(python), "-c", PROBE],
-        capture_output=True, text=True, timeout=60, env=env, cwd=work, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=work,
+        check=False,
     )
     assert probe.returncode == 0, probe.stderr
     found = json.loads(probe.stdout)

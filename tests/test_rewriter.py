@@ -91,10 +91,13 @@ def test_inline_snippet_is_gated_by_its_signature() -> None:
 
 
 def test_small_inline_loader_naming_a_vendor_url_is_gated() -> None:
-    loader = (b"<script>document.write('<scr'+'ipt src=\"'+proto+'ad.doubleclick.net/N1/adj/x;"
-              b"sz=1x1?\"><\\/scr'+'ipt>');</script>")
-    assert rewrite(loader).startswith(b'<script type="text/plain" data-consent="marketing"'
-                                      b' data-consent-service="doubleclick">')
+    loader = (
+        b"<script>document.write('<scr'+'ipt src=\"'+proto+'ad.doubleclick.net/N1/adj/x;"
+        b"sz=1x1?\"><\\/scr'+'ipt>');</script>"
+    )
+    assert rewrite(loader).startswith(
+        b'<script type="text/plain" data-consent="marketing" data-consent-service="doubleclick">'
+    )
     loader = b'<script>var s = document.createElement("script"); s.src = "//p.tanx.com/x";</script>'
     assert b'data-consent-service="ad-exchanges"' in rewrite(loader)
     # A link in a big bundle or data blob is not a loader.
@@ -135,22 +138,32 @@ def test_pixels_iframes_sources_and_hints_are_gated() -> None:
 
 def test_object_embed_and_svg_sources_are_gated() -> None:
     out = rewrite(b'<object data="https://www.youtube.com/v/1" width=5></object>')
-    assert out == (b'<object data-consent-data="https://www.youtube.com/v/1"'
-                   b' data-consent="marketing" data-consent-service="youtube" width=5></object>')
+    assert out == (
+        b'<object data-consent-data="https://www.youtube.com/v/1"'
+        b' data-consent="marketing" data-consent-service="youtube" width=5></object>'
+    )
     out = rewrite(b"<EMBED SRC=//www.youtube.com/v/1>")
-    assert out == (b'<EMBED data-consent-src="//www.youtube.com/v/1" data-consent="marketing"'
-                   b' data-consent-service="youtube">')
+    assert out == (
+        b'<EMBED data-consent-src="//www.youtube.com/v/1" data-consent="marketing"'
+        b' data-consent-service="youtube">'
+    )
     out = rewrite(b'<svg><image xlink:href="https://www.facebook.com/tr?id=1" href=/a.png /></svg>')
-    assert out == (b'<svg><image data-consent-href="/a.png" data-consent-xlink-href='
-                   b'"https://www.facebook.com/tr?id=1" data-consent="marketing"'
-                   b' data-consent-service="meta-pixel" /></svg>')
+    assert out == (
+        b'<svg><image data-consent-href="/a.png" data-consent-xlink-href='
+        b'"https://www.facebook.com/tr?id=1" data-consent="marketing"'
+        b' data-consent-service="meta-pixel" /></svg>'
+    )
     out = rewrite(b'<svg><script href="https://connect.facebook.net/en_US/fbevents.js"/></svg>')
-    assert out == (b'<svg><script type="text/plain" data-consent-href='
-                   b'"https://connect.facebook.net/en_US/fbevents.js" data-consent="marketing"'
-                   b' data-consent-service="meta-pixel"/></script></svg>')
+    assert out == (
+        b'<svg><script type="text/plain" data-consent-href='
+        b'"https://connect.facebook.net/en_US/fbevents.js" data-consent="marketing"'
+        b' data-consent-service="meta-pixel"/></script></svg>'
+    )
     out = rewrite(b"<svg><script>fbq('init', '1');</script></svg>")  # inline, by its snippet
-    assert out == (b'<svg><script type="text/plain" data-consent="marketing"'
-                   b" data-consent-service=\"meta-pixel\">fbq('init', '1');</script></svg>")
+    assert out == (
+        b'<svg><script type="text/plain" data-consent="marketing"'
+        b" data-consent-service=\"meta-pixel\">fbq('init', '1');</script></svg>"
+    )
     # A self-closing SVG script has no content: what follows is markup, trackers included.
     out = rewrite(b"<svg><script href=/x.js /></svg>" + GA)
     assert out == b"<svg><script href=/x.js /></script></svg>" + GA_INERT
@@ -196,8 +209,10 @@ def test_raw_text_elements_after_svg_are_read_as_markup_too() -> None:
     an <svg> or <math> was seen, their content is rewritten as markup up to the first end tag."""
     fb = b"https://www.facebook.com/tr"
     img = b"<img src=" + fb + b">"
-    inert = (b'<img data-consent-src="' + fb + b'" data-consent="marketing"'
-             b' data-consent-service="meta-pixel">')
+    inert = (
+        b'<img data-consent-src="' + fb + b'" data-consent="marketing"'
+        b' data-consent-service="meta-pixel">'
+    )
     for name in (b"title", b"style", b"textarea", b"xmp", b"noembed", b"noframes", b"iframe"):
         html = b"<" + name + b">" + img + b"</" + name + b">"
         assert rewrite(html) == html, name  # before any <svg>: text, as HTML reads it
@@ -206,20 +221,26 @@ def test_raw_text_elements_after_svg_are_read_as_markup_too() -> None:
     assert rewrite(b"<math><plaintext>" + img) == b"<math><plaintext>" + inert
     # A style is CSS to HTML and markup to SVG: both readings are made inert.
     out = rewrite(b"<svg><style>a{background:url(" + fb + b")}" + img + b"</style>")
-    assert out == (b'<svg><style data-consent-css="a{background:url(' + fb + b")}" + img + b'"'
-                   b' data-consent="marketing" data-consent-service="meta-pixel">'
-                   b"a{background:url(data:,)}" + inert + b"</style>")
+    assert out == (
+        b'<svg><style data-consent-css="a{background:url(' + fb + b")}" + img + b'"'
+        b' data-consent="marketing" data-consent-service="meta-pixel">'
+        b"a{background:url(data:,)}" + inert + b"</style>"
+    )
     # The first end tag bounds it, as for HTML; what follows is markup again.
     out = rewrite(b"<svg><title><!--</title>" + img + b"-->")
     assert out == b"<svg><title><!--</title>" + inert + b"-->"
-    unchanged(b"<svg><title>A <b>chart</b></title><style>rect{fill:red}</style></svg>"
-              b"<textarea>1 < 2</textarea><iframe src=/own.html></iframe>")
+    unchanged(
+        b"<svg><title>A <b>chart</b></title><style>rect{fill:red}</style></svg>"
+        b"<textarea>1 < 2</textarea><iframe src=/own.html></iframe>"
+    )
 
 
 def test_raw_text_elements_after_svg_split_anywhere_give_the_same_output() -> None:
-    html = (b"<svg><title><img src=https://www.facebook.com/tr></title></svg>"
-            b"<style>p{color:red}<img src=//mc.yandex.ru/watch/1></style>"
-            b"<iframe><img src=https://www.facebook.com/tr></iframe>" + GA)
+    html = (
+        b"<svg><title><img src=https://www.facebook.com/tr></title></svg>"
+        b"<style>p{color:red}<img src=//mc.yandex.ru/watch/1></style>"
+        b"<iframe><img src=https://www.facebook.com/tr></iframe>" + GA
+    )
     whole = rewrite(html)
     assert whole.count(b"data-consent=") == 4
     every_cut_gives(html, whole)
@@ -233,21 +254,31 @@ def test_self_closing_script_in_xhtml_has_no_content() -> None:
 def test_posters_image_inputs_frames_and_preloaded_srcsets_are_gated() -> None:
     fb = b"https://www.facebook.com/tr?id=1"
     out = rewrite(b'<video poster="' + fb + b'" src=/a.mp4 controls></video>')
-    assert out == (b'<video data-consent-src="/a.mp4" data-consent-poster="' + fb + b'"'
-                   b' data-consent="marketing" data-consent-service="meta-pixel" controls></video>')
+    assert out == (
+        b'<video data-consent-src="/a.mp4" data-consent-poster="' + fb + b'"'
+        b' data-consent="marketing" data-consent-service="meta-pixel" controls></video>'
+    )
     out = rewrite(b'<INPUT TYPE=image SRC="' + fb + b'" alt=Go>')
-    assert out == (b'<INPUT data-consent-src="' + fb + b'" data-consent="marketing"'
-                   b' data-consent-service="meta-pixel" TYPE=image alt=Go>')
+    assert out == (
+        b'<INPUT data-consent-src="' + fb + b'" data-consent="marketing"'
+        b' data-consent-service="meta-pixel" TYPE=image alt=Go>'
+    )
     out = rewrite(b"<frameset><frame src=https://www.youtube.com/embed/1></frameset>")
-    assert out == (b'<frameset><frame data-consent-src="https://www.youtube.com/embed/1"'
-                   b' data-consent="marketing" data-consent-service="youtube"></frameset>')
+    assert out == (
+        b'<frameset><frame data-consent-src="https://www.youtube.com/embed/1"'
+        b' data-consent="marketing" data-consent-service="youtube"></frameset>'
+    )
     out = rewrite(b'<link rel=preload as=image imagesrcset="/a.png 1x, ' + fb + b' 2x">')
-    assert out == (b'<link data-consent-imagesrcset="/a.png 1x, ' + fb + b' 2x"'
-                   b' data-consent="marketing" data-consent-service="meta-pixel" rel=preload'
-                   b" as=image>")
-    unchanged(b'<video poster=/a.png src=/a.mp4></video><input type=image src=/go.png>'
-              b"<input name=q value=https://www.facebook.com/tr><frame src=/nav.html>"
-              b"<link rel=preload as=image imagesrcset='/a.png 1x, /b.png 2x'>")
+    assert out == (
+        b'<link data-consent-imagesrcset="/a.png 1x, ' + fb + b' 2x"'
+        b' data-consent="marketing" data-consent-service="meta-pixel" rel=preload'
+        b" as=image>"
+    )
+    unchanged(
+        b"<video poster=/a.png src=/a.mp4></video><input type=image src=/go.png>"
+        b"<input name=q value=https://www.facebook.com/tr><frame src=/nav.html>"
+        b"<link rel=preload as=image imagesrcset='/a.png 1x, /b.png 2x'>"
+    )
     remove = Gate(Policy(vendors=BUILTIN_VENDORS, mode="remove"))
     out = rewrite(b'<video poster="' + fb + b'"></video>', gate=remove)  # kept, without sources
     assert out.startswith(b"<video ") and b"poster" not in out and b"facebook" not in out
@@ -257,40 +288,57 @@ def test_pings_backgrounds_and_tracks_on_a_vendor_are_gated() -> None:
     fb = b"https://www.facebook.com/tr?id=1"
     # <a ping>: a beacon on every click. The link stays; the ping waits for consent.
     out = rewrite(b'<p><a href="/next" ping="/own ' + fb + b'">Next</a></p>')
-    assert out == (b'<p><a data-consent-ping="/own ' + fb + b'" data-consent="marketing"'
-                   b' data-consent-service="meta-pixel" href="/next">Next</a></p>')
+    assert out == (
+        b'<p><a data-consent-ping="/own ' + fb + b'" data-consent="marketing"'
+        b' data-consent-service="meta-pixel" href="/next">Next</a></p>'
+    )
     out = rewrite(b'<AREA shape=rect title=">" PING=' + fb + b">")  # a '>' in a value first
-    assert out == (b'<AREA data-consent-ping="' + fb + b'" data-consent="marketing"'
-                   b' data-consent-service="meta-pixel" shape=rect title=">">')
+    assert out == (
+        b'<AREA data-consent-ping="' + fb + b'" data-consent="marketing"'
+        b' data-consent-service="meta-pixel" shape=rect title=">">'
+    )
     # The legacy background of tables and their cells, and of <body>, loads an image.
     out = rewrite(b"<table><tr><td background='//mc.yandex.ru/watch/1'>x</td></tr></table>")
-    assert out == (b"<table><tr><td data-consent-background='//mc.yandex.ru/watch/1'"
-                   b' data-consent="analytical" data-consent-service="yandex-metrica">x</td>'
-                   b"</tr></table>")
+    assert out == (
+        b"<table><tr><td data-consent-background='//mc.yandex.ru/watch/1'"
+        b' data-consent="analytical" data-consent-service="yandex-metrica">x</td>'
+        b"</tr></table>"
+    )
     out = rewrite(b'<body background="' + fb + b'"><p>x')
-    assert out == (b'<body data-consent-background="' + fb + b'" data-consent="marketing"'
-                   b' data-consent-service="meta-pixel"><p>x')
+    assert out == (
+        b'<body data-consent-background="' + fb + b'" data-consent="marketing"'
+        b' data-consent-service="meta-pixel"><p>x'
+    )
     # <track src> (captions) is fetched by a media element that asks for it.
     out = rewrite(b'<video crossorigin><track default src="' + fb + b'"></video>')
-    assert out == (b'<video crossorigin><track data-consent-src="' + fb + b'"'
-                   b' data-consent="marketing" data-consent-service="meta-pixel" default></video>')
-    unchanged(b'<a href=/x ping="/own /ping">x</a><table background=/paper.jpg><tr>'
-              b'<td bgcolor=red background="/cell.png">x</td></tr></table><body background=/b.png>'
-              b'<track src=/captions.vtt><div ping="' + fb + b'" background="' + fb + b'">')
+    assert out == (
+        b'<video crossorigin><track data-consent-src="' + fb + b'"'
+        b' data-consent="marketing" data-consent-service="meta-pixel" default></video>'
+    )
+    unchanged(
+        b'<a href=/x ping="/own /ping">x</a><table background=/paper.jpg><tr>'
+        b'<td bgcolor=red background="/cell.png">x</td></tr></table><body background=/b.png>'
+        b'<track src=/captions.vtt><div ping="' + fb + b'" background="' + fb + b'">'
+    )
     assert rewrite(b'<a href=/x ping="' + fb + b'">', frozenset({"marketing"})) == (
-        b'<a href=/x ping="' + fb + b'">')
+        b'<a href=/x ping="' + fb + b'">'
+    )
     remove = Gate(Policy(vendors=BUILTIN_VENDORS, mode="remove"))
-    out = rewrite(b'<a href=/x ping="' + fb + b'">x</a><td background=' + fb + b">",
-                  gate=remove)
+    out = rewrite(b'<a href=/x ping="' + fb + b'">x</a><td background=' + fb + b">", gate=remove)
     assert out == b"<a href=/x>x</a><td>"
     # A site's own tag holds its own pings and backgrounds too, and restores them.
-    html = (b"<a href=/buy ping=/own/click data-consent=analytical>"
-            b"<td background=/ad.png DATA-CONSENT=marketing>")
-    assert rewrite(html) == (b'<a data-consent-ping="/own/click" href=/buy data-consent=analytical>'
-                             b'<td data-consent-background="/ad.png" DATA-CONSENT=marketing>')
+    html = (
+        b"<a href=/buy ping=/own/click data-consent=analytical>"
+        b"<td background=/ad.png DATA-CONSENT=marketing>"
+    )
+    assert rewrite(html) == (
+        b'<a data-consent-ping="/own/click" href=/buy data-consent=analytical>'
+        b'<td data-consent-background="/ad.png" DATA-CONSENT=marketing>'
+    )
     assert rewrite(html, frozenset({"analytical", "marketing"})) == html
-    assert rewrite(html, gate=remove) == (b"<a href=/buy data-consent=analytical>"
-                                          b"<td DATA-CONSENT=marketing>")
+    assert rewrite(html, gate=remove) == (
+        b"<a href=/buy data-consent=analytical><td DATA-CONSENT=marketing>"
+    )
 
 
 def test_attributes_of_several_vendors_on_one_element_are_restored_by_one_choice_or_none() -> None:
@@ -303,22 +351,28 @@ def test_attributes_of_several_vendors_on_one_element_are_restored_by_one_choice
     # Two vendors of one category: the category restores them, not either service alone.
     li = b"https://px.ads.linkedin.com/collect"
     out = rewrite(b'<a href=/x onclick="' + FBQ + b'" ping="' + li + b'">x</a>')
-    assert out == (b'<a data-consent-onclick="' + FBQ + b'" data-consent-ping="' + li + b'"'
-                   b' data-consent="marketing" href=/x>x</a>')
+    assert out == (
+        b'<a data-consent-onclick="' + FBQ + b'" data-consent-ping="' + li + b'"'
+        b' data-consent="marketing" href=/x>x</a>'
+    )
 
 
 def test_pings_and_backgrounds_split_anywhere_give_the_same_output() -> None:
-    html = (b'<a href="/n" ping="https://www.facebook.com/tr">n</a>'
-            b"<table background=//mc.yandex.ru/watch/1><tr><td>x</td></tr></table>" + GA)
+    html = (
+        b'<a href="/n" ping="https://www.facebook.com/tr">n</a>'
+        b"<table background=//mc.yandex.ru/watch/1><tr><td>x</td></tr></table>" + GA
+    )
     whole = rewrite(html)
     assert whole.count(b"data-consent=") == 3
     every_cut_gives(html, whole)
 
 
 def test_object_embed_and_svg_split_anywhere_give_the_same_output() -> None:
-    html = (b'<object data="https://www.youtube.com/v/1"></object><embed src=//www.youtube.com/v/1>'
-            b"<svg><image xlink:href=https://www.facebook.com/tr /><script href=/a.js />"
-            b"</svg>" + GA)
+    html = (
+        b'<object data="https://www.youtube.com/v/1"></object><embed src=//www.youtube.com/v/1>'
+        b"<svg><image xlink:href=https://www.facebook.com/tr /><script href=/a.js />"
+        b"</svg>" + GA
+    )
     whole = rewrite(html)
     assert whole.count(b"data-consent=") == 4
     every_cut_gives(html, whole)
@@ -329,19 +383,25 @@ FBQ = b"fbq('track', 'PageView')"
 
 def test_event_handlers_with_a_vendor_snippet_are_moved_out_of_the_way() -> None:
     out = rewrite(b'<img src="/x.png" onerror="' + FBQ + b'" alt="">')
-    assert out == (b'<img data-consent-onerror="' + FBQ + b'" data-consent="marketing"'
-                   b' data-consent-service="meta-pixel" src="/x.png" alt="">')
+    assert out == (
+        b'<img data-consent-onerror="' + FBQ + b'" data-consent="marketing"'
+        b' data-consent-service="meta-pixel" src="/x.png" alt="">'
+    )
     out = rewrite(b"<BODY class=a ONLOAD=\"gtag('config', 'G-1')\"><p>x")
-    assert out == (b"<BODY data-consent-onload=\"gtag('config', 'G-1')\""
-                   b' data-consent="analytical" data-consent-service="google-analytics" class=a>'
-                   b"<p>x")
+    assert out == (
+        b"<BODY data-consent-onload=\"gtag('config', 'G-1')\""
+        b' data-consent="analytical" data-consent-service="google-analytics" class=a>'
+        b"<p>x"
+    )
     # With its element gated for the same vendor, one activation restores both.
     out = rewrite(b'<img src="https://www.facebook.com/tr" onload="' + FBQ + b'">')
-    assert out == (b'<img data-consent-onload="' + FBQ + b'" data-consent-src='
-                   b'"https://www.facebook.com/tr" data-consent="marketing"'
-                   b' data-consent-service="meta-pixel">')
+    assert out == (
+        b'<img data-consent-onload="' + FBQ + b'" data-consent-src='
+        b'"https://www.facebook.com/tr" data-consent="marketing"'
+        b' data-consent-service="meta-pixel">'
+    )
     # Vendors of two categories: no single choice restores it, so it goes.
-    out = rewrite(b"<body onload=\"" + FBQ + b"; gtag('config', 'G-1')\">")
+    out = rewrite(b'<body onload="' + FBQ + b"; gtag('config', 'G-1')\">")
     assert out == b"<body>"
     remove = Gate(Policy(vendors=BUILTIN_VENDORS, mode="remove"))
     out = rewrite(b'<img src="/x.png" onerror="' + FBQ + b'">', gate=remove)
@@ -349,8 +409,10 @@ def test_event_handlers_with_a_vendor_snippet_are_moved_out_of_the_way() -> None
     unchanged(b'<body onload="init()"><img src=x onerror="this.remove()">')
     # A handler that sends a vendor a beacon of its own, with no snippet of the vendor's.
     out = rewrite(b"<body onload=\"new Image().src='https://www.facebook.com/tr?id=1'\">")
-    assert out == (b"<body data-consent-onload=\"new Image().src='https://www.facebook.com/tr?id=1'\""
-                   b' data-consent="marketing" data-consent-service="meta-pixel">')
+    assert out == (
+        b"<body data-consent-onload=\"new Image().src='https://www.facebook.com/tr?id=1'\""
+        b' data-consent="marketing" data-consent-service="meta-pixel">'
+    )
     unchanged(b"<body onload=\"location.href='https://www.facebook.com/profile'\">")  # a link
     unchanged(b'<img src=x title="onerror=' + FBQ.replace(b"'", b"") + b'">')
     html = b'<img src="/x.png" onerror="' + FBQ + b'">'
@@ -386,7 +448,7 @@ def test_handlers_on_any_element_that_send_a_vendor_a_beacon_wait_for_consent() 
     """Not only on the elements the rewriter parses anyway: a <button> or <div> whose handler
     loads a vendor's URL is read too, with every quoting and with slashes as JSON writes them;
     slashes spelt as escapes or references, on the elements the rewriter parses anyway."""
-    moved = (b' data-consent="marketing" data-consent-service="linkedin-insight"')
+    moved = b' data-consent="marketing" data-consent-service="linkedin-insight"'
     for handler in (
         b'"' + LINKEDIN_BEACON + b'"',
         b"'" + LINKEDIN_BEACON.replace(b"'", b'"') + b"'",
@@ -409,27 +471,46 @@ def test_handlers_on_any_element_that_send_a_vendor_a_beacon_wait_for_consent() 
     # … and with its CSS gated too: one data-consent for both, when one choice restores both.
     css = b"p{background:url(//px.ads.linkedin.com/p.gif)}"
     out = rewrite(b'<style onload="' + LINKEDIN_BEACON + b'">' + css + b"</style>")
-    assert out == (b'<style data-consent-css="' + css + b'" data-consent-onload="'
-                   + LINKEDIN_BEACON + b'"' + moved + b">p{background:url(data:,)}</style>")
+    assert out == (
+        b'<style data-consent-css="'
+        + css
+        + b'" data-consent-onload="'
+        + LINKEDIN_BEACON
+        + b'"'
+        + moved
+        + b">p{background:url(data:,)}</style>"
+    )
     assert rewrite(out) == out
     # After an <svg>, where its content is also read as markup.
     out = rewrite(b'<svg><style onload="' + LINKEDIN_BEACON + b'">p{}<b>x</b></style></svg>')
-    assert out == (b'<svg><style data-consent-onload="' + LINKEDIN_BEACON + b'"' + moved
-                   + b">p{}<b>x</b></style></svg>")
+    assert out == (
+        b'<svg><style data-consent-onload="'
+        + LINKEDIN_BEACON
+        + b'"'
+        + moved
+        + b">p{}<b>x</b></style></svg>"
+    )
     # Two categories (an analytics handler, a marketing stylesheet): nothing could restore both.
     out = rewrite(b"<style onload=\"gtag('config', 'G-1')\">" + css + b"</style>")
     assert out == b"<style>p{background:url(data:,)}</style>"
     # A script's own handler, on a script that is not a tracker: the script stays.
     html = b'<script src="/own.js" onload="' + LINKEDIN_BEACON + b'"></script>'
     out = rewrite(html)
-    assert out == (b'<script data-consent-onload="' + LINKEDIN_BEACON + b'"' + moved
-                   + b' src="/own.js"></script>')
+    assert out == (
+        b'<script data-consent-onload="'
+        + LINKEDIN_BEACON
+        + b'"'
+        + moved
+        + b' src="/own.js"></script>'
+    )
     assert rewrite(out) == out
     unchanged(b'<button onclick="toggle(this)">x</button><div onmouseover="a(\'//\')">x</div>')
     unchanged(b"<p onclick=\"window.open('https://www.facebook.com/sharer.php')\">share</p>")
     unchanged(b"<button onclick=\"alert('https:\\/\\/example.org/x')\">x</button>")
-    every_cut_gives(b"<p>a<div onclick=\"" + LINKEDIN_BEACON + b"\">b</div>" + GA,
-                    rewrite(b"<p>a<div onclick=\"" + LINKEDIN_BEACON + b"\">b</div>" + GA))
+    every_cut_gives(
+        b'<p>a<div onclick="' + LINKEDIN_BEACON + b'">b</div>' + GA,
+        rewrite(b'<p>a<div onclick="' + LINKEDIN_BEACON + b'">b</div>' + GA),
+    )
 
 
 def test_javascript_urls_that_send_a_vendor_a_beacon_wait_for_consent() -> None:
@@ -437,9 +518,16 @@ def test_javascript_urls_that_send_a_vendor_a_beacon_wait_for_consent() -> None:
     (frames), as a handler does: in any spelling the URL parser reads as one."""
     moved = b' data-consent="marketing" data-consent-service="linkedin-insight"'
     beacon = b"javascript:void(" + LINKEDIN_BEACON + b")"
-    for tag, attr in ((b"a", b"href"), (b"area", b"href"), (b"form", b"action"),
-                      (b"button", b"formaction"), (b"input", b"formaction"),
-                      (b"iframe", b"src"), (b"frame", b"src"), (b"object", b"data")):
+    for tag, attr in (
+        (b"a", b"href"),
+        (b"area", b"href"),
+        (b"form", b"action"),
+        (b"button", b"formaction"),
+        (b"input", b"formaction"),
+        (b"iframe", b"src"),
+        (b"frame", b"src"),
+        (b"object", b"data"),
+    ):
         for value in (
             beacon,
             b" JavaScript:" + LINKEDIN_BEACON,  # any case, after spaces the parser strips
@@ -460,11 +548,13 @@ def test_javascript_urls_that_send_a_vendor_a_beacon_wait_for_consent() -> None:
     out = rewrite(b'<svg><a xlink:href="' + beacon + b'"><text>x</text></a></svg>')
     assert out.startswith(b'<svg><a data-consent-xlink-href="' + beacon + b'"' + moved + b">")
     # Links that run nothing a vendor gets, or that only name one, stay as they are.
-    unchanged(b'<a href="javascript:void(0)" onclick="open(this)">x</a><a href="javascript:;">y</a>'
-              b'<a href="JavaScript:history.back()">z</a><a href="/jobs">j</a><a href="">e</a>'
-              b"<a href=\"javascript:share('https://www.facebook.com/sharer.php')\">s</a>"
-              b"<form action=\"javascript:send()\"><button formaction='javascript:go()'>b</button>")
-    html = b"<p>a<a href=\"" + beacon + b"\">b</a><form action='" + beacon.replace(b"'", b'"')
+    unchanged(
+        b'<a href="javascript:void(0)" onclick="open(this)">x</a><a href="javascript:;">y</a>'
+        b'<a href="JavaScript:history.back()">z</a><a href="/jobs">j</a><a href="">e</a>'
+        b"<a href=\"javascript:share('https://www.facebook.com/sharer.php')\">s</a>"
+        b"<form action=\"javascript:send()\"><button formaction='javascript:go()'>b</button>"
+    )
+    html = b'<p>a<a href="' + beacon + b"\">b</a><form action='" + beacon.replace(b"'", b'"')
     html += b"'>" + GA
     every_cut_gives(html, rewrite(html))
 
@@ -475,40 +565,52 @@ def test_icons_and_manifests_on_a_vendor_url_wait_for_consent() -> None:
     for rel in (b"icon", b"shortcut icon", b"apple-touch-icon", b"manifest"):
         html = b'<link rel="' + rel + b'" href="https://www.facebook.com/tr?id=1">'
         out = rewrite(html)
-        assert out == (b'<link data-consent-href="https://www.facebook.com/tr?id=1"'
-                       b' data-consent="marketing" data-consent-service="meta-pixel" rel="'
-                       + rel + b'">')
+        assert out == (
+            b'<link data-consent-href="https://www.facebook.com/tr?id=1"'
+            b' data-consent="marketing" data-consent-service="meta-pixel" rel="' + rel + b'">'
+        )
         assert rewrite(html, frozenset({"marketing"})) == html
-    unchanged(b'<link rel="icon" href="/favicon.ico"><link rel="canonical"'
-              b' href="https://www.facebook.com/page"><link rel=me href="https://x.com/a">')
+    unchanged(
+        b'<link rel="icon" href="/favicon.ico"><link rel="canonical"'
+        b' href="https://www.facebook.com/page"><link rel=me href="https://x.com/a">'
+    )
 
 
 def test_speculation_rules_listing_a_vendor_url_wait_for_consent() -> None:
     """Chromium prefetches every URL speculation rules list: a vendor's is contacted at once."""
-    rules = (b'{"prefetch": [{"source": "list", "urls": ["/next", '
-             b'"https:\\/\\/px.ads.linkedin.com\\/collect?p=1"]}]}')
+    rules = (
+        b'{"prefetch": [{"source": "list", "urls": ["/next", '
+        b'"https:\\/\\/px.ads.linkedin.com\\/collect?p=1"]}]}'
+    )
     html = b'<script type="speculationrules">' + rules + b"</script>"
     out = rewrite(html)
-    assert out == (b'<script type="text/plain" data-consent-type="speculationrules"'
-                   b' data-consent="marketing" data-consent-service="linkedin-insight">'
-                   + rules + b"</script>")
+    assert out == (
+        b'<script type="text/plain" data-consent-type="speculationrules"'
+        b' data-consent="marketing" data-consent-service="linkedin-insight">' + rules + b"</script>"
+    )
     assert rewrite(out) == out
     assert rewrite(html, frozenset({"marketing"})) == html
     every_cut_gives(html, out)
     # Rules for the site's own pages stay as they are, and so do data blocks, which do not run.
-    unchanged(b'<script type="speculationrules">{"prerender": [{"where": {"href_matches": "/*"}}'
-              b'], "eagerness": "moderate"}</script>')
-    unchanged(b'<script type="application/json">{"share": "https://px.ads.linkedin.com/x"}'
-              b"</script>")
+    unchanged(
+        b'<script type="speculationrules">{"prerender": [{"where": {"href_matches": "/*"}}'
+        b'], "eagerness": "moderate"}</script>'
+    )
+    unchanged(
+        b'<script type="application/json">{"share": "https://px.ads.linkedin.com/x"}</script>'
+    )
     # Only the type makes every URL a load: a script that merely mentions the word does not.
-    unchanged(b'<script data-kind="speculationrules">share("https://px.ads.linkedin.com/x")'
-              b"</script>")
+    unchanged(
+        b'<script data-kind="speculationrules">share("https://px.ads.linkedin.com/x")</script>'
+    )
 
 
 def test_a_small_script_naming_a_vendor_script_with_escaped_slashes_is_a_loader() -> None:
     html = b'<script>var c = {"src": "https:\\/\\/mc.yandex.ru\\/metrika\\/tag.js"}</script>'
-    assert rewrite(html).startswith(b'<script type="text/plain" data-consent="analytical"'
-                                    b' data-consent-service="yandex-metrica">')
+    assert rewrite(html).startswith(
+        b'<script type="text/plain" data-consent="analytical"'
+        b' data-consent-service="yandex-metrica">'
+    )
     unchanged(b'<script>var c = {"src": "https:\\/\\/example.org\\/app.js"}</script>')
 
 
@@ -544,20 +646,25 @@ def test_site_tagged_elements() -> None:
 
 def test_tagged_iframe_without_a_known_vendor_offers_its_category() -> None:
     out = rewrite(b'<iframe data-consent="preference" src="/widgets/weather"></iframe>')
-    assert out.startswith(b'<div class="consentgate-placeholder" data-consent-placeholder='
-                          b'"preference"><p>')
+    assert out.startswith(
+        b'<div class="consentgate-placeholder" data-consent-placeholder="preference"><p>'
+    )
     assert b'<input type="hidden" name="category" value="preference">' in out
-    assert out.endswith(b'<iframe data-consent-src="/widgets/weather" data-consent-hidden hidden'
-                        b' data-consent="preference"></iframe>')
+    assert out.endswith(
+        b'<iframe data-consent-src="/widgets/weather" data-consent-hidden hidden'
+        b' data-consent="preference"></iframe>'
+    )
 
 
 def test_trackers_inside_an_iframe_srcdoc_are_gated_too() -> None:
-    html = (b'<iframe srcdoc="&lt;p&gt;caf&eacute;&lt;/p&gt;&lt;script async src=&quot;'
-            b'https://www.google-analytics.com/analytics.js&quot;&gt;&lt;/script&gt;"></iframe>')
+    html = (
+        b'<iframe srcdoc="&lt;p&gt;caf&eacute;&lt;/p&gt;&lt;script async src=&quot;'
+        b'https://www.google-analytics.com/analytics.js&quot;&gt;&lt;/script&gt;"></iframe>'
+    )
     assert rewrite(html) == (
         b'<iframe srcdoc="<p>caf&amp;eacute;</p><script type=&quot;text/plain&quot;'
-        b' data-consent-src=&quot;https://www.google-analytics.com/analytics.js&quot;'
-        b' data-consent=&quot;analytical&quot; data-consent-service=&quot;universal-analytics'
+        b" data-consent-src=&quot;https://www.google-analytics.com/analytics.js&quot;"
+        b" data-consent=&quot;analytical&quot; data-consent-service=&quot;universal-analytics"
         b'&quot; async></script>"></iframe>'
     )
     unchanged(b'<iframe srcdoc="&lt;p&gt;plain &amp; simple&lt;/p&gt;"></iframe>')
@@ -595,9 +702,12 @@ def test_matching_rules() -> None:
     unchanged(b'<script src="https://cdn.example.com/www.google-analytics.com/x.js"></script>')
     unchanged(b'<script type="application/ld+json">{"u":"https://connect.facebook.net/"}</script>')
     for src in (
-        b"//WWW.Google-Analytics.COM/ga.js", b"https:\\\\www.google-analytics.com\\ga.js",
-        b"https://user@www.google-analytics.com:443/ga.js", b"https://www.google-analytics.com./x",
-        b"https://www.google-analytics&#46;com/x", b"https://%77ww.google-analytics.com/x",
+        b"//WWW.Google-Analytics.COM/ga.js",
+        b"https:\\\\www.google-analytics.com\\ga.js",
+        b"https://user@www.google-analytics.com:443/ga.js",
+        b"https://www.google-analytics.com./x",
+        b"https://www.google-analytics&#46;com/x",
+        b"https://%77ww.google-analytics.com/x",
         b" https://www.google-\nanalytics.com/x",
     ):
         assert b"data-consent-src" in rewrite(b'<script src="' + src + b'"></script>'), src
@@ -609,8 +719,10 @@ def test_matching_rules() -> None:
 def test_allow_list_and_site_vendor_override() -> None:
     mine = Vendor("google-tag-manager", "GTM", "necessary", urls=("googletagmanager.com",))
     gate = Gate(
-        Policy(vendors=(*[v for v in BUILTIN_VENDORS if v.id != mine.id], mine),
-               allow=("connect.facebook.net/en_US/sdk.js",))
+        Policy(
+            vendors=(*[v for v in BUILTIN_VENDORS if v.id != mine.id], mine),
+            allow=("connect.facebook.net/en_US/sdk.js",),
+        )
     )
     html = b'<script src="https://www.googletagmanager.com/gtm.js?id=1"></script>'
     assert rewrite(html, gate=gate) == html
@@ -624,7 +736,7 @@ def test_remove_mode() -> None:
     gate = Gate(Policy(vendors=BUILTIN_VENDORS, mode="remove"))
     html = b"<p>a</p>" + GA + b"<p>b</p>" + PIXEL + b'<iframe src="https://vimeo.com/1">x</iframe>!'
     out = rewrite(html, gate=gate)
-    assert out.startswith(b"<p>a</p><p>b</p><div class=\"consentgate-placeholder\"")
+    assert out.startswith(b'<p>a</p><p>b</p><div class="consentgate-placeholder"')
     assert out.endswith(b"</form></div>!")
     assert b"<iframe" not in out and b"<img" not in out
 
@@ -637,8 +749,11 @@ def test_fast_path_and_cookie_categories() -> None:
     assert GATE.cookie_category("_fbp") == ("marketing", "meta-pixel")
     assert GATE.cookie_category("_ym_uid") == ("analytical", "yandex-metrica")
     assert GATE.cookie_category("session") is None
-    gate = Gate(Policy(vendors=BUILTIN_VENDORS, cookies=(("theme", "preference"),
-                                                          ("csrftoken", "necessary"))))
+    gate = Gate(
+        Policy(
+            vendors=BUILTIN_VENDORS, cookies=(("theme", "preference"), ("csrftoken", "necessary"))
+        )
+    )
     assert gate.cookie_category("theme") == ("preference", None)
     assert gate.cookie_category("csrftoken") is None
 
@@ -717,8 +832,10 @@ def test_noscript_pixel_is_gated() -> None:
 
 
 def test_xhtml_cdata_script_is_recognised() -> None:
-    html = (b'<script type="text/javascript">//<![CDATA[\n'
-            b"var _paq = window._paq || []; _paq.push(['trackPageView']);\n//]]></script>")
+    html = (
+        b'<script type="text/javascript">//<![CDATA[\n'
+        b"var _paq = window._paq || []; _paq.push(['trackPageView']);\n//]]></script>"
+    )
     assert rewrite(html).startswith(b'<script type="text/plain" data-consent-type=')
 
 
@@ -762,8 +879,10 @@ def test_a_tag_cut_short_by_the_end_of_the_body_is_dropped(tag: bytes) -> None:
 
 def test_unterminated_inline_snippet_is_still_gated() -> None:
     out = rewrite(b"<script>gtag('config', 'G-1');")
-    assert out == (b'<script type="text/plain" data-consent="analytical"'
-                   b" data-consent-service=\"google-analytics\">gtag('config', 'G-1');")
+    assert out == (
+        b'<script type="text/plain" data-consent="analytical"'
+        b" data-consent-service=\"google-analytics\">gtag('config', 'G-1');"
+    )
 
 
 def test_other_charsets_pass_byte_for_byte() -> None:
@@ -808,8 +927,13 @@ def test_first_bytes_leave_before_the_last_arrive() -> None:
 
 def test_memory_is_bounded_by_the_largest_element() -> None:
     element = b"<script>" + b"var x = 1;\n" * 3000 + b"</script>"  # ~33 KB
-    body = (b"<div class='a'>" + b"<p>Lorem ipsum <b>dolor</b> sit amet</p>" * 50 + b"</div>"
-            + GA + element) * 150  # ~7.5 MB
+    body = (
+        b"<div class='a'>"
+        + b"<p>Lorem ipsum <b>dolor</b> sit amet</p>" * 50
+        + b"</div>"
+        + GA
+        + element
+    ) * 150  # ~7.5 MB
     rewriter = GATE.rewriter(NONE)
     assert rewriter is not None
     tracemalloc.start()
@@ -839,30 +963,124 @@ def test_a_huge_tag_in_small_chunks_is_linear() -> None:
 
 
 _FRAGMENTS = [
-    b"<", b">", b"/", b"!", b"-", b"--", b"<!--", b"-->", b"--!>", b"<!-->", b"'", b'"', b"=",
-    b" ", b"\n", b"\t", b"a", b"x", b"<script>", b"</script>", b"<script", b"</script", b"<SCRIPT",
-    b"<style>", b"</style>", b"<title>", b"</title>", b"<textarea>", b"<noscript>",
-    b"</noscript>", b"<iframe", b"</iframe>", b"<img", b"<link rel=preconnect href=",
-    b"<source srcset=", b"<plaintext>", b"<template>", b"<div title=", b"<![CDATA[", b"]]>",
-    b"src=", b"href=", b"data-consent=", b"marketing", b"type=text/plain", b"type=module",
-    b"https://www.google-analytics.com/a.js", b"//connect.facebook.net/x", b"fbq('init'",
-    b"https://www.youtube.com/embed/1", b"/local.js", b"&#47;", b"\xff", b"\xd0\x9f", b"<!",
-    b"<?", b"</", b"<p>", b"</p>", b"<svg>", b"<video src=", b"<iframe srcdoc=", b"&lt;",
-    b"&quot;", b"&#39;", b"&amp;", b"url(", b")", b"//cdn.taboola.com/x.png", b" style=",
-    b"<object data=", b"<embed src=", b"<image xlink:href=", b"<script href=", b"/>",
-    b"<body", b" onload=", b" ONERROR=", b"fbq('track', 'PageView')", b"<video poster=",
-    b"<input type=image src=", b"<frame src=", b" imagesrcset=", b"<math>", b"<a href=/x",
-    b" ping=", b"<td", b"<table", b" background=", b"<track src=", b"<textarea>",
-    b"</textarea>", b"<xmp>", b"</iframe>", b"<button", b" onclick=", LINKEDIN_BEACON, b"\\/",
-    b"javascript:", b"JavaScript:void(0)", b"&#106;", b"%2F", b"<form action=", b" formaction=",
-    b"<area href=", b"<script type=speculationrules>", b'{"urls": ["', b"<link rel=icon href=",
+    b"<",
+    b">",
+    b"/",
+    b"!",
+    b"-",
+    b"--",
+    b"<!--",
+    b"-->",
+    b"--!>",
+    b"<!-->",
+    b"'",
+    b'"',
+    b"=",
+    b" ",
+    b"\n",
+    b"\t",
+    b"a",
+    b"x",
+    b"<script>",
+    b"</script>",
+    b"<script",
+    b"</script",
+    b"<SCRIPT",
+    b"<style>",
+    b"</style>",
+    b"<title>",
+    b"</title>",
+    b"<textarea>",
+    b"<noscript>",
+    b"</noscript>",
+    b"<iframe",
+    b"</iframe>",
+    b"<img",
+    b"<link rel=preconnect href=",
+    b"<source srcset=",
+    b"<plaintext>",
+    b"<template>",
+    b"<div title=",
+    b"<![CDATA[",
+    b"]]>",
+    b"src=",
+    b"href=",
+    b"data-consent=",
+    b"marketing",
+    b"type=text/plain",
+    b"type=module",
+    b"https://www.google-analytics.com/a.js",
+    b"//connect.facebook.net/x",
+    b"fbq('init'",
+    b"https://www.youtube.com/embed/1",
+    b"/local.js",
+    b"&#47;",
+    b"\xff",
+    b"\xd0\x9f",
+    b"<!",
+    b"<?",
+    b"</",
+    b"<p>",
+    b"</p>",
+    b"<svg>",
+    b"<video src=",
+    b"<iframe srcdoc=",
+    b"&lt;",
+    b"&quot;",
+    b"&#39;",
+    b"&amp;",
+    b"url(",
+    b")",
+    b"//cdn.taboola.com/x.png",
+    b" style=",
+    b"<object data=",
+    b"<embed src=",
+    b"<image xlink:href=",
+    b"<script href=",
+    b"/>",
+    b"<body",
+    b" onload=",
+    b" ONERROR=",
+    b"fbq('track', 'PageView')",
+    b"<video poster=",
+    b"<input type=image src=",
+    b"<frame src=",
+    b" imagesrcset=",
+    b"<math>",
+    b"<a href=/x",
+    b" ping=",
+    b"<td",
+    b"<table",
+    b" background=",
+    b"<track src=",
+    b"<textarea>",
+    b"</textarea>",
+    b"<xmp>",
+    b"</iframe>",
+    b"<button",
+    b" onclick=",
+    LINKEDIN_BEACON,
+    b"\\/",
+    b"javascript:",
+    b"JavaScript:void(0)",
+    b"&#106;",
+    b"%2F",
+    b"<form action=",
+    b" formaction=",
+    b"<area href=",
+    b"<script type=speculationrules>",
+    b'{"urls": ["',
+    b"<link rel=icon href=",
 ]
 _html = st.lists(st.sampled_from(_FRAGMENTS), max_size=60).map(b"".join)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(html=_html, cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=8),
-       remove=st.booleans())
+@given(
+    html=_html,
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=8),
+    remove=st.booleans(),
+)
 def test_any_chunking_gives_the_same_output_and_never_raises(
     html: bytes, cuts: list[int], remove: bool
 ) -> None:
@@ -883,7 +1101,7 @@ def test_rewriting_is_idempotent_and_granting_all_services_changes_nothing(html:
     if b"data-consent=" not in html and not foreign_self_closing:
         out = rewrite(html, services=services)
         # (All but a tag cut short by the end, dropped: see test_a_tag_cut_short_by_the_end…)
-        assert out == html or (html.startswith(out) and re.match(rb"</?[a-zA-Z]", html[len(out):]))
+        assert out == html or (html.startswith(out) and re.match(rb"</?[a-zA-Z]", html[len(out) :]))
 
 
 @settings(max_examples=200, deadline=None)
@@ -893,10 +1111,14 @@ def test_arbitrary_bytes_never_raise(data: bytes) -> None:
     assert chunked(data, [3] * 100) == rewrite(data)
 
 
-@pytest.mark.parametrize("url", [
-    b"https://www.google-analytics.com ", b" \nhttps://www.google-analytics.com \x00",
-    b"https://www.google-analytics.com\x0c",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        b"https://www.google-analytics.com ",
+        b" \nhttps://www.google-analytics.com \x00",
+        b"https://www.google-analytics.com\x0c",
+    ],
+)
 def test_a_url_with_spaces_or_controls_at_its_end_is_read_as_the_parser_reads_it(
     url: bytes,
 ) -> None:
@@ -907,15 +1129,21 @@ def test_a_url_with_spaces_or_controls_at_its_end_is_read_as_the_parser_reads_it
     assert frame.startswith(b" data-consent-src=") and b" src=" not in frame
 
 
-@pytest.mark.parametrize("attribute", [
-    b'DATA-WEBSITE-ID="4fb"', b'data-website-id = "4fb"', b'data-website-id\t="4fb"',
-    b"Data-Website-Id=\n'4fb'",
-])
+@pytest.mark.parametrize(
+    "attribute",
+    [
+        b'DATA-WEBSITE-ID="4fb"',
+        b'data-website-id = "4fb"',
+        b'data-website-id\t="4fb"',
+        b"Data-Website-Id=\n'4fb'",
+    ],
+)
 def test_a_loader_attribute_counts_in_any_case_and_with_spaces_around_its_equals(
     attribute: bytes,
 ) -> None:
-    out = rewrite(b'<script defer src="https://stats.example.org/script.js" ' + attribute
-                  + b"></script>")
+    out = rewrite(
+        b'<script defer src="https://stats.example.org/script.js" ' + attribute + b"></script>"
+    )
     assert out.startswith(b'<script type="text/plain" data-consent-src=')
 
 

@@ -52,8 +52,12 @@ def test_import_of_a_vendor_stylesheet_is_neutralised() -> None:
 def test_other_css_stays_byte_for_byte() -> None:
     unchanged(style(b".a{background:url(/img/a.png)} .b{background:url('https://example.org/b')}"))
     # A vendor host outside a URL (a comment, a selector, text) loads nothing: left as it is.
-    unchanged(style(b'/* url(//cdn.taboola.com/x) */ a[href^="https://www.facebook.com/"]{x:y}'
-                    b'.c::after{content:"//cdn.taboola.com"}'))
+    unchanged(
+        style(
+            b'/* url(//cdn.taboola.com/x) */ a[href^="https://www.facebook.com/"]{x:y}'
+            b'.c::after{content:"//cdn.taboola.com"}'
+        )
+    )
     unchanged(b"<textarea>.a{background:url(" + TABOOLA + b")}</textarea>")
 
 
@@ -67,8 +71,12 @@ def test_granted_visitor_and_allow_listed_urls_are_untouched() -> None:
 
 
 def test_vendors_of_two_categories_are_neutralised_without_activation() -> None:
-    out = rewrite(style(b".a{background:url(" + TABOOLA + b")}"
-                        b".b{background:url(https://www.google-analytics.com/p.gif)}"))
+    out = rewrite(
+        style(
+            b".a{background:url(" + TABOOLA + b")}"
+            b".b{background:url(https://www.google-analytics.com/p.gif)}"
+        )
+    )
     # Activating it when one category is granted would load the other: inert until reload.
     assert out.startswith(b"<head><style>.a{background:url(data:,)}.b{background:url(data:,)}")
 
@@ -79,8 +87,10 @@ def test_site_tag_on_a_style_element_is_final_when_granted() -> None:
 
 
 def test_style_attribute_on_a_parsed_element_is_gated() -> None:
-    html = (b'<img alt="" src="/a.png" style="background-image: url(&quot;'
-            b'http://images.taboola.com/t/a.jpg&quot;); width: 1px">')
+    html = (
+        b'<img alt="" src="/a.png" style="background-image: url(&quot;'
+        b'http://images.taboola.com/t/a.jpg&quot;); width: 1px">'
+    )
     out = rewrite(html)
     assert out == (
         b'<img style="background-image: url(&quot;data:,&quot;); width: 1px" data-consent-style='
@@ -90,8 +100,9 @@ def test_style_attribute_on_a_parsed_element_is_gated() -> None:
     # Its own source gated for the same vendor: one activation restores both.
     out = rewrite(b"<img src=//cdn.taboola.com/p.gif style='background:url(" + TABOOLA + b")'>")
     assert out == (
-        b"<img style='background:url(data:,)' data-consent-style='background:url(" + TABOOLA
-        + b")' data-consent-src=\"//cdn.taboola.com/p.gif\" data-consent=\"marketing\""
+        b"<img style='background:url(data:,)' data-consent-style='background:url("
+        + TABOOLA
+        + b')\' data-consent-src="//cdn.taboola.com/p.gif" data-consent="marketing"'
         b' data-consent-service="taboola">'
     )
     out = rewrite(b"<textarea style=background:url(" + TABOOLA + b")></textarea>")
@@ -99,8 +110,10 @@ def test_style_attribute_on_a_parsed_element_is_gated() -> None:
     unchanged(b'<img src="/a.png" style="background:url(/b.png)">')
 
 
-TABOOLA_SPAN = (b'<span class="thumb" style="background-image: url(&quot;'
-                b'https://images.taboola.com/taboola/image/fetch/a.jpg&quot;);">x</span>')
+TABOOLA_SPAN = (
+    b'<span class="thumb" style="background-image: url(&quot;'
+    b'https://images.taboola.com/taboola/image/fetch/a.jpg&quot;);">x</span>'
+)
 
 
 def test_style_attribute_on_any_element_is_gated() -> None:
@@ -126,8 +139,12 @@ def test_style_attribute_on_any_element_is_gated() -> None:
     ):
         out = rewrite(tag)
         assert b"data:," in out, tag
-        assert b"taboola" not in out.replace(b"data-consent-service=\"taboola\"", b"").split(
-            b"data-consent-style=")[0], tag
+        assert (
+            b"taboola"
+            not in out.replace(b'data-consent-service="taboola"', b"").split(
+                b"data-consent-style="
+            )[0]
+        ), tag
 
 
 def test_style_attributes_that_load_nothing_from_a_vendor_stay_byte_for_byte() -> None:
@@ -175,8 +192,9 @@ def test_remove_mode_only_neutralises() -> None:
     out = rewrite(html, gate=REMOVE)
     assert out == b"<textarea style=\"background:url('data:,')\"></textarea>"
     out = rewrite(TABOOLA_SPAN, gate=REMOVE)
-    assert out == (b'<span style="background-image: url(&quot;data:,&quot;);" class="thumb">'
-                   b"x</span>")
+    assert out == (
+        b'<span style="background-image: url(&quot;data:,&quot;);" class="thumb">x</span>'
+    )
 
 
 def test_a_style_element_split_anywhere_gives_the_same_output() -> None:
@@ -202,18 +220,54 @@ def test_url_tokens_reads_like_a_browser() -> None:
 
 
 _CSS_FRAGMENTS = [
-    b"<style>", b"</style>", b"<style data-consent=marketing>", b"url(", b"URL(", b")", b"'",
-    b'"', b"//cdn.taboola.com/x.png", b"https://www.google-analytics.com/a", b"/local.png",
-    b"@import ", b"/*", b"*/", b"\\", b"\\6f ", b" ", b"\n", b"{", b"}", b";", b"<textarea",
-    b"<img", b" style=", b'"background:url(', b"&quot;", b">", b"</textarea>", b"x", b"image-set(",
-    b"<span", b"<DIV", b" STYLE=", b"&#117;", b"u\\72 l(", b"<!--", b"-->", b"<a title=",
+    b"<style>",
+    b"</style>",
+    b"<style data-consent=marketing>",
+    b"url(",
+    b"URL(",
+    b")",
+    b"'",
+    b'"',
+    b"//cdn.taboola.com/x.png",
+    b"https://www.google-analytics.com/a",
+    b"/local.png",
+    b"@import ",
+    b"/*",
+    b"*/",
+    b"\\",
+    b"\\6f ",
+    b" ",
+    b"\n",
+    b"{",
+    b"}",
+    b";",
+    b"<textarea",
+    b"<img",
+    b" style=",
+    b'"background:url(',
+    b"&quot;",
+    b">",
+    b"</textarea>",
+    b"x",
+    b"image-set(",
+    b"<span",
+    b"<DIV",
+    b" STYLE=",
+    b"&#117;",
+    b"u\\72 l(",
+    b"<!--",
+    b"-->",
+    b"<a title=",
 ]
 _css_html = st.lists(st.sampled_from(_CSS_FRAGMENTS), max_size=40).map(b"".join)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(html=_css_html, cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=8),
-       remove=st.booleans())
+@given(
+    html=_css_html,
+    cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=8),
+    remove=st.booleans(),
+)
 def test_css_rewriting_is_chunking_invariant_idempotent_and_never_raises(
     html: bytes, cuts: list[int], remove: bool
 ) -> None:

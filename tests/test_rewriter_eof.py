@@ -167,11 +167,16 @@ def test_inline_code_cut_short_by_the_end_is_made_inert() -> None:
     assert out == b'<p>x</p><script type="text/plain">\n  var _gaq = _gaq || [];\n  _gaq.pu'
     assert ended is False and trackers(out + BANNER) == []
     assert finish(b"<script type=module>import x")[0] == (
-        b'<script type="text/plain" data-consent-type="module">import x')
+        b'<script type="text/plain" data-consent-type="module">import x'
+    )
     assert finish(b"<script>x", gate=REMOVE)[0] == b""
     # Complete, loading a source, of a type that does not run, or tagged by the site: as it is.
-    for html in (b"<script>var a = 1;</script>", b"<script src=/own.js>x",
-                 b"<script type=application/json>{", b'<script data-consent="necessary">x'):
+    for html in (
+        b"<script>var a = 1;</script>",
+        b"<script src=/own.js>x",
+        b"<script type=application/json>{",
+        b'<script data-consent="necessary">x',
+    ):
         assert finish(html)[0] == html
     # Nothing is gated for a visitor who allowed every service.
     rewriter = GATE.rewriter(NONE, frozenset(GATE.vendors))
@@ -200,8 +205,9 @@ def test_a_lone_lt_at_the_end_is_not_the_data_state() -> None:
 
 
 def test_a_dropped_iframe_cut_short_leaves_the_output_in_the_data_state() -> None:
-    out, ended = finish(b'<p>x</p><iframe src="https://www.youtube.com/embed/x">fallback',
-                        gate=REMOVE)
+    out, ended = finish(
+        b'<p>x</p><iframe src="https://www.youtube.com/embed/x">fallback', gate=REMOVE
+    )
     assert b"youtube" not in out.split(b"</div>")[-1]  # (only the placeholder names it)
     assert ended is True and banner_is_markup(out)
 
@@ -241,8 +247,9 @@ def test_any_page_cut_anywhere_and_fed_in_any_chunks_holds_no_live_tracker(
     html = page.read_bytes()
     cut = data.draw(st.integers(min_value=0, max_value=len(html)), label="cut")
     body = html[:cut]
-    chunks = data.draw(st.lists(st.integers(min_value=0, max_value=cut), max_size=6),
-                       label="chunks")
+    chunks = data.draw(
+        st.lists(st.integers(min_value=0, max_value=cut), max_size=6), label="chunks"
+    )
     out, ended = finish(body, chunks)
     assert (out, ended) == finish(body)
     assert trackers(out + BANNER) == []

@@ -30,13 +30,15 @@ SHAPES: dict[str, bytes] = {
     "start tag, single-quoted value": b"<div data-x='" + _GT + b'"' + b"'>" + PIXEL,
     "start tag, many attributes": b"<div" + b" a=b c='>'" * (SIZE // 10) + b">" + PIXEL,
     "end tag, quoted value": b'<p>x</p x="' + _GT + b'">' + PIXEL,
-    "script start tag and content": (b'<script data-x="' + _GT + b'">' + _FILLER + b"</script>"
-                                     + PIXEL),
+    "script start tag and content": (
+        b'<script data-x="' + _GT + b'">' + _FILLER + b"</script>" + PIXEL
+    ),
     "script end tag": b"<script>x</script y='" + _GT + b"'>" + PIXEL,
     "style start tag and content": b'<style media="' + _GT + b'">' + _FILLER + b"</style>" + PIXEL,
     "noscript content": b"<noscript>" + _FILLER + b"</noscript>" + PIXEL,
-    "noscript start tag and content": (b'<noscript data-x="' + _GT + b'">' + _FILLER
-                                       + b"</noscript>" + PIXEL),
+    "noscript start tag and content": (
+        b'<noscript data-x="' + _GT + b'">' + _FILLER + b"</noscript>" + PIXEL
+    ),
     "title after svg": _SVG + b"<title>" + _FILLER + b"</title>" + PIXEL,
     "textarea after svg": _SVG + b"<textarea>" + _FILLER + b"</textarea>" + PIXEL,
     "iframe content after svg": _SVG + b"<iframe>" + _FILLER + b"</iframe>" + PIXEL,
@@ -78,8 +80,17 @@ def scanned(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """[bytes handed to the rewriter's scanning patterns and to its tag reader so far]."""
     spans = [0]
     for module in (tokenizer, scriptdata):  # (each pattern where the engine looks it up)
-        for name in ("RUN", "RUN_FOREIGN", "COMMENT_END", "SCRIPT_END", "SCRIPT_TOKEN",
-                     "END_TAG_REST", "TAG_OPEN", "TAG_TOKENS", "QUOTE_OPEN"):
+        for name in (
+            "RUN",
+            "RUN_FOREIGN",
+            "COMMENT_END",
+            "SCRIPT_END",
+            "SCRIPT_TOKEN",
+            "END_TAG_REST",
+            "TAG_OPEN",
+            "TAG_TOKENS",
+            "QUOTE_OPEN",
+        ):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, _Counted(getattr(module, name), spans))
     for key, pattern in list(grammar.RAW_END.items()):
@@ -99,9 +110,11 @@ def test_huge_tags_and_elements_in_small_chunks_give_the_one_shot_output(shape: 
     body = SHAPES[shape]
     whole = rewrite(body)
     assert chunks(body) == whole
-    assert whole.endswith(b'<img data-consent-src="https://www.facebook.com/tr?id=1&amp;ev='
-                          b'PageView" data-consent="marketing" data-consent-service="meta-pixel"'
-                          b' alt="">') or shape in ("comment", "title")
+    assert whole.endswith(
+        b'<img data-consent-src="https://www.facebook.com/tr?id=1&amp;ev='
+        b'PageView" data-consent="marketing" data-consent-service="meta-pixel"'
+        b' alt="">'
+    ) or shape in ("comment", "title")
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=list(SHAPES))

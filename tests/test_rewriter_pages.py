@@ -29,16 +29,55 @@ for _line in (HERE / "tracker-hosts.txt").read_text().splitlines():
 
 # Identifiers of the official install snippets (not taken from consentgate/vendors.py).
 SNIPPET_MARKERS = (
-    "gtag(", "'gtm.start'", "GoogleAnalyticsObject", "_gaq", "ym(", "Ya.Metrika", "_paq",
-    "window.plausible", "_hjSettings", '"clarity"', "fbq(", "_linkedin_partner_id", "ttq.load",
-    "twq(", "adsbygoogle", "googletag.cmd", "uetq", "analytics.load(", "mixpanel.init",
-    "amplitude.init", "heap.load", "_fs_org", "posthog.init", "_tmr", "yaContextCb",
-    "_sf_async_config", "_comscore", "_qevents", "_taboola", "pintrk(", "rdt(", "snaptr(",
+    "gtag(",
+    "'gtm.start'",
+    "GoogleAnalyticsObject",
+    "_gaq",
+    "ym(",
+    "Ya.Metrika",
+    "_paq",
+    "window.plausible",
+    "_hjSettings",
+    '"clarity"',
+    "fbq(",
+    "_linkedin_partner_id",
+    "ttq.load",
+    "twq(",
+    "adsbygoogle",
+    "googletag.cmd",
+    "uetq",
+    "analytics.load(",
+    "mixpanel.init",
+    "amplitude.init",
+    "heap.load",
+    "_fs_org",
+    "posthog.init",
+    "_tmr",
+    "yaContextCb",
+    "_sf_async_config",
+    "_comscore",
+    "_qevents",
+    "_taboola",
+    "pintrk(",
+    "rdt(",
+    "snaptr(",
     # Trackers the bench pages carry: New Relic, Krux, AT Internet, Google conversion, Amazon ads,
     # Parse.ly, Baidu push, media.net header bidding.
-    "NREUM", "Krux(", "google_conversion_id", "amzn_", "PARSELY", "_hmt", "advBidxc",
-    "_atrk_opts", "ga('send'", "ga('create'", "twttr.conversion", "window.Krux",
-    "static.hotjar.com", "amazon-adsystem.com", "intercomSettings",
+    "NREUM",
+    "Krux(",
+    "google_conversion_id",
+    "amzn_",
+    "PARSELY",
+    "_hmt",
+    "advBidxc",
+    "_atrk_opts",
+    "ga('send'",
+    "ga('create'",
+    "twttr.conversion",
+    "window.Krux",
+    "static.hotjar.com",
+    "amazon-adsystem.com",
+    "intercomSettings",
 )
 JS_TYPES = {"", "text/javascript", "application/javascript", "module"}
 HINTS = {"preconnect", "dns-prefetch", "preload", "prefetch", "modulepreload", "stylesheet"}
@@ -61,8 +100,10 @@ def tracker_code(code: str) -> bool:
     if any(m in code for m in SNIPPET_MARKERS):
         return True
     for found in re.finditer(r"//([a-z0-9.-]+\.[a-z]{2,}(?:/[^\s'\"?]*)?)", code, re.I):
-        loads = found.group(1).endswith(".js") or "src" in code[max(0, found.start() - 48):
-                                                                    found.start()]
+        loads = (
+            found.group(1).endswith(".js")
+            or "src" in code[max(0, found.start() - 48) : found.start()]
+        )
         if loads and tracker_url("//" + found.group(1)):
             return True
     return False
@@ -111,8 +152,9 @@ def live_references(html: bytes) -> list[tuple[str, str, bool]]:
 GATE = Gate(Policy(vendors=BUILTIN_VENDORS))
 
 
-def rewrite(gate: Gate, html: bytes, granted: frozenset[str], services: frozenset[str] = NOTHING
-            ) -> bytes:
+def rewrite(
+    gate: Gate, html: bytes, granted: frozenset[str], services: frozenset[str] = NOTHING
+) -> bytes:
     rewriter = gate.rewriter(granted, services)
     if rewriter is None:
         return html
@@ -133,8 +175,11 @@ def _restore(attrs: dict[str, str | None]) -> dict[str, str | None]:
     """What the client does to activate an inert element (the inert-markup contract)."""
     if "data-consent" not in attrs:
         return attrs
-    restored = {k: v for k, v in attrs.items()
-                if k not in ("data-consent", "data-consent-service", "data-consent-hidden")}
+    restored = {
+        k: v
+        for k, v in attrs.items()
+        if k not in ("data-consent", "data-consent-service", "data-consent-hidden")
+    }
     if "data-consent-hidden" in attrs:
         restored.pop("hidden", None)
     if restored.get("type") == "text/plain":

@@ -24,29 +24,120 @@ YOUTUBE = GATE.vendors["youtube"]
 # Category names a page may write that no policy has (Category refuses them all), and some
 # it has, as pages spell them.
 INVALID_CATEGORIES = [
-    b"Ads!", b"", b" ", b"ads!", b"statistics", b"marketing analytical", b"marketing,",
-    b"\x00", b"market\x00ing", b"\xff\xfe", b"caf\xc3\xa9", b"caf\xe9", b"-", b"a" * 40,
-    b"&quot;", b"<", b">", b"'", b'"', b"\t\n",
+    b"Ads!",
+    b"",
+    b" ",
+    b"ads!",
+    b"statistics",
+    b"marketing analytical",
+    b"marketing,",
+    b"\x00",
+    b"market\x00ing",
+    b"\xff\xfe",
+    b"caf\xc3\xa9",
+    b"caf\xe9",
+    b"-",
+    b"a" * 40,
+    b"&quot;",
+    b"<",
+    b">",
+    b"'",
+    b'"',
+    b"\t\n",
 ]
-CATEGORIES = [b"marketing", b"analytical", b"preference", b"necessary", b"MARKETING",
-              b" marketing "]
-SERVICES = [b"youtube", b"YOUTUBE", b"", b"unknown-vendor", b"google-analytics", b"meta-pixel",
-            b"you tube", b"\x00", b"\xff", b"youtube\x00", b"a" * 300]
-URLS = [b"https://www.youtube.com/embed/x", b"//www.google-analytics.com/analytics.js",
-        b"https://www.facebook.com/tr?id=1&amp;ev=PageView", b"/own.js", b"", b"javascript:;",
-        b"javascript:fbq('track')", b"https://cdn.taboola.com/x.png 1x, /a.png 2x",
-        b"url(//cdn.taboola.com/x.png)", b"new Image().src='//www.facebook.com/tr'"]
-NAMES = [b"src", b"href", b"data-consent", b"data-consent-service", b"srcdoc", b"style",
-         b"onload", b"onerror", b"ping", b"type", b"rel", b"srcset", b"background", b"action",
-         b"poster", b"data", b"SRC", b"Data-Consent", b"x", b"=", b'"', b"'", b"a\x00b", b"\xff",
-         b"data-consent-src", b"imagesrcset", b"xlink:href"]
-TAGS = [b"iframe", b"img", b"script", b"link", b"video", b"source", b"style", b"div", b"a",
-        b"noscript", b"embed", b"object", b"image", b"svg", b"body", b"textarea", b"title",
-        b"IFRAME", b"frame", b"input", b"area", b"td", b"plaintext", b"math"]
+CATEGORIES = [
+    b"marketing",
+    b"analytical",
+    b"preference",
+    b"necessary",
+    b"MARKETING",
+    b" marketing ",
+]
+SERVICES = [
+    b"youtube",
+    b"YOUTUBE",
+    b"",
+    b"unknown-vendor",
+    b"google-analytics",
+    b"meta-pixel",
+    b"you tube",
+    b"\x00",
+    b"\xff",
+    b"youtube\x00",
+    b"a" * 300,
+]
+URLS = [
+    b"https://www.youtube.com/embed/x",
+    b"//www.google-analytics.com/analytics.js",
+    b"https://www.facebook.com/tr?id=1&amp;ev=PageView",
+    b"/own.js",
+    b"",
+    b"javascript:;",
+    b"javascript:fbq('track')",
+    b"https://cdn.taboola.com/x.png 1x, /a.png 2x",
+    b"url(//cdn.taboola.com/x.png)",
+    b"new Image().src='//www.facebook.com/tr'",
+]
+NAMES = [
+    b"src",
+    b"href",
+    b"data-consent",
+    b"data-consent-service",
+    b"srcdoc",
+    b"style",
+    b"onload",
+    b"onerror",
+    b"ping",
+    b"type",
+    b"rel",
+    b"srcset",
+    b"background",
+    b"action",
+    b"poster",
+    b"data",
+    b"SRC",
+    b"Data-Consent",
+    b"x",
+    b"=",
+    b'"',
+    b"'",
+    b"a\x00b",
+    b"\xff",
+    b"data-consent-src",
+    b"imagesrcset",
+    b"xlink:href",
+]
+TAGS = [
+    b"iframe",
+    b"img",
+    b"script",
+    b"link",
+    b"video",
+    b"source",
+    b"style",
+    b"div",
+    b"a",
+    b"noscript",
+    b"embed",
+    b"object",
+    b"image",
+    b"svg",
+    b"body",
+    b"textarea",
+    b"title",
+    b"IFRAME",
+    b"frame",
+    b"input",
+    b"area",
+    b"td",
+    b"plaintext",
+    b"math",
+]
 
 _bytes = st.binary(max_size=24)
 _value = st.one_of(
-    st.sampled_from(INVALID_CATEGORIES + CATEGORIES + SERVICES + URLS), _bytes,
+    st.sampled_from(INVALID_CATEGORIES + CATEGORIES + SERVICES + URLS),
+    _bytes,
     st.builds(bytes.__add__, st.sampled_from(URLS), _bytes),
 )
 
@@ -65,8 +156,9 @@ def _attr(name: bytes, value: bytes, quote: bytes) -> bytes:
 
 
 _attrs = st.lists(
-    st.builds(_attr, st.sampled_from(NAMES), _value, st.sampled_from([b'"', b"'", b"", b"none",
-                                                                      b"open"])),
+    st.builds(
+        _attr, st.sampled_from(NAMES), _value, st.sampled_from([b'"', b"'", b"", b"none", b"open"])
+    ),
     max_size=5,
 ).map(b"".join)
 
@@ -76,16 +168,26 @@ def _element(tag: bytes, attrs: bytes, close: bytes, content: bytes, end: bool) 
 
 
 _elements = st.builds(
-    _element, st.sampled_from(TAGS), _attrs, st.sampled_from([b">", b"/>", b" >", b""]),
-    st.one_of(st.just(b""), _bytes, st.sampled_from(URLS)), st.booleans(),
+    _element,
+    st.sampled_from(TAGS),
+    _attrs,
+    st.sampled_from([b">", b"/>", b" >", b""]),
+    st.one_of(st.just(b""), _bytes, st.sampled_from(URLS)),
+    st.booleans(),
 )
 # Documents whose iframes hold documents (srcdoc) holding documents …
 _documents = st.recursive(
     st.lists(_elements, max_size=4).map(b"".join),
     lambda inner: st.lists(
-        st.one_of(_elements, inner.map(lambda doc: b'<iframe srcdoc="' + _srcdoc(doc)
-                                                    + b'" src="https://www.youtube.com/embed/x">'
-                                                    b"</iframe>")),
+        st.one_of(
+            _elements,
+            inner.map(
+                lambda doc: (
+                    b'<iframe srcdoc="' + _srcdoc(doc) + b'" src="https://www.youtube.com/embed/x">'
+                    b"</iframe>"
+                )
+            ),
+        ),
         max_size=4,
     ).map(b"".join),
     max_leaves=12,
@@ -93,8 +195,12 @@ _documents = st.recursive(
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(page=_documents, cuts=st.lists(st.integers(min_value=0, max_value=600), max_size=8),
-       remove=st.booleans(), granted=st.sets(st.sampled_from(["marketing", "analytical"])))
+@given(
+    page=_documents,
+    cuts=st.lists(st.integers(min_value=0, max_value=600), max_size=8),
+    remove=st.booleans(),
+    granted=st.sets(st.sampled_from(["marketing", "analytical"])),
+)
 def test_any_attributes_in_any_chunks_never_raise_and_give_the_one_shot_output(
     page: bytes, cuts: list[int], remove: bool, granted: set[str]
 ) -> None:
@@ -125,8 +231,14 @@ def test_an_element_tagged_with_a_category_nobody_can_grant_stays_gated(
     category: bytes, tag: bytes
 ) -> None:
     quoted = html.escape(category.decode("latin-1")).encode("latin-1")
-    page = (b"<" + tag + b' data-consent="' + quoted + b'" src="https://www.youtube.com/embed/x">'
-            + (b"</" + tag + b">" if tag != b"img" else b""))
+    page = (
+        b"<"
+        + tag
+        + b' data-consent="'
+        + quoted
+        + b'" src="https://www.youtube.com/embed/x">'
+        + (b"</" + tag + b">" if tag != b"img" else b"")
+    )
     services = frozenset(GATE.vendors)
     for granted in (NONE, frozenset({"marketing", "analytical"})):
         rewriter = GATE.rewriter(granted, services)
@@ -166,10 +278,20 @@ def _elements_of(fragment: bytes) -> list[tuple[str, list[str]]]:
 @pytest.mark.parametrize("quote", [b'"', b"'", b""])
 def test_megabyte_attributes_with_unbalanced_quotes_in_small_chunks(quote: bytes) -> None:
     big = (b"a>b\"c'd\x00\xff<" * 100_000)[: 1 << 20]
-    page = (b'<div data-consent="Ads!" data-x=' + quote + big + b' src="//www.youtube.com/e">'
-            + b'<img src="https://www.facebook.com/tr?id=1" title=' + quote + big + b"<p>x"
-            + b'<iframe data-consent="Ads!" src="https://www.youtube.com/embed/x" title='
-            + quote + big + b"</iframe>")
+    page = (
+        b'<div data-consent="Ads!" data-x='
+        + quote
+        + big
+        + b' src="//www.youtube.com/e">'
+        + b'<img src="https://www.facebook.com/tr?id=1" title='
+        + quote
+        + big
+        + b"<p>x"
+        + b'<iframe data-consent="Ads!" src="https://www.youtube.com/embed/x" title='
+        + quote
+        + big
+        + b"</iframe>"
+    )
     assert [ref for ref in live_references(page) if ref[2]]
     whole = rewrite(page)
     assert cut_at(page, list(range(0, len(page), 4096))) == whole

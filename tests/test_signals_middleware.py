@@ -51,8 +51,9 @@ def test_an_explicit_choice_beats_every_signal() -> None:
 
 def test_dnt_and_gpc_scope_are_configurable() -> None:
     c = client(
-        signals=SignalSettings(jurisdiction=country_header(), honour_dnt=True,
-                               gpc_refuses=["analytical", "marketing"])
+        signals=SignalSettings(
+            jurisdiction=country_header(), honour_dnt=True, gpc_refuses=["analytical", "marketing"]
+        )
     )
     assert state(c, **US, dnt="1")["granted"] == ["necessary", "preference"]
     assert "Do Not Track signal is honoured" in c.get("/", headers={**US, "dnt": "1"}).text
@@ -67,16 +68,18 @@ def test_dnt_and_gpc_scope_are_configurable() -> None:
 
 def test_sites_without_a_marketing_category_need_no_gpc_setting() -> None:
     categories = [Category("necessary", "N", "n", required=True), Category("stats", "S", "s")]
-    c = client(policy=Policy(categories=categories), builtin_vendors=False,
-               signals=SignalSettings(jurisdiction=country_header()))
+    c = client(
+        policy=Policy(categories=categories),
+        builtin_vendors=False,
+        signals=SignalSettings(jurisdiction=country_header()),
+    )
     assert state(c, **US, **{"sec-gpc": "1"})["granted"] == ["necessary", "stats"]
 
 
 @pytest.mark.parametrize("bad", [["necessary"], ["nonsense"]])
 def test_gpc_refuses_must_name_optional_categories(bad: list[str]) -> None:
     with pytest.raises(ValueError, match="gpc_refuses"):
-        ConsentMiddleware(make_app(), secret_key="k" * 32,
-                          signals=SignalSettings(gpc_refuses=bad))
+        ConsentMiddleware(make_app(), secret_key="k" * 32, signals=SignalSettings(gpc_refuses=bad))
 
 
 def consent_mode_tag(page: str) -> dict[str, object]:

@@ -16,8 +16,14 @@ def test_rules_naming_a_blocked_url_or_pattern_are_dropped_and_the_rest_kept() -
             {"source": "list", "urls": ["/own"]},
         ],
         "prerender": [
-            {"where": {"and": [{"href_matches": "https://*.linkedin.com/*"},
-                               {"not": {"href_matches": "https://px.ads.linkedin.com/x/*"}}]}},
+            {
+                "where": {
+                    "and": [
+                        {"href_matches": "https://*.linkedin.com/*"},
+                        {"not": {"href_matches": "https://px.ads.linkedin.com/x/*"}},
+                    ]
+                }
+            },
             {"where": {"href_matches": "/articles/*"}, "eagerness": "moderate"},
         ],
         "tag": "site",

@@ -11,8 +11,21 @@ from consentgate.streams import Decoder, Encoder, Injector, Pipeline, Transcoder
 SNIPPET = b"<!--SNIPPET-->"
 
 pieces = st.sampled_from(
-    [b"<html>", b"<body>", b"</body>", b"</BODY>", b"</bo", b"dy>", b"</html>", b"<p>x</p>",
-     b"<!doctype html>", b"text ", b"\xd0\x9f", b"<script>'</body>'</script>", b" " * 3000]
+    [
+        b"<html>",
+        b"<body>",
+        b"</body>",
+        b"</BODY>",
+        b"</bo",
+        b"dy>",
+        b"</html>",
+        b"<p>x</p>",
+        b"<!doctype html>",
+        b"text ",
+        b"\xd0\x9f",
+        b"<script>'</body>'</script>",
+        b" " * 3000,
+    ]
 )
 documents = st.lists(pieces, max_size=40).map(b"".join)
 
@@ -62,8 +75,11 @@ def test_injector_leaves_the_snippet_out_when_markup_would_not_be_read_as_markup
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.binary(max_size=5000), st.lists(st.integers(min_value=0), max_size=8),
-       st.sampled_from(["gzip", "deflate"]))
+@given(
+    st.binary(max_size=5000),
+    st.lists(st.integers(min_value=0), max_size=8),
+    st.sampled_from(["gzip", "deflate"]),
+)
 def test_decoder_and_encoder_round_trip_in_any_chunking(
     data: bytes, cuts: list[int], encoding: str
 ) -> None:
@@ -82,8 +98,9 @@ def test_raw_deflate_is_understood() -> None:
 @given(st.text(max_size=300), st.lists(st.integers(min_value=0), max_size=8))
 def test_transcoder_turns_utf16_into_utf8_in_any_chunking(text: str, cuts: list[int]) -> None:
     data = text.encode("utf-16")
-    assert run(lambda: Transcoder("utf-16"), split(data, cuts)) == text.encode("utf-8",
-                                                                               "surrogatepass")
+    assert run(lambda: Transcoder("utf-16"), split(data, cuts)) == text.encode(
+        "utf-8", "surrogatepass"
+    )
 
 
 def test_pipeline_chains_stages_in_order() -> None:

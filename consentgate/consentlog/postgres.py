@@ -171,8 +171,7 @@ class PostgresConsentLog(StoredConsentLog):
                 # One round trip for all of them; set before the schema transaction waits on
                 # anything.
                 conn.execute(
-                    "SELECT "
-                    + ", ".join("set_config(%s, %s, false)" for _ in self._settings),
+                    "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in self._settings),
                     [item for pair in self._settings.items() for item in pair],
                 )
             self._conn = conn

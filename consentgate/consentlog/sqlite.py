@@ -60,8 +60,7 @@ _MIGRATIONS = {
     # The default 1 also lets a server still on the previous version append (to chain 1, the
     # only one) during a rolling upgrade.
     1: (
-        "ALTER TABLE consentgate_log "
-        "ADD COLUMN chain INTEGER NOT NULL DEFAULT 1 CHECK (chain = 1)",
+        "ALTER TABLE consentgate_log ADD COLUMN chain INTEGER NOT NULL DEFAULT 1 CHECK (chain = 1)",
     ),
 }
 

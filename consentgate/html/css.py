@@ -47,8 +47,14 @@ _TOKEN: Final = re.compile(
     rb"|(?<=\")([^\"\\\n\r\f]*+(?:\\(?:\r\n|.)[^\"\\\n\r\f]*+)*+)(\"?)"
     rb"|(?<=')([^'\\\n\r\f]*+(?:\\(?:\r\n|.)[^'\\\n\r\f]*+)*+)('?)"
     # "url(" (its letters maybe escaped) starting a name, and the spaces after it.
-    rb"|(?:(?<=[uU])(?<![\w\\-].)|(?<=\\)(?<![\w\\-].)" + _letter("u", escaped_only=True) + rb")"
-    + _letter("r") + _letter("l") + rb"\(()" + _SPACE + rb"*"
+    rb"|(?:(?<=[uU])(?<![\w\\-].)|(?<=\\)(?<![\w\\-].)"
+    + _letter("u", escaped_only=True)
+    + rb")"
+    + _letter("r")
+    + _letter("l")
+    + rb"\(()"
+    + _SPACE
+    + rb"*"
     rb")",
     re.S,
 )
@@ -132,11 +138,14 @@ def url_tokens(css: bytes) -> Iterator[tuple[int, int, bytes, bool]]:
                 start, body = match.start(), match.group(group)
                 # (Only an absolute URL can be a vendor's: look at the context of those alone.)
                 if (b"//" in body or b":" in body or b"\\" in body) and (
-                    start == string_at
-                    or _URL_STRING_BEFORE.search(css, max(0, start - 256), start)
+                    start == string_at or _URL_STRING_BEFORE.search(css, max(0, start - 256), start)
                 ):
-                    yield (match.start(group), match.end(group), unescape(match.group(group)),
-                           not match.group(group + 1))
+                    yield (
+                        match.start(group),
+                        match.end(group),
+                        unescape(match.group(group)),
+                        not match.group(group + 1),
+                    )
                 break
         else:
             if match.group(5) is None:

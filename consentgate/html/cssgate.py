@@ -69,7 +69,11 @@ class CssGate:
     """The CSS rules of one HtmlRewriter: which URLs its visitor's choices block."""
 
     def __init__(
-        self, index: VendorIndex, hosts: HostVendors, host: bytes | None, remove: bool,
+        self,
+        index: VendorIndex,
+        hosts: HostVendors,
+        host: bytes | None,
+        remove: bool,
         blocked: Callable[[Vendor], bool],
         tagged: Callable[[list[Attr]], tuple[bool, Decision | None]],
     ) -> None:
@@ -120,7 +124,9 @@ class CssGate:
         return spans, vendors
 
     def consent(
-        self, attrs: list[Attr], vendors: list[Vendor],
+        self,
+        attrs: list[Attr],
+        vendors: list[Vendor],
         carried: tuple[str, Vendor | None] | None = None,
     ) -> list[bytes] | None:
         """The ``data-consent`` attributes to add so the client restores the original (CSS, or
@@ -156,8 +162,9 @@ class CssGate:
         refs = b"&" in value
         if not refs and b"//" not in value and b"\\" not in value:
             return None  # no absolute URL: nothing can be a vendor's
-        text = (html.unescape(value.decode("latin-1")).encode("latin-1", "replace") if refs
-                else value)
+        text = (
+            html.unescape(value.decode("latin-1")).encode("latin-1", "replace") if refs else value
+        )
         if not self.blocked_in(text, 0, len(text)):
             return None
         resolved, anchors = resolve_references(value) if refs else (value, [])
@@ -166,12 +173,17 @@ class CssGate:
             return None
         if anchors:
             starts = [a[0] for a in anchors]
-            spans = [(raw_offset(anchors, starts, a), raw_offset(anchors, starts, b))
-                     for a, b in spans]
+            spans = [
+                (raw_offset(anchors, starts, a), raw_offset(anchors, starts, b)) for a, b in spans
+            ]
         quote = attr.raw[:1] if attr.raw[:1] in (b'"', b"'") else b""
         inert = Attr(b"style", quote + css.replace_spans(value, spans) + quote, 0, 0)
-        return Moved({b"style"}, [b" style=" + inert.quoted()],
-                     [b" data-consent-style=" + attr.quoted()], vendors)
+        return Moved(
+            {b"style"},
+            [b" style=" + inert.quoted()],
+            [b" data-consent-style=" + attr.quoted()],
+            vendors,
+        )
 
     def style_element(
         self, buf: Buf, name_end: int, start: int, content_end: int
@@ -189,5 +201,7 @@ class CssGate:
         if not spans:
             return None
         original = text.replace(b"&", b"&amp;").replace(b'"', b"&quot;")
-        return (Moved(set(), [], [b' data-consent-css="' + original + b'"'], vendors),
-                css.replace_spans(text, spans))
+        return (
+            Moved(set(), [], [b' data-consent-css="' + original + b'"'], vendors),
+            css.replace_spans(text, spans),
+        )

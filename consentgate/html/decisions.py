@@ -41,20 +41,39 @@ MOVED_ATTRS: Final = frozenset(
     (b"data-consent-style", b"data-consent-ping", b"data-consent-background")
 )
 # What a <link> loads: the hints, and icons and the manifest (fetched as the page loads too).
-LINK_LOADS: Final = HINT_RELS | {b"icon", b"apple-touch-icon", b"apple-touch-icon-precomposed",
-                                 b"mask-icon", b"manifest"}
+LINK_LOADS: Final = HINT_RELS | {
+    b"icon",
+    b"apple-touch-icon",
+    b"apple-touch-icon-precomposed",
+    b"mask-icon",
+    b"manifest",
+}
 JS_TYPES: Final = frozenset(
     t.encode()
     for t in (
-        "", "module", "text/javascript", "application/javascript", "application/ecmascript",
-        "application/x-ecmascript", "application/x-javascript", "text/ecmascript",
-        "text/javascript1.0", "text/javascript1.1", "text/javascript1.2", "text/javascript1.3",
-        "text/javascript1.4", "text/javascript1.5", "text/jscript", "text/livescript",
-        "text/x-ecmascript", "text/x-javascript",
+        "",
+        "module",
+        "text/javascript",
+        "application/javascript",
+        "application/ecmascript",
+        "application/x-ecmascript",
+        "application/x-javascript",
+        "text/ecmascript",
+        "text/javascript1.0",
+        "text/javascript1.1",
+        "text/javascript1.2",
+        "text/javascript1.3",
+        "text/javascript1.4",
+        "text/javascript1.5",
+        "text/jscript",
+        "text/livescript",
+        "text/x-ecmascript",
+        "text/x-javascript",
     )
 )
-SCRIPT_URL_ATTRS: Final = frozenset((b"href", b"src", b"action", b"formaction", b"data",
-                                     b"xlink:href"))
+SCRIPT_URL_ATTRS: Final = frozenset(
+    (b"href", b"src", b"action", b"formaction", b"data", b"xlink:href")
+)
 
 
 def blocked(ctx: Context, vendor: Vendor) -> bool:
@@ -75,9 +94,7 @@ def tagged(ctx: Context, attrs: list[Attr]) -> tuple[bool, Decision | None]:
     category = tag.value.strip(WS).lower().decode("latin-1")
     service = first(attrs, b"data-consent-service")
     vendor = (
-        ctx.vendors.get(service.value.strip(WS).decode("latin-1"))
-        if service is not None
-        else None
+        ctx.vendors.get(service.value.strip(WS).decode("latin-1")) if service is not None else None
     )
     if category in ctx.granted or (vendor is not None and vendor.id in ctx.services):
         return True, None
@@ -89,8 +106,9 @@ def site_tag(ctx: Context, attrs: list[Attr]) -> tuple[bool, Decision | None]:
     is ours, for them: the element is judged as if untagged, so that rewriting the output
     changes nothing."""
     is_tagged, decision = tagged(ctx, attrs)
-    if is_tagged and any(a.name in MOVED_ATTRS or a.name.startswith(b"data-consent-on")
-                         for a in attrs):
+    if is_tagged and any(
+        a.name in MOVED_ATTRS or a.name.startswith(b"data-consent-on") for a in attrs
+    ):
         return False, None
     return is_tagged, decision
 
@@ -135,8 +153,11 @@ def script_type(attrs: list[Attr]) -> bytes:
 def cut_inline(attrs: list[Attr]) -> bool:
     """Whether a script runs inline code of its own: of a type that runs, loading no source,
     not tagged by the site (whose ``data-consent`` decides)."""
-    return (script_type(attrs) in JS_TYPES and first(attrs, b"data-consent") is None
-            and not any(first(attrs, name) for name in SCRIPT_SOURCES))
+    return (
+        script_type(attrs) in JS_TYPES
+        and first(attrs, b"data-consent") is None
+        and not any(first(attrs, name) for name in SCRIPT_SOURCES)
+    )
 
 
 def decide_script(

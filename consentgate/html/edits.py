@@ -44,21 +44,32 @@ def default_placeholder(vendor: Vendor | None, category: str, *, allowable: bool
         field = f'<input type="hidden" name="category" value="{esc(category)}">'
         service = privacy = ""
     form = (
-        f'<form method="post" action="/consentgate/consent">'
-        f'<input type="hidden" name="action" value="allow">{field}'
-        f'<button type="submit">Allow {name}</button></form>'
-    ) if allowable else ""
+        (
+            f'<form method="post" action="/consentgate/consent">'
+            f'<input type="hidden" name="action" value="allow">{field}'
+            f'<button type="submit">Allow {name}</button></form>'
+        )
+        if allowable
+        else ""
+    )
     text = (
         f'<div class="consentgate-placeholder" data-consent-placeholder="{esc(category)}"'
-        f'{service}><p>This content is hosted by {name} and is blocked until you allow it.'
-        f'{privacy}</p>{form}</div>'
+        f"{service}><p>This content is hosted by {name} and is blocked until you allow it."
+        f"{privacy}</p>{form}</div>"
     )
     return text.encode("ascii", "xmlcharrefreplace")  # (never raises, whatever the text)
 
 
 def inert_tag(
-    buf: Buf, start: int, name_end: int, end: int, name: bytes, attrs: list[Attr],
-    decision: Decision, remove: bool, drop: frozenset[bytes] = frozenset(),
+    buf: Buf,
+    start: int,
+    name_end: int,
+    end: int,
+    name: bytes,
+    attrs: list[Attr],
+    decision: Decision,
+    remove: bool,
+    drop: frozenset[bytes] = frozenset(),
     extra: Sequence[Buf] = (),
 ) -> bytes:
     """The start tag buf[start:end] of a gated element ``name``: its sources moved aside (in
@@ -86,16 +97,29 @@ def moved(hits: Hits) -> Moved | None:
     if not hits:
         return None
     # (An SVG xlink:href as data-consent-xlink-href, as the client knows it.)
-    return Moved({attr.name for attr, _ in hits}, [],
-                 [b" data-consent-" + attr.name.replace(b":", b"-") + b"=" + attr.quoted()
-                  for attr, _ in hits],
-                 [v for _, hit in hits for v in hit])
+    return Moved(
+        {attr.name for attr, _ in hits},
+        [],
+        [
+            b" data-consent-" + attr.name.replace(b":", b"-") + b"=" + attr.quoted()
+            for attr, _ in hits
+        ],
+        [v for _, hit in hits for v in hit],
+    )
 
 
 def extras(
-    ctx: Context, css_gate: CssGate, remove: bool, attrs: list[Attr],
-    decision: Decision | None, srcdoc: bytes | None, styled: bool, handled: bool,
-    beacons: int = 0, css_moved: Moved | None = None, runs: frozenset[bytes] = frozenset(),
+    ctx: Context,
+    css_gate: CssGate,
+    remove: bool,
+    attrs: list[Attr],
+    decision: Decision | None,
+    srcdoc: bytes | None,
+    styled: bool,
+    handled: bool,
+    beacons: int = 0,
+    css_moved: Moved | None = None,
+    runs: frozenset[bytes] = frozenset(),
 ) -> tuple[frozenset[bytes], list[bytes]]:
     """The attributes to drop from a start tag, and those to add, besides its own sources:
     a rewritten srcdoc, a style made inert, event handlers and (with ``beacons``, the tag's
@@ -112,12 +136,16 @@ def extras(
     if srcdoc is not None:
         drop.add(b"srcdoc")
         added.append(srcdoc)
-    found = [one for one in (
-        css_moved,
-        css_gate.restyle(attrs) if styled else None,
-        moved(blocked_code(ctx, attrs, runs)) if handled else None,
-        moved(blocked_beacons(ctx, attrs, beacons)) if beacons else None,
-    ) if one is not None]
+    found = [
+        one
+        for one in (
+            css_moved,
+            css_gate.restyle(attrs) if styled else None,
+            moved(blocked_code(ctx, attrs, runs)) if handled else None,
+            moved(blocked_beacons(ctx, attrs, beacons)) if beacons else None,
+        )
+        if one is not None
+    ]
     if not found:
         return frozenset(drop), added
     if decision is None:

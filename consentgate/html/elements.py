@@ -73,15 +73,29 @@ class Element:
 
 
 def _loading(
-    tag: str, loads: tuple[str, ...] = ("src",), moves: tuple[str, ...] = SRC_SRCSET, *,
-    content: Content = Content.MARKUP, placeholder: bool = False,
-    kept_when_removed: bool = False, inline_document: str | None = None,
+    tag: str,
+    loads: tuple[str, ...] = ("src",),
+    moves: tuple[str, ...] = SRC_SRCSET,
+    *,
+    content: Content = Content.MARKUP,
+    placeholder: bool = False,
+    kept_when_removed: bool = False,
+    inline_document: str | None = None,
     script_url: str | None = None,
 ) -> Element:
     """A row for an element gated by what it loads (most load from src, and move src and
     srcset aside)."""
-    return Element(tag, Reader.LOADING, content, loads, moves, placeholder, kept_when_removed,
-                   inline_document, script_url)
+    return Element(
+        tag,
+        Reader.LOADING,
+        content,
+        loads,
+        moves,
+        placeholder,
+        kept_when_removed,
+        inline_document,
+        script_url,
+    )
 
 
 # The table. Rows with a reader come first, in this order: it is the order in which the
@@ -89,10 +103,20 @@ def _loading(
 # pattern's text and its speed a little).
 ELEMENTS: Final[tuple[Element, ...]] = (
     # An SVG <script> loads from href/xlink:href as an HTML one does from src.
-    Element("script", Reader.SCRIPT, Content.SCRIPT_DATA, loads=("src", "href", "xlink:href"),
-            moves=("type", "src", "href", "xlink:href")),
-    _loading("iframe", content=Content.RAW_TEXT, placeholder=True, inline_document="srcdoc",
-             script_url="src"),
+    Element(
+        "script",
+        Reader.SCRIPT,
+        Content.SCRIPT_DATA,
+        loads=("src", "href", "xlink:href"),
+        moves=("type", "src", "href", "xlink:href"),
+    ),
+    _loading(
+        "iframe",
+        content=Content.RAW_TEXT,
+        placeholder=True,
+        inline_document="srcdoc",
+        script_url="src",
+    ),
     _loading("img", loads=SRC_SRCSET),
     _loading("source", loads=SRC_SRCSET),
     # What a <link> loads is decided by its rel too (see decisions.LINK_LOADS).
@@ -102,8 +126,11 @@ ELEMENTS: Final[tuple[Element, ...]] = (
     _loading("object", loads=("data",), moves=("data",), script_url="data"),
     _loading("embed", script_url="src"),
     # <image> is <img> in HTML and an image in SVG (href, or the older xlink:href).
-    _loading("image", loads=("href", "xlink:href", "src", "srcset"),
-             moves=("href", "xlink:href", "src", "srcset")),
+    _loading(
+        "image",
+        loads=("href", "xlink:href", "src", "srcset"),
+        moves=("href", "xlink:href", "src", "srcset"),
+    ),
     _loading("input", script_url="formaction"),  # (<input type=image> loads its src)
     _loading("frame", script_url="src"),
     _loading("track"),
@@ -126,8 +153,10 @@ ELEMENTS: Final[tuple[Element, ...]] = (
     Element("form", Reader.SKIPPED, script_url="action"),
     Element("button", Reader.SKIPPED, script_url="formaction"),
     # The legacy background of tables and their parts (an image).
-    *(Element(t, Reader.SKIPPED, refused=("background",))
-      for t in ("table", "thead", "tbody", "tfoot", "tr", "td", "th")),
+    *(
+        Element(t, Reader.SKIPPED, refused=("background",))
+        for t in ("table", "thead", "tbody", "tfoot", "tr", "td", "th")
+    ),
 )
 
 # First letters of start tags, commonest first, as counted on the bench pages: the skipping
@@ -140,8 +169,9 @@ def _b(names: tuple[str, ...]) -> tuple[bytes, ...]:
 
 
 def _moved(names: tuple[str, ...]) -> dict[bytes, bytes]:
-    return {n.encode("ascii"): b"data-consent-" + n.replace(":", "-").encode("ascii")
-            for n in names}
+    return {
+        n.encode("ascii"): b"data-consent-" + n.replace(":", "-").encode("ascii") for n in names
+    }
 
 
 def _by_letter(rows: tuple[Element, ...]) -> dict[str, tuple[str, ...]]:
@@ -173,8 +203,7 @@ _RAW_CONTENT: Final = (Content.RAW_TEXT, Content.RCDATA)
 # Start tags that stop the skipping grammar (read in Python), in the table's order.
 SPECIAL_TAGS: Final = tuple(row.tag for row in _READ)
 # Elements gated as a whole by what they load.
-GATED_TAGS: Final = tuple(
-    row.tag for row in _READ if row.reader in (Reader.SCRIPT, Reader.LOADING))
+GATED_TAGS: Final = tuple(row.tag for row in _READ if row.reader in (Reader.SCRIPT, Reader.LOADING))
 LOADING: Final = frozenset(t.encode("ascii") for t in GATED_TAGS if t != "script")
 # Raw text and RCDATA elements read by their reader only for that (not loading anything).
 RAW_TAGS: Final = tuple(row.tag for row in _READ if row.content in _RAW_CONTENT and not row.loads)
@@ -182,44 +211,81 @@ FOREIGN_TAGS: Final = tuple(row.tag for row in _READ if row.content is Content.F
 FOREIGN: Final = frozenset(_b(FOREIGN_TAGS))
 # The elements whose content ends at the first end tag of theirs (grammar.RAW_END compiles it).
 RAW_END_TAGS: Final = tuple(
-    row.tag for row in _READ if row.content in (*_RAW_CONTENT, Content.NOSCRIPT))
+    row.tag for row in _READ if row.content in (*_RAW_CONTENT, Content.NOSCRIPT)
+)
 _SCRIPT: Final = next(row for row in _READ if row.reader is Reader.SCRIPT)
 SCRIPT_SOURCES: Final = _b(_SCRIPT.loads)
 # The attributes each loading element loads from, and those moved aside when it is gated.
-SOURCES: Final = {row.tag.encode("ascii"): _b(row.loads)
-                  for row in _READ if row.reader is Reader.LOADING}
-MOVED: Final = {row.tag.encode("ascii"): _moved(row.moves)
-                for row in _READ if row.reader in (Reader.SCRIPT, Reader.LOADING)}
+SOURCES: Final = {
+    row.tag.encode("ascii"): _b(row.loads) for row in _READ if row.reader is Reader.LOADING
+}
+MOVED: Final = {
+    row.tag.encode("ascii"): _moved(row.moves)
+    for row in _READ
+    if row.reader in (Reader.SCRIPT, Reader.LOADING)
+}
 PLACEHOLDERS: Final = frozenset(row.tag.encode("ascii") for row in _READ if row.placeholder)
 KEPT_WHEN_REMOVED: Final = frozenset(
-    row.tag.encode("ascii") for row in _READ if row.kept_when_removed)
+    row.tag.encode("ascii") for row in _READ if row.kept_when_removed
+)
 # Loading elements whose content is raw text (iframe): after the start tag, up to the end tag.
 RAW_LOADING: Final = frozenset(
-    row.tag.encode("ascii") for row in _READ
-    if row.reader is Reader.LOADING and row.content in _RAW_CONTENT)
-INLINE_DOCUMENTS: Final = {row.tag.encode("ascii"): row.inline_document.encode("ascii")
-                           for row in _READ if row.inline_document is not None}
+    row.tag.encode("ascii")
+    for row in _READ
+    if row.reader is Reader.LOADING and row.content in _RAW_CONTENT
+)
+INLINE_DOCUMENTS: Final = {
+    row.tag.encode("ascii"): row.inline_document.encode("ascii")
+    for row in _READ
+    if row.inline_document is not None
+}
 # The elements where a "javascript:" URL runs, and the attribute it must then be in.
-SCRIPT_URL_TAGS: Final = {row.tag.encode("ascii"): row.script_url.encode("ascii")
-                          for row in ELEMENTS if row.script_url is not None}
+SCRIPT_URL_TAGS: Final = {
+    row.tag.encode("ascii"): row.script_url.encode("ascii")
+    for row in ELEMENTS
+    if row.script_url is not None
+}
 # The attributes in which each such element runs a "javascript:" URL (an SVG <a> also by its
 # xlink:href); on other elements, or in other attributes, such a URL runs nothing.
-SCRIPT_RUNS: Final = {tag: frozenset({attr, b"xlink:href"} if tag == b"a" else {attr})
-                      for tag, attr in SCRIPT_URL_TAGS.items()}
+SCRIPT_RUNS: Final = {
+    tag: frozenset({attr, b"xlink:href"} if tag == b"a" else {attr})
+    for tag, attr in SCRIPT_URL_TAGS.items()
+}
 # Per first letter of skipped tags: attributes the skipping grammar refuses, and the attribute
 # it checks for a "javascript:" URL.
 LOADING_ATTRS: Final = _by_letter(_SKIPPED)
 URL_CHECKS: Final = _url_checks(_SKIPPED)
 # The letters the skipping grammar must look at, commonest first (see START_LETTERS).
 LETTER_ORDER: Final = "".join(
-    c for c in START_LETTERS if c in {t[0] for t in SPECIAL_TAGS} | set(LOADING_ATTRS))
+    c for c in START_LETTERS if c in {t[0] for t in SPECIAL_TAGS} | set(LOADING_ATTRS)
+)
 # Which reader takes each special start tag.
 READERS: Final = {row.tag.encode("ascii"): row.reader for row in _READ}
 
 __all__ = [
-    "ELEMENTS", "FOREIGN", "FOREIGN_TAGS", "GATED_TAGS", "INLINE_DOCUMENTS",
-    "KEPT_WHEN_REMOVED", "LETTER_ORDER", "LOADING", "LOADING_ATTRS", "MOVED", "PLACEHOLDERS",
-    "RAW_END_TAGS", "RAW_LOADING", "RAW_TAGS", "READERS", "SCRIPT_RUNS", "SCRIPT_SOURCES",
+    "ELEMENTS",
+    "FOREIGN",
+    "FOREIGN_TAGS",
+    "GATED_TAGS",
+    "INLINE_DOCUMENTS",
+    "KEPT_WHEN_REMOVED",
+    "LETTER_ORDER",
+    "LOADING",
+    "LOADING_ATTRS",
+    "MOVED",
+    "PLACEHOLDERS",
+    "RAW_END_TAGS",
+    "RAW_LOADING",
+    "RAW_TAGS",
+    "READERS",
+    "SCRIPT_RUNS",
+    "SCRIPT_SOURCES",
     "SCRIPT_URL_TAGS",
-    "SOURCES", "SPECIAL_TAGS", "START_LETTERS", "URL_CHECKS", "Content", "Element", "Reader",
+    "SOURCES",
+    "SPECIAL_TAGS",
+    "START_LETTERS",
+    "URL_CHECKS",
+    "Content",
+    "Element",
+    "Reader",
 ]

@@ -51,8 +51,14 @@ class Gate:
         """
         if self.optional <= granted:
             return None
-        return HtmlRewriter(self, granted | self.required, services, own_host(host),
-                            placeholder=placeholder or self.placeholder, xml=xml)
+        return HtmlRewriter(
+            self,
+            granted | self.required,
+            services,
+            own_host(host),
+            placeholder=placeholder or self.placeholder,
+            xml=xml,
+        )
 
     def cookie_category(self, name: str) -> tuple[str, str | None] | None:
         """(category, vendor id or None) of a cookie name; None when unknown or necessary."""

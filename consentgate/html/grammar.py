@@ -56,15 +56,21 @@ def ci(word: str) -> str:
 # single test instead of entering it (4% fewer instructions for RUN on the bench pages).
 WS: Final = r"\t\n\f\r "
 VALUE: Final = piece(
-    "value", "attribute value (double-quoted, single-quoted, unquoted) states; or none before >",
-    r"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'][^\t\n\f\r >]*+|(?=>))")
+    "value",
+    "attribute value (double-quoted, single-quoted, unquoted) states; or none before >",
+    r"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'][^\t\n\f\r >]*+|(?=>))",
+)
 NAME_VALUE: Final = piece(
-    "name_value", "after attribute name state: '=' and a value, or no '=' at all",
-    rf"(?:[{WS}]*+=[{WS}]*+{VALUE}|(?![{WS}]*+=))")
+    "name_value",
+    "after attribute name state: '=' and a value, or no '=' at all",
+    rf"(?:[{WS}]*+=[{WS}]*+{VALUE}|(?![{WS}]*+=))",
+)
 ATTRS: Final = piece(
-    "attrs", "before attribute name state … up to the tag's '>' (any attributes)",
+    "attrs",
+    "before attribute name state … up to the tag's '>' (any attributes)",
     rf"(?:>|(?:[{WS}][{WS}]*+[^{WS}/>\"'=][^{WS}/>\"'=]*+=\"[^\"]*+\""
-    rf"|[{WS}/][{WS}/]*+|[^{WS}/>][^{WS}/>=]*+{NAME_VALUE})*+>)")
+    rf"|[{WS}/][{WS}/]*+|[^{WS}/>][^{WS}/>=]*+{NAME_VALUE})*+>)",
+)
 # The same for the tags RUN skips, except a ``style`` that may load from another host, or an
 # event handler that may: such a tag stops RUN and is read in Python, so a plain <div>/<span>
 # pays only when it has one. A style is let through when it holds no "(" (every way to write
@@ -77,8 +83,11 @@ ATTRS: Final = piece(
 # and the general branch for one last branch: after one test of that letter, it checks a
 # style's or a handler's value and refuses the names refused. Branches sre tries at every
 # tag's ">" cost.)
-SAFE_REF: Final = piece("safe_ref", "character references that spell no '(', '/' or '\\'",
-                        r"&(?:quot|amp|apos|lt|gt|nbsp);")
+SAFE_REF: Final = piece(
+    "safe_ref",
+    "character references that spell no '(', '/' or '\\'",
+    r"&(?:quot|amp|apos|lt|gt|nbsp);",
+)
 _QUOTES: Final = {'"': "double-quoted", "'": "single-quoted", "": "unquoted"}
 
 
@@ -92,24 +101,29 @@ def safe_style(quote: str) -> str:
         text = rf"{quote}(?:{no_paren}{quote}|{no_host}{quote})"
     else:
         text = rf"{first}(?:{no_paren}(?=[{end}])|{no_host}(?=[{end}]))"
-    return piece(f"safe_style.{_QUOTES[quote]}",
-                 f"attribute value ({_QUOTES[quote]}) of a style with no '(' or no other host",
-                 text)
+    return piece(
+        f"safe_style.{_QUOTES[quote]}",
+        f"attribute value ({_QUOTES[quote]}) of a style with no '(' or no other host",
+        text,
+    )
 
 
 def handler(quote: str) -> str:
     """A handler's value (between ``quote``s, or unquoted) that names no other host."""
     end = quote or r"\t\n\f\r >"
     first = "" if quote else r"(?=[^\t\n\f\r >\"'])"
-    return piece(f"handler.{_QUOTES[quote]}",
-                 f"attribute value ({_QUOTES[quote]}) of an event handler with no '//' or '/\\'",
-                 rf"{quote}{first}(?![^{end}]*/[/\\])[^{end}]*+{quote}")
+    return piece(
+        f"handler.{_QUOTES[quote]}",
+        f"attribute value ({_QUOTES[quote]}) of an event handler with no '//' or '/\\'",
+        rf"{quote}{first}(?![^{end}]*/[/\\])[^{end}]*+{quote}",
+    )
 
 
 # What follows "javascript:" in the do-nothing URLs of links that a click handler serves
 # ("javascript:;", "javascript:void(0)", common on news sites), which run no vendor's code.
-DO_NOTHING: Final = piece("do_nothing", "the rest of a do-nothing javascript: URL",
-                          r"(?:void\(0\))?;?")
+DO_NOTHING: Final = piece(
+    "do_nothing", "the rest of a do-nothing javascript: URL", r"(?:void\(0\))?;?"
+)
 
 
 def no_script_url(quote: str) -> str:
@@ -119,11 +133,14 @@ def no_script_url(quote: str) -> str:
     ``javascript:void(0)``, common on news sites)."""
     end = quote or r"\t\n\f\r >"
     first = "" if quote else r"(?=[^\t\n\f\r >\"'])"
-    harmless = (rf"{ci('avascript:')}{DO_NOTHING}"
-                + (rf"[{WS}]*+{quote}" if quote else rf"(?=[{end}])"))
-    return piece(f"no_script_url.{_QUOTES[quote]}",
-                 f"attribute value ({_QUOTES[quote]}) of a URL that runs no code",
-                 rf"{quote}{first}(?![\x00-\x20]*+(?:&|[jJ](?!{harmless})))[^{end}]*+{quote}")
+    harmless = rf"{ci('avascript:')}{DO_NOTHING}" + (
+        rf"[{WS}]*+{quote}" if quote else rf"(?=[{end}])"
+    )
+    return piece(
+        f"no_script_url.{_QUOTES[quote]}",
+        f"attribute value ({_QUOTES[quote]}) of a URL that runs no code",
+        rf"{quote}{first}(?![\x00-\x20]*+(?:&|[jJ](?!{harmless})))[^{end}]*+{quote}",
+    )
 
 
 def checked(value: Callable[[str], str]) -> str:
@@ -135,17 +152,30 @@ def checked(value: Callable[[str], str]) -> str:
 # After their first letter, the names whose values are checked rather than refused: what the
 # other names with that letter must not go on with, and the name's rest with its check.
 CHECKED: Final = {
-    "s": (rf"{ci('tyle')}[{WS}/>=]",
-          piece("checked.style", "attribute name 'style', then its value checked",
-                rf"{ci('tyle')}(?=[{WS}/>=]){checked(safe_style)}")),
-    "o": ("[nN]", piece("checked.handler", "attribute name 'on…', then its value checked",
-                        rf"[nN][^{WS}/>=]*+{checked(handler)}")),
+    "s": (
+        rf"{ci('tyle')}[{WS}/>=]",
+        piece(
+            "checked.style",
+            "attribute name 'style', then its value checked",
+            rf"{ci('tyle')}(?=[{WS}/>=]){checked(safe_style)}",
+        ),
+    ),
+    "o": (
+        "[nN]",
+        piece(
+            "checked.handler",
+            "attribute name 'on…', then its value checked",
+            rf"[nN][^{WS}/>=]*+{checked(handler)}",
+        ),
+    ),
 }
 
 
 def plain_attrs(
-    refused: Sequence[str] = (), checks: Mapping[str, tuple[str, str]] = CHECKED,
-    value: str = '[^"]*+', admitted: str = "",
+    refused: Sequence[str] = (),
+    checks: Mapping[str, tuple[str, str]] = CHECKED,
+    value: str = '[^"]*+',
+    admitted: str = "",
 ) -> str:
     """ATTRS for the tags RUN skips: refuses a style or an event handler that may load from
     another host, any other value ``checks`` refuses, and any attribute named in ``refused``
@@ -176,8 +206,10 @@ def plain_attrs(
 def url_check(name: str) -> dict[str, tuple[str, str]]:
     """CHECKED, and a check that the URL attribute ``name`` holds no ``javascript:`` URL."""
     rest = ci(name[1:])
-    return {**CHECKED, name[0]: (rf"{rest}[{WS}/>=]",
-                                 rf"{rest}(?=[{WS}/>=]){checked(no_script_url)}")}
+    return {
+        **CHECKED,
+        name[0]: (rf"{rest}[{WS}/>=]", rf"{rest}(?=[{WS}/>=]){checked(no_script_url)}"),
+    }
 
 
 # Per first letter of the skipped tags with attributes that load something or may run code
@@ -191,32 +223,45 @@ LOADING_SHORTCUTS: Final = {
     "a": (rf'(?![\x00-\x20&J]|j(?!avascript:{DO_NOTHING}[{WS}]*+"))[^"]*+', "h"),
 }
 PLAIN_ATTRS: Final = piece(
-    "plain_attrs", "attributes of a tag RUN skips: none that may load or run code",
-    plain_attrs())
+    "plain_attrs", "attributes of a tag RUN skips: none that may load or run code", plain_attrs()
+)
 for _c, _names in LOADING_ATTRS.items():
-    piece(f"plain_attrs.{_c}", f"attributes of a tag starting '{_c}' that RUN skips: also no "
-          + (", ".join(_names) or "javascript: URL"),
-          plain_attrs(_names, LOADING_CHECKS.get(_c, CHECKED), *LOADING_SHORTCUTS.get(_c, ())))
+    piece(
+        f"plain_attrs.{_c}",
+        f"attributes of a tag starting '{_c}' that RUN skips: also no "
+        + (", ".join(_names) or "javascript: URL"),
+        plain_attrs(_names, LOADING_CHECKS.get(_c, CHECKED), *LOADING_SHORTCUTS.get(_c, ())),
+    )
 
 # Start-tag names that need Python. RUN matches other tags with one check of the first letter:
 # a letter that starts no special name is skipped at once; after one that does, a lookahead for
 # the special names with that letter (delimited: "<scripts" is an ordinary tag) rejects them.
 # (Faster in sre than fixed-width lookbehinds at the name's end, which every name paid for.)
-END_TAG: Final = piece("end_tag", "end tag open, tag name, … up to '>'",
-                       rf"</[a-zA-Z][^\t\n\f\r />]*+{ATTRS}")
+END_TAG: Final = piece(
+    "end_tag", "end tag open, tag name, … up to '>'", rf"</[a-zA-Z][^\t\n\f\r />]*+{ATTRS}"
+)
 COMMENT: Final = piece(
-    "comment", "comment start … comment end (with '<!-->' and '--!>'; unrolled: sre skips in C)",
-    r"<!--(?:-?>|[^-]*+(?:-(?!-!?>)[^-]*+)*+--!?>)")
+    "comment",
+    "comment start … comment end (with '<!-->' and '--!>'; unrolled: sre skips in C)",
+    r"<!--(?:-?>|[^-]*+(?:-(?!-!?>)[^-]*+)*+--!?>)",
+)
 BOGUS: Final = piece(
-    "bogus_comment", "markup declaration open ('<!' not a comment: doctype, CDATA), '<?',"
+    "bogus_comment",
+    "markup declaration open ('<!' not a comment: doctype, CDATA), '<?',"
     " '</' not followed by a letter: a bogus comment up to '>'",
-    r"<!(?!--)[^>]*+>|<\?[^>]*+>|</(?![a-zA-Z])[^>]*+>")
-LONE_LT: Final = piece("lone_lt", "tag open state on a character that opens nothing: text"
-                       " (but not at the buffer's end: wait)", r"<(?=[^a-zA-Z/!?])")
+    r"<!(?!--)[^>]*+>|<\?[^>]*+>|</(?![a-zA-Z])[^>]*+>",
+)
+LONE_LT: Final = piece(
+    "lone_lt",
+    "tag open state on a character that opens nothing: text (but not at the buffer's end: wait)",
+    r"<(?=[^a-zA-Z/!?])",
+)
 TEXT: Final = piece("text", "data state: characters up to the next '<'", r"[^<]*+")
 SPECIAL_START: Final = piece(
-    "special_start", "a start tag RUN stops at (group 1: its name), when complete",
-    rf"(?:<([a-zA-Z][^\t\n\f\r />]*+){ATTRS})?")
+    "special_start",
+    "a start tag RUN stops at (group 1: its name), when complete",
+    rf"(?:<([a-zA-Z][^\t\n\f\r />]*+){ATTRS})?",
+)
 
 
 def run(special: Sequence[str], label: str = "run") -> re.Pattern[bytes]:
@@ -226,31 +271,43 @@ def run(special: Sequence[str], label: str = "run") -> re.Pattern[bytes]:
 
     def letter(c: str) -> str:
         return piece(
-            f"{label}.letter.{c}", f"tag name starting '{c}', but none of those read in Python",
+            f"{label}.letter.{c}",
+            f"tag name starting '{c}', but none of those read in Python",
             f"[{c}{c.upper()}](?!(?:"
             + "|".join(ci(t[1:]) for t in sorted(special, key=len, reverse=True) if t[0] == c)
-            + r")[\t\n\f\r />])")
+            + r")[\t\n\f\r />])",
+        )
 
     # (Tried in turn, the commonest first letters on the bench pages first: "a", "span" …)
     order = sorted(firsts | set(LOADING_ATTRS), key=LETTER_ORDER.find)
     shared = "|".join(
-        [piece(f"{label}.letter.other", "tag name starting a letter no special name starts",
-               f"[{others}{others.upper()}]")]
+        [
+            piece(
+                f"{label}.letter.other",
+                "tag name starting a letter no special name starts",
+                f"[{others}{others.upper()}]",
+            )
+        ]
         + [letter(c) for c in order if c in firsts and c not in LOADING_ATTRS]
     )
     plain_start_tag = piece(
-        f"{label}.plain_start_tag", "start tag open, tag name, attributes: a tag RUN skips",
+        f"{label}.plain_start_tag",
+        "start tag open, tag name, attributes: a tag RUN skips",
         "|".join(
-            f"<(?:{shared})[^\t\n\f\r />]*+{PLAIN_ATTRS}" if c == "" else
-            f"<{letter(c) if c in firsts else f'[{c}{c.upper()}]'}[^\t\n\f\r />]*+"
+            f"<(?:{shared})[^\t\n\f\r />]*+{PLAIN_ATTRS}"
+            if c == ""
+            else f"<{letter(c) if c in firsts else f'[{c}{c.upper()}]'}[^\t\n\f\r />]*+"
             + PIECES[f"plain_attrs.{c}"][0]
             for c in ["a", "", *sorted(set(LOADING_ATTRS) - {"a"})]
-        ))
+        ),
+    )
     text = piece(
-        label, "the data state's tokens skipped in one call, then the start tag it stops at",
+        label,
+        "the data state's tokens skipped in one call, then the start tag it stops at",
         rf"{TEXT}(?:(?:"
         + "|".join((END_TAG, plain_start_tag, COMMENT, BOGUS, LONE_LT))
-        + rf"){TEXT})*+{SPECIAL_START}")
+        + rf"){TEXT})*+{SPECIAL_START}",
+    )
     return re.compile(text.encode("ascii"), re.S)
 
 
@@ -264,13 +321,19 @@ def _compiled(name: str, state: str, text: str) -> re.Pattern[bytes]:
 
 
 COMMENT_END: Final = _compiled("comment_end", "comment end state ('-->' or '--!>')", r"--!?>")
-SCRIPT_END: Final = _compiled("script_end", "script data end tag open: '</script' delimited",
-                              rf"</{ci('script')}[\t\n\f\r />]")
+SCRIPT_END: Final = _compiled(
+    "script_end",
+    "script data end tag open: '</script' delimited",
+    rf"</{ci('script')}[\t\n\f\r />]",
+)
 SCRIPT_TOKEN: Final = _compiled(
-    "script_token", "script data (escaped, double escaped): what changes the sub-state",
-    rf"<!--|-->|<(/?){ci('script')}[\t\n\f\r />]")
-END_TAG_REST: Final = _compiled("end_tag_rest", "an end tag's name and attributes, after '</'",
-                                rf"[^\t\n\f\r />]*+{ATTRS}")
+    "script_token",
+    "script data (escaped, double escaped): what changes the sub-state",
+    rf"<!--|-->|<(/?){ci('script')}[\t\n\f\r />]",
+)
+END_TAG_REST: Final = _compiled(
+    "end_tag_rest", "an end tag's name and attributes, after '</'", rf"[^\t\n\f\r />]*+{ATTRS}"
+)
 # An unfinished tag is read on from where the last chunk left it (``tokenizer._tag_end``), not
 # from its "<" again at each chunk: a value of megabytes holding ">"s would make that
 # quadratic. Its name, complete once a delimiter follows; then its complete attributes, each
@@ -278,35 +341,53 @@ END_TAG_REST: Final = _compiled("end_tag_rest", "an end tag's name and attribute
 # a space or ">"); then the opening of a quoted value, read on with a search for its closing
 # quote. After a quoted value, a "/" or spaces, the tokenizer reads on as between attributes
 # (a "=" starts a name), as the tokens here do.
-TAG_OPEN: Final = _compiled("tag_open", "tag open, tag name (complete: a delimiter follows)",
-                            rf"</?[a-zA-Z][^{WS}/>]*+(?=[{WS}/>])")
+TAG_OPEN: Final = _compiled(
+    "tag_open",
+    "tag open, tag name (complete: a delimiter follows)",
+    rf"</?[a-zA-Z][^{WS}/>]*+(?=[{WS}/>])",
+)
 TAG_TOKENS: Final = _compiled(
-    "tag_tokens", "before/after attribute name states: the attributes that are complete",
+    "tag_tokens",
+    "before/after attribute name states: the attributes that are complete",
     rf"(?:[{WS}/]++|[^{WS}/>][^{WS}/>=]*+(?:[{WS}]*+=[{WS}]*+"
     rf"(?:\"[^\"]*+\"|'[^']*+'|[^{WS}>\"'][^{WS}>]*+(?=[{WS}>])|(?=>))"
-    rf"|(?=[{WS}]*+[^{WS}=])))*+")
+    rf"|(?=[{WS}]*+[^{WS}=])))*+",
+)
 QUOTE_OPEN: Final = _compiled(
-    "quote_open", "attribute name, '=', the quote that opens a value (read on by a search)",
-    rf"[^{WS}/>][^{WS}/>=]*+[{WS}]*+=[{WS}]*+[\"']")
-TAG_START: Final = _compiled("tag_start", "tag open: a tag, where RUN stops (not yet complete)",
-                             r"</?[a-zA-Z]")
-HANDLER: Final = _compiled("handler_name", "where an event handler's name may start",
-                           r"[\t\n\f\r /\"']on")
+    "quote_open",
+    "attribute name, '=', the quote that opens a value (read on by a search)",
+    rf"[^{WS}/>][^{WS}/>=]*+[{WS}]*+=[{WS}]*+[\"']",
+)
+TAG_START: Final = _compiled(
+    "tag_start", "tag open: a tag, where RUN stops (not yet complete)", r"</?[a-zA-Z]"
+)
+HANDLER: Final = _compiled(
+    "handler_name", "where an event handler's name may start", r"[\t\n\f\r /\"']on"
+)
 # Where a "javascript:" URL may be: a URL attribute whose value starts, after what the URL parser
 # strips, with a "j" or a character reference (in a lowercased tag); but not the do-nothing
 # "javascript:void(0)" of links that a click handler serves.
 SCRIPT_URL: Final = _compiled(
-    "script_url", "a URL attribute of a lowercased tag that may hold a javascript: URL",
+    "script_url",
+    "a URL attribute of a lowercased tag that may hold a javascript: URL",
     r"[\t\n\f\r /\"':](?:href|src|action|formaction|data)[\t\n\f\r ]*+=[\t\n\f\r ]*+[\"']?"
-    r"[\x00-\x20]*+(?:&|j(?!avascript:" + DO_NOTHING + r"[\t\n\f\r ]*+[\"'>]))")
-SPACED_EQUALS: Final = _compiled("spaced_equals", "spaces around an attribute's '='",
-                                 r"[\t\n\f\r ]+=[\t\n\f\r ]*|=[\t\n\f\r ]+")
-BEACON: Final = _compiled("beacon", "a ping or background attribute (in a lowercased tag)",
-                          r"[\t\n\f\r /\"'](?:ping|background)[\t\n\f\r ]*+=")
+    r"[\x00-\x20]*+(?:&|j(?!avascript:" + DO_NOTHING + r"[\t\n\f\r ]*+[\"'>]))",
+)
+SPACED_EQUALS: Final = _compiled(
+    "spaced_equals", "spaces around an attribute's '='", r"[\t\n\f\r ]+=[\t\n\f\r ]*|=[\t\n\f\r ]+"
+)
+BEACON: Final = _compiled(
+    "beacon",
+    "a ping or background attribute (in a lowercased tag)",
+    r"[\t\n\f\r /\"'](?:ping|background)[\t\n\f\r ]*+=",
+)
 # The end tag that ends the content of each element not read as markup (elements.RAW_END_TAGS).
 RAW_END: Final = {
-    name.encode(): _compiled(f"raw_end.{name}", f"RCDATA/raw text end tag open: '</{name}'",
-                             rf"</{ci(name)}[\t\n\f\r />]")
+    name.encode(): _compiled(
+        f"raw_end.{name}",
+        f"RCDATA/raw text end tag open: '</{name}'",
+        rf"</{ci(name)}[\t\n\f\r />]",
+    )
     for name in RAW_END_TAGS
 }
 

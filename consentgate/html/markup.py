@@ -65,8 +65,13 @@ def first(attrs: list[Attr], name: bytes) -> Attr | None:
 
 
 def rebuild(
-    buf: Buf, start: int, name_end: int, end: int, attrs: list[Attr],
-    drop: frozenset[bytes], added: Sequence[Buf],
+    buf: Buf,
+    start: int,
+    name_end: int,
+    end: int,
+    attrs: list[Attr],
+    drop: frozenset[bytes],
+    added: Sequence[Buf],
 ) -> bytes:
     """Start tag buf[start:end] minus the ``drop`` attributes, with ``added`` after its name."""
     parts = [buf[start:name_end], *added]

@@ -107,6 +107,7 @@ class Rules(Protocol):
     @property
     def css_hosts(self) -> HostVendors: ...
 
+
 _Out = list[bytes | bytearray | memoryview]  # what _scan writes: pieces joined once
 
 _AT_OPEN: Final = 0  # _tag_end's modes: at the tag's "<", between attributes, or in a value
@@ -129,11 +130,35 @@ class _Scan:
     """One call of ``_scan``: the input, the output, and the tokenizer state its readers
     change. (A reader returns where the scan goes on; ``~pos`` to stop it at pos.)"""
 
-    __slots__ = ("buf", "closes", "emitted", "end", "ended", "final", "out", "raw_name", "run",
-                 "state", "top", "view", "waits")
+    __slots__ = (
+        "buf",
+        "closes",
+        "emitted",
+        "end",
+        "ended",
+        "final",
+        "out",
+        "raw_name",
+        "run",
+        "state",
+        "top",
+        "view",
+        "waits",
+    )
 
-    def __init__(self, buf: Buf, end: int, final: bool, out: _Out, top: bool, emitted: int,
-                 state: int, raw_name: bytes, closes: int, foreign: bool) -> None:
+    def __init__(
+        self,
+        buf: Buf,
+        end: int,
+        final: bool,
+        out: _Out,
+        top: bool,
+        emitted: int,
+        state: int,
+        raw_name: bytes,
+        closes: int,
+        foreign: bool,
+    ) -> None:
         self.buf = buf
         self.end = end
         self.final = final
@@ -149,15 +174,23 @@ class _Scan:
         self.ended = True
         self.waits = False  # stopping at an element that waits for its end tag
         self.run: Callable[[Buf, int, int], re.Match[bytes] | None] = (
-            (RUN_FOREIGN if foreign else RUN).match)
+            RUN_FOREIGN if foreign else RUN
+        ).match
 
 
 class HtmlRewriter:
     """Rewrites one HTML body for one visitor; feed it chunks, then close it."""
 
     def __init__(
-        self, gate: Rules, granted: frozenset[str], services: frozenset[str], host: bytes | None,
-        depth: int = 0, *, placeholder: Placeholder | None = None, xml: bool = False,
+        self,
+        gate: Rules,
+        granted: frozenset[str],
+        services: frozenset[str],
+        host: bytes | None,
+        depth: int = 0,
+        *,
+        placeholder: Placeholder | None = None,
+        xml: bool = False,
     ) -> None:
         self._depth = depth  # of srcdoc documents inside srcdoc documents
         self._xml = xml
@@ -190,8 +223,14 @@ class HtmlRewriter:
         self._cut_end = False  # whether the one under way ends where the body does
         self._plaintext = False  # a <plaintext> read as markup (maybe SVG's): see close()
         self._flags: dict[bytes, int] = {}  # tag_flags of tags seen (pages repeat their tags)
-        self._css = CssGate(self._index, gate.css_hosts, host, gate.remove,
-                            partial(blocked, self._ctx), partial(tagged, self._ctx))
+        self._css = CssGate(
+            self._index,
+            gate.css_hosts,
+            host,
+            gate.remove,
+            partial(blocked, self._ctx),
+            partial(tagged, self._ctx),
+        )
 
     @property
     def _xml_rules(self) -> bool:
@@ -274,17 +313,37 @@ class HtmlRewriter:
         may hold a vendor's code: the tag names a vendor or a signature, or has an escape that
         could hide one (a percent-escape anywhere: such a URL's code is percent-decoded)."""
         attr = SCRIPT_URL_TAGS.get(name)
-        return (attr is not None and lowered.find(attr) >= 0
-                and SCRIPT_URL.search(lowered) is not None
-                and (bool(self._tag_flags(lowered)) or lowered.find(b"%") >= 0))
+        return (
+            attr is not None
+            and lowered.find(attr) >= 0
+            and SCRIPT_URL.search(lowered) is not None
+            and (bool(self._tag_flags(lowered)) or lowered.find(b"%") >= 0)
+        )
 
     def _extras(
-        self, attrs: list[Attr], decision: Decision | None, srcdoc: bytes | None,
-        styled: bool, handled: bool, beacons: int = 0, css_moved: Moved | None = None,
+        self,
+        attrs: list[Attr],
+        decision: Decision | None,
+        srcdoc: bytes | None,
+        styled: bool,
+        handled: bool,
+        beacons: int = 0,
+        css_moved: Moved | None = None,
         name: bytes = b"",
     ) -> tuple[frozenset[bytes], list[bytes]]:
-        return extras(self._ctx, self._css, self._remove, attrs, decision, srcdoc, styled,
-                      handled, beacons, css_moved, SCRIPT_RUNS.get(name, _NOTHING))
+        return extras(
+            self._ctx,
+            self._css,
+            self._remove,
+            attrs,
+            decision,
+            srcdoc,
+            styled,
+            handled,
+            beacons,
+            css_moved,
+            SCRIPT_RUNS.get(name, _NOTHING),
+        )
 
     def _srcdoc(self, attrs: list[Attr], name: bytes) -> bytes | None:
         """A rewritten ``srcdoc`` attribute when the iframe's inline document holds trackers."""
@@ -295,8 +354,14 @@ class HtmlRewriter:
             return b' srcdoc=""'  # an iframe in an iframe in … : fail closed, not recurse on
         inner = REFERENCE.sub(ascii_reference, attr.value)
         ctx = self._ctx
-        nested = HtmlRewriter(self._gate, ctx.granted, ctx.services, ctx.host,
-                              self._depth + 1, placeholder=self._placeholder)
+        nested = HtmlRewriter(
+            self._gate,
+            ctx.granted,
+            ctx.services,
+            ctx.host,
+            self._depth + 1,
+            placeholder=self._placeholder,
+        )
         rewritten = nested.feed(inner) + nested.close()
         if rewritten == inner:
             return None
@@ -316,9 +381,18 @@ class HtmlRewriter:
         The tokenizer state is ``self._state`` for the top-level stream; nested scans (the inside
         of ``<noscript>``) start in data state and run to their end.
         """
-        s = _Scan(buf, end, final, out, top, pos, self._state if top else _DATA,
-                  self._raw_name if top else b"", 0 if top and self._closing else -1,
-                  self._foreign)
+        s = _Scan(
+            buf,
+            end,
+            final,
+            out,
+            top,
+            pos,
+            self._state if top else _DATA,
+            self._raw_name if top else b"",
+            0 if top and self._closing else -1,
+            self._foreign,
+        )
         # The start tag of an element that waited for its end (at buf[0], top level only).
         waiting = self._waiting if top else None
         tag: _Match
@@ -356,10 +430,11 @@ class HtmlRewriter:
             self._state = _DATA if final else s.state
             self._raw_name = s.raw_name
             # (Its start tag is not matched again: a tag of megabytes waits once.)
-            self._waiting = (_Tag(tag.group(1), tag.end(1) - pos, tag.end() - pos) if s.waits
-                             else None)
+            self._waiting = (
+                _Tag(tag.group(1), tag.end(1) - pos, tag.end() - pos) if s.waits else None
+            )
             self._closing = s.closes == pos
-        out.append(s.view[s.emitted:pos])
+        out.append(s.view[s.emitted : pos])
         return pos
 
     def _in_text(self, s: _Scan, pos: int) -> int:
@@ -380,7 +455,7 @@ class HtmlRewriter:
         if found is None:
             stop = end if s.final else max(pos, end - len(s.raw_name) - 3)
             if state == _DROP:
-                s.out.append(s.view[s.emitted:pos])
+                s.out.append(s.view[s.emitted : pos])
                 s.emitted = stop
             if s.final:
                 s.ended = state == _DROP  # (a dropped element is not in the output)
@@ -401,7 +476,7 @@ class HtmlRewriter:
             if s.top:
                 self._tag_resume = _resume_tag(s.buf, start, start, s.end)
             return ~start
-        s.out.append(s.view[s.emitted:pos])
+        s.out.append(s.view[s.emitted : pos])
         s.emitted = tail.end() if tail is not None else s.end
         return s.emitted
 
@@ -434,7 +509,7 @@ class HtmlRewriter:
             # ends inside that element. (The same at the end of content read as markup that the
             # body's end cuts short; nothing follows a srcdoc document: its tags pass as they
             # are.)
-            s.out.append(s.view[s.emitted:pos])
+            s.out.append(s.view[s.emitted : pos])
             s.emitted = end
             s.ended = pos != s.closes
         return ~end  # (inside content read as markup, it passes as it is)
@@ -452,7 +527,7 @@ class HtmlRewriter:
         elif close == -1:
             s.ended = False
         if replacement is not None:
-            s.out.append(s.view[s.emitted:pos])
+            s.out.append(s.view[s.emitted : pos])
             s.out.append(replacement)
             s.emitted = element_end
         return element_end
@@ -491,16 +566,24 @@ class HtmlRewriter:
             s.emitted = tag_end
             s.ended = True
         elif inner_end >= 0:
-            s.emitted = self._markup_in(buf, tag_end, inner_end, s.out, s.emitted,
-                                        not s.ended and (s.top or self._cut_end))
+            s.emitted = self._markup_in(
+                buf, tag_end, inner_end, s.out, s.emitted, not s.ended and (s.top or self._cut_end)
+            )
             return inner_end
         else:
             s.state, s.raw_name = _RAW, name
         return tag_end
 
     def _loading_tag(
-        self, s: _Scan, pos: int, tag: _Match, name: bytes, lowered: bytes, flags: int,
-        styled: bool, scripted: bool,
+        self,
+        s: _Scan,
+        pos: int,
+        tag: _Match,
+        name: bytes,
+        lowered: bytes,
+        flags: int,
+        styled: bool,
+        scripted: bool,
     ) -> Decision | None:
         """Rewrites the start tag of a loading element that may need it; returns the decision
         (not None: gated)."""
@@ -508,21 +591,36 @@ class HtmlRewriter:
         attrs = parse_attrs(buf, name_end, tag_end - 1)
         decision = decide(self._ctx, name, attrs, [], flags) if flags else None
         drop, added = self._extras(
-            attrs, decision,
+            attrs,
+            decision,
             self._srcdoc(attrs, name) if name in INLINE_DOCUMENTS and flags else None,
-            styled, scripted or HANDLER.search(lowered) is not None, name=name,
+            styled,
+            scripted or HANDLER.search(lowered) is not None,
+            name=name,
         )
         if decision is not None:
-            s.out.append(s.view[s.emitted:pos])
+            s.out.append(s.view[s.emitted : pos])
             if name in PLACEHOLDERS:
                 category, vendor = decision
                 s.out.append(self._placeholder(vendor, category))
             if not self._remove or name in KEPT_WHEN_REMOVED:
-                s.out.append(inert_tag(buf, pos, name_end, tag_end, name, attrs, decision,
-                                       self._remove, drop, added))
+                s.out.append(
+                    inert_tag(
+                        buf,
+                        pos,
+                        name_end,
+                        tag_end,
+                        name,
+                        attrs,
+                        decision,
+                        self._remove,
+                        drop,
+                        added,
+                    )
+                )
             s.emitted = tag_end
         elif drop:
-            s.out.append(s.view[s.emitted:pos])
+            s.out.append(s.view[s.emitted : pos])
             s.out.append(rebuild(buf, pos, name_end, tag_end, attrs, drop, added))
             s.emitted = tag_end
         return decision
@@ -539,12 +637,13 @@ class HtmlRewriter:
         if self._xml_rules and buf.find(b"<", tag_end, inner_end) >= 0:
             # CSS to HTML, markup to SVG (and XHTML): both readings are rewritten.
             content = inert[1] if inert else buf[tag_end:inner_end]
-            s.out.append(s.view[s.emitted:tag_end])
-            self._nested_scan(content, 0, len(content), s.out,
-                              not s.ended and (s.top or self._cut_end))
+            s.out.append(s.view[s.emitted : tag_end])
+            self._nested_scan(
+                content, 0, len(content), s.out, not s.ended and (s.top or self._cut_end)
+            )
             s.emitted = inner_end
         elif inert is not None:
-            s.out.append(s.view[s.emitted:tag_end])
+            s.out.append(s.view[s.emitted : tag_end])
             s.out.append(inert[1])
             s.emitted = inner_end
         return inner_end  # its end tag is an ordinary end tag for RUN
@@ -559,8 +658,9 @@ class HtmlRewriter:
         if inner_end < 0:
             return ~pos
         s.emitted = self._restyled(s.buf, pos, tag, s.out, s.emitted)
-        s.emitted = self._markup_in(s.buf, tag.end(), inner_end, s.out, s.emitted,
-                                    not s.ended and (s.top or self._cut_end))
+        s.emitted = self._markup_in(
+            s.buf, tag.end(), inner_end, s.out, s.emitted, not s.ended and (s.top or self._cut_end)
+        )
         return inner_end
 
     def _on_plaintext(self, s: _Scan, pos: int, tag: _Match, name: bytes, again: bool) -> int:
@@ -634,8 +734,14 @@ class HtmlRewriter:
         self._cut_end = cut_end
 
     def _restyled(
-        self, buf: Buf, pos: int, tag: _Match, out: _Out, emitted: int,
-        css_moved: Moved | None = None, name: bytes = b"",
+        self,
+        buf: Buf,
+        pos: int,
+        tag: _Match,
+        out: _Out,
+        emitted: int,
+        css_moved: Moved | None = None,
+        name: bytes = b"",
     ) -> int:
         """Emits the start tag at pos rewritten if its style loads a blocked vendor's URL, an
         event handler holds a blocked vendor's snippet (``<body onload="ga(…)">``), or its
@@ -647,7 +753,8 @@ class HtmlRewriter:
         styled = lowered.find(b"style") >= 0 and css.may_load(lowered)
         # (The searches first: a tag with a huge attribute costs the flags' automaton time.)
         handled = (HANDLER.search(lowered) is not None and bool(self._tag_flags(lowered))) or (
-            bool(name) and self._scripted(name, lowered))
+            bool(name) and self._scripted(name, lowered)
+        )
         beacons = BEACON.search(lowered) is not None and self._tag_flags(lowered)
         if not styled and not handled and not beacons and css_moved is None:
             return emitted
@@ -670,9 +777,7 @@ class HtmlRewriter:
         when the body ends inside it, -2 when it needs none (closed by "/>", or by our own
         "</script>")."""
         content = tag.end()
-        if self._xml_rules and buf[content - 2 : content - 1] == b"/" and (
-            _self_closing(buf, tag)
-        ):
+        if self._xml_rules and buf[content - 2 : content - 1] == b"/" and (_self_closing(buf, tag)):
             # "<script … />": in XHTML and SVG an element without content; in HTML the slash
             # means nothing and script data follows. After an <svg> or <math> either reading
             # may be the browser's, so the element is closed right away ("</script>" is an
@@ -739,14 +844,18 @@ class HtmlRewriter:
         content = tag.end()
         index = self._index
         in_code = index.match_code(memoryview(buf)[content:close]) if close > content else []
-        if lowered.find(b"speculationrules") >= 0 and close > content and script_type(
-            parse_attrs(buf, tag.end(1), content - 1)
-        ) == b"speculationrules":
+        if (
+            lowered.find(b"speculationrules") >= 0
+            and close > content
+            and script_type(parse_attrs(buf, tag.end(1), content - 1)) == b"speculationrules"
+        ):
             # Speculation rules: Chromium prefetches (or prerenders) every URL they list, vendors'
             # too, before anything on the page asks for them.
             in_code += index.code_url_vendors(bytes(buf[content:close]).lower(), every=True)
-        elif not in_code and 0 < close - content <= _LOADER_MAX and (
-            buf.find(b"src", content, close) >= 0 or buf.find(b".js", content, close) >= 0
+        elif (
+            not in_code
+            and 0 < close - content <= _LOADER_MAX
+            and (buf.find(b"src", content, close) >= 0 or buf.find(b".js", content, close) >= 0)
         ):
             # A small inline script that names a vendor's URL is a loader (document.write of a
             # tag, s.src = "//host/…"), whatever its shape. Big ones are bundles or data.
@@ -758,7 +867,13 @@ class HtmlRewriter:
         return in_code
 
     def _script_element(
-        self, buf: Buf, pos: int, tag: _Match, close: int, element_end: int, ends: int,
+        self,
+        buf: Buf,
+        pos: int,
+        tag: _Match,
+        close: int,
+        element_end: int,
+        ends: int,
         closing: bytes,
     ) -> tuple[int, bytes | None, int]:
         """A script element whose extent is known: (its end, replacement or None, where its
@@ -787,21 +902,37 @@ class HtmlRewriter:
         if decision is not None:
             if self._remove:
                 return element_end, b"", -2  # (nothing of it is left open)
-            start_tag = inert_tag(buf, pos, name_end, content, b"script", attrs, decision,
-                                  self._remove)
+            start_tag = inert_tag(
+                buf, pos, name_end, content, b"script", attrs, decision, self._remove
+            )
             return element_end, start_tag + buf[content:element_end] + closing, ends
         if ends == -1 and cut_inline(attrs) and not all_granted(self._ctx):
             return self._cut_script(buf, pos, name_end, content, element_end, attrs)
         # Its own handlers may still send a vendor a beacon (onload="new Image().src=…").
-        drop, added = (self._extras(attrs, None, None, False, True)
-                       if HANDLER.search(lowered) is not None else (frozenset(), []))
+        drop, added = (
+            self._extras(attrs, None, None, False, True)
+            if HANDLER.search(lowered) is not None
+            else (frozenset(), [])
+        )
         if not drop:
             return element_end, (bytes(buf[pos:content]) + closing) if closing else None, ends
-        return element_end, (rebuild(buf, pos, name_end, content, attrs, drop, added)
-                             + buf[content:element_end] + closing), ends
+        return (
+            element_end,
+            (
+                rebuild(buf, pos, name_end, content, attrs, drop, added)
+                + buf[content:element_end]
+                + closing
+            ),
+            ends,
+        )
 
     def _cut_script(
-        self, buf: Buf, pos: int, name_end: int, content: int, element_end: int,
+        self,
+        buf: Buf,
+        pos: int,
+        name_end: int,
+        content: int,
+        element_end: int,
         attrs: list[Attr],
     ) -> tuple[int, bytes | None, int]:
         """Inline code the body's end cuts short runs as far as it goes: the start of a
@@ -812,9 +943,14 @@ class HtmlRewriter:
         added = [b' type="text/plain"']
         if kind is not None and kind.raw is not None:
             added.append(b" data-consent-type=" + kind.quoted())
-        return element_end, (rebuild(buf, pos, name_end, content, attrs,
-                                     frozenset((b"type",)), added)
-                             + buf[content:element_end]), -1
+        return (
+            element_end,
+            (
+                rebuild(buf, pos, name_end, content, attrs, frozenset((b"type",)), added)
+                + buf[content:element_end]
+            ),
+            -1,
+        )
 
 
 def _self_closing(buf: Buf, tag: _Match) -> bool:

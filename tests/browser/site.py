@@ -299,13 +299,17 @@ async def speculation(request: Request) -> Response:
 
 
 async def speculation_header(request: Request) -> Response:
-    return HTMLResponse(page("Speculation rules file", "<p>rules elsewhere</p>"),
-                        headers={"speculation-rules": '"/rules.json"'})
+    return HTMLResponse(
+        page("Speculation rules file", "<p>rules elsewhere</p>"),
+        headers={"speculation-rules": '"/rules.json"'},
+    )
 
 
 async def rules_file(request: Request) -> Response:
-    rules = ('{"prefetch": [{"source": "list", "urls": '
-             '["https://px.ads.linkedin.com/collect/?rules=1"]}]}')
+    rules = (
+        '{"prefetch": [{"source": "list", "urls": '
+        '["https://px.ads.linkedin.com/collect/?rules=1"]}]}'
+    )
     return Response(rules, media_type="application/speculationrules+json")
 
 

@@ -100,7 +100,6 @@ def test_banner_overlays_without_shifting_the_layout(visit: VisitFactory) -> Non
     assert with_js.page.evaluate("window.__shift") == 0, with_js.page.evaluate("window.__shifts")
 
 
-
 def test_a_half_parsed_banner_is_never_painted(visit: VisitFactory, server: LiveServer) -> None:
     """Browsers paint while they parse; a slow network or a busy CPU can stop the parser halfway
     through the banner. Painted then, the bottom-anchored banner would grow upwards as the rest

@@ -20,14 +20,21 @@ def test_in_chromium_no_hit_arrives_before_consent(demo: Demo) -> None:
     console: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
+            executable_path=CHROMIUM,
+            headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         try:
             page = browser.new_page()
             page.on("console", lambda message: console.append(message.text))
-            page.on("request", lambda request: tracked.append(request.url)
-                    if "/collect" in request.url or "/pixel.gif" in request.url else None)
+            page.on(
+                "request",
+                lambda request: (
+                    tracked.append(request.url)
+                    if "/collect" in request.url or "/pixel.gif" in request.url
+                    else None
+                ),
+            )
             page.goto(demo.url + probe, wait_until="networkidle")
             assert page.is_visible("#consentgate-banner")
             assert tracked == []

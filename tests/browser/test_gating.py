@@ -228,8 +228,16 @@ def test_activation_restores_every_attribute_and_element_kind(visit: VisitFactor
     requested = {h.url.split("?", 1)[1] for h in v.net.hits if h.host == "px.ads.linkedin.com"}
     # <picture> picks its <source>; the 1x srcset wins over src; the preloads are fetched, and
     # the poster, the image button, the table's background and the captions track.
-    assert requested == {"preload=1", "source=1", "srcset=1", "imagesrcset=1", "poster=1",
-                         "input=1", "background=1", "track=1"}
+    assert requested == {
+        "preload=1",
+        "source=1",
+        "srcset=1",
+        "imagesrcset=1",
+        "poster=1",
+        "input=1",
+        "background=1",
+        "track=1",
+    }
     assert v.errors == []
 
 
@@ -280,8 +288,9 @@ def test_vendor_urls_in_css_load_only_after_consent_without_reload(visit: VisitF
     v.settle(300)
     assert {h.path for h in v.net.hits} == {"/bg.png", "/attr.png", "/span.png"}
     assert v.page.evaluate("window.__sameDocument") is True
-    assert v.page.evaluate("document.querySelector('[data-consent-css],[data-consent-style]')") \
-        is None
+    assert (
+        v.page.evaluate("document.querySelector('[data-consent-css],[data-consent-style]')") is None
+    )
     assert v.errors == []
 
 
@@ -294,8 +303,15 @@ def test_object_embed_and_svg_load_only_after_consent_without_reload(visit: Visi
     v.page.evaluate("window.__sameDocument = true")
     v.page.click("#consentgate-banner button[value=accept_all]")
     v.page.wait_for_function("(window.__cg || []).includes('svg-script.js')")
-    expected = {"/object.gif", "/embed.gif", "/svg-href.gif", "/svg-xlink.gif", "/svg-script.js",
-                "/svg-title.gif", "/svg-style.gif"}
+    expected = {
+        "/object.gif",
+        "/embed.gif",
+        "/svg-href.gif",
+        "/svg-xlink.gif",
+        "/svg-script.js",
+        "/svg-title.gif",
+        "/svg-style.gif",
+    }
     v.net.wait_for(v.page, {"lib.example-analytics.com"})
     deadline = 50
     while not expected <= {h.path for h in v.net.hits} and deadline:
@@ -324,8 +340,9 @@ def test_event_handlers_with_a_vendor_snippet_wait_for_consent(visit: VisitFacto
     v.net.wait_for(v.page, {"px.ads.linkedin.com"})
     assert [h.url.split("?", 1)[1] for h in v.net.hits] == ["click=1"]
     v.page.wait_for_function("document.getElementById('broken').hasAttribute('onerror')")
-    assert v.page.evaluate("document.getElementById('beacon').getAttribute('onerror')") \
-        .startswith("new Image()")
+    assert v.page.evaluate("document.getElementById('beacon').getAttribute('onerror')").startswith(
+        "new Image()"
+    )
     assert v.page.evaluate("document.body.getAttribute('onload')").startswith("window.__bodyload")
     left = v.page.evaluate("document.querySelector('[data-consent-onerror],[data-consent-onload]')")
     assert left is None
@@ -409,8 +426,9 @@ def test_self_closing_script_hides_no_tracker_in_either_reading(visit: VisitFact
     # In HTML the first script's data ran up to its "</script>": the pixel after it is real
     # markup (made inert, so it waits for consent); after the <svg> the second script was
     # closed at once, so its comment is a comment for the browser as for the rewriter.
-    assert v.page.evaluate("[!!document.getElementById('px1'), !!document.getElementById('px2')]") \
-        == [True, False]
+    assert v.page.evaluate(
+        "[!!document.getElementById('px1'), !!document.getElementById('px2')]"
+    ) == [True, False]
     assert v.page.is_visible("#end")
     v.page.click("#consentgate-banner button[value=accept_all]")
     v.net.wait_for(v.page, {"px.ads.linkedin.com"})

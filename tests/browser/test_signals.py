@@ -28,8 +28,7 @@ GRANTED = {key: "granted" for key in DENIED}
 
 @pytest.fixture(scope="module")
 def signals_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    signals = SignalSettings(consent_mode=True,
-                             jurisdiction=country_header("CF-IPCountry", ["US"]))
+    signals = SignalSettings(consent_mode=True, jurisdiction=country_header("CF-IPCountry", ["US"]))
     app = build_app(consent_log=consent_log(tmp_path_factory), signals=signals)
     with LiveServer(app) as live:
         yield live
@@ -156,11 +155,14 @@ def test_page_api_show_get_and_change_event(visit: VisitFactory) -> None:
 
 
 def test_google_tags_may_run_in_denied_mode_when_the_site_allows_them(
-    visit: VisitFactory, tmp_path: Path,
+    visit: VisitFactory,
+    tmp_path: Path,
 ) -> None:
-    app = build_app(consent_log=str(tmp_path / "log.sqlite3"),
-                    signals=SignalSettings(consent_mode=True),
-                    policy=Policy(vendors=[EXAMPLE_LIB], allow=["googletagmanager.com/gtag/js"]))
+    app = build_app(
+        consent_log=str(tmp_path / "log.sqlite3"),
+        signals=SignalSettings(consent_mode=True),
+        policy=Policy(vendors=[EXAMPLE_LIB], allow=["googletagmanager.com/gtag/js"]),
+    )
     with LiveServer(app) as live:
         v = visit(live=live)
         v.goto("/denied-mode")
