@@ -846,7 +846,10 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         MARKETING,
         _META_PRIVACY,
         urls=("facebook.com", "fbcdn.net", "fb.com"),
-        inline=("connect.facebook.net",),
+        # The SDK loader's element id. Not "connect.facebook.net": the Meta Pixel loader names
+        # that host too (its fbevents.js), and a signature of this service there would gate the
+        # pixel's snippet as a social plugin, for a visitor who allowed Meta Pixel alone.
+        inline=("facebook-jssdk",),
     ),
     Vendor(
         "instagram",

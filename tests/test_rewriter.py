@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import tracemalloc
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -423,7 +424,7 @@ def test_an_element_with_attributes_moved_aside_is_rewritten_once_for_all() -> N
     for html in (
         b'<img src="/x.png" onerror="' + FBQ + b'">',
         b"<img src=/a.png style='background: url(//images.taboola.com/t.png)'>",
-        b"<link rel=preconnect href=/own onload=//connect.facebook.net/x>",
+        b"<link rel=preconnect href=/own onload=fetch('//connect.facebook.net/x')>",
         b'<a href=/x ping="https://www.facebook.com/tr">x</a>',
     ):
         once = rewrite(html)
@@ -691,6 +692,38 @@ def test_individually_granted_service_is_not_gated() -> None:
     html = b'<iframe src="https://www.youtube.com/embed/x"></iframe>' + PIXEL
     out = rewrite(html, services=frozenset({"youtube"}))
     assert out.startswith(b'<iframe src="https://www.youtube.com/embed/x"></iframe><img data-')
+
+
+META_PIXEL_PAGE = (Path(__file__).parent / "pages" / "meta-pixel.html").read_bytes()
+# The official Meta Pixel snippet, as Meta's setup page gives it: an inline loader of
+# connect.facebook.net/…/fbevents.js calling fbq(), and a <noscript> pixel on facebook.com/tr.
+META_PIXEL = META_PIXEL_PAGE[
+    META_PIXEL_PAGE.index(b"<!-- Meta Pixel Code -->") : META_PIXEL_PAGE.index(b"<!-- End Meta")
+]
+FB_SDK_LOADER = (
+    b"<script>(function(d, s, id) { var js, fjs = d.getElementsByTagName(s)[0];"
+    b" if (d.getElementById(id)) return; js = d.createElement(s); js.id = id;"
+    b' js.src = "//connect.facebook.net/en_US/sdk.js#xfbml=1&version=v2.3";'
+    b" fjs.parentNode.insertBefore(js, fjs); }(document, 'script', 'facebook-jssdk'));</script>"
+)
+
+
+def test_every_part_of_the_meta_pixel_snippet_is_the_meta_pixel_service() -> None:
+    assert META_PIXEL.count(b"<script>") == 1 and META_PIXEL.count(b"<img") == 1
+    # Allowed on its own, the service gets its whole snippet: loader and pixel live.
+    assert rewrite(META_PIXEL, services=frozenset({"meta-pixel"})) == META_PIXEL
+    # Without it, both wait, each named as Meta Pixel (the one service that restores them).
+    out = rewrite(META_PIXEL)
+    assert out.count(b'data-consent-service="meta-pixel"') == 2
+    assert b'<script type="text/plain" data-consent="marketing"' in out
+    assert b'<img data-consent-src="https://www.facebook.com/tr?' in out
+    assert b'data-consent-service="facebook"' not in out
+    # The social plugins' SDK loader stays the "facebook" service's: Meta Pixel alone does not
+    # allow it, and allowing it does not allow the pixel.
+    sdk = rewrite(FB_SDK_LOADER, services=frozenset({"meta-pixel"}))
+    assert b'data-consent-service="facebook"' in sdk
+    assert rewrite(FB_SDK_LOADER, services=frozenset({"facebook"})) == FB_SDK_LOADER
+    assert rewrite(META_PIXEL, services=frozenset({"facebook"})) == out
 
 
 def test_matching_rules() -> None:

@@ -434,3 +434,25 @@ def test_self_closing_script_hides_no_tracker_in_either_reading(visit: VisitFact
     v.net.wait_for(v.page, {"px.ads.linkedin.com"})
     v.settle(300)
     assert {h.url.split("?", 1)[1] for h in v.net.hits} == {"html=1"}
+
+
+def test_allowing_meta_pixel_alone_runs_its_whole_snippet(visit: VisitFactory) -> None:
+    v = fresh(visit)
+    v.page.evaluate("window.consentgate.save('allow', [], ['meta-pixel'])")
+    # The inline loader runs (fbevents.js, and the PageView it sends to facebook.com/tr) …
+    v.net.wait_for(v.page, {"connect.facebook.net", "www.facebook.com"})
+    v.page.wait_for_function("(window.__cg || []).includes('fbevents.js')")
+    v.settle(300)
+    assert v.net.hosts == {"connect.facebook.net", "www.facebook.com"}
+    assert v.log() == ["fbevents.js"]
+    # … and without scripts, its <noscript> pixel loads, and nothing of anyone else's.
+    quiet = visit(javascript=False)
+    response = quiet.context.request.post(
+        quiet.server.url("/consentgate/consent"),
+        form={"action": "allow", "service": "meta-pixel"},
+        max_redirects=0,
+    )
+    assert response.status == 303
+    quiet.goto("/")
+    quiet.settle(300)
+    assert [(h.host, h.path) for h in quiet.net.hits] == [("www.facebook.com", "/tr")]
