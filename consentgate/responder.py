@@ -22,6 +22,7 @@ from .html import Gate
 from .linkheader import without_blocked_hints
 from .pages import Pages
 from .policy import Policy
+from .refresh import without_blocked_refresh
 from .speculation import MEDIA_TYPE as _RULES
 from .speculation import RulesFilter
 from .streams import (
@@ -59,6 +60,7 @@ _READ = frozenset(
         b"etag",
         b"content-security-policy",
         b"link",
+        b"refresh",
     }
 )
 
@@ -267,6 +269,7 @@ class Responder:
             and b"set-cookie" not in fields
             and not self.issue
             and b"link" not in fields
+            and b"refresh" not in fields
             and media != _RULES
         ):
             return True  # neither its headers nor its body concern us
@@ -283,7 +286,7 @@ class Responder:
             message["headers"] = raw = [(k.lower(), v) for k, v in raw]
         elif not isinstance(raw, list):
             message["headers"] = raw = list(raw)
-        if b"link" in fields and not self.site.settled(self.consent):
+        if (b"link" in fields or b"refresh" in fields) and not self.site.settled(self.consent):
             self.drop_hints(raw)
         if b"set-cookie" in fields or self.issue is not None:
             headers = MutableHeaders(raw=raw)
@@ -354,12 +357,18 @@ class Responder:
                 headers.append("set-cookie", value)
 
     def drop_hints(self, raw: list[tuple[bytes, bytes]]) -> None:
-        """``Link`` headers' resource hints (preconnect, preload …) to vendors of categories the
-        visitor has not granted: the browser would contact them before the page asks it to."""
+        """``Link`` headers' resource hints (preconnect, preload …) to vendors the visitor has
+        not granted, and a ``Refresh`` header to one: the browser would contact them before the
+        page asks it to (or instead of showing it)."""
         blocked = self.hint_blocker()
         kept = []
         for key, value in raw:
-            left = without_blocked_hints(value, blocked) if key == b"link" else value
+            if key == b"link":
+                left = without_blocked_hints(value, blocked)
+            elif key == b"refresh":
+                left = without_blocked_refresh(value, blocked)
+            else:
+                left = value
             if left is not None:
                 kept.append((key, left))
         raw[:] = kept

@@ -474,6 +474,33 @@ def test_link_header_hints_to_ungranted_vendors_are_dropped() -> None:
         assert c.get("/").headers["link"].startswith("<https://www.googletagmanager.com>")
 
 
+def test_a_refresh_header_to_an_ungranted_vendor_is_dropped() -> None:
+    """``Refresh: 0; url=https://…`` sends the browser to the vendor before the page is read."""
+    pixel = "0; URL='https://www.facebook.com/tr?id=1&ev=PageView'"
+    refresh = {"/pixel": pixel, "/own": "5; url=/next", "/reload": "30"}
+
+    async def page(request: Request) -> Response:
+        body = PAGE if request.query_params.get("type") != "json" else "{}"
+        media = "application/json" if body == "{}" else "text/html"
+        status = int(request.query_params.get("status", "200"))
+        headers = {"refresh": refresh[request.url.path]}
+        return Response(body, status_code=status, media_type=media, headers=headers)
+
+    app = Starlette(routes=[Route(path, page) for path in refresh])
+    c = client(ConsentMiddleware(app, secret_key=SECRET))
+    # On any response: a page, JSON, a redirect, a 304, a HEAD.
+    for query in ("", "?type=json", "?status=302", "?status=304", "?type=json&status=500"):
+        assert "refresh" not in c.get("/pixel" + query, follow_redirects=False).headers, query
+    assert "refresh" not in c.head("/pixel").headers
+    assert c.get("/own").headers["refresh"] == "5; url=/next"
+    assert c.get("/reload?type=json").headers["refresh"] == "30"
+    choose(c, "save", category="analytical")
+    assert "refresh" not in c.get("/pixel").headers
+    choose(c, "allow", service="meta-pixel")
+    assert c.get("/pixel").headers["refresh"] == pixel
+    assert c.get("/pixel?type=json").headers["refresh"] == pixel
+
+
 def test_withdrawal_expires_the_cookies_of_withdrawn_categories() -> None:
     c = client(cookie_app())
     choose(c, "accept_all")

@@ -319,6 +319,12 @@ async def link_header(request: Request) -> Response:
     return HTMLResponse(page("Link header", "<p>hinted</p>"), headers={"link": hint})
 
 
+async def refresh_header(request: Request) -> Response:
+    # Chromium follows a Refresh header as it shows the page (here at once: no delay).
+    refresh = "0; url=https://px.ads.linkedin.com/collect/?refresh=header"
+    return HTMLResponse(page("Refresh header", "<p>refreshing</p>"), headers={"refresh": refresh})
+
+
 # Inline code that tries to end its script early ("</Script>" in any case) or to move the
 # tokenizer into escaped script data ("<!--<script>"), where the real end tag no longer ends it.
 BREAKOUT = jinja2.Environment(autoescape=True)
@@ -351,6 +357,7 @@ def build_app(*, consent_log: str | None, **options: object) -> ConsentMiddlewar
             Route("/handlers", handlers),
             Route("/self-closing", self_closing),
             Route("/link-header", link_header),
+            Route("/refresh-header", refresh_header),
             Route("/js-urls", js_urls),
             Route("/speculation", speculation),
             Route("/speculation-header", speculation_header),

@@ -419,6 +419,22 @@ def test_a_link_header_preloads_from_a_vendor_only_after_consent(visit: VisitFac
     assert [h.url.split("?", 1)[1] for h in v.net.hits] == ["link=1"]
 
 
+def test_a_refresh_header_navigates_to_a_vendor_only_after_consent(visit: VisitFactory) -> None:
+    v = fresh(visit, "/refresh-header")
+    v.settle(500)
+    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.page.url == v.server.url("/refresh-header")
+    v.page.click("#consentgate-banner button[value=accept_all]")
+    v.page.wait_for_selector("#consentgate-settings")
+    # Served with the header from now on: the browser follows it (the page itself is the proof
+    # that the header is one Chromium follows).
+    v.page.goto(v.server.url("/refresh-header"))
+    v.net.wait_for(v.page, {"px.ads.linkedin.com"})
+    assert [(h.url.split("?", 1)[1], h.resource_type) for h in v.net.hits] == [
+        ("refresh=header", "document")
+    ]
+
+
 def test_self_closing_script_hides_no_tracker_in_either_reading(visit: VisitFactory) -> None:
     v = fresh(visit, "/self-closing")
     v.settle(300)
