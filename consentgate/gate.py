@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -75,6 +76,92 @@ _HIDDEN_HOST = re.compile(rb"[/\\:](?:(?<=:)|(?<=[/\\][/\\]))[^ \"'>/\\?#\f%\t\n
 _ESCAPED = 4  # a needle that is an escape: look at _HIDDEN_HOST
 _HOST = 8  # a needle that is a host: a URL's only when one of these bytes comes before it
 _BEFORE_HOST = frozenset(b"/\\.@:;'\"")
+#: Bytes of a JS identifier (letters, digits, "_", "$", and any byte of a non-ASCII character):
+#: a signature that starts (ends) with one is a name, not matched inside a longer name.
+_IDENT = bytes(1 if b >= 0x80 or b in b"_$" or chr(b).isalnum() else 0 for b in range(256))
+#: What may be skipped in JS code: strings (which end at a line's end if unclosed), template
+#: literals (their ``${…}`` read as text), comments, and what may start a regex literal. A
+#: comment or a string that does not end is not one (``/*`` with no ``*/`` is read on as code).
+_JS_SKIP = re.compile(
+    rb'"(?:[^"\\\n\r]|\\[\s\S])*"?'
+    rb"|'(?:[^'\\\n\r]|\\[\s\S])*'?"
+    rb"|`(?:[^`\\]|\\[\s\S])*`?"
+    rb"|//[^\n\r]*"
+    rb"|/\*[\s\S]*?\*/"
+    rb"|/"
+)
+#: Where a line comment may start: not at a URL's "//", after a ":" or a quote.
+_MAY_COMMENT = re.compile(rb"//(?<![:\"'`]//)")  # (a literal first: searched for fast)
+#: A regex literal (from its opening slash): classes may hold a slash, no line break.
+_JS_REGEX = re.compile(rb"/(?![*/])(?:[^/\\\n\r\[]|\\.|\[(?:[^\]\\\n\r]|\\.)*\])+/")
+#: What a regex literal may follow: punctuation, or a keyword that an expression follows (a
+#: slash after a name, a number, ")" or "]" or "}" divides).
+_BEFORE_REGEX = frozenset(b"(,=:[!&|?{};+-*%<>~^")
+_REGEX_KEYWORDS = re.compile(
+    rb"(?<![\w$])(?:return|typeof|case|do|else|in|of|new|delete|void|throw|yield|await)$"
+)
+
+
+def js_comments(code: bytes | memoryview, until: int) -> list[tuple[int, int]]:
+    """The comments of JS ``code`` (``(start, end)``, in order) that start before ``until``.
+
+    Not a parser: a scanner that knows strings, template literals (their ``${…}`` are read as
+    text), comments and, roughly, regex literals, well enough to say that a signature is in a
+    comment. Where it may be wrong it errs towards code (privacy fails closed): a template
+    literal that does not end runs to the end, a ``/*`` that does not end is no comment, and a
+    ``//`` right after a ``:`` is a URL's (``"https://…"`` read out of step), not a comment."""
+    spans: list[tuple[int, int]] = []
+    search, regex = _JS_SKIP.search, _JS_REGEX.match
+    pos = 0
+    while pos < until:
+        found = search(code, pos)
+        if found is None or found.start() >= until:
+            break
+        start, end = found.span()
+        if code[start] == 0x2F:  # "/"
+            second = code[start + 1] if end > start + 1 else 0
+            if second == 0x2F or second == 0x2A:  # "//" or "/*"
+                if second == 0x2A or not (start and code[start - 1] == 0x3A):
+                    spans.append((start, end))
+            else:
+                before = bytes(code[max(0, start - 16) : start]).rstrip()
+                if not before or before[-1] in _BEFORE_REGEX or _REGEX_KEYWORDS.search(before):
+                    literal = regex(code, start)
+                    if literal is not None:
+                        end = literal.end()
+        pos = end
+    return spans
+
+
+class _Comments:
+    """Whether places in JS ``code`` are in comments: its comments are scanned (as far as the
+    last of ``hits``) once, the first time a place may be in one."""
+
+    __slots__ = ("code", "hits", "opens", "spans", "starts")
+
+    def __init__(self, code: bytes | memoryview, hits: list[tuple[int, int, int]]) -> None:
+        self.code = bytes(code)  # (searched in place: rfind)
+        self.hits = hits
+        self.opens = -2  # where the first "/*" is (-1: nowhere before the last hit), once asked
+        self.spans: list[tuple[int, int]] | None = None
+        self.starts: list[int] = []
+
+    def hold(self, at: int) -> bool:
+        code = self.code
+        line = code.rfind(b"\n", 0, at) + 1  # (a line that ends in "\r" alone: looked at too)
+        if _MAY_COMMENT.search(code, line, at) is None:  # no "//" before it on its line
+            if self.opens == -2:
+                self.opens = code.find(b"/*", 0, max(h[1] for h in self.hits))
+            if not 0 <= self.opens < at:
+                return False
+            opened = code.rfind(b"/*", 0, at)
+            if code.find(b"*/", opened + 2, at) >= 0:  # no "/*" left open before it
+                return False
+        if self.spans is None:
+            self.spans = js_comments(code, max(h[1] for h in self.hits) + 1)
+            self.starts = [start for start, _ in self.spans]
+        i = bisect_right(self.starts, at) - 1
+        return i >= 0 and at < self.spans[i][1]
 
 
 def _unpercent(match: re.Match[bytes]) -> bytes:
@@ -207,6 +294,17 @@ class VendorIndex:
                     by_signature.setdefault(sig.encode("utf-8"), []).append(vendor)
         self._signatures = list(by_signature)
         self._signature_vendors = [by_signature[s] for s in self._signatures]
+        # Signatures are code tokens: one that starts (ends) with a name's byte is not found
+        # inside a longer name ("s_account" in "is_account_page"). A signature that ends in
+        # "_" is a prefix ("adfox_…"), and one with a "/" a URL whose path may go on
+        # ("hm.baidu.com/h" in "…/hm.js"): their ends are not looked at.
+        self._edges = [
+            (
+                bool(_IDENT[s[0]]),
+                bool(_IDENT[s[-1]]) and not s.endswith(b"_") and b"/" not in s,
+            )
+            for s in self._signatures
+        ]
         self._automaton = (
             BytesAhoCorasick(self._signatures, implementation=Implementation.DFA)
             if self._signatures
@@ -310,8 +408,20 @@ class VendorIndex:
         after a ``src`` (``s.src = …``, ``document.write('<img src="…``), a ``fetch(`` or a
         ``sendBeacon(``. Links (share buttons, profile URLs in a config object) are not loads;
         allow-listed hosts do not count. Slashes spelt as JS escapes (``"https:\\/\\/…"``, as
-        JSON often writes them) count as slashes. With ``every``, every URL counts as a load
-        (speculation rules: each one is prefetched or prerendered)."""
+        JSON often writes them) count as slashes; URLs in JS comments do not. With ``every``,
+        every URL counts as a load (speculation rules: each one is prefetched or prerendered)."""
+        found = self._code_urls(lowered, every)
+        if found and (lowered.find(b"/*") >= 0 or _MAY_COMMENT.search(lowered) is not None):
+            # (Rare: code that loads from a vendor. URLs in its comments do not count.)
+            spans = js_comments(lowered, len(lowered))
+            if spans:
+                blanked = bytearray(lowered)
+                for start, end in spans:
+                    blanked[start:end] = b" " * (end - start)
+                found = self._code_urls(bytes(blanked), every)
+        return found
+
+    def _code_urls(self, lowered: bytes, every: bool) -> list[Vendor]:
         found: list[Vendor] = []
         if lowered.find(b"\\") >= 0:
             lowered = _JS_SLASH.sub(b"/", lowered)
@@ -333,14 +443,36 @@ class VendorIndex:
 
     # -- inline code -------------------------------------------------------------------------
 
-    def match_code(self, code: bytes | memoryview) -> list[Vendor]:
-        """Vendors whose snippet signatures occur in ``code``, in order of first occurrence."""
+    def match_code(self, code: bytes | memoryview, *, js: bool = True) -> list[Vendor]:
+        """Vendors whose snippet signatures occur in ``code`` as tokens (not inside a longer
+        name), in order of first occurrence. With ``js`` (script content, event handlers),
+        signatures in JS comments do not count; without (a start tag, a URL), ``//`` is no
+        comment."""
         found: list[Vendor] = []
         if self._automaton is None:
             return found
-        indexes = [i for i, _, _ in self._automaton.find_matches_as_indexes(code, True)]
-        for i in indexes:
-            for vendor in self._signature_vendors[i]:
+        hits = self._automaton.find_matches_as_indexes(code, True)
+        if not hits:
+            return found
+        size = len(code)
+        edges, by_index = self._edges, self._signature_vendors
+        done: set[int] = set()  # signatures found as tokens
+        comments: _Comments | None = None
+        for i, start, end in hits:
+            if i in done:
+                continue
+            head, tail = edges[i]
+            if (head and start and _IDENT[code[start - 1]]) or (
+                tail and end < size and _IDENT[code[end]]
+            ):
+                continue
+            if js:
+                if comments is None:
+                    comments = _Comments(code, hits)
+                if comments.hold(start):
+                    continue
+            done.add(i)
+            for vendor in by_index[i]:
                 if vendor not in found:
                     found.append(vendor)
         return found

@@ -129,7 +129,7 @@ def attr_vendors(ctx: Context, attr: Attr, flags: int) -> Iterator[Vendor]:
             yield vendor
         # A self-hosted tracker endpoint (matomo.php …) is known by a signature alone.
         elif not covered and flags & TAG_SIG:
-            yield from index.match_code(decode_attr(url))[:1]
+            yield from index.match_code(decode_attr(url), js=False)[:1]
 
 
 def url_vendor(

@@ -891,9 +891,9 @@ class HtmlRewriter:
         if not flags and not in_code and ends != -1:
             return element_end, (bytes(buf[pos:content]) + closing) if closing else None, ends
         index = self._index
-        in_tag = index.match_code(memoryview(buf)[pos:content]) if flags & TAG_SIG else []
+        in_tag = index.match_code(memoryview(buf)[pos:content], js=False) if flags & TAG_SIG else []
         if flags & TAG_SIG and not in_tag:  # (a signature the tag spells in capitals, spaced)
-            in_tag = index.match_code(lowered)
+            in_tag = index.match_code(lowered, js=False)
         name_end = tag.end(1)
         attrs = parse_attrs(buf, name_end, content - 1)
         if first(attrs, b"src") is None:  # (an SVG script's href: its content counts, fail closed)
