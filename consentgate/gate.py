@@ -82,14 +82,15 @@ _IDENT = bytes(1 if b >= 0x80 or b in b"_$" or chr(b).isalnum() else 0 for b in 
 #: What may be skipped in JS code: strings (which end at a line's end if unclosed), template
 #: literals (their ``${…}`` read as text), comments, and what may start a regex literal. A
 #: comment or a string that does not end is not one (``/*`` with no ``*/`` is read on as code).
-_JS_SKIP = re.compile(
+_SKIPS = (
     rb'"(?:[^"\\\n\r]|\\[\s\S])*"?'
     rb"|'(?:[^'\\\n\r]|\\[\s\S])*'?"
     rb"|`(?:[^`\\]|\\[\s\S])*`?"
     rb"|//[^\n\r]*"
-    rb"|/\*[\s\S]*?\*/"
-    rb"|/"
 )
+_JS_SKIP = re.compile(_SKIPS + rb"|/\*[\s\S]*?\*/|/")
+#: The same past the last "*/", where no "/*" ends: not looked for to the end again and again.
+_JS_SKIP_OPEN = re.compile(_SKIPS + rb"|/")
 #: Where a line comment may start: not at a URL's "//", after a ":" or a quote.
 _MAY_COMMENT = re.compile(rb"//(?<![:\"'`]//)")  # (a literal first: searched for fast)
 #: A regex literal (from its opening slash): classes may hold a slash, no line break.
@@ -112,8 +113,11 @@ def js_comments(code: bytes | memoryview, until: int) -> list[tuple[int, int]]:
     ``//`` right after a ``:`` is a URL's (``"https://…"`` read out of step), not a comment."""
     spans: list[tuple[int, int]] = []
     search, regex = _JS_SKIP.search, _JS_REGEX.match
+    closes = bytes(code).rfind(b"*/")  # (a "/*" after closes - 2 is left open)
     pos = 0
     while pos < until:
+        if pos > closes - 2:
+            search = _JS_SKIP_OPEN.search
         found = search(code, pos)
         if found is None or found.start() >= until:
             break

@@ -137,6 +137,7 @@ def test_a_signature_in_a_comment_does_not_count(code: bytes) -> None:
         # In doubt, a signature counts: a "/*" that never ends, a "//" right after ":", an
         # unclosed template literal.
         b"/* gtag('config', 'G-1')",
+        b"/* x */ a = b /* c; " * 50 + b"gtag('config', 'G-1')",
         b"var a = {u:// gtag('config', 'G-1')\n}",
         b"var a = `x; // gtag('config', 'G-1')",
     ],
@@ -165,3 +166,6 @@ def test_js_comments_spans() -> None:
     spans = [code[a:b] for a, b in js_comments(code, len(code))]
     assert spans == [b"// one", b"/* two */", b"// three"]
     assert js_comments(code, 11) == js_comments(code, len(code))[:1]  # (those starting before)
+    # Past the last "*/" a "/*" is no comment: read on as code.
+    code = b"/* one */ a /* b /* c"
+    assert [code[a:b] for a, b in js_comments(code, len(code))] == [b"/* one */"]
