@@ -93,6 +93,10 @@
           }
           continue;
         }
+        // A refresh (<meta http-equiv=refresh>) keeps its data-consent-content: put back, it would
+        // start its delay over and take the visitor away from the page they have just accepted
+        // on. It is served live from the next page load on.
+        if (tag === "META") continue;
         move(el, "data-consent-srcset", "srcset");
         var relink = move(el, "data-consent-imagesrcset", "imagesrcset");  // <link rel=preload>
         move(el, "data-consent-poster", "poster");  // <video>

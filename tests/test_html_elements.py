@@ -79,7 +79,13 @@ SCRIPT_URL_TAGS = {
     b"object": b"data",
     b"embed": b"src",
 }
-LOADING_ATTRS = {"a": ("ping", "xlink:href"), "b": (), "f": (), "t": ("background",)}
+LOADING_ATTRS = {
+    "a": ("ping", "xlink:href"),
+    "b": (),
+    "f": (),
+    "m": ("http-equiv",),
+    "t": ("background",),
+}
 URL_CHECKS = {"a": "href", "b": "formaction", "f": "action"}
 LETTER_ORDER = "aslmpitbeofnvx"
 RAW_END_TAGS = {*RAW_TAGS, "iframe", "noscript"}
@@ -123,9 +129,13 @@ def test_the_elements_special_handling() -> None:
 
 def test_one_more_row_reaches_the_derived_tables() -> None:
     """What the derivation makes of a table with one more skipped element."""
-    # (A skipped element with a new letter gets its own refusals and its place in the order.)
-    skipped = (*ELEMENTS, Element("marquee", Reader.SKIPPED, refused=("background",)))
+    # (A skipped element's refusals join those of its letter, after them, without repeats.)
+    skipped = (
+        *ELEMENTS,
+        Element("marquee", Reader.SKIPPED, refused=("background",)),
+        Element("menu", Reader.SKIPPED, refused=("http-equiv", "background")),
+    )
     assert elements._by_letter(tuple(r for r in skipped if r.reader is Reader.SKIPPED)) == {
         **LOADING_ATTRS,
-        "m": ("background",),
+        "m": ("http-equiv", "background"),
     }

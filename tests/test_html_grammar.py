@@ -37,6 +37,7 @@ CASES: dict[str, tuple[str, str, str]] = {
     "plain_attrs.b": (' formaction="/post">', ' formaction="javascript:x()">', ""),
     "plain_attrs.f": (' action="/post">', ' action="javascript:send()">', ""),
     "plain_attrs.t": (' width="1">', ' background="//t.example/bg.gif">', ""),
+    "plain_attrs.m": (' name="viewport" content="x">', ' http-equiv="refresh">', ""),
     "end_tag": ("</div class=x>", '</div title=">', ""),
     "comment": ("<!-- a -- b -->", "<!-- open", ">"),
     "bogus_comment": ("<!DOCTYPE html>", "<!-- c -->", ""),

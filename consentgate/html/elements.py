@@ -67,8 +67,8 @@ class Element:
     inline_document: str | None = None  # an attribute holding a document of its own (srcdoc)
     # Where a "javascript:" URL runs on it (on a click, a submit, a load).
     script_url: str | None = None
-    # Attributes that load something (a beacon, a legacy background): the skipping grammar
-    # refuses them on every tag whose name starts with this element's first letter.
+    # Attributes that load something (a beacon, a legacy background, a refresh): the skipping
+    # grammar refuses them on every tag whose name starts with this element's first letter.
     refused: tuple[str, ...] = ()
 
 
@@ -152,6 +152,10 @@ ELEMENTS: Final[tuple[Element, ...]] = (
     Element("area", Reader.SKIPPED, script_url="href", refused=("ping",)),
     Element("form", Reader.SKIPPED, script_url="action"),
     Element("button", Reader.SKIPPED, script_url="formaction"),
+    # A refresh (<meta http-equiv=refresh content="0;url=…">) navigates to its content's URL as
+    # the page loads: such a meta is read (its content waits, as data-consent-content, when it
+    # names a blocked vendor's URL; see edits.refresh_hits).
+    Element("meta", Reader.SKIPPED, refused=("http-equiv",)),
     # The legacy background of tables and their parts (an image).
     *(
         Element(t, Reader.SKIPPED, refused=("background",))

@@ -325,6 +325,17 @@ async def refresh_header(request: Request) -> Response:
     return HTMLResponse(page("Refresh header", "<p>refreshing</p>"), headers={"refresh": refresh})
 
 
+# A meta refresh (at once, its URL in quotes) to a vendor: Chromium follows it as the page loads.
+REFRESH_META = (
+    '<meta http-equiv="refresh"'
+    " content=\"0; URL='https://px.ads.linkedin.com/collect/?refresh=meta'\">"
+)
+
+
+async def refresh_meta(request: Request) -> Response:
+    return HTMLResponse(page("Refresh meta", "<p>refreshing</p>", head=REFRESH_META))
+
+
 # Inline code that tries to end its script early ("</Script>" in any case) or to move the
 # tokenizer into escaped script data ("<!--<script>"), where the real end tag no longer ends it.
 BREAKOUT = jinja2.Environment(autoescape=True)
@@ -358,6 +369,7 @@ def build_app(*, consent_log: str | None, **options: object) -> ConsentMiddlewar
             Route("/self-closing", self_closing),
             Route("/link-header", link_header),
             Route("/refresh-header", refresh_header),
+            Route("/refresh-meta", refresh_meta),
             Route("/js-urls", js_urls),
             Route("/speculation", speculation),
             Route("/speculation-header", speculation_header),

@@ -435,6 +435,32 @@ def test_a_refresh_header_navigates_to_a_vendor_only_after_consent(visit: VisitF
     ]
 
 
+def test_a_meta_refresh_to_a_vendor_waits_for_the_next_page_load_after_consent(
+    visit: VisitFactory,
+) -> None:
+    v = fresh(visit, "/refresh-meta")
+    v.page.evaluate("window.__sameDocument = true")
+    inert = "meta[http-equiv=refresh][data-consent-content]:not([content])"
+    v.settle(500)
+    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.page.url == v.server.url("/refresh-meta")
+    assert v.page.locator(inert).count() == 1
+    v.page.click("#consentgate-banner button[value=accept_all]")
+    v.page.wait_for_selector("#consentgate-settings")
+    # Accepting does not take the visitor away from the page they accepted on: the refresh
+    # stays inert on it (put back, Chromium would follow it then) …
+    v.settle(500)
+    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.page.evaluate("window.__sameDocument") is True
+    assert v.page.locator(inert).count() == 1
+    # … and is served live from the next page load on, when Chromium follows it.
+    v.page.goto(v.server.url("/refresh-meta"))
+    v.net.wait_for(v.page, {"px.ads.linkedin.com"})
+    assert [(h.url.split("?", 1)[1], h.resource_type) for h in v.net.hits] == [
+        ("refresh=meta", "document")
+    ]
+
+
 def test_self_closing_script_hides_no_tracker_in_either_reading(visit: VisitFactory) -> None:
     v = fresh(visit, "/self-closing")
     v.settle(300)
