@@ -2,9 +2,10 @@
 element's ``content``, sends the browser to. ``Refresh: 0; url=https://www.facebook.com/tr?…``
 navigates to a vendor before the visitor has read a word: such a header is dropped for a visitor
 who has not granted that vendor (``responder.py``), and such an element's ``content`` waits, as
-``data-consent-content`` (``html/edits.py``). That one is not put back by ``consentgate.js``
-once allowed (in Chromium it would then navigate away from the page the visitor just accepted
-on, its delay counted from then): it is served live from the next page load on.
+``data-consent-content`` (``html/decisions.py``: ``blocked_refresh``). That one is not put back
+by ``consentgate.js`` once allowed (in Chromium it would then navigate away from the page the
+visitor just accepted on, its delay counted from then): it is served live from the next page
+load on.
 
 Read as the browsers read it, and more loosely where they differ (privacy fails closed): the delay
 is whatever comes before the first ``;``, ``,`` or space (the HTML standard takes digits and dots,

@@ -17,6 +17,7 @@ from urllib.parse import unquote_to_bytes
 
 from ..gate import C0_SPACE, HINT_RELS, TAB_NEWLINE, TAG_SIG, TAG_URL, VendorIndex, decode_attr
 from ..policy import Vendor
+from ..refresh import refresh_urls
 from .elements import SCRIPT_SOURCES, SOURCES
 from .markup import WS, Attr, first
 
@@ -258,3 +259,30 @@ def blocked_beacons(ctx: Context, attrs: list[Attr], flags: int) -> Hits:
             if hit or site:
                 hits.append((attr, hit))
     return hits
+
+
+def _text(attr: Attr) -> bytes:
+    """An attribute's value as the browser reads it (character references resolved)."""
+    value = attr.value
+    if value.find(b"&") < 0:
+        return value
+    return html.unescape(value.decode("latin-1")).encode("latin-1", "replace")
+
+
+def blocked_refresh(ctx: Context, attrs: list[Attr], flags: int) -> Hits:
+    """A refresh's ``content`` (``<meta http-equiv="refresh" content="0;url=…">``: the browser
+    goes there as the page loads) when its URL is a blocked vendor's, or whatever its URL on an
+    element the site tagged with a category not granted. ``flags``: the tag's. (Only a
+    ``<meta>`` acts on the pair; on any other element, moving it aside changes nothing.)"""
+    kind, content = first(attrs, b"http-equiv"), first(attrs, b"content")
+    if kind is None or content is None or not content.raw:
+        return []
+    if _text(kind).strip(WS).lower() != b"refresh":
+        return []
+    hit: list[Vendor] = []
+    for url in refresh_urls(_text(content)) if flags & TAG_URL else ():
+        vendor = ctx.index.lookup_url(url, ctx.host)[1]
+        if vendor is not None and blocked(ctx, vendor) and vendor not in hit:
+            hit.append(vendor)
+    is_tagged, own = tagged(ctx, attrs)
+    return [(content, hit)] if hit or (is_tagged and own is not None) else []

@@ -5,8 +5,7 @@ A gated element keeps every byte but the attributes that load (``elements.MOVED`
 ``type="text/plain"``, an iframe is hidden behind a click-to-load placeholder. The client puts it
 all back once the visitor allows. Event handlers, beacons, a refresh's ``content`` and CSS naming
 a blocked vendor are moved aside the same way on any element (``extras``); a refresh is not put
-back (see ``refresh.py``). What is gated is ``decisions.py``'s call (but for a refresh's, kept
-next to its rewriting in ``refresh_hits``).
+back (see ``refresh.py``). What is gated is ``decisions.py``'s call.
 """
 
 from __future__ import annotations
@@ -14,13 +13,19 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 
-from ..gate import TAG_URL
 from ..policy import Vendor
-from ..refresh import refresh_urls
 from .cssgate import CssGate, Moved
-from .decisions import Context, Decision, Hits, blocked, blocked_beacons, blocked_code, tagged
+from .decisions import (
+    Context,
+    Decision,
+    Hits,
+    blocked_beacons,
+    blocked_code,
+    blocked_refresh,
+    tagged,
+)
 from .elements import MOVED, PLACEHOLDERS
-from .markup import WS, Attr, Buf, attr_text, first, rebuild
+from .markup import Attr, Buf, attr_text, first, rebuild
 
 #: Renders the click-to-load stand-in of a gated iframe: (vendor or None, category) -> markup.
 Placeholder = Callable[[Vendor | None, str], bytes]
@@ -96,33 +101,6 @@ def inert_tag(
     return rebuild(buf, start, name_end, end, attrs, drop | frozenset(moved), added)
 
 
-def _text(attr: Attr) -> bytes:
-    """An attribute's value as the browser reads it (character references resolved)."""
-    value = attr.value
-    if value.find(b"&") < 0:
-        return value
-    return html.unescape(value.decode("latin-1")).encode("latin-1", "replace")
-
-
-def refresh_hits(ctx: Context, attrs: list[Attr], flags: int) -> Hits:
-    """A refresh's ``content`` (``<meta http-equiv="refresh" content="0;url=…">``: the browser
-    goes there as the page loads) when its URL is a blocked vendor's, or whatever its URL on an
-    element the site tagged with a category not granted. ``flags``: the tag's. (Only a
-    ``<meta>`` acts on the pair; on any other element, moving it aside changes nothing.)"""
-    kind, content = first(attrs, b"http-equiv"), first(attrs, b"content")
-    if kind is None or content is None or not content.raw:
-        return []
-    if _text(kind).strip(WS).lower() != b"refresh":
-        return []
-    hit: list[Vendor] = []
-    for url in refresh_urls(_text(content)) if flags & TAG_URL else ():
-        vendor = ctx.index.lookup_url(url, ctx.host)[1]
-        if vendor is not None and blocked(ctx, vendor) and vendor not in hit:
-            hit.append(vendor)
-    is_tagged, own = tagged(ctx, attrs)
-    return [(content, hit)] if hit or (is_tagged and own is not None) else []
-
-
 def moved(hits: Hits) -> Moved | None:
     """Attributes dropped whole (each with its blocked vendors), kept as data-consent-<name>."""
     if not hits:
@@ -174,7 +152,7 @@ def extras(
             css_gate.restyle(attrs) if styled else None,
             moved(blocked_code(ctx, attrs, runs)) if handled else None,
             moved(blocked_beacons(ctx, attrs, beacons)) if beacons else None,
-            moved(refresh_hits(ctx, attrs, beacons)) if beacons else None,
+            moved(blocked_refresh(ctx, attrs, beacons)) if beacons else None,
         )
         if one is not None
     ]

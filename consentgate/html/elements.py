@@ -154,7 +154,7 @@ ELEMENTS: Final[tuple[Element, ...]] = (
     Element("button", Reader.SKIPPED, script_url="formaction"),
     # A refresh (<meta http-equiv=refresh content="0;url=…">) navigates to its content's URL as
     # the page loads: such a meta is read (its content waits, as data-consent-content, when it
-    # names a blocked vendor's URL; see edits.refresh_hits).
+    # names a blocked vendor's URL; see decisions.blocked_refresh).
     Element("meta", Reader.SKIPPED, refused=("http-equiv",)),
     # The legacy background of tables and their parts (an image).
     *(
