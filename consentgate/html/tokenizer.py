@@ -1,18 +1,18 @@
 """The streaming HTML rewriter: ``HtmlRewriter.feed``/``close`` and its scanning loop.
 
-Speed comes from letting one compiled regex (``grammar.RUN``) tokenize, in C, everything that
-can never need a change. Python code runs only where ``RUN`` stops: at a start tag of an element
-that may load something (script, iframe, img, source, link, video, input …), at elements whose
-content the tokenizer treats specially (style, textarea, title, noscript …), at any start tag
-whose ``style`` may load from another host (rare: a "(" and a "//" in it) or whose event handler
-may (a "//" in it), at an ``<a>``/``<area>`` with a ``ping`` or a table part with a
-``background``, or where the buffer ends inside an unfinished token. There ``_scan`` hands the
-start tag to the reader its element's row names (``elements.READERS``: ``_on_script``,
-``_on_loading``, ``_on_style``, ``_on_noscript``, ``_on_plaintext``, ``_on_raw``, ``_on_foreign``,
-``_on_styled``), and the comment, raw text and dropped-content states to ``_in_text``. Strict
-HTML tokenizing rules are followed where they decide what is markup: comments (with ``<!-->``,
-``--!>``), bogus comments, script data with its escape states (``scriptdata.py``), raw text and
-RCDATA elements, attribute quoting, any letter case.
+Speed comes from letting one compiled regex (``grammar.RUN``) tokenize, in C, everything that can
+never need a change. Python code runs only where ``RUN`` stops: at a start tag of an element that
+may load something (script, iframe, img, source, link, video, input …), at elements whose content
+the tokenizer treats specially (style, textarea, title, noscript …), at any start tag whose
+``style`` may load from another host (rare: a "(" and a "//" in it) or whose event handler may (a
+"//" in it), at an ``<a>``/``<area>`` with a ``ping``, a table part with a ``background`` or a
+``<meta>`` with an ``http-equiv`` (a refresh), or where the buffer ends inside an unfinished token.
+There ``_scan`` hands the start tag to the reader its element's row names (``elements.READERS``:
+``_on_script``, ``_on_loading``, ``_on_style``, ``_on_noscript``, ``_on_plaintext``, ``_on_raw``,
+``_on_foreign``, ``_on_styled``), and the comment, raw text and dropped-content states to
+``_in_text``. Strict HTML tokenizing rules are followed where they decide what is markup: comments
+(with ``<!-->``, ``--!>``), bogus comments, script data with its escape states (``scriptdata.py``),
+raw text and RCDATA elements, attribute quoting, any letter case.
 
 Bytes outside the elements it changes are copied untouched, so any ASCII-compatible charset works.
 ``<noscript>`` content is rewritten as markup (what a browser without scripting loads) but bounded
