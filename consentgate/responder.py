@@ -89,6 +89,13 @@ def _nonce(policy: bytes) -> str | None:
     return match.group(1) if match else None
 
 
+def _varies_on_cookie(values: list[str]) -> bool:
+    """Whether ``Vary`` values already name Cookie (any case) or ``*``."""
+    return any(
+        token.strip().lower() in ("cookie", "*") for value in values for token in value.split(",")
+    )
+
+
 @functools.lru_cache(maxsize=256)
 def _private(cache_control: str) -> str:
     """``Cache-Control`` without what lets a shared cache keep the response, plus ``private``."""
@@ -614,10 +621,12 @@ class Responder:
             raw += _PERSONAL  # the usual case
             return
         headers = MutableHeaders(raw=raw)
-        if b"vary" in fields:
-            headers.add_vary_header("Cookie")
-        else:
+        if b"vary" not in fields:
             headers.append("vary", "Cookie")
+        elif not _varies_on_cookie(headers.getlist("vary")):
+            # (A framework that already varies on Cookie, as Django's sessions do, keeps its
+            # value: "Vary: Cookie, Cookie" helps no cache.)
+            headers.add_vary_header("Cookie")
         cache_control = fields.get(b"cache-control")
         if cache_control is None:
             headers.append("cache-control", "private")

@@ -1043,3 +1043,15 @@ def test_speculation_rules_files_lose_the_rules_naming_ungranted_vendors() -> No
     r = c.get("/rules.json")
     assert r.text == body and r.headers["vary"] == "Cookie"
     assert r.headers["cache-control"] == "private, max-age=60"
+
+
+@pytest.mark.parametrize("vary", ["Cookie", "Accept-Encoding, cookie", "*", "Accept-Language"])
+def test_vary_names_cookie_once(vary: str) -> None:
+    async def page(request: Request) -> Response:
+        return HTMLResponse(PAGE, headers={"vary": vary})
+
+    app = ConsentMiddleware(Starlette(routes=[Route("/", page)]), secret_key=SECRET)
+    values = client(app).get("/").headers.get_list("vary")
+    tokens = [t.strip().lower() for v in values for t in v.split(",")]
+    assert tokens.count("cookie") == (0 if vary == "*" else 1)
+    assert {t.strip().lower() for t in vary.split(",")} <= set(tokens)
