@@ -88,8 +88,13 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
             "mc.yandex.ru/metrika",
             "mc.yandex.com/metrika",
             "yandex_metrika_callbacks",
+            "yandex_metrika_callbacks2",
             "Ya.Metrika",
+            "Ya.Metrika2",
             "mc.yandex.ru/watch",
+            # The init call alone (its loader may come from a CDN mirror, in another tag):
+            # a code token, so neither "rhythm(" nor "my_ym(" counts.
+            "ym(",
         ),
         cookies=("_ym_*", "yandexuid", "ymex", "yabs-sid", "_yasc"),
     ),

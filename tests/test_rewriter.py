@@ -1186,3 +1186,24 @@ def test_a_javascript_url_counts_only_where_the_element_runs_it() -> None:
     assert b"data-consent-action=" in rewrite(form)
     svg = b"<svg><a xlink:href=\"javascript:fbq('track', 'PageView')\">x</a></svg>"
     assert b"data-consent-xlink-href=" in rewrite(svg)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        b'ym(12345678, "init", {clickmap: true, trackLinks: true});',
+        b"window.yandex_metrika_callbacks2 = window.yandex_metrika_callbacks2 || [];",
+        b"new Ya.Metrika2({id: 1});",
+    ],
+)
+def test_yandex_metrica_is_known_by_its_init_call_alone(code: bytes) -> None:
+    # The official snippet's alternative CDN option loads tag.js from a public npm CDN in a
+    # tag of its own; the init call is then all there is to know Metrica by.
+    out = rewrite(b"<script>" + code + b"</script>")
+    assert out.startswith(b'<script type="text/plain"') and b'"yandex-metrica"' in out
+
+
+@pytest.mark.parametrize("code", [b"rhythm(1);", b"my_ym(2);", b"var ym2 = 1;"])
+def test_names_that_only_contain_ym_are_not_metrica(code: bytes) -> None:
+    page = b"<script>" + code + b"</script>"
+    assert rewrite(page) == page
