@@ -16,6 +16,11 @@ from dataclasses import dataclass
 # an alternation of them at every byte, 20 to 40 times slower.
 from ahocorasick_rs import BytesAhoCorasick, Implementation
 
+# UTS #46 (the mapping the URL parser applies to a host before the request): the idna package's
+# tables, which follow each Unicode release; a hand-made NFKC-casefold would miss its ignored and
+# deviation code points. Only hosts with a non-ASCII byte or a "%" come near it.
+from idna import IDNAError, uts46_remap
+
 from .policy import Policy, Vendor
 
 _URL = re.compile(rb"[\x00-\x20]*(?:[a-z][a-z0-9+.-]*:[/\\]*|[/\\]{2,})([^/\\?#]*)([^?#]*)", re.S)
@@ -73,6 +78,9 @@ TAG_SIG = 2
 #: (Written to start at a single byte of a class, the second slash or the ':', so that sre skips
 #: the bytes between candidates in C: three times faster than starting with an alternation.)
 _HIDDEN_HOST = re.compile(rb"[/\\:](?:(?<=:)|(?<=[/\\][/\\]))[^ \"'>/\\?#\f%\t\n\r]*+[%\t\n\r]")
+#: A non-ASCII byte inside a URL's authority: a host the URL parser maps by UTS #46 (fullwidth
+#: letters, ideographic full stops, ignored code points) may be a vendor's.
+_WIDE_HOST = re.compile(rb"[/\\:](?:(?<=:)|(?<=[/\\][/\\]))[^ \"'>/\\?#\f:\x80-\xff]*+[\x80-\xff]")
 _ESCAPED = 4  # a needle that is an escape: look at _HIDDEN_HOST
 _HOST = 8  # a needle that is a host: a URL's only when one of these bytes comes before it
 _BEFORE_HOST = frozenset(b"/\\.@:;'\"")
@@ -184,7 +192,51 @@ def decode_attr(raw: bytes) -> bytes:
     query = raw.find(b"?")
     if 0 <= query < amp:
         return raw
-    return html.unescape(raw.decode("latin-1")).encode("latin-1", "replace")
+    text = html.unescape(raw.decode("latin-1"))
+    if text.isascii():
+        return text.encode("ascii")
+    # A reference to a non-ASCII character ("&#xFF47;", a fullwidth "g"): as UTF-8, as the
+    # page's own bytes are read for a host (see idna_host); those bytes stay as they are.
+    return _REFERENCE.sub(_reference_utf8, raw)
+
+
+#: A character reference, as ``html.unescape`` finds them.
+_REFERENCE = re.compile(rb"&(?:#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
+
+
+def _reference_utf8(match: re.Match[bytes]) -> bytes:
+    return html.unescape(match.group().decode("latin-1")).encode("utf-8", "surrogatepass")
+
+
+def idna_host(raw: bytes) -> bytes | None:
+    """A non-ASCII host as the URL parser reads it (lowercased bytes), or None when it fails.
+
+    The parser maps a host by UTS #46 before the request (non-transitional, as Chromium and
+    the URL Standard do): fullwidth letters become ASCII, the ideographic full stops (U+3002,
+    U+FF0E, U+FF61) become ".", soft hyphens and other ignored code points vanish; a label left
+    non-ASCII is sent as punycode ("xn--…"). Its bytes are read as UTF-8 (what percent-escapes
+    always spell, and the encoding of nearly every page), else as windows-1252.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", "replace")
+    try:
+        mapped = uts46_remap(text, std3_rules=False, transitional=False)
+    except (IDNAError, ValueError):
+        return None
+    if mapped.isascii():
+        return mapped.encode("ascii")
+    labels = []
+    for label in mapped.split("."):
+        if label.isascii():
+            labels.append(label.encode("ascii"))
+        else:
+            try:
+                labels.append(b"xn--" + label.encode("punycode"))
+            except UnicodeError:
+                return None
+    return b".".join(labels)
 
 
 def own_host(host: str | None) -> bytes | None:
@@ -218,6 +270,11 @@ def split_url(value: bytes) -> tuple[bytes, bytes] | None:
     host = host.partition(b":")[0]
     if host.find(b"%") >= 0:
         host = _PERCENT.sub(_unpercent, host)
+    if not host.isascii():
+        mapped = idna_host(host)
+        if mapped is None:
+            return None  # (the URL parser fails on it: no request)
+        host = mapped
     host = host.rstrip(b".")
     if not host:
         return None
@@ -390,7 +447,8 @@ class VendorIndex:
         pass: vendor hosts, signatures, references, and escapes that may hide a host."""
         hits = self._flag_needles.find_matches_as_indexes(lowered, True)
         if not hits:
-            return 0
+            # (A non-ASCII host, mapped to a vendor's by the URL parser: no needle finds it.)
+            return TAG_URL if not lowered.isascii() and _WIDE_HOST.search(lowered) else 0
         flags = 0
         flagged = self._flagged
         for i, start, _ in hits:
@@ -404,6 +462,8 @@ class VendorIndex:
             flags &= ~_ESCAPED
             if not flags & TAG_URL and _HIDDEN_HOST.search(lowered) is not None:
                 flags |= TAG_URL
+        if not flags & TAG_URL and not lowered.isascii() and _WIDE_HOST.search(lowered):
+            flags |= TAG_URL
         return flags
 
     def code_url_vendors(self, lowered: bytes, *, every: bool = False) -> list[Vendor]:
