@@ -52,6 +52,7 @@ class ConsentMiddleware:
         revision: str | None = None,
         policy: Policy | None = None,
         builtin_vendors: bool = True,
+        cookie_categories: Mapping[str, str | None] | None = None,
         cookie: CookieSettings | None = None,
         signals: SignalSettings | None = None,
         consent_log: ConsentLogOption = DEFAULT_FILENAME,
@@ -67,8 +68,16 @@ class ConsentMiddleware:
         if not prefix.startswith("/") or prefix.endswith("/") or len(prefix) < 2:
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/consentgate'")
         self.policy = _site_policy(
-            policy or Policy(), builtin_vendors, privacy_policy_url, revision
+            policy or Policy(), builtin_vendors, privacy_policy_url, revision, cookie_categories
         )
+        if self.policy.unmapped_cookie_categories:
+            logger.warning(
+                "consentgate: the policy has no category for the Open Cookie Database's %s "
+                "cookies, so they are not gated; map them, e.g. cookie_categories={%r: %r}",
+                ", ".join(self.policy.unmapped_cookie_categories),
+                self.policy.unmapped_cookie_categories[0],
+                self.policy.optional[0] if self.policy.optional else None,
+            )
         self.cookie = cookie or CookieSettings()
         self.codec = ConsentCookie(keys, policy=self.policy, max_age=self.cookie.max_age)
         self.inject_settings = inject_settings
@@ -192,7 +201,11 @@ def _open(option: ConsentLogOption) -> ConsentLog | None:
 
 
 def _site_policy(
-    policy: Policy, builtin: bool, privacy_policy_url: str | None, revision: str | None
+    policy: Policy,
+    builtin: bool,
+    privacy_policy_url: str | None,
+    revision: str | None,
+    cookie_categories: Mapping[str, str | None] | None = None,
 ) -> Policy:
     """The policy the middleware runs: the built-in vendors merged under the site's (a site
     vendor with a built-in id replaces it), and the two most-set fields given on their own."""
@@ -208,6 +221,8 @@ def _site_policy(
         revision=revision if revision is not None else policy.revision,
         allow=policy.allow,
         cookies=policy.cookie_pairs,
+        # (The Open Cookie Database's categories: the option's changes over the policy's.)
+        cookie_categories={**policy.database_categories(), **(cookie_categories or {})},
         mode=policy.mode,
         privacy_policy_url=(
             privacy_policy_url if privacy_policy_url is not None else policy.privacy_policy_url

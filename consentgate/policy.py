@@ -6,11 +6,15 @@ and the other modules read it.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
+
+from . import cookiedb
+from .cookiedb import PrefixTable
 
 NECESSARY = "necessary"
 
@@ -40,6 +44,22 @@ def check_link(option: str, url: str) -> str:
 
 
 Mode = Literal["inert", "remove"]
+
+
+class CookieRule(NamedTuple):
+    """Whom a cookie name belongs to: its category and service (a vendor id, or None), and
+    where that was learnt: ``"site"`` (``Policy.cookies``), ``"vendor"`` (the registry or the
+    site's vendors) or ``"database"`` (the Open Cookie Database)."""
+
+    category: str
+    service: str | None
+    source: str
+
+
+#: A cookie declared in a required category: known, and never gated. (False, not None, so that
+#: a longer pattern of this kind stops the lookup before a shorter, gated one.)
+_UNGATED: Literal[False] = False
+_Found = CookieRule | Literal[False]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,13 +152,19 @@ class Policy:
     cookies: Mapping[str, str] | Sequence[tuple[str, str]] = ()
     mode: Mode = "inert"
     privacy_policy_url: str = "/privacy"
+    #: Changes to how the Open Cookie Database's categories gate (``{"Functional":
+    #: "preference"}``; None: not gated), over :data:`cookiedb.DEFAULT_CATEGORIES`; kept as the
+    #: whole mapping's (database category, category) pairs.
+    cookie_categories: Mapping[str, str | None] | Sequence[tuple[str, str | None]] = ()
     names: frozenset[str] = field(init=False)
+    #: The database's categories left ungated because the policy lacks their default category.
+    unmapped_cookie_categories: tuple[str, ...] = field(init=False, repr=False)
     optional: tuple[str, ...] = field(init=False)
     vendor_ids: frozenset[str] = field(init=False)
     #: ``cookies`` as (name, category) pairs, however they were given.
     cookie_pairs: tuple[tuple[str, str], ...] = field(init=False, repr=False)
-    _cookie_names: dict[str, tuple[str, str | None]] = field(init=False, repr=False)
-    _cookie_prefixes: tuple[tuple[str, str, str | None], ...] = field(init=False, repr=False)
+    _cookie_names: dict[str, _Found] = field(init=False, repr=False)
+    _cookie_prefixes: PrefixTable = field(init=False, repr=False)
     _required: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -161,6 +187,7 @@ class Policy:
         for cookie, category in self.cookie_pairs:
             if category not in names:
                 raise ValueError(f"cookie {cookie!r} is declared in unknown category {category!r}")
+        self._check_cookie_categories(names)
         self._index_cookies()
         object.__setattr__(self, "names", frozenset(names))
         object.__setattr__(self, "vendor_ids", frozenset(ids))
@@ -191,37 +218,112 @@ class Policy:
             ids.add(vendor.id)
         return ids
 
+    def _check_cookie_categories(self, names: list[str]) -> None:
+        """The given entries must name the database's categories and the policy's; a default
+        whose category this policy lacks (a site with categories of its own) gates nothing,
+        and is listed in ``unmapped_cookie_categories`` (the middleware says so at start)."""
+        given = self.cookie_categories
+        mapping = dict(given.items() if isinstance(given, Mapping) else given)
+        unknown = sorted(set(mapping) - set(cookiedb.DEFAULT_CATEGORIES))
+        if unknown:
+            raise ValueError(
+                f"cookie_categories names {', '.join(map(repr, unknown))}: the Open Cookie "
+                f"Database's categories are {', '.join(cookiedb.DEFAULT_CATEGORIES)}"
+            )
+        for ocd, category in mapping.items():
+            if category is not None and category not in names:
+                raise ValueError(
+                    f"cookie_categories maps {ocd!r} to unknown category {category!r}; use one "
+                    f"of {', '.join(names)}, or None for not gated"
+                )
+        whole = {**cookiedb.DEFAULT_CATEGORIES, **mapping}
+        unmapped = tuple(o for o, c in whole.items() if c is not None and c not in names)
+        whole.update(dict.fromkeys(unmapped))
+        object.__setattr__(self, "cookie_categories", tuple(whole.items()))
+        object.__setattr__(self, "unmapped_cookie_categories", unmapped)
+
     def _index_cookies(self) -> None:
-        """Cookie names (exact, in a dict) and prefixes the vendors and the site declare."""
-        exact: dict[str, tuple[str, str | None]] = {}
-        prefixes: list[tuple[str, str, str | None]] = []
-        owners: list[tuple[str, str, str | None]] = [
-            (p, v.category, v.id) for v in self.vendors for p in v.cookies
-        ]
-        owners += [(p, category, None) for p, category in self.cookie_pairs]
-        for pattern, category, vendor_id in owners:
-            if category in self.required:
-                continue
-            if pattern.endswith("*"):
-                prefixes.append((pattern[:-1], category, vendor_id))
-            else:
-                exact.setdefault(pattern, (category, vendor_id))
+        """One index of every cookie name known, in order of precedence: the site's own
+        declarations, then the vendors' (the built-in registry's and the site's), then the Open
+        Cookie Database's. Exact names go into a dict, prefix patterns into one table; each
+        entry is resolved once, here, against the patterns of the sources above it, so that a
+        lookup is one dict probe and, for a name not listed, one probe per prefix length."""
+        tiers = [self._site_cookies(), self._vendor_cookies(), self._database_cookies()]
+        exact: dict[str, _Found] = {}
+        prefixes: dict[str, _Found] = {}
+        above: list[PrefixTable] = []
+        for tier in tiers:
+            own = PrefixTable({p: found for p, is_prefix, found in tier if is_prefix})
+            for pattern, is_prefix, found in tier:
+                # A pattern of a source above that covers this one decides it (a site's
+                # "_ga*": "necessary" un-gates the registry's "_ga" and the database's "_ga_x").
+                value = found
+                for table in above:
+                    cover = table.find(pattern)
+                    if cover is not None:
+                        value = cover  # type: ignore[assignment]
+                        break
+                target = prefixes if is_prefix else exact
+                if pattern not in target:
+                    target[pattern] = value
+            above.append(own)
         object.__setattr__(self, "_cookie_names", exact)
-        object.__setattr__(self, "_cookie_prefixes", tuple(prefixes))
+        object.__setattr__(self, "_cookie_prefixes", PrefixTable(prefixes))
+
+    def _rule(self, category: str, service: str | None, source: str) -> _Found:
+        return _UNGATED if category in self.required else CookieRule(category, service, source)
+
+    def _site_cookies(self) -> list[tuple[str, bool, _Found]]:
+        return [
+            (p.rstrip("*"), p.endswith("*"), self._rule(c, None, "site"))
+            for p, c in self.cookie_pairs
+        ]
+
+    def _vendor_cookies(self) -> list[tuple[str, bool, _Found]]:
+        return [
+            (p.rstrip("*"), p.endswith("*"), self._rule(v.category, v.id, "vendor"))
+            for v in self.vendors
+            for p in v.cookies
+        ]
+
+    def _database_cookies(self) -> list[tuple[str, bool, _Found]]:
+        """The database's cookies as the mapping gates them; one of a platform the policy has
+        as a vendor of the same category (by name: "Hotjar") belongs to that service, so that
+        allowing the service alone allows it."""
+        services = {v.name.lower(): v for v in self.vendors}
+        mapping = self.database_categories()
+        found: list[tuple[str, bool, _Found]] = []
+        exact, prefixes = cookiedb.patterns()
+        for entry in itertools.chain(exact.values(), prefixes.values()):
+            category = mapping[entry.ocd_category]
+            if category is None:
+                found.append((entry.name, entry.prefix, _UNGATED))
+                continue
+            vendor = services.get(entry.platform.lower())
+            service = vendor.id if vendor is not None and vendor.category == category else None
+            found.append((entry.name, entry.prefix, self._rule(category, service, "database")))
+        return found
 
     @property
     def required(self) -> frozenset[str]:
         return self._required
 
-    def cookie_category(self, name: str) -> tuple[str, str | None] | None:
-        """``(category, vendor id or None)`` of a cookie; None for cookies nobody declared."""
+    def database_categories(self) -> dict[str, str | None]:
+        """Each of the database's categories and the category it gates as (None: not gated)."""
+        return dict(self.cookie_categories)
+
+    def cookie_rule(self, name: str) -> CookieRule | None:
+        """What gates the cookie ``name``; None for a cookie nobody lists, or one listed in a
+        required category (never gated)."""
         found = self._cookie_names.get(name)
-        if found is not None:
-            return found
-        for prefix, category, vendor_id in self._cookie_prefixes:
-            if name.startswith(prefix):
-                return category, vendor_id
-        return None
+        if found is None:
+            found = self._cookie_prefixes.find(name)  # type: ignore[assignment]
+        return found or None
+
+    def cookie_category(self, name: str) -> tuple[str, str | None] | None:
+        """``(category, vendor id or None)`` of a cookie that is gated; None for the others."""
+        rule = self.cookie_rule(name)
+        return (rule.category, rule.service) if rule is not None else None
 
     def vendor(self, vendor_id: str) -> Vendor | None:
         return next((v for v in self.vendors if v.id == vendor_id), None)

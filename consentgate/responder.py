@@ -39,6 +39,22 @@ from .streams import (
 )
 
 logger = logging.getLogger("consentgate")
+#: Cookie names the Open Cookie Database made us drop, each logged once: a generic name
+#: ("token", "locale") may be the site's own (bounded: only the database's names get in).
+_REPORTED: set[str] = set()
+
+
+def _report_dropped(name: str, category: str) -> None:
+    _REPORTED.add(name)
+    logger.warning(
+        "consentgate: dropped Set-Cookie %r for a visitor who has not granted %s: the Open "
+        "Cookie Database lists it. If it is your own, declare it: Policy(cookies={%r: "
+        "'necessary'}) (logged once a name)",
+        name,
+        category,
+        name,
+    )
+
 
 _UNTOUCHED_STATUS = frozenset({204, 206, 304})
 _NONCE = re.compile(r"'nonce-([A-Za-z0-9+/=_-]{1,128})'")
@@ -295,12 +311,13 @@ class Responder:
             message["headers"] = raw = list(raw)
         if (b"link" in fields or b"refresh" in fields) and not self.site.settled(self.consent):
             self.drop_hints(raw)
-        if b"set-cookie" in fields or self.issue is not None:
-            headers = MutableHeaders(raw=raw)
-            if b"set-cookie" in fields:
-                self.drop_cookies(headers)
-            if self.issue is not None:
-                headers.append("set-cookie", self.site.cookie_header(self.scope, self.issue))
+        # (A visitor who granted every category keeps every cookie: nothing to look up.)
+        if b"set-cookie" in fields and not self.site.settled(self.consent):
+            self.drop_cookies(raw)
+        if self.issue is not None:
+            MutableHeaders(raw=raw).append(
+                "set-cookie", self.site.cookie_header(self.scope, self.issue)
+            )
         return raw  # type: ignore[no-any-return]
 
     def passes(self, status: int, raw: list[tuple[bytes, bytes]], media: str, wide: bool) -> bool:
@@ -347,21 +364,24 @@ class Responder:
         policy = self.fields.get(b"content-security-policy")
         return _nonce(policy) if policy is not None else None
 
-    def drop_cookies(self, headers: MutableHeaders) -> None:
-        """Cookies of categories the visitor has not granted never reach the browser."""
-        policy = self.site.policy
-        if "set-cookie" not in headers:
-            return
-        values = headers.getlist("set-cookie")
+    def drop_cookies(self, raw: list[tuple[bytes, bytes]]) -> None:
+        """Cookies of categories the visitor has not granted never reach the browser: the
+        site's declared cookies, the vendors' and every one the Open Cookie Database gates
+        (one dict probe a name; a prefix table for names not listed exactly)."""
+        rule_of = self.site.policy.cookie_rule
+        allows = self.consent.allows
         kept = []
-        for value in values:
-            found = policy.cookie_category(value.split("=", 1)[0].strip())
-            if found is None or self.consent.allows(found[0], found[1]):
-                kept.append(value)
-        if len(kept) != len(values):
-            del headers["set-cookie"]
-            for value in kept:
-                headers.append("set-cookie", value)
+        for item in raw:
+            if item[0] == b"set-cookie":
+                name = item[1].split(b"=", 1)[0].strip().decode("latin-1")
+                rule = rule_of(name)
+                if rule is not None and not allows(rule.category, rule.service):
+                    if rule.source == "database" and name not in _REPORTED:
+                        _report_dropped(name, rule.category)
+                    continue
+            kept.append(item)
+        if len(kept) != len(raw):
+            raw[:] = kept
 
     def drop_hints(self, raw: list[tuple[bytes, bytes]]) -> None:
         """``Link`` headers' resource hints (preconnect, preload …) to vendors the visitor has

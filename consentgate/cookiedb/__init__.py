@@ -104,23 +104,30 @@ class PrefixTable:
 
 
 @functools.cache
-def _index() -> tuple[dict[str, KnownCookie], PrefixTable]:
+def _index() -> tuple[dict[str, KnownCookie], dict[str, KnownCookie], PrefixTable]:
     exact: dict[str, KnownCookie] = {}
     prefixes: dict[str, KnownCookie] = {}
     for entry in _entries():  # (sorted: the first of a name is its most restrictive row)
         (prefixes if entry.prefix else exact).setdefault(entry.name, entry)
-    return exact, PrefixTable(prefixes)
+    return exact, prefixes, PrefixTable(prefixes)
 
 
 def lookup(name: str) -> KnownCookie | None:
     """The database's entry for the cookie ``name``: its exact name, else the longest prefix
     pattern it starts with; None for a cookie the database does not know."""
-    exact, prefixes = _index()
+    exact, _, table = _index()
     found = exact.get(name)
     if found is not None:
         return found
-    match = prefixes.find(name)
+    match = table.find(name)
     return match if isinstance(match, KnownCookie) else None
+
+
+def patterns() -> tuple[Mapping[str, KnownCookie], Mapping[str, KnownCookie]]:
+    """The exact names and the prefix patterns, one entry each (its most restrictive row), for
+    indexes of their own (the policy merges them under the registry's and the site's)."""
+    exact, prefixes, _ = _index()
+    return MappingProxyType(exact), MappingProxyType(prefixes)
 
 
 def entries() -> Iterator[KnownCookie]:
@@ -128,4 +135,12 @@ def entries() -> Iterator[KnownCookie]:
     return iter(_entries())
 
 
-__all__ = ["DEFAULT_CATEGORIES", "SOURCE", "KnownCookie", "PrefixTable", "entries", "lookup"]
+__all__ = [
+    "DEFAULT_CATEGORIES",
+    "SOURCE",
+    "KnownCookie",
+    "PrefixTable",
+    "entries",
+    "lookup",
+    "patterns",
+]
