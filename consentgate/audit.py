@@ -17,6 +17,8 @@ time and rate; ``audit_app`` runs the same checks in process against an ASGI app
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
 import time
 import xml.etree.ElementTree as ET
@@ -187,8 +189,9 @@ class Unclassified:
 
 @dataclass(frozen=True, slots=True)
 class CookieFinding:
-    """A ``Set-Cookie`` sent to a visitor without consent. ``source`` of the category:
-    ``policy`` (the site's or the built-in registry's declarations), ``open-cookie-database``."""
+    """A ``Set-Cookie`` of a non-necessary cookie sent to a visitor without consent. ``source``
+    of its category: ``site`` (the policy's cookies), ``vendor`` (a vendor's cookies: the
+    registry's or the site's), ``database`` (the Open Cookie Database)."""
 
     name: str
     category: str
@@ -305,6 +308,9 @@ class Classifier:
     """The engine's rules for one site: a policy's ``Gate`` and its vendor lookups."""
 
     def __init__(self, policy: Policy, host: str | None, gate: Gate | None = None) -> None:
+        self.policy = policy
+        if policy.mode != "inert":  # (the marks of an inert element say what gated it)
+            gate = Gate(dataclasses.replace(policy, mode="inert"))
         self.gate = gate or Gate(policy)
         self.index: VendorIndex = self.gate.index
         self.host = host
@@ -377,17 +383,39 @@ class Classifier:
         return parts is None or parts[0] == self.own
 
     def cookie(self, name: str) -> CookieFinding | None:
-        """A non-necessary cookie's finding; None for a necessary or unknown one."""
-        found = self.index.cookie_category(name)
+        """A non-necessary cookie's finding; None for a necessary or unknown one. The site's
+        policy first; a cookie it calls necessary is still one when the built-in registry or
+        the Open Cookie Database knows it as a tracker's."""
+        rule = self.policy.cookie_rule(name)
+        if rule is not None:
+            return CookieFinding(name, rule.category, rule.service or "", rule.source)
+        found = _registry().cookie_category(name)
         if found is not None:
-            return CookieFinding(name, found[0], found[1] or "", "policy")
+            return CookieFinding(name, found[0], found[1] or "", "vendor")
         known = cookiedb.lookup(name)
         if known is not None and known.category is not None:
-            return CookieFinding(name, known.category, known.platform, "open-cookie-database")
+            return CookieFinding(name, known.category, known.platform, "database")
         return None
 
     def known_cookie(self, name: str) -> bool:
-        return self.index.cookie_category(name) is not None or cookiedb.lookup(name) is not None
+        return declared_category(self.policy, name) is not None or cookiedb.lookup(name) is not None
+
+
+@functools.cache
+def _registry() -> VendorIndex:
+    return VendorIndex(BUILTIN_VENDORS)
+
+
+def declared_category(policy: Policy, name: str) -> str | None:
+    """The category the policy gives a cookie (a necessary one included), or None."""
+    found = policy.cookie_category(name)
+    if found is not None:
+        return found[0]
+    owners = [*policy.cookie_pairs, *((p, v.category) for v in policy.vendors for p in v.cookies)]
+    for pattern, category in owners:
+        if name == pattern or (pattern.endswith("*") and name.startswith(pattern[:-1])):
+            return category
+    return None
 
 
 def resource_kind(element: Element) -> str:

@@ -1,4 +1,6 @@
-"""The ``consentgate`` command line: reading, exporting, checking and pruning the consent log."""
+"""The ``consentgate`` command line: the consent log (reading, exporting, checking, pruning), and
+the site owner's tools: ``audit`` (what pages hold), ``check`` (the configuration against the
+regulators' checklists) and ``inventory`` (a draft configuration from a debug log)."""
 
 from __future__ import annotations
 
@@ -184,12 +186,79 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="raise the number of chains to N (PostgreSQL; never lowered)",
     )
+    _site_tools(commands)
     return parser
+
+
+def parse_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (1 or more)")
+    return count
+
+
+def _site_tools(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    audit = commands.add_parser(
+        "audit",
+        help="fetch pages without consent and with everything granted; report trackers, "
+        "what is ungated, cookies set before consent, hosts no rule covers",
+    )
+    audit.add_argument("urls", nargs="*", metavar="URL", help="pages to audit (http(s)://...)")
+    audit.add_argument("--sitemap", metavar="URL", help="audit the pages a sitemap lists")
+    audit.add_argument("--max-pages", type=parse_count, default=50, metavar="N")
+    audit.add_argument(
+        "--time-limit", type=parse_seconds, default=120.0, metavar="SECONDS", help="in all"
+    )
+    audit.add_argument(
+        "--rate", type=parse_seconds, default=2.0, metavar="N", help="requests a second at most"
+    )
+    audit.add_argument(
+        "--timeout", type=parse_seconds, default=10.0, metavar="SECONDS", help="a request"
+    )
+    audit.add_argument("--prefix", default="/consentgate", help="consentgate's URL prefix")
+    audit.add_argument("--cookie-name", default="consentgate", help="the consent cookie's name")
+    audit.add_argument("--json", action="store_true", help="the report as JSON (for CI)")
+    audit.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="report progress on stderr (default: when stderr is a terminal)",
+    )
+
+    check = commands.add_parser(
+        "check", help="lint the configuration and the rendered banner against the checklists"
+    )
+    check.add_argument("app", metavar="MODULE:APP", help="the ASGI app, e.g. mysite.asgi:app")
+    check.add_argument(
+        "--path",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a page of the app to look for the withdraw control on (repeatable)",
+    )
+    check.add_argument("--json", action="store_true", help="the report as JSON")
+
+    inventory = commands.add_parser(
+        "inventory",
+        help="turn a debug=True log into draft Vendor(...) and cookies={...} declarations",
+    )
+    inventory.add_argument("logs", nargs="+", metavar="LOGFILE", help="log files ('-': stdin)")
+    inventory.add_argument("--output", "-o", metavar="FILE", help="write here, not to stdout")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command != "log":
+        tools: dict[str, Callable[[argparse.Namespace, argparse.ArgumentParser], int]] = {
+            "audit": _audit,
+            "check": _check,
+            "inventory": _inventory,
+        }
+        return tools[args.command](args, parser)
     try:
         log = open_log(
             args.log, create=False, timeout=args.timeout, chains=getattr(args, "chains", None)
@@ -333,6 +402,84 @@ def _upgrade(args: argparse.Namespace, log: StoredConsentLog, progress_on: bool)
     # PostgreSQL log may need a longer --timeout than the app's for the key's new index.
     count = len(log.chain_states())
     print(f"schema version {SCHEMA_VERSION}, {count} chain{'s' * (count != 1)}")
+    return EXIT_OK
+
+
+def _audit(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .audit import Bounds, audit_urls, format_table
+
+    if not args.urls and not args.sitemap:
+        parser.error("audit needs at least one URL or --sitemap URL")
+    progress_on = args.progress if args.progress is not None else sys.stderr.isatty()
+
+    def progress(done: int, total: int, url: str) -> None:
+        if progress_on:
+            end = "\r" if sys.stderr.isatty() else "\n"
+            sys.stderr.write(f"audit: {done}/{total} pages {url[:80]}{end}")
+            sys.stderr.flush()
+
+    try:
+        report = audit_urls(
+            args.urls,
+            sitemap=args.sitemap,
+            bounds=Bounds(args.max_pages, args.time_limit, args.rate, args.timeout),
+            prefix=args.prefix,
+            own_cookie=args.cookie_name,
+            progress=progress,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    if progress_on and sys.stderr.isatty():
+        sys.stderr.write("\n")
+    if args.json:
+        json.dump(report.as_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(format_table(report))
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .check import check_app, format_report, load_app
+
+    try:
+        app = load_app(args.app)
+        report = check_app(app, paths=args.path)
+    except (ValueError, ImportError) as exc:
+        print(f"consentgate: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.json:
+        json.dump(report.as_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(format_report(report))
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _inventory(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .inventory import draft, read_log
+
+    lines: list[str] = []
+    for name in args.logs:
+        try:
+            if name == "-":
+                lines += sys.stdin.readlines()
+            else:
+                with open(name, encoding="utf-8", errors="replace") as log:
+                    lines += log.readlines()
+        except OSError as exc:
+            print(f"consentgate: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+    found = read_log(lines)
+    if not found.records:
+        print("consentgate: no inventory records (run the app with debug=True)", file=sys.stderr)
+        return EXIT_FAILED
+    text = draft(found)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 
