@@ -495,7 +495,9 @@ class Checker:
         prefix = self.mw.prefix
         client = TestClient(self.app, base_url="http://testserver", follow_redirects=False)
         chose = client.post(
-            prefix + "/consent", data={"action": "reject_all"}, headers={"origin": client.base_url}
+            prefix + "/consent",
+            data={"action": "reject_all"},
+            headers={"origin": "http://testserver"},
         )
         if chose.status_code >= 400:
             self.add("withdraw-everywhere", f"POST {prefix}/consent answered {chose.status_code}")
