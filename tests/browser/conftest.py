@@ -1,8 +1,17 @@
 """Real Chromium (Debian's /usr/bin/chromium driven by Playwright) against a real uvicorn server.
 
-Every request the page makes goes through ``context.route``: requests to the test server pass,
-everything else is recorded and answered locally from ``fakes.py``, so nothing leaves the machine
-and each test knows exactly which third parties were contacted.
+Two records of what a page contacts, each for what the other cannot do:
+- every request the page makes goes through ``context.route``: requests to the test server pass,
+  everything else is recorded and answered locally from ``fakes.py`` (the tests need vendors'
+  scripts to run);
+- every connection Chromium opens by itself (a preconnect, a speculative prefetch …) or for a
+  request the route let through reaches the ``connections`` listener (``connections.py``): the
+  browser maps every host name to it, so nothing leaves the machine.
+``Network.contacted()`` joins the two: it is the authority on "nothing was contacted".
+
+Each visit gets a fresh regular profile of its own (``launch_persistent_context``), not an
+off-the-record context (``browser.new_context()``): Chromium carries out ``<link rel=preconnect>``
+only in a regular profile, as a visitor's normal window does.
 
 Every test under tests/browser/ carries the ``browser`` marker (tests/conftest.py gives it), so
 ``pytest -m "not browser"`` leaves them out. Nothing here imports Playwright before a browser test
@@ -22,6 +31,7 @@ from urllib.parse import urlsplit
 import pytest
 from helpers import LiveServer
 
+from .connections import ConnectionLog, Contact
 from .fakes import fake_for
 from .site import build_app
 
@@ -55,11 +65,19 @@ def playwright() -> Iterator[Playwright]:
         yield p
 
 
+@pytest.fixture(scope="session")
+def connections() -> Iterator[ConnectionLog]:
+    """The listener every host name maps to (see connections.py): one for the session."""
+    with ConnectionLog() as log:
+        yield log
+
+
 @pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
+def browser(playwright: Playwright, connections: ConnectionLog) -> Iterator[Browser]:
+    """A browser for off-the-record contexts; ``visit`` launches regular profiles instead."""
     # Playwright gives every launch a fresh temporary user-data-dir.
     browser = playwright.chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + connections.chromium_args()
     )
     yield browser
     browser.close()
@@ -96,11 +114,17 @@ class Hit:
 
 @dataclass
 class Network:
-    """Records every request; answers third parties from the fakes."""
+    """Records every request (answering third parties from the fakes) and reads the connection
+    log: together, everything the visit contacted."""
 
     origin: str
+    connections: ConnectionLog
     hits: list[Hit] = field(default_factory=list)
     local: list[Hit] = field(default_factory=list)
+    mark: int = 0
+
+    def __post_init__(self) -> None:
+        self.mark = self.connections.mark()
 
     def handle(self, route: Route, request: PwRequest) -> None:
         parts = urlsplit(request.url)
@@ -124,21 +148,40 @@ class Network:
 
     @property
     def hosts(self) -> set[str]:
-        return {h.host for h in self.hits}
+        """The third-party hosts requested or connected to ("" for a connection that named none)."""
+        return {h.host for h in self.hits} | self.connections.hosts(self.mark)
+
+    def connected(self) -> list[Contact]:
+        return self.connections.since(self.mark)
+
+    def contacted(self) -> list[str]:
+        """Every third-party request and connection since the visit began (or the last clear)."""
+        return [h.url for h in self.hits] + [str(c) for c in self.connected()]
 
     def clear(self) -> None:
         self.hits.clear()
         self.local.clear()
+        self.mark = self.connections.mark()
 
     def documents(self) -> list[Hit]:
         return [h for h in self.local if h.resource_type == "document"]
 
     def wait_for(self, page: Page, hosts: set[str], timeout: float = 8.0) -> None:
+        """Until each of ``hosts`` was requested (a connection alone does not count: Chromium
+        may connect before it asks, a navigation's preconnect)."""
+        self._wait(page, hosts, lambda: {h.host for h in self.hits}, timeout)
+
+    def wait_for_contact(self, page: Page, hosts: set[str], timeout: float = 8.0) -> None:
+        """Until each of ``hosts`` was requested or connected to."""
+        self._wait(page, hosts, lambda: self.hosts, timeout)
+
+    def _wait(
+        self, page: Page, hosts: set[str], seen: Callable[[], set[str]], timeout: float
+    ) -> None:
         deadline = time.monotonic() + timeout
-        while not hosts <= self.hosts:
+        while not hosts <= seen():
             if time.monotonic() > deadline:
-                missing = sorted(hosts - self.hosts)
-                raise AssertionError(f"never requested: {missing}; got {sorted(self.hosts)}")
+                raise AssertionError(f"never reached: {sorted(hosts - seen())}; {self.contacted()}")
             page.wait_for_timeout(50)
 
 
@@ -189,19 +232,38 @@ new PerformanceObserver(function (list) {
 VisitFactory = Callable[..., Visit]
 
 
+def launch_profile(
+    playwright: Playwright, connections: ConnectionLog, profile: Path, **options: Any
+) -> BrowserContext:
+    """Chromium with a fresh regular profile in ``profile``, every connection mapped to the
+    listener."""
+    return playwright.chromium.launch_persistent_context(
+        profile,
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_ARGS + connections.chromium_args(),
+        **options,
+    )
+
+
 @pytest.fixture
-def visit(browser: Browser, server: LiveServer) -> Iterator[VisitFactory]:
+def visit(
+    playwright: Playwright, connections: ConnectionLog, server: LiveServer, tmp_path: Path
+) -> Iterator[VisitFactory]:
     contexts: list[BrowserContext] = []
 
     def open_visit(
         *, live: LiveServer | None = None, javascript: bool = True, **options: Any
     ) -> Visit:
         target = live or server
-        context = browser.new_context(java_script_enabled=javascript, **options)
+        profile = tmp_path / f"profile-{len(contexts)}"
+        context = launch_profile(
+            playwright, connections, profile, java_script_enabled=javascript, **options
+        )
         contexts.append(context)
-        net = Network(target.origin)
+        net = Network(target.origin, connections)
         context.route("**/*", net.handle)
-        page = context.new_page()
+        page = context.pages[0] if context.pages else context.new_page()
         if javascript:
             page.add_init_script(PROBE)
         v = Visit(context, page, net, target)

@@ -66,7 +66,7 @@ def test_fresh_visitor_contacts_no_tracker_and_gets_no_tracker_cookie(
 ) -> None:
     v = fresh(visit)
     v.settle(500)
-    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.net.contacted() == []
     assert v.tracker_cookies() == set()
     assert v.log() == []
     assert banner_visible(v)
@@ -113,9 +113,9 @@ def test_accept_all_loads_everything_in_document_order_without_reload(
 
 def test_customise_analytical_only_loads_only_analytics(visit: VisitFactory) -> None:
     v = fresh(visit)
-    v.page.click("#consentgate-banner summary")
-    v.page.check("#consentgate-banner input[name=category][value=analytical]")
-    v.page.click("#consentgate-banner button[value=save]")
+    v.page.click("#consentgate-banner [data-consentgate-customise]")
+    v.page.check("#consentgate-dialog input[name=category][value=analytical]")
+    v.page.click("#consentgate-dialog button[value=save]")
     v.net.wait_for(v.page, ANALYTICAL_HOSTS)
     v.page.wait_for_function("(window.__cg || []).includes('examplelib.init')")
     v.settle(500)
@@ -169,14 +169,14 @@ def test_withdrawal_removes_cookies_and_nothing_fires_after_reload(visit: VisitF
     assert {"_ga", "_fbp", "_ym_uid", "_exlib"} <= v.tracker_cookies()
 
     v.page.click("#consentgate-settings")
-    v.page.wait_for_selector("#consentgate-banner button[value=reject_all]", state="visible")
+    v.page.wait_for_selector("#consentgate-dialog button[value=reject_all]", state="visible")
     v.net.clear()
     with v.page.expect_navigation(wait_until="networkidle"):
-        v.page.click("#consentgate-banner button[value=reject_all]")
+        v.page.click("#consentgate-dialog button[value=reject_all]")
     v.settle(500)
 
     assert v.tracker_cookies() == set(), v.context.cookies()
-    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.net.contacted() == []
     assert v.log() == []
     state = v.page.evaluate("window.consentgate.get()")
     assert state["decided"] is True and state["granted"] == ["necessary"]
@@ -184,11 +184,14 @@ def test_withdrawal_removes_cookies_and_nothing_fires_after_reload(visit: VisitF
 
 def test_without_javascript_the_form_records_the_choice(visit: VisitFactory) -> None:
     v = fresh(visit, javascript=False)
-    assert v.net.hits == []
-    v.page.click("#consentgate-banner summary")
-    v.page.check("#consentgate-banner input[name=category][value=analytical]")
+    assert v.net.contacted() == []
+    # "Customise" is the preferences page, the second layer without JavaScript.
+    with v.page.expect_navigation():
+        v.page.click("#consentgate-banner [data-consentgate-customise]")
+    assert v.page.url == v.server.url("/consentgate/preferences?next=%2F")
+    v.page.check("#consentgate-preferences input[name=category][value=analytical]")
     with v.page.expect_navigation(wait_until="networkidle"):
-        v.page.click("#consentgate-banner button[value=save]")
+        v.page.click("#consentgate-preferences button[value=save]")
 
     assert v.page.url == v.server.url("/")
     assert v.page.locator("#consentgate-banner").count() == 0
@@ -196,7 +199,7 @@ def test_without_javascript_the_form_records_the_choice(visit: VisitFactory) -> 
     # Without scripts only the <noscript> pixels and the markup elements can load: Metrica's
     # analytical pixel does, the marketing ones (Meta, LinkedIn, YouTube) stay gated.
     v.settle(300)
-    assert v.net.hosts == {"mc.yandex.ru"}, [h.url for h in v.net.hits]
+    assert v.net.hosts == {"mc.yandex.ru"}, v.net.contacted()
     assert not (v.cookie_names() & TRACKER_COOKIES)
 
 
@@ -215,7 +218,7 @@ def test_without_javascript_accept_all_lets_markup_trackers_load(visit: VisitFac
 
 def test_activation_restores_every_attribute_and_element_kind(visit: VisitFactory) -> None:
     v = fresh(visit, "/elements")
-    assert v.net.hits == []
+    assert v.net.contacted() == []
     v.page.click("#consentgate-banner button[value=accept_all]")
     v.page.wait_for_function("(window.__cg || []).includes('module.js')")
     v.settle()
@@ -245,7 +248,7 @@ def test_a_link_pings_a_vendor_only_after_consent(visit: VisitFactory) -> None:
     v = fresh(visit, "/elements")
     v.page.click("#pinged")
     v.settle(300)
-    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.net.contacted() == []
     v.page.click("#consentgate-banner button[value=accept_all]")
     v.page.wait_for_function("(window.__cg || []).includes('module.js')")
     v.settle()
@@ -272,14 +275,14 @@ def test_preferences_page_withdraws_without_javascript(visit: VisitFactory) -> N
         v.page.click("button[value=reject_all]")
     assert v.page.url == v.server.url("/")  # back where the visitor came from
     v.settle(300)
-    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.net.contacted() == []
     assert v.page.is_visible(".consentgate-placeholder[data-consent-service=youtube]")
 
 
 def test_vendor_urls_in_css_load_only_after_consent_without_reload(visit: VisitFactory) -> None:
     v = fresh(visit, "/css")
     v.settle(300)
-    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.net.contacted() == []
     # The page's own CSS still works: its background was fetched.
     assert any(h.path == "/plain" and "own=1" in h.url for h in v.net.local)
     v.page.evaluate("window.__sameDocument = true")
@@ -297,7 +300,7 @@ def test_vendor_urls_in_css_load_only_after_consent_without_reload(visit: VisitF
 def test_object_embed_and_svg_load_only_after_consent_without_reload(visit: VisitFactory) -> None:
     v = fresh(visit, "/foreign")
     v.settle(300)
-    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.net.contacted() == []
     assert v.page.is_visible("#after")  # the SVG script did not swallow the markup after it
     assert v.page.evaluate("window.__svgInline") is None
     v.page.evaluate("window.__sameDocument = true")
@@ -331,7 +334,7 @@ def test_event_handlers_with_a_vendor_snippet_wait_for_consent(visit: VisitFacto
     v.page.click("#clicked")
     v.settle(300)
     assert v.page.evaluate("[window.__handled, window.__bodyload]") == [None, None]
-    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.net.contacted() == []
     assert v.errors == []
     v.page.click("#consentgate-banner button[value=accept_all]")
     v.page.wait_for_function("document.getElementById('clicked').hasAttribute('onclick')")
@@ -352,7 +355,7 @@ def test_javascript_urls_with_a_vendor_beacon_wait_for_consent(visit: VisitFacto
     v = fresh(visit, "/js-urls")
     v.page.click("#link")
     v.settle(300)
-    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.net.contacted() == []
     assert v.errors == []
     v.page.click("#consentgate-banner button[value=accept_all]")
     # Without a reload: the frame's URL is put back, and runs.
@@ -367,20 +370,10 @@ def test_javascript_urls_with_a_vendor_beacon_wait_for_consent(visit: VisitFacto
 
 def requests_of(v: Visit) -> list[str]:
     """Every URL the page requests from now on, also those Chromium makes itself (speculation
-    rules' prefetches pass no route, but they are requests)."""
+    rules' prefetches pass no route: the connection log sees them, this says which URL)."""
     requested: list[str] = []
     v.page.on("request", lambda r: requested.append(r.url))
     return requested
-
-
-def linkedin(v: Visit, requested: list[str], wait: bool = False) -> list[str]:
-    """The URLs on px.ads.linkedin.com among ``requested``; with ``wait``, once there is one
-    (4 s at most)."""
-    for _ in range(40 if wait else 0):
-        if any("linkedin" in u for u in requested):
-            break
-        v.settle(100)
-    return [u for u in requested if "linkedin" in u]
 
 
 def test_speculation_rules_prefetch_from_a_vendor_only_after_consent(visit: VisitFactory) -> None:
@@ -388,9 +381,13 @@ def test_speculation_rules_prefetch_from_a_vendor_only_after_consent(visit: Visi
     requested = requests_of(v)
     v.goto("/speculation")
     v.settle(500)
-    assert linkedin(v, requested) == [], requested
+    assert v.net.contacted() == []
     v.page.click("#consentgate-banner button[value=accept_all]")
-    assert linkedin(v, requested, wait=True) == ["https://px.ads.linkedin.com/collect/?prefetch=1"]
+    v.net.wait_for_contact(v.page, {"px.ads.linkedin.com"})
+    assert v.net.hosts == {"px.ads.linkedin.com"}
+    assert [u for u in requested if "linkedin" in u] == [
+        "https://px.ads.linkedin.com/collect/?prefetch=1"
+    ]
 
 
 def test_a_speculation_rules_file_prefetches_from_a_vendor_only_after_consent(
@@ -401,17 +398,21 @@ def test_a_speculation_rules_file_prefetches_from_a_vendor_only_after_consent(
     v.goto("/speculation-header")
     v.settle(500)
     assert any(u.endswith("/rules.json") for u in requested), requested  # it was read
-    assert linkedin(v, requested) == [], requested
+    assert v.net.contacted() == []
     v.page.click("#consentgate-banner button[value=accept_all]")
     v.page.wait_for_selector("#consentgate-settings")
     v.goto("/speculation-header")
-    assert linkedin(v, requested, wait=True) == ["https://px.ads.linkedin.com/collect/?rules=1"]
+    v.net.wait_for_contact(v.page, {"px.ads.linkedin.com"})
+    assert v.net.hosts == {"px.ads.linkedin.com"}
+    assert [u for u in requested if "linkedin" in u] == [
+        "https://px.ads.linkedin.com/collect/?rules=1"
+    ]
 
 
 def test_a_link_header_preloads_from_a_vendor_only_after_consent(visit: VisitFactory) -> None:
     v = fresh(visit, "/link-header")
     v.settle(300)
-    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.net.contacted() == []
     v.page.click("#consentgate-banner button[value=accept_all]")
     v.page.wait_for_selector("#consentgate-settings")
     v.goto("/link-header")
@@ -422,7 +423,7 @@ def test_a_link_header_preloads_from_a_vendor_only_after_consent(visit: VisitFac
 def test_a_refresh_header_navigates_to_a_vendor_only_after_consent(visit: VisitFactory) -> None:
     v = fresh(visit, "/refresh-header")
     v.settle(500)
-    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.net.contacted() == []
     assert v.page.url == v.server.url("/refresh-header")
     v.page.click("#consentgate-banner button[value=accept_all]")
     v.page.wait_for_selector("#consentgate-settings")
@@ -442,7 +443,7 @@ def test_a_meta_refresh_to_a_vendor_waits_for_the_next_page_load_after_consent(
     v.page.evaluate("window.__sameDocument = true")
     inert = "meta[http-equiv=refresh][data-consent-content]:not([content])"
     v.settle(500)
-    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.net.contacted() == []
     assert v.page.url == v.server.url("/refresh-meta")
     assert v.page.locator(inert).count() == 1
     v.page.click("#consentgate-banner button[value=accept_all]")
@@ -450,7 +451,7 @@ def test_a_meta_refresh_to_a_vendor_waits_for_the_next_page_load_after_consent(
     # Accepting does not take the visitor away from the page they accepted on: the refresh
     # stays inert on it (put back, Chromium would follow it then) …
     v.settle(500)
-    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.net.contacted() == []
     assert v.page.evaluate("window.__sameDocument") is True
     assert v.page.locator(inert).count() == 1
     # … and is served live from the next page load on, when Chromium follows it.
@@ -464,7 +465,7 @@ def test_a_meta_refresh_to_a_vendor_waits_for_the_next_page_load_after_consent(
 def test_self_closing_script_hides_no_tracker_in_either_reading(visit: VisitFactory) -> None:
     v = fresh(visit, "/self-closing")
     v.settle(300)
-    assert v.net.hits == [], [h.url for h in v.net.hits]
+    assert v.net.contacted() == []
     # In HTML the first script's data ran up to its "</script>": the pixel after it is real
     # markup (made inert, so it waits for consent); after the <svg> the second script was
     # closed at once, so its comment is a comment for the browser as for the rewriter.
@@ -498,3 +499,4 @@ def test_allowing_meta_pixel_alone_runs_its_whole_snippet(visit: VisitFactory) -
     quiet.goto("/")
     quiet.settle(300)
     assert [(h.host, h.path) for h in quiet.net.hits] == [("www.facebook.com", "/tr")]
+    assert quiet.net.connected() == []
