@@ -29,7 +29,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import cookiedb
-from .audit import Classifier, elements, loads_resource, resource_kind
+from .audit import Classifier, declared_category, elements, loads_resource, resource_kind
 from .html import Gate
 from .policy import Policy
 
@@ -83,7 +83,7 @@ class Observer:
             "kind": "cookie",
             "cookie": name,
             "path": path,
-            "declared": _declared(self.policy, name),
+            "declared": declared_category(self.policy, name),
         }
         self.report(("cookie", name), record)
 
@@ -114,11 +114,13 @@ class _Watch:
         self.charset = "utf-8"
 
     async def send(self, message: Message) -> None:
-        await self.next(message)  # (what the app sends goes on first: logging comes after)
         kind = message["type"]
         if kind == "http.response.start":
+            # Read before it goes on: consentgate drops the cookies of categories not granted
+            # from the very header list it is given.
             self.start(message)
-        elif kind == "http.response.body" and self.body is not None:
+        await self.next(message)  # (a page goes on first: it is read after)
+        if kind == "http.response.body" and self.body is not None:
             if len(self.body) < MAX_BODY:
                 self.body += message.get("body", b"")[: MAX_BODY - len(self.body)]
             if not message.get("more_body", False):
@@ -154,18 +156,6 @@ def _codec(name: str) -> str:
         return codecs.lookup(name).name
     except LookupError:
         return "utf-8"
-
-
-def _declared(policy: Policy, name: str) -> str | None:
-    """The category the policy gives a cookie (the necessary one included), or None."""
-    found = policy.cookie_category(name)
-    if found is not None:
-        return found[0]
-    owners = [*policy.cookie_pairs, *((p, v.category) for v in policy.vendors for p in v.cookies)]
-    for pattern, category in owners:
-        if name == pattern or (pattern.endswith("*") and name.startswith(pattern[:-1])):
-            return category
-    return None
 
 
 # -- the draft -----------------------------------------------------------------------------

@@ -61,6 +61,7 @@ class ConsentMiddleware:
         templates: Sequence[jinja2.BaseLoader] = (),
         prefix: str = "/consentgate",
         inject_settings: bool = True,
+        debug: bool = False,
     ) -> None:
         self.app = app
         keys = [secret_key] if isinstance(secret_key, str) else list(secret_key)
@@ -111,6 +112,12 @@ class ConsentMiddleware:
         )
         self.gate = Gate(self.policy, placeholder=self.pages.placeholder)
         self.endpoints = Endpoints(self, assets)
+        if debug:
+            # The inventory reads what the app sends before it is gated (see inventory.py).
+            # Without debug the app is called directly: nothing is added to a request's path.
+            from .inventory import Observer
+
+            self.app = Observer(app, self.gate)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
