@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from .consent import Consent
 from .cookie import CookieSettings, cookie_names, host_name, new_consent_id
+from .declaration import Declarations
 from .pages import Asset, Pages, load_assets
 from .policy import Policy
 from .proof import NotRecorded, Proof
@@ -165,6 +166,8 @@ class Site(Protocol):
     def pages(self) -> Pages: ...
     @property
     def proof(self) -> Proof | None: ...
+    @property
+    def declarations(self) -> Declarations: ...
     def consent_of(self, scope: Scope) -> Consent: ...
     def cookie_header(self, scope: Scope, consent: Consent) -> str: ...
 
@@ -180,6 +183,7 @@ class Endpoints:
             "/preferences": self.preferences,
             "/banner": self.banner,
             "/receipt": self.receipt,
+            "/cookies": self.cookies,
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
@@ -295,6 +299,22 @@ class Endpoints:
         return HTMLResponse(
             self.page("banner.html", request), headers={"Cache-Control": "no-store"}
         )
+
+    async def cookies(self, request: Request) -> Response:
+        """The cookie declaration: a page, or (``?format=json`` or ``Accept:
+        application/json``) its JSON; in the visitor's language either way."""
+        if request.method not in ("GET", "HEAD"):
+            return PlainTextResponse("use GET", status_code=405, headers={"Allow": "GET"})
+        declarations = self.site.declarations
+        language = request.headers.get("accept-language")
+        headers = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language"}
+        wants_json = request.query_params.get("format") == "json" or (
+            "application/json" in request.headers.get("accept", "")
+        )
+        if wants_json:
+            return JSONResponse(declarations.declaration(language).as_json(), headers=headers)
+        html = self.page("cookies.html", request, declaration_html=declarations.html(language))
+        return HTMLResponse(html, headers=headers)
 
     async def receipt(self, request: Request) -> Response:
         """The visitor's own consent records, as a page or (``?format=json``) as JSON."""

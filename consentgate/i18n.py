@@ -316,6 +316,214 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
+#: The cookie declaration's texts (consentgate/declaration.py): its headings, our purpose of each
+#: kind of cookie, and lifetimes, whose plural forms are separated by "|" (one|other; Russian:
+#: one|few|many). They join TEXTS below, so a site overrides them like any other text.
+DECLARATION_TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "cookies_title": "Cookies on this site",
+        "cookies_intro": (
+            "The cookies this site and the services it uses may set, by purpose. Except the "
+            "strictly necessary ones, none is set without your consent."
+        ),
+        "col_name": "Cookie",
+        "col_provider": "Provider",
+        "col_purpose": "Purpose",
+        "col_lifetime": "Lifetime",
+        "col_party": "Type",
+        "party_first": "First party",
+        "party_third": "Third party",
+        "this_site": "This site",
+        "no_cookies": "No cookies in this category.",
+        "consent_only": "Only with your consent",
+        "pattern_note": "A name ending in * stands for every cookie whose name starts that way.",
+        "purpose.necessary": "Needed for the site to work",
+        "purpose.analytical": "Measures how visitors use the site (statistics)",
+        "purpose.preference": "Remembers your settings and choices",
+        "purpose.marketing": (
+            "Advertising: shows ads and measures how well they work, possibly across other sites"
+        ),
+        "purpose.consent": "Remembers your cookie choices",
+        "purpose.visitor_id": "Tells visitors apart, to count them",
+        "purpose.session": "Groups the pages seen in one visit",
+        "purpose.throttle": "Limits how often data is sent",
+        "purpose.campaign": "Remembers which ad or campaign brought you here",
+        "lifetime.session": "Session",
+        "lifetime.persistent": "No expiry",
+        "lifetime.unknown": "Not stated",
+        "lifetime.minute": "{n} minute|{n} minutes",
+        "lifetime.hour": "{n} hour|{n} hours",
+        "lifetime.day": "{n} day|{n} days",
+        "lifetime.week": "{n} week|{n} weeks",
+        "lifetime.month": "{n} month|{n} months",
+        "lifetime.year": "{n} year|{n} years",
+    },
+    "de": {
+        "cookies_title": "Cookies auf dieser Website",
+        "cookies_intro": (
+            "Die Cookies, die diese Website und die von ihr genutzten Dienste setzen können, nach "
+            "Zweck geordnet. Außer den unbedingt notwendigen wird keines ohne Ihre Zustimmung "
+            "gesetzt."
+        ),
+        "col_name": "Cookie",
+        "col_provider": "Anbieter",
+        "col_purpose": "Zweck",
+        "col_lifetime": "Speicherdauer",
+        "col_party": "Art",
+        "party_first": "Erstanbieter",
+        "party_third": "Drittanbieter",
+        "this_site": "Diese Website",
+        "no_cookies": "Keine Cookies in dieser Kategorie.",
+        "consent_only": "Nur mit Ihrer Zustimmung",
+        "pattern_note": "Ein Name, der auf * endet, steht für alle Cookies, deren Name so beginnt.",
+        "purpose.necessary": "Für den Betrieb der Website erforderlich",
+        "purpose.analytical": "Misst, wie Besucher die Website nutzen (Statistik)",
+        "purpose.preference": "Speichert Ihre Einstellungen und Ihre Auswahl",
+        "purpose.marketing": (
+            "Werbung: spielt Anzeigen aus und misst ihre Wirkung, auch über andere Websites hinweg"
+        ),
+        "purpose.consent": "Speichert Ihre Cookie-Auswahl",
+        "purpose.visitor_id": "Unterscheidet Besucher, um sie zu zählen",
+        "purpose.session": "Fasst die Seitenaufrufe eines Besuchs zusammen",
+        "purpose.throttle": "Begrenzt, wie oft Daten gesendet werden",
+        "purpose.campaign": "Merkt sich, über welche Anzeige oder Kampagne Sie kamen",
+        "lifetime.session": "Sitzung",
+        "lifetime.persistent": "Unbegrenzt",
+        "lifetime.unknown": "Nicht angegeben",
+        "lifetime.minute": "{n} Minute|{n} Minuten",
+        "lifetime.hour": "{n} Stunde|{n} Stunden",
+        "lifetime.day": "{n} Tag|{n} Tage",
+        "lifetime.week": "{n} Woche|{n} Wochen",
+        "lifetime.month": "{n} Monat|{n} Monate",
+        "lifetime.year": "{n} Jahr|{n} Jahre",
+    },
+    "fr": {
+        "cookies_title": "Cookies de ce site",
+        "cookies_intro": (
+            "Les cookies que ce site et les services qu'il utilise peuvent déposer, par "
+            "finalité. Hormis les cookies strictement nécessaires, aucun n'est déposé sans votre "
+            "accord."
+        ),
+        "col_name": "Cookie",
+        "col_provider": "Fournisseur",
+        "col_purpose": "Finalité",
+        "col_lifetime": "Durée de conservation",
+        "col_party": "Type",
+        "party_first": "Interne",
+        "party_third": "Tiers",
+        "this_site": "Ce site",
+        "no_cookies": "Aucun cookie dans cette catégorie.",
+        "consent_only": "Uniquement avec votre accord",
+        "pattern_note": (
+            "Un nom finissant par * désigne tous les cookies dont le nom commence ainsi."
+        ),
+        "purpose.necessary": "Nécessaire au fonctionnement du site",
+        "purpose.analytical": "Mesure l'utilisation du site par les visiteurs (statistiques)",
+        "purpose.preference": "Mémorise vos réglages et vos choix",
+        "purpose.marketing": (
+            "Publicité : diffuse des annonces et mesure leur efficacité, y compris sur d'autres "
+            "sites"
+        ),
+        "purpose.consent": "Mémorise vos choix en matière de cookies",
+        "purpose.visitor_id": "Distingue les visiteurs pour les compter",
+        "purpose.session": "Regroupe les pages vues lors d'une même visite",
+        "purpose.throttle": "Limite la fréquence d'envoi des données",
+        "purpose.campaign": "Mémorise l'annonce ou la campagne qui vous a amené ici",
+        "lifetime.session": "Session",
+        "lifetime.persistent": "Illimitée",
+        "lifetime.unknown": "Non précisée",
+        "lifetime.minute": "{n} minute|{n} minutes",
+        "lifetime.hour": "{n} heure|{n} heures",
+        "lifetime.day": "{n} jour|{n} jours",
+        "lifetime.week": "{n} semaine|{n} semaines",
+        "lifetime.month": "{n} mois|{n} mois",
+        "lifetime.year": "{n} an|{n} ans",
+    },
+    "es": {
+        "cookies_title": "Cookies de este sitio",
+        "cookies_intro": (
+            "Las cookies que este sitio y los servicios que usa pueden instalar, según su "
+            "finalidad. Salvo las estrictamente necesarias, ninguna se instala sin tu "
+            "consentimiento."
+        ),
+        "col_name": "Cookie",
+        "col_provider": "Proveedor",
+        "col_purpose": "Finalidad",
+        "col_lifetime": "Duración",
+        "col_party": "Tipo",
+        "party_first": "Propia",
+        "party_third": "De terceros",
+        "this_site": "Este sitio",
+        "no_cookies": "No hay cookies en esta categoría.",
+        "consent_only": "Solo con tu consentimiento",
+        "pattern_note": (
+            "Un nombre que termina en * representa todas las cookies cuyo nombre empieza así."
+        ),
+        "purpose.necessary": "Necesaria para que el sitio funcione",
+        "purpose.analytical": "Mide cómo usan el sitio los visitantes (estadísticas)",
+        "purpose.preference": "Recuerda tus ajustes y elecciones",
+        "purpose.marketing": (
+            "Publicidad: muestra anuncios y mide su eficacia, también en otros sitios"
+        ),
+        "purpose.consent": "Recuerda tu elección sobre las cookies",
+        "purpose.visitor_id": "Distingue a los visitantes para contarlos",
+        "purpose.session": "Agrupa las páginas vistas en una visita",
+        "purpose.throttle": "Limita la frecuencia con que se envían datos",
+        "purpose.campaign": "Recuerda qué anuncio o campaña te trajo aquí",
+        "lifetime.session": "Sesión",
+        "lifetime.persistent": "Sin caducidad",
+        "lifetime.unknown": "No indicada",
+        "lifetime.minute": "{n} minuto|{n} minutos",
+        "lifetime.hour": "{n} hora|{n} horas",
+        "lifetime.day": "{n} día|{n} días",
+        "lifetime.week": "{n} semana|{n} semanas",
+        "lifetime.month": "{n} mes|{n} meses",
+        "lifetime.year": "{n} año|{n} años",
+    },
+    "ru": {
+        "cookies_title": "Файлы cookie на этом сайте",
+        "cookies_intro": (
+            "Файлы cookie, которые могут устанавливать этот сайт и используемые им сервисы, по "
+            "целям. Кроме строго необходимых, ни один не устанавливается без вашего согласия."
+        ),
+        "col_name": "Cookie",
+        "col_provider": "Поставщик",
+        "col_purpose": "Цель",
+        "col_lifetime": "Срок хранения",
+        "col_party": "Тип",
+        "party_first": "Собственный",
+        "party_third": "Сторонний",
+        "this_site": "Этот сайт",
+        "no_cookies": "В этой категории нет файлов cookie.",  # noqa: RUF001
+        "consent_only": "Только с вашего согласия",  # noqa: RUF001
+        "pattern_note": (
+            "Имя, оканчивающееся на *, обозначает все cookie, имя которых так начинается."
+        ),
+        "purpose.necessary": "Нужен для работы сайта",
+        "purpose.analytical": "Измеряет, как посетители пользуются сайтом (статистика)",
+        "purpose.preference": "Запоминает ваши настройки и выбор",
+        "purpose.marketing": (
+            "Реклама: показ объявлений и оценка их эффективности, в том числе на других сайтах"
+        ),
+        "purpose.consent": "Запоминает ваш выбор в отношении cookie",
+        "purpose.visitor_id": "Различает посетителей, чтобы их считать",
+        "purpose.session": "Объединяет просмотры страниц за одно посещение",
+        "purpose.throttle": "Ограничивает частоту отправки данных",
+        "purpose.campaign": "Запоминает, какое объявление или кампания привели вас сюда",
+        "lifetime.session": "Сеанс",
+        "lifetime.persistent": "Бессрочно",
+        "lifetime.unknown": "Не указан",  # noqa: RUF001
+        "lifetime.minute": "{n} минута|{n} минуты|{n} минут",
+        "lifetime.hour": "{n} час|{n} часа|{n} часов",
+        "lifetime.day": "{n} день|{n} дня|{n} дней",
+        "lifetime.week": "{n} неделя|{n} недели|{n} недель",
+        "lifetime.month": "{n} месяц|{n} месяца|{n} месяцев",
+        "lifetime.year": "{n} год|{n} года|{n} лет",
+    },
+}
+for _lang, _texts in DECLARATION_TEXTS.items():
+    TEXTS[_lang].update(_texts)
+
 
 def _ranges(header: str) -> list[tuple[float, int, str]]:
     """``Accept-Language`` as (quality, position, lowercase range), best first."""

@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 
 from . import consent as consent_module
 from .consent import Consent, get_consent
+from .declaration import cookie_declaration
 from .policy import NECESSARY
 
 # Inline code ends at the first "</script" in any case, whatever JS quoting says, and "<!--"
@@ -110,6 +111,13 @@ def settings_link_tag(prefix: str, text: str = "Cookie settings") -> Markup:
     )
 
 
+@jinja2.pass_context
+def declaration(context: jinja2.runtime.Context) -> Markup:
+    """``{{ cookie_declaration() }}``: the cookie declaration's tables for the request being
+    rendered (its ``request`` in the context), in its visitor's language."""
+    return cookie_declaration(context.get("request"))
+
+
 class ConsentProxy:
     """``consent`` in templates: the consent of the request being rendered."""
 
@@ -166,6 +174,7 @@ def install_jinja2(env: jinja2.Environment, *, prefix: str = "/consentgate") -> 
         consent_script=consent_script,
         cookie_settings_link=settings_link,
         consent=ConsentProxy(),
+        cookie_declaration=declaration,
     )
     return env
 

@@ -19,6 +19,8 @@ from . import consent as consent_module
 from .consent import SCOPE_KEY, Consent
 from .consentlog import DEFAULT_FILENAME, ConsentLog, open_log
 from .cookie import ConsentCookie, CookieSettings, check_keys
+from .declaration import STATE_KEY as DECLARATIONS_KEY
+from .declaration import Declarations
 from .endpoints import Endpoints
 from .html import Gate
 from .pages import Pages, load_assets
@@ -111,6 +113,13 @@ class ConsentMiddleware:
             else None
         )
         self.gate = Gate(self.policy, placeholder=self.pages.placeholder)
+        self.declarations = Declarations(
+            self.policy,
+            self.cookie,
+            render=self.pages.renderer.render,
+            language=language,
+            texts=texts,
+        )
         self.endpoints = Endpoints(self, assets)
         if debug:
             # The inventory reads what the app sends before it is gated (see inventory.py).
@@ -133,7 +142,9 @@ class ConsentMiddleware:
             issue = None
             if stored is None and self.proof is not None:
                 issue = await self.proof.record_signal_refusal(scope, consent, self.honoured)
-        scope.setdefault("state", {})[SCOPE_KEY] = consent
+        state = scope.setdefault("state", {})
+        state[SCOPE_KEY] = consent
+        state[DECLARATIONS_KEY] = self.declarations  # (for cookie_declaration() in templates)
         token = _current.set(consent)
         try:
             path = scope["path"]

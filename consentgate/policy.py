@@ -107,6 +107,17 @@ class Vendor:
             check_link(f"Vendor({self.id!r}).privacy_url", self.privacy_url)
 
 
+@dataclass(frozen=True, slots=True)
+class CookieFacts:
+    """What a vendor documents of one of its cookies, for the cookie declaration: its purpose
+    (a kind our texts word: ``visitor_id``, ``session``, ``throttle``, ``campaign``), its
+    lifetime as documented (``"2 years"``, ``"session"``) and the page that says so."""
+
+    purpose: str
+    lifetime: str
+    source: str
+
+
 DEFAULT_CATEGORIES: tuple[Category, ...] = (
     Category(
         NECESSARY,

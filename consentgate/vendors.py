@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .policy import Vendor
+from .policy import CookieFacts, Vendor
 
 ANALYTICAL = "analytical"
 PREFERENCE = "preference"
@@ -933,3 +933,33 @@ def merge_vendors(builtin: Iterable[Vendor], site: Iterable[Vendor]) -> tuple[Ve
     merged: dict[str, Vendor] = {v.id: v for v in builtin}
     merged.update((v.id, v) for v in site)
     return tuple(merged.values())
+
+
+# --- What vendors document of their cookies ---------------------------------------------------
+# For the cookie declaration: a cookie's purpose (a kind, worded by our texts "purpose.<kind>")
+# and lifetime, with the page that documents them. Cookies not listed here are declared with the
+# Open Cookie Database's retention (its source named) and the purpose of their category.
+_GA_COOKIES = "https://support.google.com/analytics/answer/11397207"
+_GA_JS_COOKIES = (
+    "https://developers.google.com/analytics/devguides/collection/analyticsjs/cookie-usage"
+)
+_CLARITY_COOKIES = "https://learn.microsoft.com/en-us/clarity/setup-and-installation/cookie-list"
+
+COOKIE_FACTS: dict[str, CookieFacts] = {
+    # Google Analytics 4 (gtag.js) and analytics.js
+    "_ga": CookieFacts("visitor_id", "2 years", _GA_COOKIES),
+    "_ga_*": CookieFacts("session", "2 years", _GA_COOKIES),
+    "_gid": CookieFacts("visitor_id", "24 hours", _GA_JS_COOKIES),
+    "_gat": CookieFacts("throttle", "1 minute", _GA_JS_COOKIES),
+    "_gat_*": CookieFacts("throttle", "1 minute", _GA_JS_COOKIES),
+    "_gac_*": CookieFacts("campaign", "90 days", _GA_JS_COOKIES),
+    # Universal Analytics' ga.js
+    "__utma": CookieFacts("visitor_id", "2 years", _GA_JS_COOKIES),
+    "__utmt": CookieFacts("throttle", "10 minutes", _GA_JS_COOKIES),
+    "__utmb": CookieFacts("session", "30 minutes", _GA_JS_COOKIES),
+    "__utmc": CookieFacts("session", "session", _GA_JS_COOKIES),
+    "__utmz": CookieFacts("campaign", "6 months", _GA_JS_COOKIES),
+    # Microsoft Clarity
+    "_clck": CookieFacts("visitor_id", "1 year", _CLARITY_COOKIES),
+    "_clsk": CookieFacts("session", "1 day", _CLARITY_COOKIES),
+}
