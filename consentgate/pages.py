@@ -184,12 +184,16 @@ class Pages:
             privacy=self.policy.privacy_policy_url,
         )
 
-    def context(self, request_headers: Headers, scope: Scope, consent: Consent) -> dict[str, Any]:
+    def context(
+        self, request_headers: Headers, scope: Scope, consent: Consent, origin: str = ""
+    ) -> dict[str, Any]:
+        """What templates read; ``origin`` (``//host``) prefixes every URL of consentgate's
+        own (see ``own_origin``)."""
         lang, texts = texts_for(
             request_headers.get("accept-language"), language=self.language, overrides=self.texts
         )
         signals = self.signals(scope)
-        root = scope.get("root_path", "")
+        root = origin + scope.get("root_path", "")
         path = scope.get("path", "/")
         query = scope.get("query_string", b"").decode("latin-1")
         return {
@@ -226,14 +230,16 @@ class Pages:
             if name == b"accept-language":
                 language = value
                 break
-        key = (scope.get("root_path", ""), language, nonce, consent.granted, consent.services)
+        origin = own_origin(scope)
+        root = origin + scope.get("root_path", "")
+        key = (root, language, nonce, consent.granted, consent.services)
         # (Browsers send a few dozen bytes: a longer header is rendered, not kept as a key.)
         keep = consent.decided and (language is None or len(language) <= 256)
         if keep:
             cached = self._snippets.get(key)
             if cached is not None:
                 return cached
-        context = self.context(Headers(scope=scope), scope, consent)
+        context = self.context(Headers(scope=scope), scope, consent, origin)
         context.update(nonce=nonce, state=self.state_json(consent))
         html = self.renderer.render("assets.html", context)
         html += self.renderer.render(
@@ -249,7 +255,7 @@ class Pages:
 
     def head_snippet(self, scope: Scope, consent: Consent, nonce: str | None) -> bytes:
         """What goes right after ``<head>`` with ``consent_mode``: the Consent Mode defaults."""
-        root = scope.get("root_path", "")
+        root = own_origin(scope) + scope.get("root_path", "")
         state = self.state_json(consent)
         key = (root, nonce, state)
         if key not in self._heads:
@@ -311,6 +317,23 @@ class Pages:
             request_headers.get("accept-language"), language=self.language, overrides=self.texts
         )
         return texts_hash(texts, self.policy.categories, self.policy.vendors, self.policy.revision)
+
+
+#: A Host header as a URL's authority: a name or an IPv4 or [IPv6] address, maybe a port.
+_HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def own_origin(scope: Scope) -> str:
+    """``//host`` of the request, which prefixes the URLs of what consentgate puts into a
+    site's page (its script, stylesheet, endpoints): a ``<base href>`` of the page on another
+    host (its CDN) would otherwise take them there, and the banner would break. Without a
+    scheme, so that a TLS proxy in front (an app that believes it serves http) is no matter;
+    "" when the Host header is missing or not a host (then root-relative, as before)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"host":
+            host = value.decode("latin-1")
+            return "//" + host if _HOST.fullmatch(host) else ""
+    return ""
 
 
 @functools.lru_cache(maxsize=1024)

@@ -20,7 +20,7 @@ from .consent import Consent
 from .gate import own_host, split_url
 from .html import Gate
 from .linkheader import without_blocked_hints
-from .pages import Pages
+from .pages import Pages, own_origin
 from .policy import Policy
 from .refresh import without_blocked_refresh
 from .speculation import MEDIA_TYPE as _RULES
@@ -587,7 +587,8 @@ class Responder:
         elif not site.settled(consent):  # else nothing to gate: no parsing at all
             request_headers = Headers(scope=self.scope)
             placeholder = site.pages.placeholders(
-                request_headers.get("accept-language"), self.scope.get("root_path", "")
+                request_headers.get("accept-language"),
+                own_origin(self.scope) + self.scope.get("root_path", ""),
             )
             rewriter = site.gate.rewriter(
                 consent.granted,

@@ -107,6 +107,11 @@
         move(el, "data-consent-background", "background");  // <table>, <td>, <body> …
         move(el, "data-consent-action", "action");  // <form action="javascript:…">
         move(el, "data-consent-formaction", "formaction");  // <button>, <input>
+        move(el, "data-consent-attributionsrc", "attributionsrc");  // <img>, <script>, <a> …
+        move(el, "data-consent-to", "to");  // SVG <set>, <animate> setting an href
+        move(el, "data-consent-values", "values");
+        move(el, "data-consent-from", "from");
+        move(el, "data-consent-by", "by");
         for (var j = el.attributes.length - 1; j >= 0; j--) {  // event handlers
           var an = el.attributes[j].name;
           if (an.lastIndexOf("data-consent-on", 0) === 0) move(el, an, an.slice(13));

@@ -246,7 +246,7 @@ def test_static_assets_are_versioned_and_cached() -> None:
     page = c.get("/").text
     import re
 
-    js_url = re.search(r'src="(/consentgate/static/consentgate\.js\?v=\w+)"', page)
+    js_url = re.search(r'src="//testserver(/consentgate/static/consentgate\.js\?v=\w+)"', page)
     assert js_url
     r = c.get(js_url.group(1))
     assert r.status_code == 200

@@ -21,10 +21,13 @@ GATED_TAGS = (
     "input",
     "frame",
     "track",
+    "feimage",
+    "set",
+    "animate",
 )
 RAW_TAGS = ("style", "textarea", "title", "xmp", "noembed", "noframes")
 FOREIGN_TAGS = ("svg", "math")
-SPECIAL_TAGS = (*GATED_TAGS, *RAW_TAGS, *FOREIGN_TAGS, "noscript", "plaintext", "body")
+SPECIAL_TAGS = (*GATED_TAGS, *RAW_TAGS, *FOREIGN_TAGS, "noscript", "plaintext", "body", "base")
 LOADING = frozenset(
     (
         b"img",
@@ -39,6 +42,9 @@ LOADING = frozenset(
         b"input",
         b"frame",
         b"track",
+        b"feimage",
+        b"set",
+        b"animate",
     )
 )
 SCRIPT_SOURCES = (b"src", b"href", b"xlink:href")
@@ -49,7 +55,11 @@ SOURCES = {
     b"source": (b"src", b"srcset"),
     b"object": (b"data",),
     b"image": (b"href", b"xlink:href", b"src", b"srcset"),
+    b"feimage": (b"href", b"xlink:href"),
+    b"set": (b"to", b"values", b"from", b"by"),
+    b"animate": (b"to", b"values", b"from", b"by"),
 }
+ANIMATED = {n: b"data-consent-" + n for n in (b"to", b"values", b"from", b"by")}
 MOVED = {
     b"script": {
         b"type": b"data-consent-type",
@@ -66,6 +76,9 @@ MOVED = {
         b"src": b"data-consent-src",
         b"srcset": b"data-consent-srcset",
     },
+    b"feimage": {b"href": b"data-consent-href", b"xlink:href": b"data-consent-xlink-href"},
+    b"set": ANIMATED,
+    b"animate": ANIMATED,
 }
 MOVED_SRC = {b"src": b"data-consent-src", b"srcset": b"data-consent-srcset"}
 SCRIPT_URL_TAGS = {
@@ -80,7 +93,7 @@ SCRIPT_URL_TAGS = {
     b"embed": b"src",
 }
 LOADING_ATTRS = {
-    "a": ("ping", "xlink:href"),
+    "a": ("ping", "xlink:href", "attributionsrc"),
     "b": (),
     "f": (),
     "m": ("http-equiv",),

@@ -251,12 +251,15 @@ def first_party(html: bytes) -> list[Ref]:
     return [
         ref
         for ref in live_references(html)
-        if not ref.tracker and not ref.value.startswith("/consentgate/")
+        if not ref.tracker and not ref.value.startswith(("/consentgate/", OURS))
     ]
 
 
+# (Its URLs are on the request's host, immune to a page's <base>.)
+OURS = "//testserver/consentgate/"
 _INJECTED = (
-    '#consentgate-banner, #consentgate-script, .consentgate-end, link[href^="/consentgate/"]'
+    "#consentgate-root, #consentgate-banner, #consentgate-script, .consentgate-end, "
+    f'link[href^="/consentgate/"], link[href^="{OURS}"]'
 )
 
 

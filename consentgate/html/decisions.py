@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote_to_bytes
 
-from ..gate import C0_SPACE, HINT_RELS, TAB_NEWLINE, TAG_SIG, TAG_URL, VendorIndex, decode_attr
+from ..gate import (
+    C0_SPACE,
+    HINT_RELS,
+    TAB_NEWLINE,
+    TAG_SIG,
+    TAG_URL,
+    VendorIndex,
+    decode_attr,
+    resolve_url,
+)
 from ..policy import Vendor
 from ..refresh import refresh_urls
 from .elements import SCRIPT_SOURCES, SOURCES
@@ -34,13 +43,37 @@ class Context:
     host: bytes | None  # the request's host: URLs on it never count as a vendor's
     index: VendorIndex
     vendors: Mapping[str, Vendor]  # the policy's vendors by id
+    # The base URL a <base href> on another host set (relative URLs resolve against it).
+    base: str | None = None
+
+
+def lookup(ctx: Context, value: bytes) -> tuple[bool, Vendor | None]:
+    """``VendorIndex.lookup_url`` of an attribute's raw URL, resolved against the document's
+    base URL when a ``<base href>`` names another host: (covered by a rule, its vendor)."""
+    found = ctx.index.lookup_url(value, ctx.host)
+    if ctx.base is None or found[0]:
+        return found
+    resolved = resolve_url(value, ctx.base)
+    return found if resolved is None else ctx.index.lookup_url(resolved, ctx.host)
 
 
 # Attributes other than sources that are moved aside with a data-consent of their own (besides
 # event handlers, data-consent-on…).
 MOVED_ATTRS: Final = frozenset(
-    (b"data-consent-style", b"data-consent-ping", b"data-consent-background")
+    (
+        b"data-consent-style",
+        b"data-consent-ping",
+        b"data-consent-background",
+        b"data-consent-attributionsrc",
+    )
 )
+# Beacons: attributes whose URLs are requested besides the element's own loads (a ping on each
+# click of a link; a legacy background image; Attribution Reporting's attributionsrc, a
+# background request as an image or script loads or a link is clicked).
+BEACONS: Final = (b"ping", b"background", b"attributionsrc")
+# SVG animation elements load what they set when they animate an href.
+ANIMATES: Final = frozenset((b"set", b"animate"))
+_HREFS: Final = frozenset((b"href", b"xlink:href"))
 # What a <link> loads: the hints, and icons and the manifest (fetched as the page loads too).
 LINK_LOADS: Final = HINT_RELS | {
     b"icon",
@@ -48,6 +81,9 @@ LINK_LOADS: Final = HINT_RELS | {
     b"apple-touch-icon-precomposed",
     b"mask-icon",
     b"manifest",
+    # Compression dictionaries (Chromium fetches them when idle; "dictionary" was its first name).
+    b"compression-dictionary",
+    b"dictionary",
 }
 JS_TYPES: Final = frozenset(
     t.encode()
@@ -80,6 +116,13 @@ SCRIPT_URL_ATTRS: Final = frozenset(
 def blocked(ctx: Context, vendor: Vendor) -> bool:
     """Whether the visitor granted the vendor neither by category nor one by one."""
     return vendor.category not in ctx.granted and vendor.id not in ctx.services
+
+
+def blocked_url(ctx: Context, url: bytes) -> bool:
+    """Whether a URL (resolved against the document's base) is a vendor's the visitor has not
+    granted."""
+    vendor = lookup(ctx, url)[1]
+    return vendor is not None and blocked(ctx, vendor)
 
 
 def all_granted(ctx: Context) -> bool:
@@ -119,13 +162,15 @@ def attr_vendors(ctx: Context, attr: Attr, flags: int) -> Iterator[Vendor]:
     ``ping``, by spaces). ``flags``: the tag's ``VendorIndex.tag_flags``."""
     if attr.name.endswith(b"srcset"):
         urls = [c.strip(WS).split(None, 1)[0] for c in attr.value.split(b",") if c.strip(WS)]
-    elif attr.name == b"ping":
+    elif attr.name == b"ping" or attr.name == b"attributionsrc":
         urls = attr.value.split()
+    elif attr.name == b"values":  # (an SVG animation's, separated by semicolons)
+        urls = attr.value.split(b";")
     else:
         urls = [attr.value]
-    index, host = ctx.index, ctx.host
+    index = ctx.index
     for url in urls:
-        covered, vendor = index.lookup_url(url, host) if flags & TAG_URL else (False, None)
+        covered, vendor = lookup(ctx, url) if flags & TAG_URL else (False, None)
         if vendor is not None:
             yield vendor
         # A self-hosted tracker endpoint (matomo.php …) is known by a signature alone.
@@ -176,7 +221,7 @@ def decide_script(
         src = first(attrs, source)
         if src is None:
             continue
-        covered, vendor = ctx.index.lookup_url(src.value, ctx.host)
+        covered, vendor = lookup(ctx, src.value)
         if vendor is not None:
             return (vendor.category, vendor) if blocked(ctx, vendor) else None
         if covered:
@@ -198,6 +243,10 @@ def decide(
         rel = first(attrs, b"rel")
         if rel is None or not LINK_LOADS.intersection(rel.value.lower().split()):
             return None
+    elif name in ANIMATES:
+        target = first(attrs, b"attributename")
+        if target is None or _text(target).strip(WS).lower() not in _HREFS:
+            return None  # (it animates something else: its values are no URLs)
     names = SOURCES[name]
     if not any(a.name in names for a in attrs):
         return None  # nothing to load (already inert, or empty)
@@ -247,14 +296,14 @@ def blocked_code(ctx: Context, attrs: list[Attr], runs: frozenset[bytes] = froze
 
 
 def blocked_beacons(ctx: Context, attrs: list[Attr], flags: int) -> Hits:
-    """``ping`` (sent on every click of a link) and legacy ``background`` (an image) URLs
-    of a blocked vendor, and any of them on an element the site tagged with a category not
-    granted (its own data-consent then restores them)."""
+    """``ping`` (sent on every click of a link), legacy ``background`` (an image) and
+    ``attributionsrc`` URLs of a blocked vendor, and any of them on an element the site tagged
+    with a category not granted (its own data-consent then restores them)."""
     is_tagged, own = tagged(ctx, attrs)
     site = is_tagged and own is not None
     hits = []
     for attr in attrs:
-        if attr.name in (b"ping", b"background") and attr.raw:
+        if attr.name in BEACONS and attr.raw:
             hit = [v for v in attr_vendors(ctx, attr, flags) if blocked(ctx, v)]
             if hit or site:
                 hits.append((attr, hit))
@@ -281,7 +330,7 @@ def blocked_refresh(ctx: Context, attrs: list[Attr], flags: int) -> Hits:
         return []
     hit: list[Vendor] = []
     for url in refresh_urls(_text(content)) if flags & TAG_URL else ():
-        vendor = ctx.index.lookup_url(url, ctx.host)[1]
+        vendor = lookup(ctx, url)[1]
         if vendor is not None and blocked(ctx, vendor) and vendor not in hit:
             hit.append(vendor)
     is_tagged, own = tagged(ctx, attrs)

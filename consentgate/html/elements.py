@@ -44,6 +44,7 @@ class Reader(Enum):
     RAW = "raw"  # raw text or RCDATA: skipped up to its end tag
     FOREIGN = "foreign"  # <svg>, <math>: foreign content may be open from here on
     STYLED = "styled"  # read for its style, event handlers, beacons only (body)
+    BASE = "base"  # its href is the base URL of every relative URL after it
 
 
 SRC_SRCSET: Final = ("src", "srcset")
@@ -134,6 +135,14 @@ ELEMENTS: Final[tuple[Element, ...]] = (
     _loading("input", script_url="formaction"),  # (<input type=image> loads its src)
     _loading("frame", script_url="src"),
     _loading("track"),
+    # SVG filters' external images (href, or the older xlink:href).
+    _loading("feimage", loads=("href", "xlink:href"), moves=("href", "xlink:href")),
+    # SVG animations that set an href (on an <image>, <feImage>, <script> …): gated by the
+    # values they set when their attributeName is href or xlink:href (decisions.ANIMATES).
+    *(
+        _loading(t, loads=("to", "values", "from", "by"), moves=("to", "values", "from", "by"))
+        for t in ("set", "animate")
+    ),
     Element("style", Reader.STYLE, Content.RAW_TEXT),
     Element("textarea", Reader.RAW, Content.RCDATA),
     Element("title", Reader.RAW, Content.RCDATA),
@@ -145,11 +154,17 @@ ELEMENTS: Final[tuple[Element, ...]] = (
     Element("noscript", Reader.NOSCRIPT, Content.NOSCRIPT),
     Element("plaintext", Reader.PLAINTEXT, Content.PLAINTEXT),
     Element("body", Reader.STYLED),  # (its legacy background and handlers: read in Python)
+    # The first <base href> sets the base URL that relative URLs after it resolve against:
+    # "gtm.js" after <base href="https://www.googletagmanager.com/"> is the vendor's.
+    Element("base", Reader.BASE),
     # Skipped by the grammar unless an attribute says otherwise: a "javascript:" URL runs on a
     # click (links) or a submit (forms); a ping is a beacon on every click of a link; an SVG
     # <a>'s xlink:href, rare, is refused.
-    Element("a", Reader.SKIPPED, script_url="href", refused=("ping", "xlink:href")),
-    Element("area", Reader.SKIPPED, script_url="href", refused=("ping",)),
+    # An attributionsrc (Attribution Reporting) is a background request on a click.
+    Element(
+        "a", Reader.SKIPPED, script_url="href", refused=("ping", "xlink:href", "attributionsrc")
+    ),
+    Element("area", Reader.SKIPPED, script_url="href", refused=("ping", "attributionsrc")),
     Element("form", Reader.SKIPPED, script_url="action"),
     Element("button", Reader.SKIPPED, script_url="formaction"),
     # A refresh (<meta http-equiv=refresh content="0;url=…">) navigates to its content's URL as

@@ -378,8 +378,9 @@ SPACED_EQUALS: Final = _compiled(
 )
 BEACON: Final = _compiled(
     "beacon",
-    "a ping, background or http-equiv (a refresh's) attribute (in a lowercased tag)",
-    r"[\t\n\f\r /\"'](?:ping|background|http-equiv)[\t\n\f\r ]*+=",
+    "a ping, background, attributionsrc or http-equiv (a refresh's) attribute (in a lowercased"
+    " tag)",
+    r"[\t\n\f\r /\"'](?:ping|background|attributionsrc|http-equiv)[\t\n\f\r ]*+=",
 )
 # The end tag that ends the content of each element not read as markup (elements.RAW_END_TAGS).
 RAW_END: Final = {

@@ -42,18 +42,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import Final, Protocol
 
-from ..gate import TAG_SIG, VendorIndex
+from ..gate import TAG_SIG, TAG_URL, VendorIndex, base_url, decode_attr, split_url
 from ..policy import Vendor
-from . import css
+from . import css, importmap
 from .cssgate import CssGate, HostVendors, Moved
 from .decisions import (
     Context,
     Decision,
     all_granted,
     blocked,
+    blocked_url,
     cut_inline,
     decide,
     decide_script,
@@ -191,6 +193,7 @@ class HtmlRewriter:
         *,
         placeholder: Placeholder | None = None,
         xml: bool = False,
+        base: str | None = None,
     ) -> None:
         self._depth = depth  # of srcdoc documents inside srcdoc documents
         self._xml = xml
@@ -202,7 +205,11 @@ class HtmlRewriter:
         self._remove = gate.remove
         self._placeholder = placeholder or gate.placeholder
         self._index = gate.index
-        self._ctx = Context(granted, services, host, gate.index, gate.vendors)
+        self._ctx = Context(granted, services, host, gate.index, gate.vendors, base)
+        # Whether a <base href> was read (the first wins), and TAG_URL when it names a host with
+        # a vendor's rule: every URL after it may be that vendor's, spelt relative.
+        self._base_seen = False
+        self._base_flags = 0 if base is None else TAG_URL
         self._pending = bytearray()
         self._state = _DATA
         self._raw_name = b""
@@ -306,7 +313,7 @@ class HtmlRewriter:
             flags = self._index.tag_flags(lowered)
             if len(self._flags) < _FLAGS_KEPT and len(lowered) <= _FLAGS_KEY_MAX:
                 self._flags[lowered] = flags
-        return flags
+        return flags | self._base_flags
 
     def _scripted(self, name: bytes, lowered: bytes) -> bool:
         """Whether the start tag of element ``name`` (lowercased) has a ``javascript:`` URL that
@@ -361,6 +368,7 @@ class HtmlRewriter:
             ctx.host,
             self._depth + 1,
             placeholder=self._placeholder,
+            base=ctx.base,  # (an inline document's base URL is its parent's)
         )
         rewritten = nested.feed(inner) + nested.close()
         if rewritten == inner:
@@ -596,6 +604,7 @@ class HtmlRewriter:
             self._srcdoc(attrs, name) if name in INLINE_DOCUMENTS and flags else None,
             styled,
             scripted or HANDLER.search(lowered) is not None,
+            flags if BEACON.search(lowered) is not None else 0,  # (an attributionsrc)
             name=name,
         )
         if decision is not None:
@@ -685,6 +694,23 @@ class HtmlRewriter:
             self._foreign = True
             s.run = RUN_FOREIGN.match
         return self._on_styled(s, pos, tag, name, again)
+
+    def _on_base(self, s: _Scan, pos: int, tag: _Match, name: bytes, again: bool) -> int:
+        if not self._base_seen:
+            href = first(parse_attrs(s.buf, tag.end(1), tag.end() - 1), b"href")
+            if href is not None:  # (the first <base> with an href sets the document's base URL)
+                self._base_seen = True
+                self._set_base(href.value)
+        return self._on_styled(s, pos, tag, name, again)
+
+    def _set_base(self, href: bytes) -> None:
+        """Relative URLs from here on resolve against ``href`` when it names another host."""
+        parts = split_url(decode_attr(href))
+        if parts is None or parts[0] == self._ctx.host:
+            return  # (relative, or on the site's own host: relative URLs stay on it)
+        self._ctx = replace(self._ctx, base=base_url(href))
+        if self._index.host_vendors(parts[0]):
+            self._base_flags = TAG_URL
 
     def _on_styled(self, s: _Scan, pos: int, tag: _Match, name: bytes, again: bool) -> int:
         # <body>, or a tag with a style that may load (refused by PLAIN_ATTRS).
@@ -886,6 +912,10 @@ class HtmlRewriter:
             # Loader attributes are signatures as "name=": an attribute name in any case is
             # read lowered above; one with spaces around its "=" is read without them.
             lowered = SPACED_EQUALS.sub(b"=", lowered)
+        if lowered.find(b"importmap") >= 0 and close > content:
+            mapped = self._import_map(buf, pos, tag, close, element_end, ends, closing)
+            if mapped is not None:
+                return mapped
         flags = self._tag_flags(lowered)
         in_code = self._code_vendors(buf, lowered, tag, close)
         if not flags and not in_code and ends != -1:
@@ -899,19 +929,27 @@ class HtmlRewriter:
         if first(attrs, b"src") is None:  # (an SVG script's href: its content counts, fail closed)
             in_tag += in_code
         decision = decide_script(self._ctx, attrs, in_tag, flags)
+        # An attributionsrc is requested whether the script runs or not.
+        beacons = flags if BEACON.search(lowered) is not None else 0
         if decision is not None:
             if self._remove:
                 return element_end, b"", -2  # (nothing of it is left open)
+            drop, added = (
+                self._extras(attrs, decision, None, False, False, beacons)
+                if beacons
+                else (frozenset(), [])
+            )
             start_tag = inert_tag(
-                buf, pos, name_end, content, b"script", attrs, decision, self._remove
+                buf, pos, name_end, content, b"script", attrs, decision, self._remove, drop, added
             )
             return element_end, start_tag + buf[content:element_end] + closing, ends
         if ends == -1 and cut_inline(attrs) and not all_granted(self._ctx):
             return self._cut_script(buf, pos, name_end, content, element_end, attrs)
         # Its own handlers may still send a vendor a beacon (onload="new Image().src=…").
+        handled = HANDLER.search(lowered) is not None
         drop, added = (
-            self._extras(attrs, None, None, False, True)
-            if HANDLER.search(lowered) is not None
+            self._extras(attrs, None, None, False, handled, beacons)
+            if handled or beacons
             else (frozenset(), [])
         )
         if not drop:
@@ -925,6 +963,43 @@ class HtmlRewriter:
             ),
             ends,
         )
+
+    def _import_map(
+        self,
+        buf: Buf,
+        pos: int,
+        tag: _Match,
+        close: int,
+        element_end: int,
+        ends: int,
+        closing: bytes,
+    ) -> tuple[int, bytes | None, int] | None:
+        """An import map (``importmap.py``): without its entries on blocked vendors' URLs; inert
+        as a whole when it is not JSON and names one. None when the script is no import map
+        (or one the site tagged: its data-consent decides, as for any script)."""
+        content = tag.end()
+        attrs = parse_attrs(buf, tag.end(1), content - 1)
+        if script_type(attrs) != b"importmap" or first(attrs, b"data-consent") is not None:
+            return None
+        ctx = self._ctx
+        code = bytes(buf[content:close])
+        kept = importmap.filtered(code, partial(blocked_url, ctx))
+        if kept is None:
+            return element_end, (bytes(buf[pos:content]) + closing) if closing else None, ends
+        if kept is not importmap.UNREADABLE:
+            return (
+                element_end,
+                bytes(buf[pos:content]) + kept + buf[close:element_end] + closing,
+                ends,
+            )
+        hit = [v for v in self._index.code_url_vendors(code.lower(), every=True) if blocked(ctx, v)]
+        if not hit:
+            return element_end, (bytes(buf[pos:content]) + closing) if closing else None, ends
+        if self._remove:
+            return element_end, b"", -2
+        decision = (hit[0].category, hit[0])
+        start_tag = inert_tag(buf, pos, tag.end(1), content, b"script", attrs, decision, False)
+        return element_end, start_tag + buf[content:element_end] + closing, ends
 
     def _cut_script(
         self,
@@ -991,6 +1066,7 @@ _READERS: Final[dict[Reader, _Reader]] = {
     Reader.RAW: HtmlRewriter._on_raw,
     Reader.FOREIGN: HtmlRewriter._on_foreign,
     Reader.STYLED: HtmlRewriter._on_styled,
+    Reader.BASE: HtmlRewriter._on_base,
 }
 # The reader of each special start tag (any other that stops RUN is read by _on_styled).
 _READER: Final = {name: _READERS[reader] for name, reader in READERS.items()}
