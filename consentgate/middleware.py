@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from typing import Literal, get_args
 
 import jinja2
 from starlette.datastructures import Headers
@@ -28,12 +29,18 @@ from .policy import Policy, Vendor
 from .proof import Proof
 from .responder import Responder
 from .signals import Signals, SignalSettings, default_consent, read_signals
+from .streams import narrow_request
 from .vendors import BUILTIN_VENDORS
 
 logger = logging.getLogger("consentgate")
 _current = consent_module._current  # the request's consent, for the template helpers
 
 ConsentLogOption = str | os.PathLike[str] | ConsentLog | None
+#: Where the first layer sits: a bar along the bottom, a box in a bottom corner or in the middle.
+BannerLayout = Literal["bar", "box", "center"]
+#: The control that re-opens the choice: a small button in a bottom corner, or an inline link
+#: after the page's content ("end"), which never covers anything.
+SettingsPosition = Literal["bottom-left", "bottom-right", "end"]
 
 
 class ConsentMiddleware:
@@ -63,6 +70,8 @@ class ConsentMiddleware:
         templates: Sequence[jinja2.BaseLoader] = (),
         prefix: str = "/consentgate",
         inject_settings: bool = True,
+        banner_layout: BannerLayout = "bar",
+        settings_position: SettingsPosition = "bottom-left",
         debug: bool = False,
     ) -> None:
         self.app = app
@@ -70,6 +79,8 @@ class ConsentMiddleware:
         check_keys(keys)
         if not prefix.startswith("/") or prefix.endswith("/") or len(prefix) < 2:
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/consentgate'")
+        _one_of("banner_layout", banner_layout, BannerLayout)
+        _one_of("settings_position", settings_position, SettingsPosition)
         self.policy = _site_policy(
             policy or Policy(), builtin_vendors, privacy_policy_url, revision, cookie_categories
         )
@@ -106,6 +117,8 @@ class ConsentMiddleware:
             texts=texts,
             receipts=self.consent_log is not None,
             consent_mode=signals.consent_mode,
+            layout=banner_layout,
+            settings_position=settings_position,
         )
         self.proof = (
             Proof(self.consent_log, self.policy, self.pages.texts_hash)
@@ -155,6 +168,10 @@ class ConsentMiddleware:
                 if path.startswith(self._endpoint_paths):
                     await self.endpoints(scope, receive, send, path[len(self.prefix) :])
                     return
+            # The app must not answer in a coding consentgate cannot decode (it would fail).
+            narrowed = narrow_request(scope["headers"])
+            if narrowed is not None:
+                scope["headers"] = narrowed
             await self.app(scope, receive, Responder(self, scope, send, consent, issue).send)
         finally:
             _current.reset(token)
@@ -204,6 +221,12 @@ class ConsentMiddleware:
 
 
 _DEFAULTS = Policy()
+
+
+def _one_of(name: str, value: object, choices: object) -> None:
+    allowed = get_args(choices)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, not {value!r}")
 
 
 def _open(option: ConsentLogOption) -> ConsentLog | None:

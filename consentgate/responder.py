@@ -9,7 +9,7 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from typing import Any, Final, Protocol, TypeGuard
+from typing import Any, Final, Protocol
 
 import anyio
 import anyio.to_thread
@@ -17,6 +17,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import Message, Scope, Send
 
 from .consent import Consent
+from .encodings import PRESCAN, TRANSCODED, Action, lookup, reading
 from .gate import own_host, split_url
 from .html import Gate
 from .linkheader import without_blocked_hints
@@ -26,15 +27,16 @@ from .refresh import without_blocked_refresh
 from .speculation import MEDIA_TYPE as _RULES
 from .speculation import RulesFilter
 from .streams import (
-    Decoder,
-    Encoder,
+    Charset,
     HeadStart,
     Injector,
     Pipeline,
+    Sniffer,
     Stage,
-    Transcoder,
     Unreadable,
-    decodable,
+    XmlProlog,
+    decoders,
+    encoders,
     is_document,
 )
 
@@ -59,9 +61,11 @@ def _report_dropped(name: str, category: str) -> None:
 _UNTOUCHED_STATUS = frozenset({204, 206, 304})
 _NONCE = re.compile(r"'nonce-([A-Za-z0-9+/=_-]{1,128})'")
 _CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)", re.IGNORECASE)
-_BOMS = {b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
 _warned: set[str] = set()
-_HTML = ("text/html", "application/xhtml+xml")
+#: XML types a browser renders as documents (XHTML, SVG, or XML that an XSLT turns into one).
+_XML = ("text/xml", "application/xml", "text/xsl")
+#: Types a browser treats as none and sniffs (sniff.py): as no Content-Type at all.
+_SNIFFED = ("", "unknown/unknown", "application/unknown", "*/*")
 _PERSONAL = ((b"vary", b"Cookie"), (b"cache-control", b"private"))
 _BODY = "http.response.body"
 _FILES = ("http.response.pathsend", "http.response.zerocopysend")
@@ -81,16 +85,30 @@ _READ = frozenset(
 )
 
 
-# Content-Type -> (media type, whether its charset is UTF-16/32): apps send the same few again.
-_TYPES: dict[bytes, tuple[str, bool]] = {}
+# Content-Type -> (media type, what kind of markup, the WHATWG encoding its charset names):
+# apps send the same few again.
+_TYPES: dict[bytes, tuple[str, str | None, str | None]] = {}
 
 
-def _type(content_type: bytes) -> tuple[str, bool]:
+def _type(content_type: bytes) -> tuple[str, str | None, str | None]:
     media = content_type.decode("latin-1").split(";", 1)[0].strip().lower()
     if len(_TYPES) >= 256:
         _TYPES.clear()
-    found = _TYPES[content_type] = (media, _wide(_charset(content_type)))
+    charset = _charset(content_type)
+    found = _TYPES[content_type] = (media, _kind(media), lookup(charset) if charset else None)
     return found
+
+
+def _kind(media: str) -> str | None:
+    """ "html", "xml" (read as XHTML: a browser renders it, scripts and all), "sniff" (no usable
+    type: the browser sniffs it) or None (not a document the browser renders as markup)."""
+    if media == "text/html":
+        return "html"
+    if media in _XML or media.endswith("+xml"):
+        return "xml"
+    if media in _SNIFFED or "/" not in media:
+        return "sniff"
+    return None
 
 
 @functools.lru_cache(maxsize=256)
@@ -120,11 +138,6 @@ def _private(cache_control: str) -> str:
     if not any(d.lower() in ("private", "no-store") for d in kept):
         kept.insert(0, "private")
     return ", ".join(kept)
-
-
-def _wide(charset: str | None) -> TypeGuard[str]:
-    """UTF-16/32: not ASCII-compatible, so the byte-level stages need the body transcoded."""
-    return charset is not None and charset.startswith(("utf-16", "utf-32"))
 
 
 class Failure(enum.Enum):
@@ -187,8 +200,13 @@ class Responder:
     pipeline: Pipeline | None = None
     failed = False  # the rest of what the app sends is dropped
     passthrough = False  # nothing more to do with this response
+    from_file = False  # the body comes from a file message (its length is not known)
     media = ""
+    kind: str | None = None  # (see _kind)
+    label: str | None = None  # the encoding the Content-Type's charset names
     appends: bytes | None = None  # the snippet, when appending it is the only change
+    charset: Charset | None = None  # the stage that reads the body's encoding, when built
+    sniffer: Sniffer | None = None  # the stage that sniffs a body without a usable type
     # The start's headers this module reads, lowercased names, from on_start's one pass.
     fields: dict[bytes, bytes]
 
@@ -228,12 +246,12 @@ class Responder:
                 return self.downstream(message)
             self.start = message
             return _DONE
-        if self.start is not None and (kind == _BODY or kind in _FILES):
+        if self.start is not None and self.pipeline is None and (kind == _BODY or kind in _FILES):
             if (
                 self.appends is not None
                 and kind == _BODY
                 and not message.get("more_body", False)
-                and message.get("body", b"")[:2] not in _BOMS
+                and self.plain(message.get("body", b""))
             ):
                 return self.append(message)
             return self.on_first(message)
@@ -285,8 +303,8 @@ class Responder:
                 if key.lower() in _READ:
                     fields[key.lower()] = value
         content_type = fields.get(b"content-type", b"")
-        media, wide = _TYPES.get(content_type) or _type(content_type)
-        html = media in _HTML
+        media, kind, self.label = _TYPES.get(content_type) or _type(content_type)
+        html = kind is not None
         if (
             not html
             and b"set-cookie" not in fields
@@ -297,7 +315,7 @@ class Responder:
         ):
             return True  # neither its headers nor its body concern us
         raw = self.edit_headers(message, raw, lowercase)
-        return self.passes(message.get("status", 200), raw, media, wide)
+        return self.passes(message.get("status", 200), raw, media, kind)
 
     def edit_headers(
         self, message: Message, raw: Any, lowercase: bool
@@ -320,7 +338,9 @@ class Responder:
             )
         return raw  # type: ignore[no-any-return]
 
-    def passes(self, status: int, raw: list[tuple[bytes, bytes]], media: str, wide: bool) -> bool:
+    def passes(
+        self, status: int, raw: list[tuple[bytes, bytes]], media: str, kind: str | None
+    ) -> bool:
         """Whether the body goes through as the app sends it (its headers marked as needed);
         False when it goes through the pipeline, or gets the snippet appended."""
         if media == _RULES and status == 200:
@@ -329,30 +349,46 @@ class Responder:
                 return True
             self.media = media
             return False
-        if media not in _HTML or status < 200 or status in _UNTOUCHED_STATUS:
+        if kind is None or status < 200 or status in _UNTOUCHED_STATUS:
             return True
-        self.media = media
+        self.media, self.kind = media, kind
+        site, consent = self.site, self.consent
+        if kind == "sniff" and (self.scope.get("method") == "HEAD" or site.settled(consent)):
+            return True  # (what a browser would sniff is unknown, or there is nothing to gate)
         if self.scope.get("method") == "HEAD":
             # A HEAD answer must carry the headers a GET would: the GET body is ours, not the app's.
             self.mark_changed(raw)
             del MutableHeaders(raw=raw)["content-length"]
             return True
-        site, consent = self.site, self.consent
         if site.settled(consent):  # nothing to gate: at most a snippet to add
             if media != "text/html" or not (site.pages.consent_mode_url or site.injects(consent)):
                 # Passed whole (everything granted, nothing to inject), yet still personal.
                 self.mark_personal(raw)
                 return True
             if not site.pages.consent_mode_url:
-                self.appends = self.only_appends(wide)
+                self.appends = self.only_appends()
         return False
 
-    def only_appends(self, wide: bool) -> bytes | None:
+    def only_appends(self) -> bytes | None:
         """The snippet, when adding it after the page is all this body needs (everything is
         granted, no Consent Mode defaults go into the head): when there is nothing to decode."""
-        if wide or self.encoding():
+        if self.encoding():
             return None
         return self.site.pages.snippet(self.scope, self.consent, self.nonce())
+
+    def plain(self, body: bytes) -> bool:
+        """Whether a whole body is read as bytes as it is (the snippet can go after it): not in
+        an encoding that must be transcoded first (UTF-16 by its byte-order mark, …)."""
+        label = self.label
+        if (
+            label is not None
+            and label not in TRANSCODED
+            and label != "replacement"
+            and body[:1] not in (b"\xfe", b"\xff")
+        ):
+            return True  # (the usual case: no reading needed)
+        found = reading(label, body[:PRESCAN], True)
+        return found is not None and found.action is Action.PASS
 
     def encoding(self) -> str:
         """The body's Content-Encoding, lowercased; "" when there is none (or identity)."""
@@ -473,8 +509,9 @@ class Responder:
         headers = MutableHeaders(raw=self.start["headers"])
         kind = message["type"]
         body = message.get("body", b"") if kind == _BODY else b""
+        more = message.get("more_body", False)
         try:
-            self.pipeline = pipeline = self.build(headers, body[:2])
+            self.pipeline = pipeline = self.build(body[:PRESCAN], kind == _BODY and not more)
         except Unreadable as exc:
             await self.fail(Failure.UNREADABLE, exc)
             return
@@ -487,23 +524,58 @@ class Responder:
             await self.downstream(message)
             return
         if kind != _BODY:
-            self.mark_changed(headers.raw)
-            del headers["content-length"]
-            await self.flush_start()
+            self.from_file = True
             await self.on_file(message)
             return
-        more = message.get("more_body", False)
         out = self.run(body, more)
         if isinstance(out, Failure):
             await self.fail(out, self.error)
             return
-        self.mark_changed(headers.raw)
+        await self.emit(out, more)
+
+    async def emit(self, out: bytes, more: bool) -> None:
+        """Sends what the pipeline made of a body message, after the start if it is still held:
+        its headers are settled with the first output (or the end), since the body's first
+        bytes may decide them (its encoding, a sniffed type)."""
+        if self.start is not None:
+            if more and not out and self.undecided():
+                return  # (the start waits for what the body's first bytes decide)
+            self.settle_headers(self.start["headers"], more or self.from_file, len(out))
+            await self.flush_start()
+        await self.downstream({"type": _BODY, "body": out, "more_body": more})
+
+    def undecided(self) -> bool:
+        """Whether the stages still hold the body's first bytes to decide what it is."""
+        sniffer, charset = self.sniffer, self.charset
+        return (sniffer is not None and not sniffer.decided) or (
+            charset is not None and charset.found is None
+        )
+
+    def settle_headers(self, raw: list[tuple[bytes, bytes]], more: bool, length: int) -> None:
+        """The start's headers for a body that went through the pipeline."""
+        if self.sniffer is not None and self.sniffer.media is None:
+            return  # (sniffed as neither HTML nor XML: it went on as it came, headers too)
+        self.mark_changed(raw)
+        headers = MutableHeaders(raw=raw)
         if more:
             del headers["content-length"]
         else:
-            headers["content-length"] = str(len(out))
-        await self.flush_start()
-        await self.downstream({"type": _BODY, "body": out, "more_body": more})
+            headers["content-length"] = str(length)
+        content_type = self.content_type()
+        if content_type is not None:
+            headers["content-type"] = content_type
+
+    def content_type(self) -> str | None:
+        """A new ``Content-Type`` for the body that goes out, or None to keep the app's: the
+        sniffed type, said; ``charset=utf-8`` for a body transcoded to UTF-8."""
+        media = self.sniffer.media if self.sniffer is not None else None
+        transcoded = self.charset is not None and self.charset.transcodes
+        if not transcoded:
+            return media
+        value = media or self.fields.get(b"content-type", b"").decode("latin-1")
+        if _CHARSET.search(value):
+            return _CHARSET.sub("charset=utf-8", value, count=1)
+        return value + "; charset=utf-8"
 
     async def append(self, message: Message) -> None:
         """The whole page in one message, and the snippet to add after it: the page goes as the
@@ -534,7 +606,7 @@ class Responder:
         if isinstance(out, Failure):
             await self.fail(out, self.error)
             return
-        await self.downstream({"type": _BODY, "body": out, "more_body": more})
+        await self.emit(out, more)
 
     async def on_file(self, message: Message) -> None:
         """A file the app asks the server to send (``pathsend``, ``zerocopysend``): read here
@@ -552,54 +624,56 @@ class Responder:
         if not more:
             await self.on_body({"type": _BODY, "body": b"", "more_body": False})
 
-    def build(self, headers: MutableHeaders, head: bytes) -> Pipeline | None:
-        """The stages this body needs, or None when it passes through untouched."""
-        site, consent, fields = self.site, self.consent, self.fields
-        decoding: list[Stage] = []
-        encoding = self.encoding()
-        if encoding:
-            if not decodable(encoding):
-                if not site.settled(consent):  # what it cannot read, it cannot gate
-                    raise Unreadable(
-                        f"Content-Encoding {encoding!r} cannot be decoded: put the compressing "
-                        "middleware (GZipMiddleware) outside ConsentMiddleware, i.e. add it "
-                        "after ConsentMiddleware, or install 'brotli' for br"
-                    )
-                self.warn_once(
-                    encoding,
-                    f"consentgate cannot decode Content-Encoding {encoding!r}, so this HTML goes "
-                    "without its banner (pages of visitors without consent fail closed): put "
-                    "the compressing middleware (GZipMiddleware) outside ConsentMiddleware, "
-                    "i.e. add it after ConsentMiddleware, or install 'brotli' for br",
-                )
-                return None
-            decoding.append(Decoder(encoding))
-        content_type = fields.get(b"content-type", b"")
-        charset = _charset(content_type) or _BOMS.get(head[:2])
-        transcoding = False
-        if _wide(charset):
-            decoding.append(Transcoder(charset))
-            transcoding = True
+    def build(self, head: bytes, final: bool) -> Pipeline | None:
+        """The stages this body needs, or None when it passes through untouched (``head``: the
+        first bytes of the first body message, ``final``: the whole body)."""
+        coding = self.fields.get(b"content-encoding", b"").decode("latin-1")
+        try:
+            decoding = decoders(coding)
+        except Unreadable as exc:  # what it cannot read, it cannot gate nor add to
+            raise Unreadable(
+                f"{exc}: put the compressing middleware (GZipMiddleware) outside "
+                "ConsentMiddleware, i.e. add it after ConsentMiddleware, or install 'brotli' "
+                "for br"
+            ) from exc
+        if self.kind == "sniff":
+            self.sniffer = Sniffer(decoding, functools.partial(self.full, coding, None, False))
+            return Pipeline([self.sniffer])
+        return self.full(coding, None if decoding else head, final, self.media)
+
+    def full(self, coding: str, head: bytes | None, final: bool, media: str) -> Pipeline | None:
+        """The pipeline of a body of type ``media``: decoded, read, changed and encoded again;
+        None when nothing changes."""
+        changes = self.changes(media, head, final)
+        if changes is None:  # decoding alone would only cost time
+            return None
+        return Pipeline([*decoders(coding), *changes, *encoders(coding)])
+
+    def changes(self, media: str, head: bytes | None, final: bool) -> list[Stage] | None:
+        """The stages that read and change a decoded body of type ``media``; None for none."""
+        site, consent = self.site, self.consent
+        xml = media != "text/html"
         changes: list[Stage] = []
         rewriter = None
-        if self.media == _RULES:
-            changes.append(RulesFilter(self.hint_blocker()))
-        elif not site.settled(consent):  # else nothing to gate: no parsing at all
+        if media == _RULES:
+            return [RulesFilter(self.hint_blocker())]
+        if not site.settled(consent):  # else nothing to gate: no parsing at all
             request_headers = Headers(scope=self.scope)
             placeholder = site.pages.placeholders(
-                request_headers.get("accept-language"),
-                own_origin(self.scope) + self.scope.get("root_path", ""),
+                request_headers.get("accept-language"), self.scope.get("root_path", "")
             )
             rewriter = site.gate.rewriter(
                 consent.granted,
                 consent.services,
                 host=request_headers.get("host"),
                 placeholder=placeholder,
-                xml=self.media != "text/html",
+                xml=xml,
             )
             if rewriter is not None:
+                if xml:
+                    changes.append(XmlProlog())
                 changes.append(rewriter)
-        if self.media == "text/html":  # a snippet of HTML would make an XHTML page fail to parse
+        if media == "text/html":  # a snippet of HTML would make an XHTML page fail to parse
             nonce = self.nonce()
             if site.pages.consent_mode_url:
                 changes.append(HeadStart(site.pages.head_snippet(self.scope, consent, nonce)))
@@ -607,13 +681,15 @@ class Responder:
                 # (After a body cut inside a comment or a script, the snippet would be its text.)
                 ready = (lambda: rewriter.ended_in_data) if rewriter is not None else None
                 changes.append(Injector(site.pages.snippet(self.scope, consent, nonce), ready))
-        if not changes:  # decoding alone would only cost time
+        if not changes:
             return None
-        if transcoding:
-            headers["content-type"] = _CHARSET.sub("charset=utf-8", content_type.decode("latin-1"))
-        if encoding:
-            changes.append(Encoder(encoding))
-        return Pipeline(decoding + changes)
+        found = reading(self.label, head, final, xml) if head is not None else None
+        charset = self.charset = Charset(
+            self.label, xml=xml, strict=not site.settled(consent), found=found
+        )
+        if charset.needed:  # (not for most pages: UTF-8 said by the header, no BOM)
+            changes.insert(0, charset)
+        return changes
 
     # The header changes below take the start's header list: a MutableHeaders view is made only
     # when the app's own Vary, Cache-Control or ETag need merging, not on every page.
