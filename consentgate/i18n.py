@@ -29,6 +29,12 @@ TEXTS: dict[str, dict[str, str]] = {
             "We use cookies and similar technologies. Necessary ones keep the site working; "
             "the others are only used if you agree. You can change your mind at any time."
         ),
+        "banner_text": (
+            "Necessary cookies keep this site working. With your consent we also use cookies "
+            "for: {purposes}. You can change your mind at any time."
+        ),
+        "details": "Details",
+        "close": "Close",
         "accept_all": "Accept all",
         "reject_all": "Reject all",
         "customise": "Customise",
@@ -71,6 +77,12 @@ TEXTS: dict[str, dict[str, str]] = {
             "Laufen; alle anderen setzen wir nur mit Ihrer Zustimmung ein. Sie können Ihre "
             "Entscheidung jederzeit ändern."
         ),
+        "banner_text": (
+            "Notwendige Cookies halten die Website am Laufen. Mit Ihrer Zustimmung nutzen wir "
+            "Cookies auch für: {purposes}. Sie können Ihre Entscheidung jederzeit ändern."
+        ),
+        "details": "Details",
+        "close": "Schließen",
         "accept_all": "Alle akzeptieren",
         "reject_all": "Alle ablehnen",
         "customise": "Anpassen",
@@ -135,6 +147,13 @@ TEXTS: dict[str, dict[str, str]] = {
             "font fonctionner le site ; les autres ne sont utilisés qu'avec votre accord. Vous "
             "pouvez changer d'avis à tout moment."
         ),
+        "banner_text": (
+            "Les cookies nécessaires font fonctionner le site. Avec votre accord, nous "
+            "utilisons aussi des cookies pour : {purposes}. Vous pouvez changer d'avis à tout "
+            "moment."
+        ),
+        "details": "Détails",
+        "close": "Fermer",
         "accept_all": "Tout accepter",
         "reject_all": "Tout refuser",
         "customise": "Personnaliser",
@@ -197,6 +216,12 @@ TEXTS: dict[str, dict[str, str]] = {
             "Usamos cookies y tecnologías similares. Las necesarias hacen que el sitio funcione; "
             "las demás solo se usan si aceptas. Puedes cambiar de opinión en cualquier momento."
         ),
+        "banner_text": (
+            "Las cookies necesarias hacen que el sitio funcione. Con tu consentimiento también "
+            "usamos cookies para: {purposes}. Puedes cambiar de opinión en cualquier momento."
+        ),
+        "details": "Detalles",
+        "close": "Cerrar",
         "accept_all": "Aceptar todo",
         "reject_all": "Rechazar todo",
         "customise": "Personalizar",
@@ -260,6 +285,13 @@ TEXTS: dict[str, dict[str, str]] = {
             "сайта; остальные применяются только с вашего согласия. Вы можете изменить решение "  # noqa: RUF001
             "в любой момент."
         ),
+        "banner_text": (
+            "Необходимые файлы cookie обеспечивают работу сайта. С вашего согласия мы также "  # noqa: RUF001
+            "используем файлы cookie для целей: {purposes}. Вы можете изменить решение в любой "
+            "момент."
+        ),
+        "details": "Подробнее",
+        "close": "Закрыть",
         "accept_all": "Принять все",
         "reject_all": "Отклонить все",
         "customise": "Настроить",
@@ -575,6 +607,15 @@ def texts_for(
     texts.update(TEXTS.get(lang, {}))
     texts.update(overrides.get(lang, {}))
     return lang, texts
+
+
+# Languages written right to left: their banner is laid out mirrored (dir="rtl").
+_RTL = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "ks", "ps", "sd", "ug", "ur", "yi"})
+
+
+def direction(lang: str) -> str:
+    """``rtl`` for a language written right to left (by its primary subtag), else ``ltr``."""
+    return "rtl" if lang.split("-", 1)[0].lower() in _RTL else "ltr"
 
 
 _DEFAULTS = {c.name: c for c in DEFAULT_CATEGORIES}

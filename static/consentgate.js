@@ -4,7 +4,8 @@
 (function (w, d) {
   "use strict";
   if (w.consentgate) return;
-  var BANNER = "consentgate-banner", SETTINGS = "consentgate-settings";
+  var BANNER = "consentgate-banner", SETTINGS = "consentgate-settings", ROOT = "consentgate-root",
+    DIALOG = "consentgate-dialog";
   var XLINK = "http://www.w3.org/1999/xlink", HTML = "http://www.w3.org/1999/xhtml";
   var me = d.currentScript || d.querySelector("script[data-consent-state]");
   var state = parse(me) || parse(d.querySelector("[data-consent-state]")) ||
@@ -14,7 +15,9 @@
   var P = "/consentgate";
   try {
     P = new URL(me.src, d.baseURI).pathname.replace(/\/static\/[^/]*$/, "");
-  } catch (e) { /* keep the default prefix */ }
+  } catch (e) {
+    // keep the default prefix
+  }
 
   function parse(el) {
     try {
@@ -30,6 +33,8 @@
       has(state.services, el.getAttribute("data-consent-service"));
   }
   function banner() { return d.getElementById(BANNER); }
+  function dialog() { return d.getElementById(DIALOG); }
+  function root() { return d.getElementById(ROOT); }
   function move(el, from, to) {
     var v = el.getAttribute(from);
     if (v === null) return false;
@@ -176,59 +181,72 @@
     });
   }
 
+  // The control that re-opens the choice, as settings_link.html renders it.
   function settings() {
-    if (d.getElementById(SETTINGS)) return;
-    var b = banner(), a = d.createElement("a");
+    var a = d.getElementById(SETTINGS), r = root();
+    if (a) return;
+    a = d.createElement("a");
     a.id = SETTINGS;
-    a.className = SETTINGS;
+    a.className = SETTINGS + " " + SETTINGS + "-" +
+      ((r && r.getAttribute("data-settings-position")) || "bottom-left");
     a.href = P + "/preferences";
-    a.textContent = (b && b.getAttribute("data-settings-label")) || "Cookie settings";
-    if (b && b.lang) a.lang = b.lang;
-    d.body.appendChild(a);
+    a.title = a.textContent = (r && r.getAttribute("data-settings-label")) || "Cookie settings";
+    a.setAttribute("data-consentgate-open", "");
+    (r || d.body).appendChild(a);
   }
 
   function focusIn(b) {
-    var t = b.querySelector("[autofocus]") || b;
-    if (t === b && !b.hasAttribute("tabindex")) b.setAttribute("tabindex", "-1");
-    t.focus({preventScroll: true});
+    if (!b.hasAttribute("tabindex")) b.setAttribute("tabindex", "-1");
+    b.focus({preventScroll: true});
+  }
+
+  function back() {
+    var t = opener && d.contains(opener) && opener.offsetParent ? opener :
+      banner() && !banner().hidden ? banner() : d.getElementById(SETTINGS);
+    opener = null;
+    if (t) t.focus();
   }
 
   function hide() {
-    var b = banner();
-    if (!b || b.hidden) return;
-    var had = b.contains(d.activeElement);
-    b.hidden = true;
-    if (had) {
-      var back = opener && d.contains(opener) ? opener : d.getElementById(SETTINGS);
-      if (back) back.focus();
-    }
-    opener = null;
+    var b = banner(), g = dialog(), had = (b && b.contains(d.activeElement)) ||
+      (g && g.open);
+    if (b) b.hidden = true;
+    if (g && g.open) g.close();
+    if (had) back();
   }
 
-  function reveal(html) {
-    var old = banner(), tpl = d.createElement("template"), b;
-    tpl.innerHTML = html;
-    b = tpl.content.getElementById ? tpl.content.getElementById(BANNER) : tpl.content.firstChild;
-    if (!b) return;
-    var end = b.nextElementSibling;  // the marker the stylesheet waits for
-    if (old) old.parentNode.replaceChild(b, old);
-    else d.body.appendChild(b);
-    var next = b.nextElementSibling;
-    if (end && !(next && next.className === end.className)) {
-      b.parentNode.insertBefore(end, b.nextSibling);
+  // The dialog shows the current choice (it may have been made on the first layer since).
+  function sync(g) {
+    var boxes = g.querySelectorAll("input[role=switch]:not([disabled])");
+    for (var i = 0; i < boxes.length; i++) {
+      boxes[i].checked = has(boxes[i].name === "service" ? state.services : state.granted,
+        boxes[i].value);
     }
-    b.hidden = false;
-    focusIn(b);
   }
 
-  function show() {
+  function open(g) {
+    if (!g || g.open) return;
+    if (state.decided) sync(g);
     opener = d.activeElement !== d.body ? d.activeElement : null;
+    g.showModal();
+  }
+
+  // The second layer; fetched when the page has none (a visitor who has chosen).
+  function show() {
+    if (dialog()) return Promise.resolve(open(dialog()));
     return fetch(P + "/banner", {credentials: "same-origin", headers: {Accept: "text/html"}})
       .then(function (r) {
         if (!r.ok) throw new Error("consentgate: " + r.status);
         return r.text();
       })
-      .then(reveal);
+      .then(function (html) {
+        var tpl = d.createElement("template"), g;
+        tpl.innerHTML = html;
+        g = tpl.content.getElementById(DIALOG);
+        if (!g) throw new Error("consentgate: no dialog");
+        (root() || d.body).appendChild(g);
+        open(g);
+      });
   }
 
   function get() {
@@ -237,7 +255,7 @@
 
   d.addEventListener("submit", function (e) {
     var f = e.target, s = e.submitter;
-    if (f.cgNative || !f.closest("#" + BANNER + ",.consentgate-placeholder")) return;
+    if (f.cgNative || !f.closest("#" + ROOT + ",.consentgate-placeholder")) return;
     e.preventDefault();
     var data = new FormData(f), action = (s && s.name === "action" && s.value) ||
       data.get("action") || "save";
@@ -257,18 +275,32 @@
   });
 
   d.addEventListener("click", function (e) {
-    var a = e.target.closest && e.target.closest("#" + SETTINGS + ",[data-consentgate-open]");
-    if (!a || e.button || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
+    var t = e.target.closest && e.target.closest(
+      "[data-consentgate-open],[data-consentgate-customise],[data-consentgate-close]");
+    if (!t || e.button || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
     e.preventDefault();
-    show()["catch"](function () { w.location.href = a.href || P + "/preferences"; });
+    if (t.hasAttribute("data-consentgate-close")) dialog().close();
+    else show()["catch"](function () { w.location.href = t.href || P + "/preferences"; });
   });
 
+  // A modal dialog makes the page inert; Tab also wraps inside it rather than leaving for the
+  // browser's own controls.
   d.addEventListener("keydown", function (e) {
-    var b = banner();
-    if (e.key === "Escape" && state.decided && b && !b.hidden && b.contains(d.activeElement)) {
-      hide();
+    var g = dialog();
+    if (e.key !== "Tab" || !g || !g.open) return;
+    var all = g.querySelectorAll("a[href],button,input:not([disabled]),summary"), v = [], i;
+    for (i = 0; i < all.length; i++) if (all[i].getClientRects().length) v.push(all[i]);
+    var first = v[0], last = v[v.length - 1], at = d.activeElement;
+    if (e.shiftKey ? at === first || !g.contains(at) : at === last) {
+      e.preventDefault();
+      (e.shiftKey ? last : first).focus();
     }
   });
+
+  // Escape (the dialog's cancel) and the close button: focus goes back where it came from.
+  d.addEventListener("close", function (e) {
+    if (e.target.id === DIALOG) back();
+  }, true);
 
   w.consentgate = {
     get: get,

@@ -236,7 +236,8 @@ def test_banner_fragment_for_reopening() -> None:
     c = client()
     choose(c, "accept_all")
     r = c.get("/consentgate/banner")
-    assert r.status_code == 200 and r.text.lstrip().startswith('<div id="consentgate-banner"')
+    assert r.status_code == 200 and r.text.lstrip().startswith('<div id="consentgate-root"')
+    assert 'id="consentgate-dialog"' in r.text  # the preferences dialog the script opens
     assert is_checked(r.text, "marketing")
     assert r.headers["cache-control"] == "no-store"
 

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from consentgate.pages import minified
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Runs inside the fresh venv. No test client there (httpx is not a runtime dependency): the
@@ -125,7 +127,11 @@ def test_pip_install_serves_assets_and_templates_from_site_packages(tmp_path: Pa
     script = found["script"]
     assert script["status"] == 200
     assert "javascript" in _header(script, "content-type")
-    assert script["body"] == (ROOT / "static" / "consentgate.js").read_text(encoding="utf-8")
+    # The installed copy is served, as the checkout's is (without comments and indentation).
+    assert (
+        script["body"]
+        == minified(".js", (ROOT / "static" / "consentgate.js").read_bytes()).decode()
+    )
     css = found["css"]
     assert css["status"] == 200
     assert _header(css, "content-type").startswith("text/css")

@@ -1,8 +1,11 @@
-"""The client's weight: JS + CSS at most 6 KB gzipped together."""
+"""The client's weight: JS + CSS as served at most 6 KB gzipped together (the issue asked for
+7 KB; vanilla-cookieconsent's are ~15.5 KB)."""
 
 from __future__ import annotations
 
 import gzip
+
+from consentgate.pages import load_assets
 
 from .conftest import ROOT
 
@@ -10,11 +13,17 @@ BUDGET = 6 * 1024
 
 
 def test_script_and_styles_fit_the_size_budget() -> None:
+    served = load_assets()  # what visitors download: without comments and indentation
     total = sum(
-        len(gzip.compress((ROOT / "static" / name).read_bytes(), compresslevel=9))
+        len(gzip.compress(served[name].body, compresslevel=9))
         for name in ("consentgate.js", "consentgate.css")
     )
     assert total <= BUDGET, f"{total} bytes gzipped, budget {BUDGET}"
+    # The comments go; every line of code stays.
+    for name in ("consentgate.js", "consentgate.css"):
+        source = (ROOT / "static" / name).read_bytes()
+        assert len(served[name].body) < len(source)
+        assert b"/*" not in served[name].body
 
 
 def test_consent_mode_script_is_small_and_standalone() -> None:

@@ -62,9 +62,9 @@ def test_consent_mode_update_follows_a_partial_choice(
 ) -> None:
     v = visit(live=signals_server)
     v.goto("/")
-    v.page.click("#consentgate-banner summary")
-    v.page.check("#consentgate-banner input[name=category][value=analytical]")
-    v.page.click("#consentgate-banner button[value=save]")
+    v.page.click("#consentgate-banner [data-consentgate-customise]")
+    v.page.check("#consentgate-dialog input[name=category][value=analytical]")
+    v.page.click("#consentgate-dialog button[value=save]")
     v.page.wait_for_function("window.__gcm !== undefined")
     assert v.page.evaluate("window.__gcm")[-1] == [
         "update",
@@ -131,14 +131,14 @@ def test_banner_speaks_the_visitors_language(visit: VisitFactory) -> None:
     v = visit(locale="de-DE")
     v.goto("/")
     banner = v.page.locator("#consentgate-banner")
-    assert banner.get_attribute("lang") == "de"
+    assert v.page.locator("#consentgate-root").get_attribute("lang") == "de"  # banner and dialog
     assert banner.locator("button[value=accept_all]").inner_text() == "Alle akzeptieren"
     assert banner.locator("button[value=reject_all]").inner_text() == "Alle ablehnen"
-    v.page.click("#consentgate-banner summary")
-    assert v.page.is_visible("#consentgate-banner label:text-is('Statistik')")
-    v.page.click("#consentgate-banner button[value=reject_all]")
+    v.page.click("#consentgate-banner [data-consentgate-customise]")
+    assert v.page.is_visible("#consentgate-dialog label:text-is('Statistik')")
+    v.page.click("#consentgate-dialog button[value=reject_all]")
     # The control that replaces the banner speaks German too.
-    assert v.page.locator("#consentgate-settings").inner_text() == "Cookie-Einstellungen"
+    assert v.page.locator("#consentgate-settings").text_content() == "Cookie-Einstellungen"
 
 
 def test_page_api_show_get_and_change_event(visit: VisitFactory) -> None:
@@ -149,9 +149,9 @@ def test_page_api_show_get_and_change_event(visit: VisitFactory) -> None:
     v.page.wait_for_selector("#consentgate-banner", state="hidden")
     assert v.page.evaluate("window.__changes.map(c => c.granted)") == [["necessary", "preference"]]
     v.page.evaluate("window.consentgate.show()")
-    v.page.wait_for_selector("#consentgate-banner", state="visible")
-    assert v.page.is_checked("#consentgate-banner input[value=preference]")
-    assert not v.page.is_checked("#consentgate-banner input[value=marketing]")
+    v.page.wait_for_selector("#consentgate-dialog", state="visible")
+    assert v.page.is_checked("#consentgate-dialog input[value=preference]")
+    assert not v.page.is_checked("#consentgate-dialog input[value=marketing]")
 
 
 def test_google_tags_may_run_in_denied_mode_when_the_site_allows_them(
