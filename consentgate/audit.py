@@ -21,6 +21,7 @@ import dataclasses
 import functools
 import re
 import time
+import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -359,12 +360,10 @@ class Classifier:
         return vendor.category if vendor is not None else ""
 
     def signature(self, service: str, code: str) -> str:
-        """The first of the vendor's inline signatures found in ``code``."""
+        """The vendor's inline signature found first in ``code``."""
         vendor = self.vendors.get(service)
-        for sig in vendor.inline if vendor is not None else ():
-            if sig and sig in code:
-                return sig
-        return ""
+        found = [(code.find(s), s) for s in (vendor.inline if vendor is not None else ()) if s]
+        return min(((at, s) for at, s in found if at >= 0), default=(0, ""))[1]
 
     def covered(self, url: str) -> tuple[bool, str]:
         """(whether a rule covers ``url`` or it is the site's own / not a network URL, its
@@ -815,9 +814,11 @@ def audit_app(
     The app's ``ConsentMiddleware`` (found as ``consentgate check`` finds it) gives the policy,
     the prefix and the cookie's name; without one, the built-in registry judges and the banner
     is reported missing."""
-    from starlette.testclient import TestClient
-
     from .check import find_middleware
+
+    with warnings.catch_warnings():  # (Starlette's notice that its TestClient will change)
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
 
     middleware = find_middleware(app)
     policy = middleware.policy if middleware is not None else builtin_policy()
@@ -844,7 +845,7 @@ def _tracker_line(t: Tracker) -> str:
     detail = t.url or (f"inline, {t.size} bytes" if t.element == "script" else "")
     if t.signature:
         detail += f", signature {t.signature!r}"
-    return f"    {state:<19} {t.service or '?':<18} {t.category or '?':<11} <{t.element}> {detail}"
+    return f"    {state:<19} {t.service or '?':<20} {t.category or '?':<11} <{t.element}> {detail}"
 
 
 def format_table(report: AuditReport) -> str:

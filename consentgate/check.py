@@ -17,12 +17,11 @@ import enum
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
-
-from starlette.testclient import TestClient
 
 from . import cookiedb
 from .consent import Consent
@@ -32,6 +31,11 @@ from .middleware import ConsentMiddleware
 from .policy import Policy
 from .vendors import BUILTIN_VENDORS
 from .views import category_views
+
+with warnings.catch_warnings():
+    # (Starlette warns that its TestClient will move to another HTTP package: not our users'.)
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 #: 13 months, the longest a choice may be kept before asking again (CNIL): 396 days.
 MAX_LIFETIME = 396 * 24 * 3600

@@ -266,10 +266,11 @@ def _vendors(inventory: Inventory) -> list[str]:
     lines = ["vendors=["]
     for domain, entry in sorted(domains.items()):
         lines += [f"    # {seen}" for seen in entry["seen"]]
+        lines.append("    # (the category is a guess: the strictest)")
         urls = ", ".join(json.dumps(h) for h in sorted(entry["hosts"]))
         lines.append(
             f"    Vendor({json.dumps(vendor_id(domain))}, {json.dumps(domain)}, "
-            f'"marketing", urls=({urls},)),  # the category: a guess'
+            f'"marketing", urls=({urls},)),'
         )
     lines.append("],")
     return lines
