@@ -38,6 +38,7 @@ FORM = (
     "<!doctype html><html><body><form method=post action=/form>{% csrf_token %}"
     "<button>go</button></form></body></html>"
 )
+COOKIES = "{% load consentgate %}<main>{% cookie_declaration %}</main>"
 
 if not settings.configured:
     settings.configure(
@@ -61,7 +62,7 @@ if not settings.configured:
                     "loaders": [
                         (
                             "django.template.loaders.locmem.Loader",
-                            {"home.html": HOME, "form.html": FORM},
+                            {"home.html": HOME, "form.html": FORM, "cookies.html": COOKIES},
                         )
                     ],
                 },
@@ -104,6 +105,10 @@ def file(request: HttpRequest) -> FileResponse:
     return FileResponse(open(settings.PAGE_FILE, "rb"), content_type="text/html")
 
 
+def cookies(request: HttpRequest) -> HttpResponse:
+    return render(request, "cookies.html")
+
+
 def api(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
@@ -120,6 +125,7 @@ urlpatterns = [
     path("file", file),
     path("api", api),
     path("form", form),
+    path("cookies", cookies),
 ]
 
 
@@ -209,3 +215,12 @@ def test_django_cookies_follow_the_settings() -> None:
     assert declared["shop_session"] == declared["shop_csrf"] == "necessary"
     assert declared["django_language"] == declared["messages"] == "necessary"
     assert "sessionid" not in declared
+
+
+def test_the_cookie_declaration_tag_renders_what_the_jinja_global_does(client: Any) -> None:
+    page = client.get("/cookies", headers={"accept-language": "de"}).text
+    tables = page[page.index("<main>") + 6 : page.index("</main>")]
+    assert "<table" in tables and "_ga" in tables and "sessionid" in tables
+    # The same tables as GET /consentgate/cookies shows, in the visitor's language.
+    own = client.get("/consentgate/cookies", headers={"accept-language": "de"}).text
+    assert tables.strip() and tables in own

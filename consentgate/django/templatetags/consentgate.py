@@ -5,7 +5,8 @@
   (without ``src`` the tag is a block);
 - ``{% consent "analytical" %}…{% else %}…{% endconsent %}`` (``{% consent "marketing"
   "youtube" %}``: or that service alone);
-- ``{% cookie_settings_link %}`` / ``{% cookie_settings_link "Cookies" %}``.
+- ``{% cookie_settings_link %}`` / ``{% cookie_settings_link "Cookies" %}``;
+- ``{% cookie_declaration %}``: the cookie declaration's tables, in the visitor's language.
 
 They render what the Jinja2 helpers render (the same functions of consentgate.jinja), for the
 consent ``ConsentMiddleware`` stored in the ASGI scope: read from the template's ``request``
@@ -24,6 +25,7 @@ from django.conf import settings
 from django.template.base import FilterExpression, NodeList, Parser, Token
 
 from ...consent import Consent, get_consent
+from ...declaration import cookie_declaration as declaration_tables
 from ...jinja import allows, script_tag, settings_link_tag
 
 register = template.Library()
@@ -126,6 +128,14 @@ def cookie_settings_link(context: template.Context, text: str = "Cookie settings
     return settings_link_tag(root + prefix, text)
 
 
+def cookie_declaration(context: template.Context) -> str:
+    """The cookie declaration (every cookie the site may set, by category, with provider,
+    purpose and lifetime) for the template's ``request``, as ``GET /consentgate/cookies``
+    shows it."""
+    return declaration_tables(context.get("request"))
+
+
 register.tag("consent", consent_block)
 register.tag("consent_script", consent_script)
 register.simple_tag(cookie_settings_link, takes_context=True)
+register.simple_tag(cookie_declaration, takes_context=True)
