@@ -1,4 +1,5 @@
-"""Every visitor can make the choice: keyboard, small screens, zoom, axe-core; and screenshots."""
+"""Every visitor can make the choice: keyboard, small screens, zoom, axe-core (both layers, light
+and dark)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from typing import Any
 import httpx
 from starlette.types import Receive, Scope, Send
 
-from .conftest import SCREENSHOTS, LiveServer, Visit, VisitFactory
+from .conftest import LiveServer, Visit, VisitFactory
 
 ACTIVE_IN_BANNER = "document.getElementById('consentgate-banner').contains(document.activeElement)"
+ACTIVE_IN_DIALOG = "document.getElementById('consentgate-dialog').contains(document.activeElement)"
+DIALOG_OPEN = "document.getElementById('consentgate-dialog').open"
 
 
 def focused(v: Visit) -> dict[str, Any]:
@@ -39,12 +42,14 @@ def tab_to(v: Visit, match: dict[str, str], limit: int = 80) -> dict[str, Any]:
 def test_keyboard_only_choice_and_reopen(visit: VisitFactory) -> None:
     v = visit()
     v.goto("/")
-    # Focus starts inside the dialog, so a screen reader announces it and Tab reaches it first.
+    # Focus starts inside the first layer, so a screen reader announces it and Tab reaches it first.
     assert v.page.evaluate(ACTIVE_IN_BANNER)
 
-    summary = tab_to(v, {"tag": "SUMMARY"})
-    assert summary["outline"] >= 2, "visible focus"
+    customise = tab_to(v, {"tag": "BUTTON", "text": "Customise"})
+    assert customise["outline"] >= 2, "visible focus"
     v.page.keyboard.press("Enter")
+    v.page.wait_for_function(DIALOG_OPEN)
+    assert v.page.evaluate(ACTIVE_IN_DIALOG)
     box = tab_to(v, {"tag": "INPUT", "value": "analytical"})
     assert box["outline"] >= 2
     v.page.keyboard.press("Space")
@@ -52,21 +57,22 @@ def test_keyboard_only_choice_and_reopen(visit: VisitFactory) -> None:
     assert save["outline"] >= 2
     v.page.keyboard.press("Enter")
     v.page.wait_for_selector("#consentgate-banner", state="hidden")
+    assert not v.page.evaluate(DIALOG_OPEN)
     assert v.page.evaluate("window.consentgate.get().granted") == ["analytical", "necessary"]
-    # Focus is not lost on <body>: it lands on the control that re-opens the dialog.
+    # Focus is not lost on <body>: it lands on the control that re-opens the choice.
     assert focused(v)["id"] == "consentgate-settings"
 
     v.page.keyboard.press("Enter")
-    v.page.wait_for_selector("#consentgate-banner", state="visible")
-    assert v.page.evaluate(ACTIVE_IN_BANNER)
-    # The re-opened banner shows the current choice.
-    assert v.page.is_checked("#consentgate-banner input[value=analytical]")
+    v.page.wait_for_function(DIALOG_OPEN)
+    assert v.page.evaluate(ACTIVE_IN_DIALOG)
+    # The re-opened dialog shows the current choice.
+    assert v.page.is_checked("#consentgate-dialog input[value=analytical]")
     v.page.keyboard.press("Escape")
-    v.page.wait_for_selector("#consentgate-banner", state="hidden")
+    v.page.wait_for_function(f"!{DIALOG_OPEN}")
     assert focused(v)["id"] == "consentgate-settings"
 
     v.page.keyboard.press("Enter")
-    v.page.wait_for_selector("#consentgate-banner", state="visible")
+    v.page.wait_for_function(DIALOG_OPEN)
     reject = tab_to(v, {"tag": "BUTTON", "value": "reject_all"})
     assert reject["outline"] >= 2
     with v.page.expect_navigation():  # withdrawing analytics reloads the page
@@ -78,14 +84,14 @@ def test_reject_is_as_prominent_as_accept(visit: VisitFactory) -> None:
     v = visit()
     v.goto("/")
     styles = v.page.evaluate(
-        """() => ['accept_all', 'reject_all'].map(value => {
-          const b = document.querySelector('#consentgate-banner button[value=' + value + ']');
+        """() => Array.from(document.querySelectorAll('#consentgate-banner button')).map(b => {
           const s = getComputedStyle(b), r = b.getBoundingClientRect();
           return [s.color, s.backgroundColor, s.fontSize, s.fontWeight, s.borderColor,
                   Math.round(r.height)];
         })"""
     )
-    assert styles[0] == styles[1]
+    # Reject all, Accept all, Customise: the same element, colours, type and size.
+    assert len(styles) == 3 and styles[0] == styles[1] == styles[2], styles
 
 
 def test_banner_overlays_without_shifting_the_layout(visit: VisitFactory) -> None:
@@ -105,7 +111,7 @@ def test_a_half_parsed_banner_is_never_painted(visit: VisitFactory, server: Live
     through the banner. Painted then, the bottom-anchored banner would grow upwards as the rest
     arrives. Here the banner's second half reaches the browser 300 ms after its first."""
     page = httpx.get(server.url("/")).content
-    cut = page.index(b'class="consentgate-services"')
+    cut = page.index(b"data-consentgate-customise")  # in the first layer's last button
 
     async def slow(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != "/":
@@ -123,25 +129,35 @@ def test_a_half_parsed_banner_is_never_painted(visit: VisitFactory, server: Live
         assert v.page.evaluate("window.__shift") == 0, v.page.evaluate("window.__shifts")
 
 
-def fits(v: Visit) -> None:
-    """No horizontal scrolling; every control of the banner can be reached inside the viewport."""
-    page = v.page
-    width, height = page.evaluate("[window.innerWidth, window.innerHeight]")
-    banner = page.locator("#consentgate-banner")
-    box = banner.bounding_box()
-    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
-    assert banner.evaluate("b => b.scrollWidth <= b.clientWidth")
-    page.click("#consentgate-banner summary")
-    for control in page.locator(
-        "#consentgate-banner button, #consentgate-banner input[type=checkbox]"
-    ).all():
-        if not control.is_visible():  # inside a closed "Services" disclosure
+def inside(v: Visit, selector: str) -> None:
+    """Every visible control of ``selector`` can be scrolled into the viewport, whole."""
+    width, height = v.page.evaluate("[window.innerWidth, window.innerHeight]")
+    for control in v.page.locator(f"{selector} :is(button, input[type=checkbox], a)").all():
+        if not control.is_visible():  # inside a closed "Details" disclosure
             continue
         control.scroll_into_view_if_needed()
         box = control.bounding_box()
         assert box is not None
         assert box["x"] >= 0 and box["x"] + box["width"] <= width
         assert box["y"] >= 0 and box["y"] + box["height"] <= height
+
+
+def fits(v: Visit) -> None:
+    """No horizontal scrolling; every control of both layers can be reached inside the viewport."""
+    page = v.page
+    width = page.evaluate("window.innerWidth")
+    for layer in ("#consentgate-banner", "#consentgate-dialog"):
+        if layer == "#consentgate-dialog":
+            page.click("#consentgate-banner [data-consentgate-customise]")
+            page.wait_for_function(DIALOG_OPEN)
+            page.evaluate(
+                "document.querySelectorAll('#consentgate-dialog details')"
+                ".forEach(d => { d.open = true; })"
+            )
+        box = page.locator(layer).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+        assert page.locator(layer).evaluate("b => b.scrollWidth <= b.clientWidth")
+        inside(v, layer)
 
 
 def test_usable_at_320px(visit: VisitFactory) -> None:
@@ -174,37 +190,27 @@ def serious(v: Visit, axe_js: Path, selector: str | None) -> list[str]:
     ]
 
 
-def test_axe_finds_nothing_serious_in_the_banner(visit: VisitFactory, axe_js: Path) -> None:
-    v = visit()
-    v.goto("/")
-    # Open every disclosure so the category and service toggles are scanned too.
-    v.page.evaluate(
-        "document.querySelectorAll('#consentgate-banner details').forEach(d => { d.open = true; })"
-    )
-    assert serious(v, axe_js, "#consentgate-banner") == []
-    assert serious(v, axe_js, ".consentgate-placeholder") == []
+def test_axe_finds_nothing_serious_in_either_layer(visit: VisitFactory, axe_js: Path) -> None:
+    for scheme in ("light", "dark"):
+        v = visit(color_scheme=scheme)
+        v.goto("/")
+        assert serious(v, axe_js, "#consentgate-banner") == [], scheme
+        assert serious(v, axe_js, ".consentgate-placeholder") == [], scheme
+        v.page.click("#consentgate-banner [data-consentgate-customise]")
+        v.page.wait_for_function(DIALOG_OPEN)
+        # Open every disclosure so the descriptions and service switches are scanned too.
+        v.page.evaluate(
+            "document.querySelectorAll('#consentgate-dialog details')"
+            ".forEach(d => { d.open = true; })"
+        )
+        v.page.wait_for_timeout(250)  # the dialog's entrance, if motion is allowed
+        assert serious(v, axe_js, "#consentgate-dialog") == [], scheme
 
 
 def test_axe_finds_nothing_serious_on_the_preferences_page(
     visit: VisitFactory, axe_js: Path
 ) -> None:
-    for locale in ("en-GB", "ru-RU"):
-        v = visit(locale=locale)
+    for locale, scheme in (("en-GB", "light"), ("ru-RU", "light"), ("en-GB", "dark")):
+        v = visit(locale=locale, color_scheme=scheme)
         v.goto("/consentgate/preferences")
-        assert serious(v, axe_js, None) == [], locale
-
-
-def test_screenshots_of_the_banner(visit: VisitFactory) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shots = []
-    for name, viewport in (
-        ("banner-desktop.png", {"width": 1280, "height": 800}),
-        ("banner-320px.png", {"width": 320, "height": 640}),
-    ):
-        v = visit(viewport=viewport)
-        v.goto("/")
-        path = SCREENSHOTS / name
-        v.page.screenshot(path=str(path))
-        assert path.stat().st_size > 1000
-        shots.append(str(path))
-    print("\nbanner screenshots:", *shots, sep="\n  ")
+        assert serious(v, axe_js, None) == [], (locale, scheme)
