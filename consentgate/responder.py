@@ -130,11 +130,30 @@ def _varies_on_cookie(values: list[str]) -> bool:
     )
 
 
+def _merged(values: list[str]) -> list[str]:
+    """The comma-separated elements of a field's lines (``Vary``, ``Cache-Control``), each
+    once (letter case aside; the first spelling kept), without empty ones."""
+    seen: set[str] = set()
+    merged = []
+    for value in values:
+        for element in value.split(","):
+            element = element.strip()
+            if element and element.lower() not in seen:
+                seen.add(element.lower())
+                merged.append(element)
+    return merged
+
+
 @functools.lru_cache(maxsize=256)
 def _private(cache_control: str) -> str:
-    """``Cache-Control`` without what lets a shared cache keep the response, plus ``private``."""
-    directives = [d.strip() for d in cache_control.split(",") if d.strip()]
-    kept = [d for d in directives if d.lower() != "public" and not d.lower().startswith("s-maxage")]
+    """``Cache-Control`` without what lets a shared cache keep the response, plus ``private``
+    (once: a ``private="Set-Cookie"`` that limits it to some fields goes, the plain one covers
+    the whole response)."""
+    kept = [
+        d
+        for d in _merged([cache_control])
+        if d.lower() != "public" and not d.lower().startswith(("s-maxage", "private="))
+    ]
     if not any(d.lower() in ("private", "no-store") for d in kept):
         kept.insert(0, "private")
     return ", ".join(kept)
@@ -656,11 +675,13 @@ class Responder:
         changes: list[Stage] = []
         rewriter = None
         if media == _RULES:
-            return [RulesFilter(self.hint_blocker())]
+            exclusions = site.gate.speculation_exclusions(consent.granted, consent.services)
+            return [RulesFilter(self.hint_blocker(), exclusions)]
         if not site.settled(consent):  # else nothing to gate: no parsing at all
             request_headers = Headers(scope=self.scope)
             placeholder = site.pages.placeholders(
-                request_headers.get("accept-language"), self.scope.get("root_path", "")
+                request_headers.get("accept-language"),
+                own_origin(self.scope) + self.scope.get("root_path", ""),  # (see own_origin)
             )
             rewriter = site.gate.rewriter(
                 consent.granted,
@@ -720,15 +741,14 @@ class Responder:
         headers = MutableHeaders(raw=raw)
         if b"vary" not in fields:
             headers.append("vary", "Cookie")
-        elif not _varies_on_cookie(headers.getlist("vary")):
+        elif not _varies_on_cookie(varies := headers.getlist("vary")):
             # (A framework that already varies on Cookie, as Django's sessions do, keeps its
-            # value: "Vary: Cookie, Cookie" helps no cache.)
-            headers.add_vary_header("Cookie")
-        cache_control = fields.get(b"cache-control")
-        if cache_control is None:
+            # value.) One line, each value once: "Vary: , Cookie" helps no cache.
+            headers["vary"] = ", ".join([*_merged(varies), "Cookie"])
+        if b"cache-control" not in fields:
             headers.append("cache-control", "private")
-        else:
-            headers["cache-control"] = _private(cache_control.decode("latin-1"))
+        else:  # (every line of it: "Cache-Control: max-age=60" and "Cache-Control: public")
+            headers["cache-control"] = _private(", ".join(headers.getlist("cache-control")))
 
     error: BaseException  # what made ``run`` fail
 
