@@ -79,6 +79,8 @@ class Observer:
         return found
 
     def cookie(self, name: str, path: str) -> None:
+        if ("cookie", name) in self.seen:
+            return
         record: dict[str, Any] = {
             "kind": "cookie",
             "cookie": name,
