@@ -59,6 +59,10 @@ class CookieRule(NamedTuple):
 #: A cookie declared in a required category: known, and never gated. (False, not None, so that
 #: a longer pattern of this kind stops the lookup before a shorter, gated one.)
 _UNGATED: Literal[False] = False
+_UNSEEN = object()
+#: Cookie names whose prefix lookup is kept (emptied when full: the names the browser sends
+#: on withdrawal are the visitor's to choose).
+_MEMO = 4096
 _Found = CookieRule | Literal[False]
 
 
@@ -86,7 +90,10 @@ class Vendor:
     ``urls`` are patterns ``host-suffix[/path-prefix]``: ``"google-analytics.com"`` matches any
     URL on that host or its subdomains, ``"facebook.com/tr"`` only that path on facebook.com.
     ``inline`` are substrings that identify the vendor's inline snippet. ``cookies`` are the
-    cookie names the vendor sets; a trailing ``*`` makes a prefix (``"_ga_*"``).
+    cookie names the vendor sets; a trailing ``*`` makes a prefix (``"_ga_*"``). ``embed``: the
+    vendor serves content a visitor comes to see (a video, a map, a post), so its gated iframes
+    get a click-to-load placeholder; other vendors' iframes (ad slots, sync and analytics
+    frames) are made inert without one.
     """
 
     id: str
@@ -96,6 +103,7 @@ class Vendor:
     urls: tuple[str, ...] = ()
     inline: tuple[str, ...] = ()
     cookies: tuple[str, ...] = ()
+    embed: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.id):
@@ -176,6 +184,7 @@ class Policy:
     cookie_pairs: tuple[tuple[str, str], ...] = field(init=False, repr=False)
     _cookie_names: dict[str, _Found] = field(init=False, repr=False)
     _cookie_prefixes: PrefixTable = field(init=False, repr=False)
+    _cookie_memo: dict[str, object] = field(init=False, repr=False, compare=False)
     _required: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -280,6 +289,7 @@ class Policy:
             above.append(own)
         object.__setattr__(self, "_cookie_names", exact)
         object.__setattr__(self, "_cookie_prefixes", PrefixTable(prefixes))
+        object.__setattr__(self, "_cookie_memo", {})
 
     def _rule(self, category: str, service: str | None, source: str) -> _Found:
         return _UNGATED if category in self.required else CookieRule(category, service, source)
@@ -328,7 +338,15 @@ class Policy:
         required category (never gated)."""
         found = self._cookie_names.get(name)
         if found is None:
-            found = self._cookie_prefixes.find(name)  # type: ignore[assignment]
+            # Names not listed exactly (the site's own, patterns' instances) come back on every
+            # response: the prefix table's answer is kept, in a bounded memo.
+            memo = self._cookie_memo
+            found = memo.get(name, _UNSEEN)  # type: ignore[assignment]
+            if found is _UNSEEN:
+                found = self._cookie_prefixes.find(name)  # type: ignore[assignment]
+                if len(memo) >= _MEMO:
+                    memo.clear()
+                memo[name] = found
         return found or None
 
     def cookie_category(self, name: str) -> tuple[str, str | None] | None:

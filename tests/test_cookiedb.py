@@ -303,3 +303,16 @@ def test_a_database_cookie_dropped_is_reported_once(caplog: pytest.LogCaptureFix
     assert len(said) <= 1  # (once a process: an earlier test may have reported it)
     if said:
         assert "Policy(cookies=" in said[0]
+
+
+def test_many_names_keep_the_lookups_bounded_and_right() -> None:
+    # Names not listed exactly are kept in a memo: the names a browser sends on withdrawal are
+    # the visitor's to choose, so it is emptied when full rather than grown.
+    policy = Policy(vendors=BUILTIN_VENDORS)
+    for i in range(10_000):
+        assert policy.cookie_rule(f"own_{i}") is None
+        assert len(policy._cookie_memo) <= 4096
+    for _ in range(2):  # (the second time from the memo)
+        rule = policy.cookie_rule("QSI_SI_1")
+        assert rule is not None and (rule.source, rule.category) == ("database", "analytical")
+        assert policy.cookie_rule("QSI_SI") is None

@@ -80,26 +80,29 @@ def _entries() -> tuple[KnownCookie, ...]:
 
 
 class PrefixTable:
-    """Prefix patterns, longest first, as one dict per length: ``find(name)`` slices ``name``
-    once per distinct length (a few dozen at most) instead of trying every pattern."""
+    """Prefix patterns as one dict per length: ``find(name)`` slices ``name`` once per distinct
+    length no longer than it, longest first, instead of trying every pattern."""
 
-    __slots__ = ("_lengths", "_tables")
+    __slots__ = ("_by_size", "_longest")
 
     def __init__(self, patterns: Mapping[str, object]) -> None:
         tables: dict[int, dict[str, object]] = {}
         for pattern, value in patterns.items():
             tables.setdefault(len(pattern), {})[pattern] = value
-        self._lengths = sorted(tables, reverse=True)
-        self._tables = [(n, tables[n]) for n in self._lengths]
+        ordered = [(n, tables[n]) for n in sorted(tables, reverse=True)]
+        self._longest = max(tables, default=0)
+        # For each name length, only the tables of patterns that fit in it: a short name (most
+        # are) costs a few probes, not one per length the patterns have.
+        self._by_size = [
+            tuple((n, t) for n, t in ordered if n <= size) for size in range(self._longest + 1)
+        ]
 
     def find(self, name: str) -> object | None:
         """The value of the longest pattern ``name`` starts with; None when none does."""
-        size = len(name)
-        for length, table in self._tables:
-            if length <= size:
-                found = table.get(name[:length])
-                if found is not None:
-                    return found
+        for length, table in self._by_size[min(len(name), self._longest)]:
+            found = table.get(name[:length])
+            if found is not None:
+                return found
         return None
 
 
