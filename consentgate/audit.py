@@ -461,6 +461,7 @@ class Fetched:
     html: bool
     text: str
     cookies: list[str]  # names of the Set-Cookie headers
+    location: str = ""  # where a redirect goes
 
 
 class Analysis:
@@ -624,7 +625,8 @@ class Fetcher:
         names = [
             value.split("=", 1)[0].strip() for value in response.headers.get_list("set-cookie")
         ]
-        return Fetched(response.status_code, html, response.text if html else "", names)
+        location = response.headers.get("location", "")
+        return Fetched(response.status_code, html, response.text if html else "", names, location)
 
     def granted(self, origin: str) -> dict[str, str]:
         """The consent cookie of a visitor who accepted everything, got as a browser gets it."""
@@ -717,6 +719,9 @@ def _page(
     report = analysis.page(url, fresh, full)
     if fresh.status >= 400:
         report.errors.append(f"status {fresh.status}")
+    elif 300 <= fresh.status < 400:
+        # (Not followed: it may leave the hosts named. The page it names is the one to audit.)
+        report.errors.append(f"status {fresh.status}: redirects to {fresh.location}; audit that")
     return report
 
 

@@ -271,3 +271,26 @@ def test_elements_reads_scripts_and_noscript_pixels() -> None:
         ("p", "", False),
     ]
     assert found[1].text == "var s = '<img src=x>';"
+
+
+def test_a_redirect_is_reported_not_followed() -> None:
+    from starlette.responses import RedirectResponse
+
+    async def moved(request: Request) -> Response:
+        return RedirectResponse("https://elsewhere.example/", status_code=301)
+
+    app = Starlette(routes=[Route("/old", moved)])
+    app.add_middleware(ConsentMiddleware, secret_key=SECRET)
+    [page] = audit_app(app, ["/old"]).pages
+    assert page.status == 301 and not page.ok
+    assert page.errors == ["status 301: redirects to https://elsewhere.example/; audit that"]
+
+
+def test_progress_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    with LiveServer(site()) as server:
+        code = main(["audit", "--progress", "--rate", "100", server.url("/clean")])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert f"audit: 0/1 pages {server.url('/clean')}" in captured.err
+    assert "audit: 1/1 pages" in captured.err
+    assert "audit:" not in captured.out
