@@ -224,3 +224,20 @@ def test_the_cookie_declaration_tag_renders_what_the_jinja_global_does(client: A
     # The same tables as GET /consentgate/cookies shows, in the visitor's language.
     own = client.get("/consentgate/cookies", headers={"accept-language": "de"}).text
     assert tables.strip() and tables in own
+
+
+def test_without_the_request_in_the_context_the_tags_read_the_request_being_served() -> None:
+    from django.template import Context, Template
+
+    from consentgate.consent import Consent, _current
+
+    page = Template(
+        "{% load consentgate %}{% consent 'analytical' %}on{% else %}off{% endconsent %}"
+        "{% consent_script 'analytical' src='/a.js' %}"
+    )
+    token = _current.set(Consent(granted=frozenset({"necessary", "analytical"}), decided=True))
+    try:
+        assert page.render(Context()) == 'on<script data-consent="analytical" src="/a.js"></script>'
+    finally:
+        _current.reset(token)
+    assert page.render(Context()).startswith('off<script data-consent="analytical" type=')

@@ -136,3 +136,9 @@ def test_the_route_without_the_middleware_answers_404(tmp_path: Path) -> None:
     with TestClient(Litestar([consentgate_route()])) as client:
         assert client.get("/consentgate/preferences").status_code == 404
         assert client.post("/consentgate/consent").status_code == 404
+
+
+def test_wrapping_the_whole_app_works_too(tmp_path: Path) -> None:
+    app = Litestar(handlers(tmp_path), template_config=templates())
+    with TestClient(ConsentMiddleware(app, **OPTIONS)) as client:
+        check_site(client, ("/", "/stream", "/file", "/site/"))
