@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from .consent import Consent
 from .html import Placeholder
+from .html.edits import DEFAULT_SIZE, Size, sizer
 from .i18n import direction, localise_categories, texts_for
 from .policy import Category, Policy, Vendor
 from .signals import Signals
@@ -167,7 +169,7 @@ class Pages:
         self._snippets: dict[
             tuple[str, bytes | None, str | None, frozenset[str], frozenset[str]], bytes
         ] = {}
-        self._placeholders: dict[tuple[str, str, str | None, str], bytes] = {}
+        self._placeholders: dict[tuple[str, str, str | None, str, Size], bytes] = {}
         self._heads: dict[tuple[str, str | None, str], bytes] = {}
 
     def state_json(self, consent: Consent) -> str:
@@ -274,19 +276,19 @@ class Pages:
             self._heads[key] = html.encode("ascii", "xmlcharrefreplace")
         return self._heads[key]
 
-    def placeholder(self, vendor: Vendor | None, category: str) -> bytes:
+    def placeholder(self, vendor: Vendor | None, category: str, size: Size = DEFAULT_SIZE) -> bytes:
         """The click-to-load stand-in for a gated iframe, in the default language."""
-        return self.placeholders(None, "")(vendor, category)
+        return self.placeholders(None, "")(vendor, category, size)
 
     def placeholders(self, accept_language: str | None, root: str) -> Placeholder:
         """Placeholders for one response: in the visitor's language, under the app's root path.
 
-        Renderings are kept per (language, root, vendor, category): few of each exist.
+        Renderings are kept per (language, root, vendor, category, size): few of each exist.
         """
         lang, texts = texts_for(accept_language, language=self.language, overrides=self.texts)
 
-        def render(vendor: Vendor | None, category: str) -> bytes:
-            key = (lang, root, vendor.id if vendor else None, category)
+        def render(vendor: Vendor | None, category: str, size: Size = DEFAULT_SIZE) -> bytes:
+            key = (lang, root, vendor.id if vendor else None, category, size)
             if key not in self._placeholders:
                 views = [v for v in category_views(self.policy, Consent()) if v.name == category]
                 localised = localise_categories(views, texts, self.texts.get(lang))
@@ -299,6 +301,7 @@ class Pages:
                     "placeholder.html",
                     {
                         "vendor": vendor,
+                        "sizer": Markup(sizer(size)),
                         "category": localised[0] if localised else _Unknown(category),
                         "allowable": known,
                         "t": texts,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..gate import VendorIndex, index_for, own_host
 from ..policy import Policy, Vendor
 from .cssgate import HostVendors
-from .edits import Placeholder, default_placeholder
+from .edits import DEFAULT_SIZE, Placeholder, Size, default_placeholder
 from .tokenizer import HtmlRewriter
 
 
@@ -28,10 +28,12 @@ class Gate:
         self.vendors = {v.id: v for v in policy.vendors}
         self.css_hosts = HostVendors(self.index)
 
-    def _default_placeholder(self, vendor: Vendor | None, category: str) -> bytes:
+    def _default_placeholder(
+        self, vendor: Vendor | None, category: str, size: Size = DEFAULT_SIZE
+    ) -> bytes:
         """default_placeholder, with a button only for a category this policy has."""
         known = category in self.optional or (vendor is not None and vendor.category == category)
-        return default_placeholder(vendor, category, allowable=known)
+        return default_placeholder(vendor, category, size, allowable=known)
 
     def rewriter(
         self,

@@ -62,7 +62,7 @@ from .decisions import (
     script_type,
     tagged,
 )
-from .edits import Placeholder, extras, inert_tag
+from .edits import Placeholder, extras, inert_tag, placeholder_for
 from .elements import (
     FOREIGN,
     INLINE_DOCUMENTS,
@@ -610,8 +610,7 @@ class HtmlRewriter:
         if decision is not None:
             s.out.append(s.view[s.emitted : pos])
             if name in PLACEHOLDERS:
-                category, vendor = decision
-                s.out.append(self._placeholder(vendor, category))
+                s.out.append(placeholder_for(self._placeholder, decision, attrs))
             if not self._remove or name in KEPT_WHEN_REMOVED:
                 s.out.append(
                     inert_tag(
