@@ -795,6 +795,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         "https://calendly.com/privacy",
         urls=("assets.calendly.com", "calendly.com"),
         inline=("Calendly.initInlineWidget", "assets.calendly.com"),
+        embed=True,
     ),
     Vendor(
         "typeform",
@@ -803,6 +804,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         "https://www.typeform.com/privacy-policy/",
         urls=("embed.typeform.com", "form.typeform.com"),
         inline=("embed.typeform.com",),
+        embed=True,
     ),
     Vendor(
         "twitch",
@@ -810,6 +812,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         PREFERENCE,
         "https://www.twitch.tv/p/legal/privacy-notice/",
         urls=("player.twitch.tv", "embed.twitch.tv"),
+        embed=True,
     ),
     Vendor(
         "wistia",
@@ -818,6 +821,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         "https://wistia.com/privacy",
         urls=("fast.wistia.com", "fast.wistia.net"),
         inline=("fast.wistia.com/assets/external/E-v1.js",),
+        embed=True,
     ),
     Vendor(
         "youtube",
@@ -827,6 +831,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         urls=("youtube.com", "youtube-nocookie.com", "ytimg.com", "youtu.be", "googlevideo.com"),
         inline=("youtube.com/iframe_api",),
         cookies=("VISITOR_INFO1_LIVE", "YSC", "VISITOR_PRIVACY_METADATA"),
+        embed=True,
     ),
     Vendor(
         "vimeo",
@@ -836,6 +841,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         urls=("player.vimeo.com", "vimeo.com", "vimeocdn.com"),
         inline=("player.vimeo.com/api/player.js",),
         cookies=("vuid",),
+        embed=True,
     ),
     Vendor(
         "google-maps",
@@ -844,6 +850,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         _GOOGLE_PRIVACY,
         urls=("maps.google.com", "google.com/maps", "maps.googleapis.com", "maps.gstatic.com"),
         inline=("maps.googleapis.com/maps/api/js",),
+        embed=True,
     ),
     Vendor(
         "facebook",
@@ -855,6 +862,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         # that host too (its fbevents.js), and a signature of this service there would gate the
         # pixel's snippet as a social plugin, for a visitor who allowed Meta Pixel alone.
         inline=("facebook-jssdk",),
+        embed=True,
     ),
     Vendor(
         "instagram",
@@ -863,6 +871,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         "https://privacycenter.instagram.com/policy",
         urls=("instagram.com", "cdninstagram.com"),
         inline=("instagram.com/embed.js", "instgrm.Embeds"),
+        embed=True,
     ),
     Vendor(
         "x-embed",
@@ -879,6 +888,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         ),
         inline=("platform.twitter.com/widgets.js", "twttr.widgets"),
         cookies=("guest_id",),
+        embed=True,
     ),
     Vendor(
         "tiktok-embed",
@@ -887,6 +897,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         "https://www.tiktok.com/legal/privacy-policy",
         urls=("tiktok.com/embed", "www.tiktok.com/player"),
         inline=("tiktok.com/embed.js",),
+        embed=True,
     ),
     Vendor(
         "linkedin-embed",
@@ -894,6 +905,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         MARKETING,
         "https://www.linkedin.com/legal/privacy-policy",
         urls=("platform.linkedin.com", "linkedin.com/embed"),
+        embed=True,
     ),
     Vendor(
         "disqus",
@@ -903,6 +915,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         urls=("disqus.com", "disquscdn.com", "disqusads.com"),
         inline=("disqus_config", ".disqus.com/embed.js", "disqus_shortname"),
         cookies=("disqus_unique",),
+        embed=True,
     ),
     Vendor(
         "spotify",
@@ -910,6 +923,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         PREFERENCE,
         "https://www.spotify.com/legal/privacy-policy/",
         urls=("open.spotify.com/embed", "embed.spotify.com"),
+        embed=True,
     ),
     Vendor(
         "soundcloud",
@@ -917,6 +931,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         PREFERENCE,
         "https://soundcloud.com/pages/privacy",
         urls=("w.soundcloud.com",),
+        embed=True,
     ),
     Vendor(
         "dailymotion",
@@ -924,6 +939,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         MARKETING,
         "https://legal.dailymotion.com/en/privacy-policy/",
         urls=("dailymotion.com", "dmcdn.net", "dai.ly"),
+        embed=True,
     ),
 )
 

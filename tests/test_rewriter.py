@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consentgate.html import Gate, HtmlRewriter
+from consentgate.html.edits import DEFAULT_SIZE, Size
 from consentgate.policy import Policy, Vendor
 from consentgate.vendors import BUILTIN_VENDORS
 
@@ -613,16 +614,16 @@ def test_a_small_script_naming_a_vendor_script_with_escaped_slashes_is_a_loader(
 
 
 def test_custom_placeholder_renderer_is_used() -> None:
-    seen: list[tuple[str | None, str]] = []
+    seen: list[tuple[str | None, str, Size]] = []
 
-    def placeholder(vendor: Vendor | None, category: str) -> bytes:
-        seen.append((vendor.id if vendor else None, category))
+    def placeholder(vendor: Vendor | None, category: str, size: Size = DEFAULT_SIZE) -> bytes:
+        seen.append((vendor.id if vendor else None, category, size))
         return b"<p>ask</p>"
 
     gate = Gate(Policy(vendors=BUILTIN_VENDORS), placeholder=placeholder)
     out = rewrite(b'<iframe src="https://player.vimeo.com/video/1"></iframe>', gate=gate)
     assert out.startswith(b"<p>ask</p><iframe data-consent-src=")
-    assert seen == [("vimeo", "preference")]
+    assert seen == [("vimeo", "preference", DEFAULT_SIZE)]
 
 
 def test_site_tagged_elements() -> None:
@@ -645,7 +646,7 @@ def test_site_tagged_elements() -> None:
 def test_tagged_iframe_without_a_known_vendor_offers_its_category() -> None:
     out = rewrite(b'<iframe data-consent="preference" src="/widgets/weather"></iframe>')
     assert out.startswith(
-        b'<div class="consentgate-placeholder" data-consent-placeholder="preference"><p>'
+        b'<div class="consentgate-placeholder" data-consent-placeholder="preference"><svg'
     )
     assert b'<input type="hidden" name="category" value="preference">' in out
     assert out.endswith(
@@ -767,7 +768,7 @@ def test_remove_mode() -> None:
     html = b"<p>a</p>" + GA + b"<p>b</p>" + PIXEL + b'<iframe src="https://vimeo.com/1">x</iframe>!'
     out = rewrite(html, gate=gate)
     assert out.startswith(b'<p>a</p><p>b</p><div class="consentgate-placeholder"')
-    assert out.endswith(b"</form></div>!")
+    assert out.endswith(b"</form></div></div>!")
     assert b"<iframe" not in out and b"<img" not in out
 
 

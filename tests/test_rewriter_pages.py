@@ -162,7 +162,7 @@ def rewrite(
 
 
 _GATED_TAG = re.compile(rb"<(?:script|img|iframe|link|source|video|audio)\b[^>]*>", re.I)
-_PLACEHOLDER = re.compile(rb'<div class="consentgate-placeholder".*?</form></div>', re.S)
+_PLACEHOLDER = re.compile(rb'<div class="consentgate-placeholder".*?</form></div></div>', re.S)
 
 
 def _tag_attrs(tag: bytes) -> dict[str, str | None]:

@@ -11,7 +11,9 @@ back (see ``refresh.py``). What is gated is ``decisions.py``'s call.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Sequence
+from typing import Final, NamedTuple, Protocol
 
 from ..policy import Vendor
 from .cssgate import CssGate, Moved
@@ -27,12 +29,117 @@ from .decisions import (
 from .elements import MOVED, PLACEHOLDERS
 from .markup import Attr, Buf, attr_text, first, rebuild
 
-#: Renders the click-to-load stand-in of a gated iframe: (vendor or None, category) -> markup.
-Placeholder = Callable[[Vendor | None, str], bytes]
+
+class Size(NamedTuple):
+    """A frame's box as its attributes give it: ``width`` and ``height``, each a number of CSS
+    pixels (``"560"``) or a percentage (``"100%"``) as a browser reads them, and ``border``:
+    whether it has the browser's default 2px frame border (no ``frameborder="0"``)."""
+
+    width: str
+    height: str
+    border: bool = True
 
 
-def default_placeholder(vendor: Vendor | None, category: str, *, allowable: bool = True) -> bytes:
-    """A plain click-to-load placeholder (the middleware normally renders its own template).
+#: What a browser makes of an iframe without width and height (and an SVG the same).
+DEFAULT_SIZE: Final = Size("300", "150")
+
+
+class Placeholder(Protocol):
+    """Renders the click-to-load stand-in of a gated iframe: the vendor (None: the site tagged
+    it), the category and the iframe's own size, which the stand-in keeps (see ``sizer``)."""
+
+    def __call__(
+        self, vendor: Vendor | None, category: str, size: Size = DEFAULT_SIZE
+    ) -> bytes: ...
+
+
+# The rules for parsing dimension values: leading spaces, digits, maybe a fraction and a "%".
+_DIMENSION = re.compile(rb"[\t\n\f\r ]*([0-9]+)(?:\.[0-9]*)?(%?)")
+#: A frame at most this big in either direction was never meant to be seen (a 1x1 beacon).
+_TINY = 1
+# Inline styles that hide an element, as tracking iframes write them.
+_HIDDEN_STYLE = re.compile(
+    rb"display\s*:\s*none|visibility\s*:\s*hidden|(?<![-\w])(?:width|height)\s*:\s*[01](?:px)?\s*(?:;|$|!)"
+)
+
+
+def dimension(attrs: list[Attr], name: bytes, default: str) -> str:
+    """The attribute ``name`` as a browser sizes a frame by it: ``"560"`` for ``560px``,
+    ``"100%"``; ``default`` when missing or not a dimension (no leading digit)."""
+    attr = first(attrs, name)
+    if attr is None:
+        return default
+    match = _DIMENSION.match(attr.value)
+    if match is None:
+        return default
+    number = match.group(1).lstrip(b"0")[:6] or b"0"  # (a million pixels: large enough)
+    return (number + match.group(2)).decode("ascii")
+
+
+def frame_size(attrs: list[Attr]) -> Size:
+    return Size(
+        dimension(attrs, b"width", DEFAULT_SIZE.width),
+        dimension(attrs, b"height", DEFAULT_SIZE.height),
+        _bordered(first(attrs, b"frameborder")),
+    )
+
+
+def _bordered(frameborder: Attr | None) -> bool:
+    """Chromium drops a frame's border for a ``frameborder`` that reads as the number 0
+    (``"0"``, ``"no"``, ``""``)."""
+    if frameborder is None:
+        return True
+    match = _DIMENSION.match(frameborder.value)
+    return match is not None and int(match.group(1)) != 0
+
+
+def unseen(attrs: list[Attr], size: Size) -> bool:
+    """Whether a frame was never meant to be seen: ``hidden``, ``aria-hidden``, 0 or 1 pixel
+    wide or high, or hidden by its inline style (``display:none``, ``visibility:hidden``, a
+    width or height of 0 or 1px) — how ad exchanges' sync frames and analytics' beacons
+    are written. (A stylesheet may hide a frame too: that is not known here.)"""
+    if first(attrs, b"hidden") is not None:
+        return True
+    aria = first(attrs, b"aria-hidden")
+    if aria is not None and aria.value.strip().lower() == b"true":
+        return True
+    if any(not v.endswith("%") and int(v) <= _TINY for v in (size.width, size.height)):
+        return True
+    style = first(attrs, b"style")
+    return style is not None and _HIDDEN_STYLE.search(style.value.lower()) is not None
+
+
+def placeholder_for(render: Placeholder, decision: Decision, attrs: list[Attr]) -> bytes:
+    """The click-to-load stand-in of a gated iframe, or nothing: only content a visitor came to
+    see — a vendor's embed (``Vendor.embed``: video, map, post) or an iframe the site tagged
+    itself — that is meant to be seen gets one. An ad slot, an ad exchange's or an analytics
+    frame, or any hidden or 1x1 frame is made inert silently: asking to "allow" what nobody
+    would see only pushes the page down."""
+    category, vendor = decision
+    if vendor is not None and not vendor.embed:
+        return b""
+    size = frame_size(attrs)
+    return b"" if unseen(attrs, size) else render(vendor, category, size)
+
+
+def sizer(size: Size) -> str:
+    """An empty inline SVG of the frame's size, the placeholder's first child: it gives the
+    stand-in the box the frame will have (the stylesheet lays the text over it), so allowing
+    it moves nothing. SVG, because its width and height attributes size it as an iframe's do
+    (a missing one defaults to the same 300x150) and markup needs no inline style, which a
+    strict CSP would block."""
+    framed = " consentgate-framed" if size.border else ""
+    return (
+        f'<svg class="consentgate-sizer{framed}" width="{size.width}" height="{size.height}" '
+        'aria-hidden="true" focusable="false"></svg>'
+    )
+
+
+def default_placeholder(
+    vendor: Vendor | None, category: str, size: Size = DEFAULT_SIZE, *, allowable: bool = True
+) -> bytes:
+    """A plain click-to-load placeholder (the middleware normally renders its own template),
+    of the frame's ``size``.
 
     ``category`` is whatever the page wrote in ``data-consent`` (any text: it is escaped);
     ``allowable=False`` (a category the policy does not have, which nobody can grant) leaves
@@ -63,8 +170,9 @@ def default_placeholder(vendor: Vendor | None, category: str, *, allowable: bool
     )
     text = (
         f'<div class="consentgate-placeholder" data-consent-placeholder="{esc(category)}"'
-        f"{service}><p>This content is hosted by {name} and is blocked until you allow it."
-        f"{privacy}</p>{form}</div>"
+        f'{service}>{sizer(size)}<div class="consentgate-placeholder-body">'
+        f"<p>This content is hosted by {name} and is blocked until you allow it."
+        f"{privacy}</p>{form}</div></div>"
     )
     return text.encode("ascii", "xmlcharrefreplace")  # (never raises, whatever the text)
 
