@@ -152,7 +152,9 @@ class _Elements(HTMLParser):
 def elements(page: str) -> list[Element]:
     """The start tags of ``page``, scripts with their content, in document order."""
     parser = _Elements()
-    parser.feed(page)
+    # "<![" starts a bogus comment to a browser (outside SVG and MathML), up to the next ">";
+    # html.parser reads a marked section there, and asserts on one it does not know.
+    parser.feed(page.replace("<![", "<!x["))
     parser.close()
     return parser.found
 

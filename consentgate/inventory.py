@@ -22,7 +22,7 @@ import codecs
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,7 @@ class Observer:
         self.policy: Policy = gate.policy
         self.seen: set[tuple[str, str]] = set()
         self._classifiers: dict[str, Classifier] = {}
+        self.failed = False  # (its own failure logged already)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -120,14 +121,28 @@ class _Watch:
         if kind == "http.response.start":
             # Read before it goes on: consentgate drops the cookies of categories not granted
             # from the very header list it is given.
-            self.start(message)
+            self.guarded(self.start, message)
         await self.next(message)  # (a page goes on first: it is read after)
         if kind == "http.response.body" and self.body is not None:
             if len(self.body) < MAX_BODY:
                 self.body += message.get("body", b"")[: MAX_BODY - len(self.body)]
             if not message.get("more_body", False):
                 body, self.body = bytes(self.body), None
-                self.observer.page(body, self.charset, self.host(), self.scope.get("path", ""))
+                self.guarded(self.read_page, body)
+
+    def read_page(self, body: bytes) -> None:
+        self.observer.page(body, self.charset, self.host(), self.scope.get("path", ""))
+
+    def guarded(self, step: Callable[[Any], None], argument: Any) -> None:
+        """A development aid never breaks the response it watches: a failure of its own is
+        logged (once a process) and the response goes on as if it were not there."""
+        try:
+            step(argument)
+        except Exception:
+            self.body = None
+            if not self.observer.failed:
+                self.observer.failed = True
+                logger.exception("%s: the inventory could not read a response", MARK)
 
     def start(self, message: Message) -> None:
         path = self.scope.get("path", "")

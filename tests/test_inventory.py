@@ -150,3 +150,39 @@ def test_names() -> None:
     assert site_domain("www.shop.co.uk") == "shop.co.uk"
     assert vendor_id("1st-party.example") == "v-1st-party-example"
     assert len(vendor_id("x" * 80 + ".example")) <= 32
+
+
+def test_a_failure_of_the_observer_never_breaks_the_page(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> None:
+        raise RuntimeError("observer bug")
+
+    middleware = app()
+    assert isinstance(middleware.app, Observer)
+    monkeypatch.setattr(middleware.app, "page", broken)
+    monkeypatch.setattr(middleware.app, "cookie", broken)
+    client = TestClient(middleware)
+    for _ in range(2):
+        response = client.get("/shop")
+        assert response.status_code == 200
+        assert 'data-consent-src="https://www.googletagmanager.com' in response.text
+    failures = [r for r in caplog.records if "could not read a response" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].exc_info is not None
+
+
+def test_odd_markup_is_read_without_failing(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="consentgate.inventory")
+
+    async def odd(request: Request) -> Response:
+        return HTMLResponse(
+            "<![if x]><![pc'r ><script src='https://t.odd.example/x.js'></script>"
+            "<img src=https://px.odd.example/p width=1 height=1><![CDATA[",
+        )
+
+    middleware = ConsentMiddleware(
+        Starlette(routes=[Route("/", odd)]), secret_key=SECRET, consent_log=None, debug=True
+    )
+    assert TestClient(middleware).get("/").status_code == 200
+    hosts = {host for (_, _), (host, _) in read_log(records(caplog)).resources.items()}
+    assert hosts == {"t.odd.example", "px.odd.example"}
