@@ -9,8 +9,9 @@ from __future__ import annotations
 import html
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 # Aho-Corasick (Rust): one pass over a tag or a script for hundreds of needles; Python's re tries
 # an alternation of them at every byte, 20 to 40 times slower.
@@ -284,6 +285,27 @@ def split_url(value: bytes) -> tuple[bytes, bytes] | None:
     return host, path or b"/"
 
 
+def base_url(value: bytes) -> str | None:
+    """The base URL a ``<base href>`` sets when it names a host (``https://host/path``, host
+    and path as ``split_url`` reads them); None when it is relative, on the document's host."""
+    parts = split_url(decode_attr(value))
+    if parts is None:
+        return None
+    return "https://" + b"".join(parts).decode("latin-1")
+
+
+def resolve_url(value: bytes, base: str) -> bytes | None:
+    """A relative URL (an attribute's raw value) resolved against ``base``; None when it is
+    absolute (``split_url`` reads it), empty (nothing is fetched), or of another scheme."""
+    url = decode_attr(value)
+    if url.find(b"\t") >= 0 or url.find(b"\n") >= 0 or url.find(b"\r") >= 0:
+        url = TAB_NEWLINE.sub(b"", url)
+    url = url.strip(C0_SPACE).replace(b"\\", b"/")
+    if not url or url.startswith(b"//") or _SCHEME.match(url.lower()) is not None:
+        return None
+    return urljoin(base, url.decode("latin-1")).encode("latin-1", "replace")
+
+
 def _pattern(pattern: str) -> tuple[bytes, bytes]:
     host, slash, path = pattern.strip().lower().partition("/")
     return host.strip(".").encode("ascii", "replace"), (slash + path).encode("ascii", "replace")
@@ -423,6 +445,14 @@ class VendorIndex:
                 if rule.vendor is not None and rule.vendor not in found:
                     found.append(rule.vendor)
         return found
+
+    def vendor_hosts(self, refused: Callable[[Vendor], bool]) -> list[bytes]:
+        """The hosts (sorted) with a rule of a vendor ``refused`` refuses, whatever its path."""
+        return sorted(
+            host
+            for host, rules in self._rules.items()
+            if host and any(r.vendor is not None and refused(r.vendor) for r in rules)
+        )
 
     def _rule(self, host: bytes, path: bytes, own_host: bytes | None) -> _Rule | None:
         if host == own_host:

@@ -8,9 +8,13 @@ it decides whether this visitor needs anything gated at all and, if so, builds t
 
 from __future__ import annotations
 
+from functools import partial
+
 from ..gate import VendorIndex, index_for, own_host
 from ..policy import Policy, Vendor
+from ..speculation import exclusion_patterns
 from .cssgate import HostVendors
+from .decisions import Context, blocked
 from .edits import DEFAULT_SIZE, Placeholder, Size, default_placeholder
 from .tokenizer import HtmlRewriter
 
@@ -27,6 +31,7 @@ class Gate:
         self.optional = frozenset(policy.optional)
         self.vendors = {v.id: v for v in policy.vendors}
         self.css_hosts = HostVendors(self.index)
+        self._exclusions: dict[tuple[frozenset[str], frozenset[str]], list[dict[str, str]]] = {}
 
     def _default_placeholder(
         self, vendor: Vendor | None, category: str, size: Size = DEFAULT_SIZE
@@ -61,6 +66,22 @@ class Gate:
             placeholder=placeholder or self.placeholder,
             xml=xml,
         )
+
+    def speculation_exclusions(
+        self, granted: frozenset[str], services: frozenset[str] = frozenset()
+    ) -> list[dict[str, str]]:
+        """URL patterns of the hosts of every vendor this visitor has not granted: what
+        document speculation rules are narrowed by (``speculation.py``). Few visitors' choices
+        exist: kept per choice."""
+        key = (granted | self.required, services)
+        found = self._exclusions.get(key)
+        if found is None:
+            ctx = Context(key[0], services, None, self.index, self.vendors)
+            found = exclusion_patterns(self.index.vendor_hosts(partial(blocked, ctx)))
+            if len(self._exclusions) >= 64:
+                self._exclusions.clear()
+            self._exclusions[key] = found
+        return found
 
     def cookie_category(self, name: str) -> tuple[str, str | None] | None:
         """(category, vendor id or None) of a cookie name; None when unknown or necessary."""

@@ -40,12 +40,14 @@ for vendor URLs on every element; URLs built at run time by unknown scripts are 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from typing import Final, Protocol
 
+from .. import speculation
 from ..gate import TAG_SIG, TAG_URL, VendorIndex, base_url, decode_attr, split_url
 from ..policy import Vendor
 from . import css, importmap
@@ -59,6 +61,7 @@ from .decisions import (
     cut_inline,
     decide,
     decide_script,
+    lookup,
     script_type,
     tagged,
 )
@@ -108,6 +111,9 @@ class Rules(Protocol):
     def vendors(self) -> dict[str, Vendor]: ...
     @property
     def css_hosts(self) -> HostVendors: ...
+    def speculation_exclusions(
+        self, granted: frozenset[str], services: frozenset[str]
+    ) -> list[dict[str, str]]: ...
 
 
 _Out = list[bytes | bytearray | memoryview]  # what _scan writes: pieces joined once
@@ -911,6 +917,10 @@ class HtmlRewriter:
             # Loader attributes are signatures as "name=": an attribute name in any case is
             # read lowered above; one with spaces around its "=" is read without them.
             lowered = SPACED_EQUALS.sub(b"=", lowered)
+        if lowered.find(b"speculationrules") >= 0 and close > content:
+            rules = self._speculation_rules(buf, pos, tag, close, element_end, ends, closing)
+            if rules is not None:
+                return rules
         if lowered.find(b"importmap") >= 0 and close > content:
             mapped = self._import_map(buf, pos, tag, close, element_end, ends, closing)
             if mapped is not None:
@@ -962,6 +972,64 @@ class HtmlRewriter:
             ),
             ends,
         )
+
+    def _speculation_rules(
+        self,
+        buf: Buf,
+        pos: int,
+        tag: _Match,
+        close: int,
+        element_end: int,
+        ends: int,
+        closing: bytes,
+    ) -> tuple[int, bytes | None, int] | None:
+        """Speculation rules read as JSON (escapes decoded): inert as a whole when a string of
+        theirs is a blocked vendor's URL (or pattern); else with their document rules narrowed
+        so that no link to a blocked vendor is prefetched (``speculation.py``). None when the
+        script is no such rules, or they are not JSON (then read as code, failing closed)."""
+        content = tag.end()
+        attrs = parse_attrs(buf, tag.end(1), content - 1)
+        if script_type(attrs) != b"speculationrules" or first(attrs, b"data-consent") is not None:
+            return None
+        try:
+            rules = json.loads(bytes(buf[content:close]))
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(rules, dict):
+            return None
+        ctx = self._ctx
+        hit: list[Vendor] = []
+        for url in speculation.strings(rules):
+            vendor = self._rules_vendor(url)
+            if vendor is not None and blocked(ctx, vendor) and vendor not in hit:
+                hit.append(vendor)
+        if hit:
+            if self._remove:
+                return element_end, b"", -2
+            decision = (hit[0].category, hit[0])
+            start_tag = inert_tag(buf, pos, tag.end(1), content, b"script", attrs, decision, False)
+            return element_end, start_tag + buf[content:element_end] + closing, ends
+        exclusions = self._gate.speculation_exclusions(ctx.granted, ctx.services)
+        kept, changed = speculation.filter_rules(
+            rules, partial(blocked_url, ctx), exclusions, relative_safe=ctx.base is None
+        )
+        if not changed:
+            return element_end, (bytes(buf[pos:content]) + closing) if closing else None, ends
+        narrowed = speculation.dumps(kept)
+        return (
+            element_end,
+            bytes(buf[pos:content]) + narrowed + buf[close:element_end] + closing,
+            ends,
+        )
+
+    def _rules_vendor(self, url: bytes) -> Vendor | None:
+        """The vendor of a URL, or of a URL pattern's host (``https://*.vendor.com/*``)."""
+        vendor = lookup(self._ctx, url)[1]
+        if vendor is None and url.find(b"*") >= 0:
+            parts = split_url(url)
+            found = self._index.host_vendors(parts[0], self._ctx.host) if parts else []
+            vendor = found[0] if found else None
+        return vendor
 
     def _import_map(
         self,
