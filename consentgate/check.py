@@ -40,7 +40,7 @@ with warnings.catch_warnings():
 #: 13 months, the longest a choice may be kept before asking again (CNIL): 396 days.
 MAX_LIFETIME = 396 * 24 * 3600
 #: Attributes a wrapper keeps the app it wraps in, looked at in this order.
-WRAPPED = ("middleware_stack", "app", "application", "asgi_app", "_app", "wrapped")
+WRAPPED = ("middleware_stack", "app", "application", "asgi_app", "_app", "wrapped", "middleware")
 #: Texts the banner's first layer shows: a language that misses one shows English there.
 BANNER_KEYS = ("title", "banner_text", "accept_all", "reject_all", "customise", "privacy_policy")
 
@@ -181,7 +181,8 @@ def find_middleware(app: Any) -> ConsentMiddleware | None:
     """The ``ConsentMiddleware`` in an app's wrapper chain, or None.
 
     From ``app``, each object's ``middleware_stack``, ``app``, ``application``, ``asgi_app``,
-    ``_app`` and ``wrapped`` are followed (breadth first, 64 objects at most). A Starlette or
+    ``_app``, ``wrapped`` and ``middleware``, and its ``plugins`` (Litestar's), are followed
+    (breadth first, 64 objects at most). A Starlette or
     FastAPI app builds its stack on its first request: one not built yet is built here (as
     that first request would, and kept), so ``app.add_middleware(ConsentMiddleware, …)`` is
     found too."""
@@ -199,7 +200,20 @@ def find_middleware(app: Any) -> ConsentMiddleware | None:
         ):
             obj.middleware_stack = obj.build_middleware_stack()
         todo += [getattr(obj, name, None) for name in WRAPPED]
+        todo += _plugins(obj)
     return None
+
+
+def _plugins(obj: Any) -> list[Any]:
+    """An app's plugins (Litestar's ``plugins``: ``consentgate.litestar.ConsentPlugin`` keeps
+    its middleware as ``.middleware``)."""
+    plugins = getattr(obj, "plugins", None)
+    if plugins is None or isinstance(plugins, (str, bytes)):
+        return []
+    try:
+        return list(plugins)[:64]
+    except TypeError:  # (not a collection)
+        return []
 
 
 def load_app(spec: str) -> Any:

@@ -291,3 +291,18 @@ def test_the_command_names_what_it_cannot_load(capsys: pytest.CaptureFixture[str
     assert "no_such_module_here" in capsys.readouterr().err
     assert main(["check", "nocolon"]) == 2
     assert "MODULE:ATTRIBUTE" in capsys.readouterr().err
+
+
+def test_find_middleware_in_a_litestar_plugin() -> None:
+    from litestar import Litestar, get
+
+    from consentgate.litestar import ConsentPlugin
+
+    @get("/")
+    async def home() -> str:
+        return "hello"
+
+    plugin = ConsentPlugin(secret_key=SECRET, consent_log=None)
+    app = Litestar([home], plugins=[plugin])
+    assert find_middleware(app) is plugin.middleware
+    assert check_app(app).ok
