@@ -65,5 +65,11 @@ class ConsentPlugin(InitPluginProtocol):
         """The shared middleware in front of one route handler's ASGI app (Litestar calls
         this with ``app=``, once per handler)."""
         routed = copy.copy(self.middleware)  # (shares its policy, pages, log and gate)
-        routed.app = app  # type: ignore[assignment]
+        inner: Any = app
+        if self.middleware.app is not _unrouted:
+            # debug=True: the inventory's Observer sits in between; a copy of it for this
+            # handler shares what was logged, so each thing is still logged once.
+            inner = copy.copy(self.middleware.app)
+            inner.app = app
+        routed.app = inner
         return routed  # type: ignore[return-value]

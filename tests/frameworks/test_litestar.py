@@ -142,3 +142,29 @@ def test_wrapping_the_whole_app_works_too(tmp_path: Path) -> None:
     app = Litestar(handlers(tmp_path), template_config=templates())
     with TestClient(ConsentMiddleware(app, **OPTIONS)) as client:
         check_site(client, ("/", "/stream", "/file", "/site/"))
+
+
+def test_the_plugin_keeps_the_inventory_of_debug_mode(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    unknown = '<script src="https://cdn.unknown-stats.example/s.js"></script>'
+
+    @get("/", media_type=MediaType.HTML)
+    async def home() -> str:
+        return PAGE.replace("</body>", unknown + "</body>")
+
+    @get("/again", media_type=MediaType.HTML)
+    async def again() -> str:
+        return PAGE.replace("</body>", unknown + "</body>")
+
+    plugin = ConsentPlugin(**OPTIONS, debug=True)
+    with (
+        caplog.at_level("WARNING", "consentgate.inventory"),
+        # (Litestar configures logging itself by default, which takes pytest's handler away.)
+        TestClient(Litestar([home, again], plugins=[plugin], logging_config=None)) as client,
+    ):
+        assert gated(client.get("/").text) and gated(client.get("/again").text)
+    lines = [
+        r.getMessage() for r in caplog.records if "cdn.unknown-stats.example" in r.getMessage()
+    ]
+    assert len(lines) == 1 and lines[0].startswith("consentgate-inventory")
