@@ -41,13 +41,16 @@ CASES: dict[str, tuple[str, str, str]] = {
     "end_tag": ("</div class=x>", '</div title=">', ""),
     "comment": ("<!-- a -- b -->", "<!-- open", ">"),
     "bogus_comment": ("<!DOCTYPE html>", "<!-- c -->", ""),
+    "xml_bogus_comment": ("<?xml version='1.0'?>", "<?xml-stylesheet href='x'?>", ""),
     "lone_lt": ("<", "<a", " "),
     "text": ("a > b", "<p>", "<"),
     "special_start": ("<script src=x>", '<script src="x>', ""),
     "run.plain_start_tag": ("<div class=a>", "<script>", ""),
     "run_foreign.plain_start_tag": ("<svg>", "<script>", ""),
+    "run_xml.plain_start_tag": ("<svg>", "<h:svg>", ""),
     "run": ("<div>text</div><!-- c --><p>a < b</p><script>", '<div><script src="x', ""),
     "run_foreign": ('<svg><path d="M0"/></svg><script>', "<p><img src=x><b>", ""),
+    "run_xml": ("<svg><?pi x?><path d='M0'/></svg><h:p>", "<p><?xml-stylesheet href='x'?>", ""),
     "comment_end": ("--!>", "->", ""),
     "script_end": ("</SCRIPT>", "</scripts>", ""),
     "script_token": ("<!--", "<scrip", ""),
@@ -62,7 +65,7 @@ CASES: dict[str, tuple[str, str, str]] = {
     "beacon": (" ping=", " pin=", ""),
 }
 ROOT = Path(__file__).resolve().parent.parent  # (so that -m finds this checkout's package)
-FAMILIES = ("run.letter.", "run_foreign.letter.", "raw_end.")
+FAMILIES = ("run.letter.", "run_foreign.letter.", "run_xml.letter.", "raw_end.")
 
 
 def _pattern(name: str) -> re.Pattern[bytes]:
@@ -86,10 +89,10 @@ def test_a_branch_takes_its_input_and_refuses_another(name: str) -> None:
     assert not _takes(name, refused, after)
 
 
-@pytest.mark.parametrize("name", sorted(n for n in grammar.PIECES if n.startswith(FAMILIES[:2])))
+@pytest.mark.parametrize("name", sorted(n for n in grammar.PIECES if n.startswith(FAMILIES[:3])))
 def test_a_letter_branch_takes_other_names_and_refuses_those_read_in_python(name: str) -> None:
     prefix, letter = name.rsplit(".", 1)
-    foreign = prefix.startswith("run_foreign")
+    foreign = prefix.startswith(("run_foreign", "run_xml"))
     special = [t for t in SPECIAL_TAGS if not (foreign and t in ("svg", "math"))]
     if letter == "other":
         firsts = {t[0] for t in special}

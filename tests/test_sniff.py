@@ -4,6 +4,7 @@ types, read as XHTML, are gated too; other bodies pass as the app sent them."""
 from __future__ import annotations
 
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from helpers import SECRET, body, raw_app, run, start
@@ -130,6 +131,7 @@ async def test_xml_types_holding_xhtml_are_gated(content_type: bytes) -> None:
     rec = await serve(start(content_type), body(page))
     assert rec.status == 200 and gated(rec.body)
     assert b"consentgate-banner" not in rec.body  # (HTML of ours would break XML)
+    ElementTree.fromstring(rec.body)
 
 
 @pytest.mark.anyio
@@ -155,3 +157,70 @@ async def test_an_xml_doctype_with_an_internal_subset_fails_closed() -> None:
     plain += b'"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">' + XHTML % XGTM
     rec = await serve(start(b"application/xhtml+xml"), body(plain))
     assert rec.status == 200 and gated(rec.body)
+
+
+# -- XHTML: prefixed elements, xml-stylesheet ---------------------------------------------------
+
+PREFIXED = (
+    b'<?xml version="1.0"?><root xmlns:h="http://www.w3.org/1999/xhtml"><h:p>Hi</h:p>%s</root>'
+)
+
+
+@pytest.mark.parametrize(
+    "element",
+    [
+        b'<h:script src="https://www.googletagmanager.com/gtm.js?id=GTM-X"/>',
+        b'<h:script src="https://www.googletagmanager.com/gtm.js?id=GTM-X"></h:script>',
+        b"<h:script>gtag('config', 'G-1');</h:script>",
+        b"<h:script>\n(function(){var s=document.createElement('script');"
+        b"s.src='https://www.googletagmanager.com/gtm.js';})();</h:script>",
+    ],
+)
+@pytest.mark.anyio
+async def test_a_prefixed_xhtml_script_is_gated(element: bytes) -> None:
+    rec = await serve(start(b"application/xml"), body(PREFIXED % (element + b"<h:p>after</h:p>")))
+    out = rec.body
+    assert b'<h:script type="text/plain"' in out, out
+    assert out.endswith(b"<h:p>after</h:p></root>")  # (what follows is read as markup again)
+
+
+@pytest.mark.anyio
+async def test_prefixed_pixels_and_frames_are_gated() -> None:
+    inner = (
+        b'<h:img src="https://www.facebook.com/tr?id=1&amp;ev=PageView"/>'
+        b'<h:iframe src="https://www.youtube.com/embed/x"></h:iframe>'
+    )
+    rec = await serve(start(b"text/xml"), body(PREFIXED % inner))
+    ElementTree.fromstring(rec.body)  # (still XML: no placeholder of HTML, values for all)
+    assert b'<h:img data-consent-src="https://www.facebook.com/tr' in rec.body
+    assert b' src="https://www.youtube.com' not in rec.body
+    assert b' src="https://www.facebook.com' not in rec.body
+
+
+@pytest.mark.anyio
+async def test_a_prefixed_script_split_over_many_chunks_ends_at_its_own_end_tag() -> None:
+    page = PREFIXED % (b"<h:script>var a = '" + b"x" * 5000 + b"'; gtag('config');</h:script>")
+    pieces = [body(page[i : i + 64], more=True) for i in range(0, len(page), 64)]
+    rec = await serve(start(b"application/xml"), *pieces, body(b""))
+    assert b'<h:script type="text/plain"' in rec.body and rec.body.endswith(b"</root>")
+
+
+@pytest.mark.anyio
+async def test_an_xml_stylesheet_on_a_vendor_loads_nothing() -> None:
+    pi = b'<?xml-stylesheet type="text/css" href="https://www.googletagmanager.com/x.css"?>'
+    own = b'<?xml-stylesheet type="text/xsl" href="/site.xsl"?>'
+    page = b'<?xml version="1.0"?>' + pi + own + XHTML % b"<p>Hi</p>"
+    rec = await serve(start(b"application/xhtml+xml"), body(page))
+    assert b'<?xml-stylesheet type="text/css" data-consent-href="https://www.googletag' in rec.body
+    assert own in rec.body  # (the site's own stays)
+    # In HTML it is a bogus comment, which loads nothing: left as it is.
+    rec = await serve(start(b"text/html"), body(pi + b"<p>Hi</p>"))
+    assert rec.body.startswith(pi)
+
+
+@pytest.mark.anyio
+async def test_a_gated_xhtml_iframe_leaves_the_document_well_formed() -> None:
+    frame = b'<iframe src="https://www.youtube.com/embed/x" width="5"></iframe>'
+    rec = await serve(start(b"application/xhtml+xml"), body(XHTML % frame))
+    assert b' src="https://www.youtube.com' not in rec.body
+    ElementTree.fromstring(rec.body)

@@ -264,8 +264,21 @@ SPECIAL_START: Final = piece(
 )
 
 
-def run(special: Sequence[str], label: str = "run") -> re.Pattern[bytes]:
-    """The pattern that skips everything but the start tags named in ``special``."""
+# In XML (XHTML, SVG documents) a "<?xml-stylesheet …?>" processing instruction loads its href:
+# RUN_XML stops at it rather than skip it as a bogus comment.
+XML_BOGUS: Final = piece(
+    "xml_bogus_comment",
+    "bogus_comment, but not an xml-stylesheet processing instruction (XML: it loads)",
+    r"<!(?!--)[^>]*+>|<\?(?!xml-stylesheet)[^>]*+>|</(?![a-zA-Z])[^>]*+>",
+)
+
+
+def run(special: Sequence[str], label: str = "run", xml: bool = False) -> re.Pattern[bytes]:
+    """The pattern that skips everything but the start tags named in ``special``; with
+    ``xml``, also every start tag with a prefixed name (``<h:script>``: an XHTML element, for
+    all it knows, read by its local name) and ``<?xml-stylesheet``."""
+    # (A prefixed name must not read as a short name and an attribute: "<h" and ":script".)
+    name_rest = "[^\t\n\f\r />:]*+(?=[\t\n\f\r />])" if xml else "[^\t\n\f\r />]*+"
     firsts = {t[0] for t in special}
     others = "".join(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in firsts)
 
@@ -294,9 +307,9 @@ def run(special: Sequence[str], label: str = "run") -> re.Pattern[bytes]:
         f"{label}.plain_start_tag",
         "start tag open, tag name, attributes: a tag RUN skips",
         "|".join(
-            f"<(?:{shared})[^\t\n\f\r />]*+{PLAIN_ATTRS}"
+            f"<(?:{shared}){name_rest}{PLAIN_ATTRS}"
             if c == ""
-            else f"<{letter(c) if c in firsts else f'[{c}{c.upper()}]'}[^\t\n\f\r />]*+"
+            else f"<{letter(c) if c in firsts else f'[{c}{c.upper()}]'}{name_rest}"
             + PIECES[f"plain_attrs.{c}"][0]
             for c in ["a", "", *sorted(set(LOADING_ATTRS) - {"a"})]
         ),
@@ -305,7 +318,7 @@ def run(special: Sequence[str], label: str = "run") -> re.Pattern[bytes]:
         label,
         "the data state's tokens skipped in one call, then the start tag it stops at",
         rf"{TEXT}(?:(?:"
-        + "|".join((END_TAG, plain_start_tag, COMMENT, BOGUS, LONE_LT))
+        + "|".join((END_TAG, plain_start_tag, COMMENT, XML_BOGUS if xml else BOGUS, LONE_LT))
         + rf"){TEXT})*+{SPECIAL_START}",
     )
     return re.compile(text.encode("ascii"), re.S)
@@ -314,6 +327,8 @@ def run(special: Sequence[str], label: str = "run") -> re.Pattern[bytes]:
 RUN: Final = run(SPECIAL_TAGS)
 # Once foreign content may be open, <svg> and <math> tell nothing more: they no longer stop it.
 RUN_FOREIGN: Final = run([t for t in SPECIAL_TAGS if t not in FOREIGN_TAGS], "run_foreign")
+# XML documents: read by XML rules throughout (<svg> tells nothing more), prefixed names too.
+RUN_XML: Final = run([t for t in SPECIAL_TAGS if t not in FOREIGN_TAGS], "run_xml", xml=True)
 
 
 def _compiled(name: str, state: str, text: str) -> re.Pattern[bytes]:

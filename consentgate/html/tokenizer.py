@@ -40,6 +40,8 @@ for vendor URLs on every element; URLs built at run time by unknown scripts are 
 
 from __future__ import annotations
 
+import functools
+import html
 import json
 import re
 from collections.abc import Callable
@@ -86,6 +88,7 @@ from .grammar import (
     RAW_END,
     RUN,
     RUN_FOREIGN,
+    RUN_XML,
     SCRIPT_END,
     SCRIPT_URL,
     SPACED_EQUALS,
@@ -165,7 +168,7 @@ class _Scan:
         state: int,
         raw_name: bytes,
         closes: int,
-        foreign: bool,
+        run: re.Pattern[bytes],
     ) -> None:
         self.buf = buf
         self.end = end
@@ -181,9 +184,7 @@ class _Scan:
         # At the body's end (final), whether the tokenizer is in the data state.
         self.ended = True
         self.waits = False  # stopping at an element that waits for its end tag
-        self.run: Callable[[Buf, int, int], re.Match[bytes] | None] = (
-            RUN_FOREIGN if foreign else RUN
-        ).match
+        self.run: Callable[[Buf, int, int], re.Match[bytes] | None] = run.match
 
 
 class HtmlRewriter:
@@ -203,6 +204,8 @@ class HtmlRewriter:
     ) -> None:
         self._depth = depth  # of srcdoc documents inside srcdoc documents
         self._xml = xml
+        # The prefix ("h:") of the XML element being read by its local name (see _on_prefixed).
+        self._prefix = b""
         # Whether foreign content (<svg>, <math>) may be open: set at the first such start tag,
         # never cleared, since a browser may stay in it after an end tag we would count (one
         # inside an integration point such as <foreignObject> is ignored).
@@ -405,7 +408,7 @@ class HtmlRewriter:
             self._state if top else _DATA,
             self._raw_name if top else b"",
             0 if top and self._closing else -1,
-            self._foreign,
+            RUN_XML if self._xml else RUN_FOREIGN if self._foreign else RUN,
         )
         # The start tag of an element that waited for its end (at buf[0], top level only).
         waiting = self._waiting if top else None
@@ -434,7 +437,10 @@ class HtmlRewriter:
             # (refused by PLAIN_ATTRS, so read by the last group of RUN).
             pos = tag.start(1) - 1
             name = tag.group(1).lower()
-            pos = _READER.get(name, HtmlRewriter._on_styled)(self, s, pos, tag, name, again)
+            if self._xml and name.find(b":") >= 0:
+                pos = self._on_prefixed(s, pos, tag, name, again)
+            else:
+                pos = _READER.get(name, HtmlRewriter._on_styled)(self, s, pos, tag, name, again)
             if pos < 0:
                 pos = ~pos
                 break
@@ -465,7 +471,7 @@ class HtmlRewriter:
                 return ~(end if s.final else max(pos, end - 3))
             s.state = _DATA
             return found.end()
-        found = RAW_END[s.raw_name].search(buf, pos, end)
+        found = _raw_end(s.raw_name).search(buf, pos, end)
         if found is None:
             stop = end if s.final else max(pos, end - len(s.raw_name) - 3)
             if state == _DROP:
@@ -500,6 +506,8 @@ class HtmlRewriter:
         buf, end, final = s.buf, s.end, s.final
         if pos >= end:
             return ~pos
+        if self._xml and buf.startswith(b"<?xml-stylesheet", pos):
+            return self._stylesheet_pi(s, pos)
         if buf.startswith(b"<!--", pos) and (final or end - pos >= 6):
             s.state = _COMMENT  # (with fewer bytes it could still become "<!-->")
             return pos + 4
@@ -576,7 +584,7 @@ class HtmlRewriter:
             return tag_end
         # iframe content is raw text; in remove mode it goes with its element.
         if decision is not None and self._remove:
-            s.state, s.raw_name = _DROP, name
+            s.state, s.raw_name = _DROP, self._prefix + name
             s.emitted = tag_end
             s.ended = True
         elif inner_end >= 0:
@@ -615,23 +623,15 @@ class HtmlRewriter:
         )
         if decision is not None:
             s.out.append(s.view[s.emitted : pos])
-            if name in PLACEHOLDERS:
+            if name in PLACEHOLDERS and not self._xml:  # (HTML of ours would break XML)
                 s.out.append(placeholder_for(self._placeholder, decision, attrs))
             if not self._remove or name in KEPT_WHEN_REMOVED:
-                s.out.append(
-                    inert_tag(
-                        buf,
-                        pos,
-                        name_end,
-                        tag_end,
-                        name,
-                        attrs,
-                        decision,
-                        self._remove,
-                        drop,
-                        added,
-                    )
+                inert = inert_tag(
+                    buf, pos, name_end, tag_end, name, attrs, decision, self._remove, drop, added
                 )
+                if self._xml:  # (XML has no attribute without a value)
+                    inert = inert.replace(_HIDDEN, b' data-consent-hidden="" hidden=""')
+                s.out.append(inert)
             s.emitted = tag_end
         elif drop:
             s.out.append(s.view[s.emitted : pos])
@@ -695,7 +695,7 @@ class HtmlRewriter:
         return tag.end()
 
     def _on_foreign(self, s: _Scan, pos: int, tag: _Match, name: bytes, again: bool) -> int:
-        if name in FOREIGN and not self._foreign:
+        if name in FOREIGN and not self._foreign and not self._xml:  # (XML: RUN_XML throughout)
             self._foreign = True
             s.run = RUN_FOREIGN.match
         return self._on_styled(s, pos, tag, name, again)
@@ -717,6 +717,39 @@ class HtmlRewriter:
         if self._index.host_vendors(parts[0]):
             self._base_flags = TAG_URL
 
+    def _on_prefixed(self, s: _Scan, pos: int, tag: _Match, name: bytes, again: bool) -> int:
+        """An XML element with a prefixed name (``<h:script>``): whatever namespace its prefix
+        is bound to (XHTML, for all the rewriter knows: fail closed), read by its local name,
+        its content up to its own prefixed end tag."""
+        prefix, _, local = name.rpartition(b":")
+        self._prefix = prefix + b":"
+        try:
+            return _READER.get(local, HtmlRewriter._on_styled)(self, s, pos, tag, local, again)
+        finally:
+            self._prefix = b""
+
+    def _stylesheet_pi(self, s: _Scan, pos: int) -> int:
+        """``<?xml-stylesheet href="…"?>`` (XML): the browser loads its ``href`` (CSS or XSLT).
+        On a blocked vendor's URL the pseudo-attribute becomes ``data-consent-href`` (the
+        instruction then loads nothing; the client cannot run it again), or, with
+        mode="remove", the instruction goes."""
+        buf, end = s.buf, s.end
+        close = buf.find(b"?>", pos)
+        if close < 0:
+            if not s.final:
+                return ~pos
+            close = end - 2
+        pi_end = close + 2
+        text = bytes(buf[pos:pi_end])
+        href = _PI_HREF.search(text)
+        if href is None or not blocked_url(self._ctx, _pi_value(href.group(2))):
+            return pi_end
+        s.out.append(s.view[s.emitted : pos])
+        if not self._remove:
+            s.out.append(text[: href.start(1)] + b"data-consent-" + text[href.start(1) :])
+        s.emitted = pi_end
+        return pi_end
+
     def _on_styled(self, s: _Scan, pos: int, tag: _Match, name: bytes, again: bool) -> int:
         # <body>, or a tag with a style that may load (refused by PLAIN_ATTRS).
         s.emitted = self._restyled(s.buf, pos, tag, s.out, s.emitted, name=name)
@@ -733,7 +766,8 @@ class HtmlRewriter:
         stay linear."""
         resume = self._content_resume if again else None
         self._content_resume = None
-        found = RAW_END[name].search(buf, pos + resume if resume is not None else tag_end, end)
+        pattern = _raw_end(self._prefix + name)
+        found = pattern.search(buf, pos + resume if resume is not None else tag_end, end)
         if found is None:
             self._content_resume = max(tag_end, end - len(name) - 3) - pos
         return found
@@ -850,7 +884,12 @@ class HtmlRewriter:
         resume = self._script_resume if again else None
         self._script_resume = None
         start, sub = resume if resume is not None else (tag.end(), S_DATA)
-        close, scanned, sub = script_close(buf, start, end, sub, final)
+        if self._prefix:  # (XML: no script data states; its end tag, prefixed as it is)
+            found = _raw_end(self._prefix + b"script").search(buf, start, end)
+            close = found.start() if found is not None else -1
+            scanned = max(start, end - len(self._prefix) - 9)
+        else:
+            close, scanned, sub = script_close(buf, start, end, sub, final)
         if close < 0:
             if not final:
                 if top:
@@ -1093,6 +1132,29 @@ class HtmlRewriter:
             ),
             -1,
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _raw_end(name: bytes) -> re.Pattern[bytes]:
+    """The end tag that ends element ``name``'s content: RAW_END's, or for a prefixed XML name
+    (``h:style``) one made for it."""
+    found = RAW_END.get(name)
+    if found is not None:
+        return found
+    return re.compile(b"</" + re.escape(name) + rb"[\t\n\f\r />]", re.IGNORECASE)
+
+
+_HIDDEN: Final = b" data-consent-hidden hidden"  # (what inert_tag adds to a placeholder's element)
+# A pseudo-attribute href of a processing instruction (quoted, as XML requires).
+_PI_HREF: Final = re.compile(rb"[\t\n\r ](href)[\t\n\r ]*=[\t\n\r ]*(\"[^\"]*\"|'[^']*')")
+
+
+def _pi_value(quoted: bytes) -> bytes:
+    """A pseudo-attribute's value, its character references resolved."""
+    value = quoted[1:-1]
+    if value.find(b"&") < 0:
+        return value
+    return html.unescape(value.decode("latin-1")).encode("latin-1", "replace")
 
 
 def _self_closing(buf: Buf, tag: _Match) -> bool:
