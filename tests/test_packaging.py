@@ -78,6 +78,7 @@ async def main():
         "preferences": await call("GET", "/consentgate/preferences"),
         "accept": await call("POST", "/consentgate/consent", form, b"action=accept_all"),
         "files": [str(f) for f in distribution("consentgate").files or ()],
+        "cookiedb": consentgate.cookiedb.lookup("_gcl_au").platform,
     }
 
 
@@ -156,3 +157,12 @@ def test_pip_install_serves_assets_and_templates_from_site_packages(tmp_path: Pa
     tops = {f.split("/", 1)[0] for f in found["files"]} - {".."}  # (.. holds bin/consentgate)
     assert tops == {"consentgate", "consentgate-0.1.0.dist-info"}, tops
     assert any(f.endswith(".dist-info/licenses/LICENSE") for f in found["files"])
+    # The Open Cookie Database's data travels with its licence and a notice naming the source.
+    assert found["cookiedb"] == "Google"
+    for name in ("LICENSE", "NOTICE"):
+        assert f"consentgate/cookiedb/{name}" in found["files"]
+        licences = f".dist-info/licenses/consentgate/cookiedb/{name}"
+        assert any(f.endswith(licences) for f in found["files"]), name
+    installed = Path(found["package"]) / "cookiedb"
+    assert "Apache License" in (installed / "LICENSE").read_text(encoding="utf-8")
+    assert "Open Cookie Database" in (installed / "NOTICE").read_text(encoding="utf-8")
