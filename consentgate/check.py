@@ -64,51 +64,55 @@ RULES: dict[str, Rule] = {
             "reject-first-layer",
             "reject-all on the first layer, the same element and weight as accept-all",
             (
-                "CNIL recommendation 2020-092, art. 2 (refusing as easy as accepting, "
-                "on the same level)",
-                "EDPB guidelines 03/2022, 'Skipping' and 'Stirring' patterns",
-                "ICO, cookies guidance ('How do we comply': reject as easy as accept)",
+                "EDPB cookie banner taskforce report (17 January 2023), para. 8 (no reject "
+                "option on a layer with a consent button) and para. 14 (a reject link in text)",
+                "CNIL recommendation 2020-092, para. 34 (same size, font and emphasis)",
+                "EDPB guidelines 03/2022 v2.0, annex I, 'Stirring': 'Hidden in plain sight'",
             ),
         ),
         Rule(
             "no-pre-ticked",
             "no optional category or service ticked before the visitor chose",
             (
-                "GDPR recital 32; EDPB guidelines 05/2020, para. 79 (pre-ticked boxes)",
-                "ICO, cookies guidance (no pre-ticked boxes or sliders set to 'on')",
+                "GDPR recital 32; EDPB guidelines 05/2020, para. 79 (pre-ticked opt-in boxes)",
+                "EDPB cookie banner taskforce report (2023), para. 10",
+                "EDPB guidelines 03/2022 v2.0, annex I, 'Skipping': 'Deceptive snugness'",
             ),
         ),
         Rule(
             "purposes-first",
             "the purposes described on the first layer, before the options",
             (
-                "EDPB guidelines 05/2020, para. 64 (the purpose of each processing)",
-                "CNIL recommendation 2020-092, art. 2 (purposes before the options)",
+                "EDPB guidelines 05/2020, para. 64 (the purpose of each processing operation "
+                "is part of informed consent)",
+                "CNIL recommendation 2020-092 (the purposes shown before the choice)",
             ),
         ),
         Rule(
             "privacy-link",
             "a link to the privacy policy on the first layer",
             (
-                "EDPB guidelines 05/2020, para. 64-66 (who the controller is, the information)",
-                "ICO, cookies guidance (a link to more detailed information)",
+                "EDPB guidelines 05/2020, para. 64 (the controller's identity and the "
+                "information consent needs)",
+                "ICO, guidance on cookies and similar technologies (a link to more detail)",
             ),
         ),
         Rule(
             "consent-lifetime",
             "a choice kept at most 13 months",
             (
-                "CNIL guidelines 2020-091, art. 5 and recommendation 2020-092 (13 months at "
-                "most; 6 months recommended for the choice)",
+                "CNIL guidelines 2020-091 and recommendation 2020-092 (trackers kept 13 "
+                "months at most; the choice kept about 6 months recommended)",
             ),
         ),
         Rule(
             "withdraw-everywhere",
             "a control to withdraw or change the choice on every page",
             (
-                "GDPR art. 7(3); EDPB guidelines 05/2020, para. 113-114 (withdrawing as easy "
-                "as giving)",
-                "CNIL recommendation 2020-092, art. 4 (withdrawing at any time)",
+                "GDPR art. 7(3); EDPB guidelines 05/2020, para. 114 (withdrawing as easy as "
+                "giving)",
+                "EDPB cookie banner taskforce report (2023), paras. 32-35 (an icon or a link "
+                "in a visible, standard place)",
             ),
         ),
         Rule(
@@ -124,8 +128,8 @@ RULES: dict[str, Rule] = {
             "texts-complete",
             "the banner's texts present in every enabled language",
             (
-                "EDPB guidelines 05/2020, para. 67-68 (clear and plain language the audience "
-                "understands)",
+                "GDPR art. 12(1) (clear and plain language)",
+                "EDPB guidelines 03/2022 v2.0, annex I, 'Fickle': 'Language discontinuity'",
             ),
         ),
     )
