@@ -354,6 +354,7 @@ class Checker:
         client = TestClient(self.mw, base_url="http://testserver")
         for lang in self.languages():
             self.banner(client, lang)
+        self.privacy_page()
         self.withdraw()
         return self.report
 
@@ -430,6 +431,17 @@ class Checker:
         url = self.policy.privacy_policy_url
         if not any(link.first_layer and link.attrs.get("href") == url for link in banner.links):
             self.add("privacy-link", f"no link to {url} on the first layer", lang)
+
+    def privacy_page(self) -> None:
+        """The privacy policy, when it is a page of the app: a link to nowhere informs nobody
+        (EDPB 03/2022's "Dead end"). A warning: the app may need more than a check gives it."""
+        url = self.policy.privacy_policy_url
+        if not url.startswith("/"):
+            return
+        client = TestClient(self.app, base_url="http://testserver", raise_server_exceptions=False)
+        status = client.get(url).status_code
+        if status >= 400:
+            self.add("privacy-link", f"{url} answers {status}", error=False)
 
     def lifetime(self) -> None:
         days = self.mw.cookie.max_age / 86400

@@ -82,7 +82,7 @@ def errors(report: CheckReport, rule: str) -> list[str]:
 def test_the_default_configuration_passes_every_rule() -> None:
     report = run(paths=["/"])
     assert report.ok, format_report(report)
-    assert report.findings == []
+    assert [f.rule for f in report.findings] == ["privacy-link"]  # (no /privacy page: a warning)
 
 
 # -- one failing and one passing configuration per rule --------------------------------------
@@ -150,7 +150,18 @@ def test_purposes_named_before_the_options_pass() -> None:
 def test_no_privacy_link_fails_and_a_link_passes() -> None:
     report = run(templates=banner(link=False), language="en")
     assert errors(report, "privacy-link") == ["no link to /privacy on the first layer"]
-    assert run(templates=banner(), language="en").failed("privacy-link") == []
+    assert errors(run(templates=banner(), language="en"), "privacy-link") == []
+
+
+def test_a_privacy_policy_page_that_is_not_there_warns() -> None:
+    [finding] = run().failed("privacy-link")  # (the test app has no /privacy)
+    assert finding.severity is Severity.WARNING and finding.message == "/privacy answers 404"
+
+    async def privacy(request: Request) -> Response:
+        return HTMLResponse(PAGE.format("<h1>Privacy</h1>"))
+
+    there = Starlette(routes=[Route("/privacy", privacy)])
+    assert run(app=there).failed("privacy-link") == []
 
 
 def test_consent_lifetime() -> None:
@@ -282,7 +293,7 @@ def test_the_command(
     assert lifetime["ok"] is (code == 0)
     if code:
         assert "FAIL consent-lifetime" in text and "source: CNIL" in text
-        [finding] = report["findings"]
+        [finding] = [f for f in report["findings"] if f["severity"] == "error"]
         assert finding["sources"] == list(RULES["consent-lifetime"].sources)
 
 
