@@ -65,6 +65,7 @@ _LINK_LOADS = frozenset(
 _VOID = frozenset(("img", "source", "embed", "input", "link", "track", "meta", "br", "hr"))
 _BANNER_MARKS = ('id="consentgate-banner"', "id='consentgate-banner'", "id=consentgate-banner")
 
+_MARKS = frozenset(("data-consent-service", "data-consent-hidden"))
 _SITE_TAG = re.compile(r"""\sdata-consent(?:-service)?\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*)""", re.I)
 
 Progress = Callable[[int, int, str], None]
@@ -451,7 +452,10 @@ def _gated(element: Element) -> bool:
         return False
     if element.tag == "script":
         return attrs.get("type", "").strip().lower() == "text/plain"
-    return not element.source() or any(k.startswith("data-consent-") for k in attrs)
+    # Something moved aside (a source, a handler, a style), or a loading element left without
+    # its source (mode="remove"); a plain container the site tagged loads nothing.
+    moved = any(k.startswith("data-consent-") and k not in _MARKS for k in attrs)
+    return moved or (element.tag in _LOADS and not element.source())
 
 
 # -- one page ------------------------------------------------------------------------------

@@ -50,7 +50,9 @@ HOME = f"""<!doctype html><html><head><title>Home</title>
 </body></html>"""
 CLEAN = """<!doctype html><html><head><title>Clean</title>
 <script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>
-</head><body><h1>Clean</h1></body></html>"""
+</head><body><h1>Clean</h1>
+<div data-consent="marketing"><p>A container the site tagged: it loads nothing.</p></div>
+</body></html>"""
 
 
 async def home(request: Request) -> Response:
