@@ -190,6 +190,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = -1.0
+    if not (0 < rate < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of requests a second (> 0)")
+    return rate
+
+
 def parse_count(text: str) -> int:
     try:
         count = int(text)
@@ -208,15 +218,29 @@ def _site_tools(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     audit.add_argument("urls", nargs="*", metavar="URL", help="pages to audit (http(s)://...)")
     audit.add_argument("--sitemap", metavar="URL", help="audit the pages a sitemap lists")
-    audit.add_argument("--max-pages", type=parse_count, default=50, metavar="N")
     audit.add_argument(
-        "--time-limit", type=parse_seconds, default=120.0, metavar="SECONDS", help="in all"
+        "--max-pages", type=parse_count, default=50, metavar="N", help="(default: 50)"
     )
     audit.add_argument(
-        "--rate", type=parse_seconds, default=2.0, metavar="N", help="requests a second at most"
+        "--time-limit",
+        type=parse_seconds,
+        default=120.0,
+        metavar="SECONDS",
+        help="in all (default: 120)",
     )
     audit.add_argument(
-        "--timeout", type=parse_seconds, default=10.0, metavar="SECONDS", help="a request"
+        "--rate",
+        type=parse_rate,
+        default=2.0,
+        metavar="N",
+        help="requests a second at most (default: 2)",
+    )
+    audit.add_argument(
+        "--timeout",
+        type=parse_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="a request (default: 10)",
     )
     audit.add_argument("--prefix", default="/consentgate", help="consentgate's URL prefix")
     audit.add_argument("--cookie-name", default="consentgate", help="the consent cookie's name")
