@@ -4,9 +4,12 @@ vendor's is that vendor's, however it is spelt in the page."""
 
 from __future__ import annotations
 
+import html.entities
+
+import idna
 import pytest
 
-from consentgate.gate import idna_host, split_url
+from consentgate.gate import HOST_REFERENCES, idna_host, split_url
 from consentgate.html import Gate
 from consentgate.policy import Policy
 from consentgate.vendors import BUILTIN_VENDORS
@@ -76,3 +79,29 @@ def test_hosts_that_map_elsewhere_and_ascii_hosts_are_untouched() -> None:
     assert rewrite(b'<img src="https://example.org/a%C3%A9.png">') == (
         b'<img src="https://example.org/a%C3%A9.png">'
     )
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "www.face&shy;book.com",
+        "www.face&ZeroWidthSpace;book.com",
+        "www.&fopf;acebook.com",
+        "www.face&NegativeThinSpace;book.com",
+    ],
+)
+def test_named_references_that_map_into_a_vendors_host_are_read(host: str) -> None:
+    out = rewrite(f'<img src="https://{host}/tr?id=1" alt="">'.encode())
+    assert b'data-consent-service="meta-pixel"' in out
+
+
+def test_the_references_looked_for_are_every_one_that_maps_to_ascii_or_nothing() -> None:
+    found = set()
+    for name, value in html.entities.html5.items():
+        try:
+            mapped = idna.uts46_remap("a" + value + "b", std3_rules=False, transitional=False)
+        except idna.IDNAError:
+            continue
+        if mapped.isascii() and not value.isascii():
+            found.add(name.lower())
+    assert set(HOST_REFERENCES) == found
