@@ -56,7 +56,7 @@ C0_SPACE = bytes(range(0x21))
 _PERCENT = re.compile(rb"%([0-9a-fA-F]{2})")
 #: Ways a URL in markup can spell a host so that its plain text is not in the tag: character
 #: references, percent-escapes, and tabs or newlines (the URL parser drops them).
-_HIDING = (
+_HIDING: tuple[bytes, ...] = (
     b"&#",
     b"&period",
     b"&sol",
