@@ -24,12 +24,32 @@ from consentgate.i18n import TEXTS, texts_for
 from consentgate.vendors import BUILTIN_VENDORS, COOKIE_FACTS
 
 SITE_COOKIES = {"theme": "preference", "sessionid": "necessary", "_exp_*": "analytical"}
+# Services the site lists (under the built-in ids, which they replace): the banner names the
+# services a site uses, and so does the declaration.
+SITE_VENDORS = [
+    Vendor(
+        "google-analytics",
+        "Google Analytics",
+        "analytical",
+        "https://policies.google.com/privacy",
+        urls=("googletagmanager.com/gtag/js",),
+        cookies=("_ga", "_ga_*", "_gid"),
+    ),
+    Vendor(
+        "meta-pixel",
+        "Meta Pixel",
+        "marketing",
+        "https://www.facebook.com/privacy/policy/",
+        urls=("connect.facebook.net",),
+        cookies=("_fbp",),
+    ),
+]
 
 
 def _client(**options: Any) -> TestClient:
     options.setdefault("secret_key", SECRET)
     options.setdefault("consent_log", None)
-    options.setdefault("policy", Policy(cookies=SITE_COOKIES))
+    options.setdefault("policy", Policy(vendors=SITE_VENDORS, cookies=SITE_COOKIES))
     return TestClient(ConsentMiddleware(Starlette(), **options))
 
 
@@ -87,7 +107,9 @@ def test_every_row_is_in_the_category_it_is_gated_as() -> None:
 
 
 def test_a_site_override_moves_a_cookie_in_the_declaration_too() -> None:
-    c = _client(policy=Policy(cookies={"_ga": "necessary", "_fbp": "analytical"}))
+    c = _client(
+        policy=Policy(vendors=SITE_VENDORS, cookies={"_ga": "necessary", "_fbp": "analytical"})
+    )
     rows = _rows(_json(c))
     assert rows["_ga"][0] == "necessary" and rows["_ga"][1]["provider"] == "This site"
     assert rows["_fbp"][0] == "analytical"
@@ -211,7 +233,8 @@ def _template_app(tmp_path: Path, **options: Any) -> Starlette:
 
 
 def test_cookie_declaration_in_a_jinja_template(tmp_path: Path) -> None:
-    c = TestClient(_template_app(tmp_path, policy=Policy(cookies=SITE_COOKIES)))
+    policy = Policy(vendors=SITE_VENDORS, cookies=SITE_COOKIES)
+    c = TestClient(_template_app(tmp_path, policy=policy))
     page = c.get("/cookie-policy", headers={"accept-language": "fr"}).text
     assert '<div class="consentgate-declaration" lang="fr">' in page
     assert '<tr data-cookie="theme">' in page
