@@ -385,18 +385,16 @@ class Classifier:
         return parts is None or parts[0] == self.own
 
     def cookie(self, name: str) -> CookieFinding | None:
-        """A non-necessary cookie's finding; None for a necessary or unknown one. The site's
-        policy first; a cookie it calls necessary is still one when the built-in registry or
-        the Open Cookie Database knows it as a tracker's."""
+        """A non-necessary cookie's finding; None for a necessary or unknown one: by the
+        site's policy (which includes the Open Cookie Database's categories), except that a
+        cookie it declares necessary is still a tracker's when the built-in registry says so
+        (names the database alone knows are often shared: Django's "sessionid")."""
         rule = self.policy.cookie_rule(name)
         if rule is not None:
             return CookieFinding(name, rule.category, rule.service or "", rule.source)
         found = _registry().cookie_category(name)
         if found is not None:
             return CookieFinding(name, found[0], found[1] or "", "vendor")
-        known = cookiedb.lookup(name)
-        if known is not None and known.category is not None:
-            return CookieFinding(name, known.category, known.platform, "database")
         return None
 
     def known_cookie(self, name: str) -> bool:

@@ -296,3 +296,18 @@ def test_progress_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     assert f"audit: 0/1 pages {server.url('/clean')}" in captured.err
     assert "audit: 1/1 pages" in captured.err
     assert "audit:" not in captured.out
+
+
+def test_a_cookie_the_site_declares_necessary_is_its_call_unless_the_registry_knows() -> None:
+    async def login(request: Request) -> Response:
+        response = HTMLResponse(CLEAN)
+        response.set_cookie("sessionid", "s")  # Django's (an Instagram cookie to the database)
+        response.set_cookie("_ga", "GA1.2.3")  # Google Analytics', whatever the site says
+        return response
+
+    app = Starlette(routes=[Route("/login", login)])
+    policy = Policy(cookies={"sessionid": "necessary", "_ga": "necessary"})
+    app.add_middleware(ConsentMiddleware, secret_key=SECRET, policy=policy)
+    [page] = audit_app(app, ["/login"]).pages
+    assert [(c.name, c.source) for c in page.cookies_before_consent] == [("_ga", "vendor")]
+    assert page.unknown_cookies == []

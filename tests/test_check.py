@@ -194,11 +194,19 @@ def test_withdraw_unverified_without_pages_is_a_warning() -> None:
         Policy(allow=["www.google-analytics.com"]),
         Policy(vendors=[Vendor("hotjar", "Hotjar", "necessary", urls=("hotjar.com",))]),
         Policy(cookies={"_ga": "necessary"}),
-        Policy(cookies={"_clck": "necessary"}),
+        Policy(cookies={"_clck": "necessary", "_fbp": "necessary"}),
     ],
 )
 def test_a_non_essential_vendor_declared_necessary_fails(policy: Policy) -> None:
     assert errors(run(policy=policy), "vendors-necessary")
+
+
+def test_a_name_only_the_cookie_database_knows_is_a_warning() -> None:
+    # Django's session cookie shares its name with an Instagram cookie in the database.
+    report = run(policy=Policy(cookies={"sessionid": "necessary"}))
+    [finding] = report.failed("vendors-necessary")
+    assert finding.severity is Severity.WARNING and "Instagram" in finding.message
+    assert report.ok
 
 
 def test_necessary_declarations_of_the_sites_own_pass() -> None:
