@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 import pytest
 from helpers import LiveServer
 
+from consentgate.vendors import BUILTIN_VENDORS
+
 from .connections import ConnectionLog, Contact
 from .fakes import fake_for
 from .site import build_app
@@ -65,10 +67,18 @@ def playwright() -> Iterator[Playwright]:
         yield p
 
 
+def vendor_hosts() -> set[str]:
+    """The hosts the built-in registry gives wholly to a vendor, and the test site's vendor. A
+    pattern with a path (google.com/pagead, facebook.com/tr) does not make its host a vendor's:
+    a connection carries no path, and accounts.google.com is no tracker."""
+    hosts = {url for vendor in BUILTIN_VENDORS for url in vendor.urls if "/" not in url}
+    return hosts | {"example-analytics.com"}
+
+
 @pytest.fixture(scope="session")
 def connections() -> Iterator[ConnectionLog]:
     """The listener every host name maps to (see connections.py): one for the session."""
-    with ConnectionLog() as log:
+    with ConnectionLog(vendor_hosts()) as log:
         yield log
 
 

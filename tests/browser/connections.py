@@ -12,7 +12,9 @@ WebRTC's STUN to a host name) the same way, by their mere arrival.
 
 What cannot be named is still recorded, with an empty host: an ``http://`` preconnect sends no
 byte (a TCP connection only), a TLS connection to an IP literal has no server name. A test that
-asserts "nothing was contacted" counts those too.
+asserts "nothing was contacted" counts those too. To tell a vendor's unnamed contact from
+anyone else's, the hosts given as ``vendor_hosts`` (and their subdomains) are mapped to a port
+of their own: a contact that arrives there is a vendor's (``Contact.vendor``), named or not.
 
 A ``<link rel=dns-prefetch>`` opens no connection: Chromium only resolves the name, and under
 the resolver rule the answer is made in the browser without a lookup, so there is nothing to
@@ -22,9 +24,11 @@ record (Chromium's net log shows only the mapped address, 127.0.0.1, either).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Chromium's own connections on start-up, each stopped by pointing its service at a closed local
@@ -49,36 +53,39 @@ class Contact:
     kind: str  # "tls", "http", "connect", "tcp" (no byte sent), "udp"
     detail: str  # the request line of plain HTTP, else ""
     at: float
+    vendor: bool = False  # arrived at the port the vendor hosts are mapped to
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.host or '?'} {self.detail}".rstrip()
+        text = f"{self.kind} {self.host or '?'} {self.detail}".rstrip()
+        return f"{text} (vendor)" if self.vendor else text
 
 
 class ConnectionLog:
     """The listener and its record. A context manager: one per test session."""
 
-    def __init__(self) -> None:
-        self._tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._tcp.bind(("127.0.0.1", 0))
+    def __init__(self, vendor_hosts: Iterable[str] = ()) -> None:
+        self.vendor_hosts = sorted(set(vendor_hosts))
+        self._tcp = listening_socket(0)
         self.port = self._tcp.getsockname()[1]
+        self._vendor_tcp = listening_socket(0)
+        self.vendor_port = self._vendor_tcp.getsockname()[1]
         self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._udp.bind(("127.0.0.1", self.port))
         self._lock = threading.Lock()
         self._contacts: list[Contact] = []
         self._threads = [
-            threading.Thread(target=self._accept, daemon=True),
+            threading.Thread(target=self._accept, args=(self._tcp, False), daemon=True),
+            threading.Thread(target=self._accept, args=(self._vendor_tcp, True), daemon=True),
             threading.Thread(target=self._datagrams, daemon=True),
         ]
 
     def __enter__(self) -> ConnectionLog:
-        self._tcp.listen(128)
         for thread in self._threads:
             thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for sock in (self._tcp, self._udp):
+        for sock in (self._tcp, self._vendor_tcp, self._udp):
             # A UDP socket, or one already closed, has nothing to wake.
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
@@ -88,10 +95,14 @@ class ConnectionLog:
 
     def chromium_args(self) -> list[str]:
         """The switches that send every connection here (and stop Chromium's own)."""
-        return [
-            f"--host-resolver-rules=MAP * 127.0.0.1:{self.port}, EXCLUDE 127.0.0.1",
-            *OWN_SERVICES_OFF,
+        # The first rule that matches wins: the vendors' before the catch-all.
+        vendors = [
+            f"MAP {pattern} 127.0.0.1:{self.vendor_port}"
+            for host in self.vendor_hosts
+            for pattern in (host, f"*.{host}")
         ]
+        rules = ", ".join([*vendors, f"MAP * 127.0.0.1:{self.port}", "EXCLUDE 127.0.0.1"])
+        return [f"--host-resolver-rules={rules}", *OWN_SERVICES_OFF]
 
     # The record
 
@@ -121,15 +132,15 @@ class ConnectionLog:
 
     # The listener
 
-    def _accept(self) -> None:
+    def _accept(self, listener: socket.socket, vendor: bool) -> None:
         while True:
             try:
-                conn, _ = self._tcp.accept()
+                conn, _ = listener.accept()
             except OSError:
                 return  # closed
-            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._read, args=(conn, vendor), daemon=True).start()
 
-    def _read(self, conn: socket.socket) -> None:
+    def _read(self, conn: socket.socket, vendor: bool) -> None:
         at = time.monotonic()
         with conn:
             conn.settimeout(FIRST_BYTES_TIMEOUT)
@@ -142,7 +153,7 @@ class ConnectionLog:
                     data += chunk
             except OSError:
                 pass  # a timeout (a bare preconnect) or a reset: what arrived says what it can
-        self._add(identify(data, at))
+        self._add(dataclasses.replace(identify(data, at), vendor=vendor))
 
     def _datagrams(self) -> None:
         while True:
@@ -151,6 +162,14 @@ class ConnectionLog:
             except OSError:
                 return
             self._add(Contact("", "udp", "", time.monotonic()))
+
+
+def listening_socket(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
+    return sock
 
 
 def complete(data: bytes) -> bool:

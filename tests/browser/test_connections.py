@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 PAGES = {
     "preconnect": '<link rel=preconnect href="https://preconnect.example-vendor.test">',
     "preconnect-http": '<link rel=preconnect href="http://plain.example-vendor.test">',
+    "preconnect-vendor": '<link rel=preconnect href="http://px.ads.linkedin.com">',
     "dns-prefetch": (
         '<link rel=dns-prefetch href="https://dns.example-vendor.test">'
         '<link rel=preconnect href="https://preconnect.example-vendor.test">'
@@ -122,8 +123,10 @@ def test_websockets_are_seen_by_server_name_and_by_host(
 def test_a_plain_http_preconnect_is_seen_though_it_names_no_host(
     profile: BrowserContext, pages: LiveServer, connections: ConnectionLog
 ) -> None:
-    # A TCP connection and not a byte: counted all the same, as a contact with no name.
+    # A TCP connection and not a byte: counted all the same, as a contact with no name …
     assert contacts_of(profile, pages, connections, "preconnect-http", {""}) == ["tcp ?"]
+    # … and known as a vendor's by the port the vendor hosts are mapped to.
+    assert contacts_of(profile, pages, connections, "preconnect-vendor", {""}) == ["tcp ? (vendor)"]
 
 
 def test_a_dns_prefetch_never_becomes_a_connection(
