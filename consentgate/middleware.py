@@ -119,6 +119,7 @@ class ConsentMiddleware:
             consent_mode=signals.consent_mode,
             layout=banner_layout,
             settings_position=settings_position,
+            learn_services=debug,
         )
         self.proof = (
             Proof(self.consent_log, self.policy, self.pages.texts_hash)
@@ -209,6 +210,13 @@ class ConsentMiddleware:
         """Whether HTML pages get a snippet: the banner, or the control that re-opens it."""
         return not consent.decided or self.inject_settings
 
+    def listed_services(self, category: str | None = None) -> tuple[Vendor, ...]:
+        """The services visitors are told about (of ``category``): what the banner, the
+        preferences page, the receipt and the cookie declaration list. The site's own vendors
+        and the built-in ones ``Policy(services=[…])`` declares (with ``debug``, also those the
+        rewriter met on this process's pages). The whole registry gates, whatever is listed."""
+        return self.pages.services.listed(category)
+
     def settled(self, consent: Consent) -> bool:
         """Whether nothing on a page is gated for this visitor: every optional category granted."""
         return self.gate.optional <= consent.granted
@@ -256,7 +264,7 @@ def _site_policy(
                 f"{name} is given twice, as {value!r} and in policy as "
                 f"{getattr(policy, name)!r}: give it once"
             )
-    return Policy(
+    site = Policy(
         categories=policy.categories,
         vendors=_merge_vendors(builtin, policy.vendors, policy),
         revision=revision if revision is not None else policy.revision,
@@ -268,7 +276,17 @@ def _site_policy(
         privacy_policy_url=(
             privacy_policy_url if privacy_policy_url is not None else policy.privacy_policy_url
         ),
+        # Listed: the site's own vendors and the built-in ones it declares (see Services).
+        services=[*(policy.services or ()), *(v.id for v in policy.vendors)],
     )
+    unknown = site.unknown_services()
+    if unknown:
+        raise ValueError(
+            f"Policy(services=…) names {', '.join(map(repr, unknown))}, which "
+            f"{'is no vendor' if len(unknown) == 1 else 'are no vendors'}: use the ids of "
+            "consentgate.vendors.BUILTIN_VENDORS or of the policy's own vendors"
+        )
+    return site
 
 
 def _merge_vendors(builtin: bool, site: Sequence[Vendor], policy: Policy) -> tuple[Vendor, ...]:

@@ -11,15 +11,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import mimetypes
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
@@ -32,6 +33,7 @@ from .signals import Signals
 from .views import Urls, category_views
 
 _HERE = Path(__file__).resolve().parent
+logger = logging.getLogger("consentgate")
 
 # Follows every banner. A browser paints a page while it is still parsing it, so a banner that is
 # anchored to the bottom of the window and painted half-parsed grows upwards as the rest arrives:
@@ -130,6 +132,85 @@ class _Unknown:
         return self.name
 
 
+class Services:
+    """The services visitors are told about: ``listed`` is the one accessor the banner, the
+    preferences page, the receipt and the cookie declaration use.
+
+    What is listed is declared (``Policy.services``, the site's own vendors): the same list in
+    every worker of a deployment, from the first request on. With ``learn`` (the middleware's
+    ``debug``) a vendor the rewriter gates on a page that the policy does not list is added for
+    this process and logged once, naming the setting to add it to: a development aid, since
+    lists learnt per process would differ between workers and over a process's life."""
+
+    def __init__(self, policy: Policy, *, learn: bool = False) -> None:
+        self.policy = policy
+        self.learn = learn
+        self._declared = frozenset(v.id for v in policy.listed_services())
+        self._met: set[str] = set()
+        #: How many services were met (the renderings that list them are kept per count).
+        self.seen = 0
+        self._listed: dict[str | None, tuple[Vendor, ...]] = {}
+
+    def listed(self, category: str | None = None) -> tuple[Vendor, ...]:
+        """The services listed (of ``category``), in the policy's order."""
+        found = self._listed.get(category)
+        if found is None:
+            ids = self._declared | self._met
+            found = tuple(
+                v
+                for v in self.policy.vendors
+                if v.id in ids and (category is None or v.category == category)
+            )
+            if len(self._listed) < 64:
+                self._listed[category] = found
+        return found
+
+    def met(self, ids: Iterable[str], path: str) -> None:
+        """Services the rewriter gated on the page at ``path`` (``learn`` only)."""
+        new = {i for i in ids if i in self.policy.vendor_ids} - self._declared - self._met
+        if not new:
+            return
+        self._met |= new
+        self.seen += 1
+        self._listed.clear()
+        services = [*self._declared, *self._met]
+        logger.warning(
+            "consentgate: %s gated on %s but not declared; listed for this process only. "
+            "Declare what the site uses: Policy(services=%r)",
+            ", ".join(sorted(new)),
+            path,
+            sorted(services),
+        )
+
+    def watch(self, path: str) -> MetServices:
+        return MetServices(self, path)
+
+
+#: The vendor a gated element names (what a rewritten page carries, see html/edits.py).
+_SERVICE_ATTR = re.compile(rb'data-consent-service="([a-z][a-z0-9_-]{0,31})"')
+
+
+class MetServices:
+    """A pass-through stage after the rewriter (``Services.learn`` only): the services its
+    output gates, reported when the page ends."""
+
+    def __init__(self, services: Services, path: str) -> None:
+        self.services = services
+        self.path = path
+        self.found: set[bytes] = set()
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        # (An attribute cut by a chunk boundary is read with the end of the chunk before.)
+        self.found.update(_SERVICE_ATTR.findall(self._tail + chunk))
+        self._tail = chunk[-64:]
+        return chunk
+
+    def close(self) -> bytes:
+        self.services.met((f.decode("ascii") for f in self.found), self.path)
+        return b""
+
+
 class Pages:
     """Renders what consentgate adds to pages and serves as its own, for one policy."""
 
@@ -147,6 +228,7 @@ class Pages:
         consent_mode: bool = False,
         layout: str = "bar",
         settings_position: str = "bottom-left",
+        learn_services: bool = False,
     ) -> None:
         self.policy = policy
         self.prefix = prefix
@@ -166,9 +248,8 @@ class Pages:
         self.consent_mode_url = (
             f"{prefix}/static/consent-mode.js?v={mode.version}" if consent_mode and mode else None
         )
-        self._snippets: dict[
-            tuple[str, bytes | None, str | None, frozenset[str], frozenset[str]], bytes
-        ] = {}
+        self.services = Services(policy, learn=learn_services)
+        self._snippets: dict[tuple[Any, ...], tuple[bytes, ...]] = {}
         self._placeholders: dict[tuple[str, str, str | None, str, Size], bytes] = {}
         self._heads: dict[tuple[str, str | None, str], bytes] = {}
 
@@ -204,7 +285,9 @@ class Pages:
             "urls": self.urls(root),
             "consent": consent,
             "categories": localise_categories(
-                category_views(self.policy, consent), texts, self.texts.get(lang)
+                category_views(self.policy, consent, self.services.listed),
+                texts,
+                self.texts.get(lang),
             ),
             "next": path + (f"?{query}" if query else ""),
             "gpc": signals.gpc and bool(signals.refused),
@@ -224,36 +307,50 @@ class Pages:
         return self.renderer.render(name, context)
 
     def snippet(self, scope: Scope, consent: Consent, nonce: str | None) -> bytes:
-        """What goes into an HTML page: assets, and the banner or the settings control."""
-        # The settings control depends on few things, so returning visitors share renderings;
-        # the banner also names the page to come back to.
+        """What goes into an HTML page: assets, and the banner or the settings control.
+
+        Rendered once per language, state and origin and kept, the banner as the settings
+        control: a page costs a lookup and two small substitutions (the page to come back to
+        and the CSP nonce, the only values of a request of their own), not a rendering."""
         language = None
+        gpc = dnt = False
         for name, value in scope["headers"]:
             if name == b"accept-language":
-                language = value
-                break
+                language = language or value
+            elif name == b"sec-gpc":
+                gpc = value.strip() == b"1"
+            elif name == b"dnt":
+                dnt = value.strip() == b"1"
         origin = own_origin(scope)
         root = origin + scope.get("root_path", "")
-        key = (root, language, nonce, consent.granted, consent.services)
+        key = (root, language, nonce is None, _state_key(consent), gpc, dnt, self.services.seen)
         # (Browsers send a few dozen bytes: a longer header is rendered, not kept as a key.)
-        keep = consent.decided and (language is None or len(language) <= 256)
-        if keep:
-            cached = self._snippets.get(key)
-            if cached is not None:
-                return cached
+        keep = language is None or len(language) <= 256
+        parts = self._snippets.get(key) if keep else None
+        if parts is None:
+            parts = self._render_snippet(scope, consent, origin, nonce is not None)
+            if keep:
+                if len(self._snippets) >= _KEPT:
+                    self._snippets.clear()
+                self._snippets[key] = parts
+        if len(parts) == 1:
+            return parts[0]
+        values = {_NEXT_BYTES: _attribute(_next_url(scope)), _NONCE_BYTES: _attribute(nonce or "")}
+        return b"".join(values[part] if i % 2 else part for i, part in enumerate(parts))
+
+    def _render_snippet(
+        self, scope: Scope, consent: Consent, origin: str, nonce: bool
+    ) -> tuple[bytes, ...]:
+        """The snippet rendered with stand-ins for the page to come back to and the nonce,
+        split around them: (text, stand-in, text, …)."""
         context = self.context(Headers(scope=scope), scope, consent, origin)
-        context.update(nonce=nonce, state=self.state_json(consent))
+        context.update(next=_NEXT, nonce=_NONCE if nonce else None, state=self.state_json(consent))
         html = self.renderer.render("assets.html", context)
         html += self.renderer.render(
             "settings_link.html" if consent.decided else "banner.html", context
         )
         # Character references keep the snippet right in whatever ASCII-compatible charset.
-        snippet = html.encode("ascii", "xmlcharrefreplace")
-        if keep:
-            if len(self._snippets) >= _KEPT:
-                self._snippets.clear()
-            self._snippets[key] = snippet
-        return snippet
+        return tuple(_SPLICE.split(html.encode("ascii", "xmlcharrefreplace")))
 
     def head_snippet(self, scope: Scope, consent: Consent, nonce: str | None) -> bytes:
         """What goes right after ``<head>`` with ``consent_mode``: the Consent Mode defaults."""
@@ -319,7 +416,38 @@ class Pages:
         _, texts = texts_for(
             request_headers.get("accept-language"), language=self.language, overrides=self.texts
         )
-        return texts_hash(texts, self.policy.categories, self.policy.vendors, self.policy.revision)
+        return texts_hash(
+            texts, self.policy.categories, self.services.listed(), self.policy.revision
+        )
+
+
+# Stand-ins rendered for a request's own values, replaced after (see Pages.snippet). Letters
+# and digits only, so that no escape or filter of a template changes them.
+_NEXT = "consentgate0next0f3a91c"
+_NONCE = "consentgate0nonce0f3a91c"
+_NEXT_BYTES, _NONCE_BYTES = _NEXT.encode(), _NONCE.encode()
+_SPLICE = re.compile(b"(" + _NEXT_BYTES + b"|" + _NONCE_BYTES + b")")
+
+
+def _next_url(scope: Scope) -> str:
+    """The page to come back to after a choice posted without JavaScript."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    return str(scope.get("path", "/")) + (f"?{query}" if query else "")
+
+
+def _attribute(value: str) -> bytes:
+    """``value`` as the templates write it: escaped (as Jinja2's autoescape does), ASCII."""
+    return str(escape(value)).encode("ascii", "xmlcharrefreplace")
+
+
+def _state_key(
+    consent: Consent,
+) -> tuple[bool, frozenset[str], frozenset[str], frozenset[str], frozenset[str]]:
+    """What of a consent the banner and the settings control show: the state and what the
+    form is pre-filled with (see views.category_views)."""
+    previous = consent.previous
+    shown = previous if not consent.decided and previous and not previous.implied else consent
+    return consent.decided, consent.granted, consent.services, shown.granted, shown.services
 
 
 #: A Host header as a URL's authority: a name or an IPv4 or [IPv6] address, maybe a port.

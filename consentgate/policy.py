@@ -175,6 +175,11 @@ class Policy:
     #: "preference"}``; None: not gated), over :data:`cookiedb.DEFAULT_CATEGORIES`; kept as the
     #: whole mapping's (database category, category) pairs.
     cookie_categories: Mapping[str, str | None] | Sequence[tuple[str, str | None]] = ()
+    #: The ids of the vendors (services) the site uses, which visitors are told about: the
+    #: banner, the preferences page, the receipt and the cookie declaration list these. None:
+    #: every vendor of this policy. (The middleware lists the site's own ``vendors`` and these
+    #: of the built-in registry; it gates by the whole registry whatever is listed.)
+    services: Sequence[str] | None = None
     names: frozenset[str] = field(init=False)
     #: The database's categories left ungated because the policy lacks their default category.
     unmapped_cookie_categories: tuple[str, ...] = field(init=False, repr=False)
@@ -191,6 +196,11 @@ class Policy:
         object.__setattr__(self, "categories", tuple(self.categories))
         object.__setattr__(self, "vendors", tuple(self.vendors))
         object.__setattr__(self, "allow", tuple(self.allow))
+        if self.services is not None:
+            object.__setattr__(self, "services", tuple(dict.fromkeys(map(str, self.services))))
+            for service in self.services:
+                if not _NAME.match(service):
+                    raise ValueError(f"services names {service!r}, which is no vendor id")
         pairs = self.cookies.items() if isinstance(self.cookies, Mapping) else self.cookies
         object.__setattr__(self, "cookie_pairs", tuple((str(n), str(c)) for n, c in pairs))
         # (Read on every request of a visitor without a choice: worked out once.)
@@ -357,5 +367,16 @@ class Policy:
     def vendor(self, vendor_id: str) -> Vendor | None:
         return next((v for v in self.vendors if v.id == vendor_id), None)
 
-    def services(self, category: str) -> tuple[Vendor, ...]:
-        return tuple(v for v in self.vendors if v.category == category)
+    def listed_services(self, category: str | None = None) -> tuple[Vendor, ...]:
+        """The services visitors are told about (of ``category``), in the policy's order:
+        those ``services`` names, or every vendor when it is None."""
+        listed = self.services
+        return tuple(
+            v
+            for v in self.vendors
+            if (listed is None or v.id in listed) and (category is None or v.category == category)
+        )
+
+    def unknown_services(self) -> list[str]:
+        """The ids ``services`` names that are no vendor of this policy."""
+        return [s for s in self.services or () if s not in self.vendor_ids]

@@ -694,6 +694,8 @@ class Responder:
                 if xml:
                     changes.append(XmlProlog())
                 changes.append(rewriter)
+                if site.pages.services.learn:  # (debug: what the page gates, see Services)
+                    changes.append(site.pages.services.watch(self.scope.get("path", "/")))
         if media == "text/html":  # a snippet of HTML would make an XHTML page fail to parse
             nonce = self.nonce()
             if site.pages.consent_mode_url:

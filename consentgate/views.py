@@ -3,11 +3,12 @@ the preferences page show them, and the URLs they link to. Plain data, built per
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .consent import Consent
-from .policy import Policy
+from .policy import Policy, Vendor
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +39,19 @@ class CategoryView:
     services: tuple[ServiceView, ...]
 
 
-def category_views(policy: Policy, consent: Consent) -> list[CategoryView]:
-    """The categories as the banner shows them: pre-filled from the current or previous choice."""
+def category_views(
+    policy: Policy,
+    consent: Consent,
+    listed: Callable[[str], Sequence[Vendor]] | None = None,
+) -> list[CategoryView]:
+    """The categories as the banner shows them: pre-filled from the current or previous choice,
+    each with its services: those ``listed`` gives (the middleware's ``listed_services``;
+    by default the policy's), and any the visitor allowed on their own (from a placeholder),
+    so that saving the form does not drop it unseen."""
     previous = consent.previous
     # An implied refusal (a recorded browser signal) was no choice: it pre-fills nothing.
     shown = previous if not consent.decided and previous and not previous.implied else consent
+    services = listed or policy.listed_services
     return [
         CategoryView(
             c.name,
@@ -52,11 +61,20 @@ def category_views(policy: Policy, consent: Consent) -> list[CategoryView]:
             c.required or c.name in shown.granted,
             tuple(
                 ServiceView(v.id, v.name, v.privacy_url, v.id in shown.services)
-                for v in policy.services(c.name)
+                for v in _with_granted(policy, services(c.name), shown.services, c.name)
             ),
         )
         for c in policy.categories
     ]
+
+
+def _with_granted(
+    policy: Policy, listed: Sequence[Vendor], granted: frozenset[str], category: str
+) -> Sequence[Vendor]:
+    extra = [
+        v for v in policy.vendors if v.id in granted and v.category == category and v not in listed
+    ]
+    return [*listed, *extra] if extra else listed
 
 
 def safe_next(candidate: str | None, host: str) -> str:
