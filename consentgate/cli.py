@@ -481,20 +481,19 @@ def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _inventory(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .inventory import draft, read_log
+    from .inventory import Inventory, draft, read_log
 
-    lines: list[str] = []
+    found = Inventory()
     for name in args.logs:
         try:
             if name == "-":
-                lines += sys.stdin.readlines()
+                read_log(sys.stdin, found)
             else:
                 with open(name, encoding="utf-8", errors="replace") as log:
-                    lines += log.readlines()
+                    read_log(log, found)  # (line by line: a long log is not held in memory)
         except OSError as exc:
             print(f"consentgate: {exc}", file=sys.stderr)
             return EXIT_ERROR
-    found = read_log(lines)
     if not found.records:
         print("consentgate: no inventory records (run the app with debug=True)", file=sys.stderr)
         return EXIT_FAILED

@@ -209,9 +209,10 @@ def _add_page(pages: list[str], path: str) -> None:
         pages.append(path)
 
 
-def read_log(lines: Iterable[str]) -> Inventory:
-    """The inventory records of a log: lines holding the marker, or JSON objects alone."""
-    inventory = Inventory()
+def read_log(lines: Iterable[str], inventory: Inventory | None = None) -> Inventory:
+    """The inventory records of a log (added to ``inventory`` when given): lines holding the
+    marker, or JSON objects alone."""
+    inventory = inventory if inventory is not None else Inventory()
     for line in lines:
         at = line.find(MARK)
         text = line[at + len(MARK) :] if at >= 0 else line
