@@ -151,6 +151,7 @@ class Declarations:
         self.language = language
         self.texts = texts or {}
         self._kept: dict[tuple[str, str], Any] = {}
+        self._by_service: dict[str, list[str]] | None = None
 
     def texts_for(self, accept_language: str | None) -> tuple[str, dict[str, str]]:
         return texts_for(accept_language, language=self.language, overrides=self.texts)
@@ -207,11 +208,14 @@ class Declarations:
         for view in views:
             for service in view.services:
                 vendor = self.policy.vendor(service.id)
-                for pattern in vendor.cookies if vendor is not None else ():
+                if vendor is None:
+                    continue
+                # The registry's patterns, then what the database adds for that service.
+                patterns = [*vendor.cookies, *self._database_cookies().get(vendor.id, ())]
+                for pattern in patterns:
                     rule = self.policy.cookie_rule(pattern.rstrip("*"))
                     if rule is not None and rule.source == "site":
                         continue  # (the site declares it: its own row says so)
-                    assert vendor is not None
                     row = self._vendor_row(vendor, pattern, lang, texts)
                     add(self._gated_as(pattern, vendor.category), row)
         categories = tuple(
@@ -225,6 +229,20 @@ class Declarations:
             for v in views
         )
         return Declaration(lang, categories)
+
+    def _database_cookies(self) -> dict[str, list[str]]:
+        """Per service, the database's cookies the policy gates as that service's (its
+        platform is the vendor's: Google Analytics' FPID, _gali …), as names or patterns."""
+        if self._by_service is None:
+            found: dict[str, list[str]] = {}
+            exact, prefixes = cookiedb.patterns()
+            for entry in (*exact.values(), *prefixes.values()):
+                rule = self.policy.cookie_rule(entry.name)
+                if rule is not None and rule.source == "database" and rule.service:
+                    name = entry.name + "*" if entry.prefix else entry.name
+                    found.setdefault(rule.service, []).append(name)
+            self._by_service = found
+        return self._by_service
 
     def _gated_as(self, pattern: str, fallback: str) -> str:
         """The category the policy gates ``pattern`` as: the declaration shows what is done."""

@@ -268,3 +268,21 @@ def test_unescaped_text_never_reaches_the_json_as_markup() -> None:
     data = _json(_client())
     for _, row in _rows(data).values():
         assert htmllib.unescape(row["purpose"]) == row["purpose"]
+
+
+def test_the_databases_cookies_of_a_listed_service_are_declared_as_its_own() -> None:
+    # The database lists FPID and _gali under the "Google Analytics" platform: the policy gates
+    # them as that service's, and the declaration lists them with it.
+    c = _client()
+    policy = c.app.policy  # type: ignore[attr-defined]
+    rows = _rows(_json(c))
+    for name in ("FPID", "_gali"):
+        rule = policy.cookie_rule(name)
+        assert rule is not None and (rule.source, rule.service) == ("database", "google-analytics")
+        category, row = rows[name]
+        assert category == "analytical" and row["service"] == "google-analytics"
+        assert row["provider"] == "Google Analytics"
+    assert rows["FPID"][1]["lifetime_source"] == "Open Cookie Database"
+    # A service the banner does not list brings none of them.
+    unlisted = _rows(_json(_client(policy=Policy(cookies=SITE_COOKIES), builtin_vendors=False)))
+    assert "FPID" not in unlisted
