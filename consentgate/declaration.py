@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -144,13 +144,17 @@ class Declarations:
         render: Any,
         language: str | None = None,
         texts: Mapping[str, Mapping[str, str]] | None = None,
+        listed: Callable[..., Sequence[Vendor]] | None = None,
     ) -> None:
         self.policy = policy
+        #: The services visitors are told about, of a category or (no argument) all: the
+        #: banner's own accessor (the middleware's ``listed_services``), so the two agree.
+        self.listed = listed or policy.listed_services
         self.cookie = cookie
         self.render = render  # (name, context) -> str: the site's template renderer
         self.language = language
         self.texts = texts or {}
-        self._kept: dict[tuple[str, str], Any] = {}
+        self._kept: dict[tuple[Any, ...], Any] = {}
         self._by_service: dict[str, list[str]] | None = None
 
     def texts_for(self, accept_language: str | None) -> tuple[str, dict[str, str]]:
@@ -158,7 +162,7 @@ class Declarations:
 
     def declaration(self, accept_language: str | None) -> Declaration:
         lang, texts = self.texts_for(accept_language)
-        key = (lang, "declaration")
+        key = (lang, "declaration", self._services_key())
         if key not in self._kept:
             self._keep(key, self._build(lang, texts))
         return self._kept[key]  # type: ignore[no-any-return]
@@ -166,13 +170,17 @@ class Declarations:
     def html(self, accept_language: str | None) -> Markup:
         """The tables alone (what ``cookie_declaration()`` puts in a page)."""
         lang, texts = self.texts_for(accept_language)
-        key = (lang, "html")
+        key = (lang, "html", self._services_key())
         if key not in self._kept:
             context = {"declaration": self.declaration(accept_language), "t": texts, "lang": lang}
             self._keep(key, Markup(self.render("declaration.html", context)))
         return self._kept[key]  # type: ignore[no-any-return]
 
-    def _keep(self, key: tuple[str, str], value: Any) -> None:
+    def _services_key(self) -> tuple[str, ...]:
+        # (With debug the list grows as pages show services: a rendering is kept per list.)
+        return tuple(v.id for v in self.listed())
+
+    def _keep(self, key: tuple[Any, ...], value: Any) -> None:
         if len(self._kept) >= _KEPT:
             self._kept.clear()
         self._kept[key] = value
@@ -203,7 +211,7 @@ class Declarations:
         for pattern, category in self.policy.cookie_pairs:
             add(self._gated_as(pattern, category), self._site_row(pattern, category, lang, texts))
         views = localise_categories(
-            category_views(self.policy, Consent()), texts, self.texts.get(lang)
+            category_views(self.policy, Consent(), self.listed), texts, self.texts.get(lang)
         )
         for view in views:
             for service in view.services:

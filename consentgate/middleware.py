@@ -133,6 +133,7 @@ class ConsentMiddleware:
             render=self.pages.renderer.render,
             language=language,
             texts=texts,
+            listed=self.listed_services,
         )
         self.endpoints = Endpoints(self, assets)
         if debug:

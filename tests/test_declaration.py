@@ -12,7 +12,7 @@ import pytest
 from helpers import SECRET
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 from starlette.testclient import TestClient
@@ -286,3 +286,32 @@ def test_the_databases_cookies_of_a_listed_service_are_declared_as_its_own() -> 
     # A service the banner does not list brings none of them.
     unlisted = _rows(_json(_client(policy=Policy(cookies=SITE_COOKIES), builtin_vendors=False)))
     assert "FPID" not in unlisted
+
+
+def test_it_follows_the_services_the_banner_lists_as_they_are_met() -> None:
+    # With debug the banner also lists the built-in services met on the site's pages: the
+    # declaration lists them from then on, through the banner's own accessor.
+    page = (
+        "<!doctype html><html><head>"
+        '<script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>'
+        "</head><body>hi</body></html>"
+    )
+
+    async def home(request: Request) -> Response:
+        return HTMLResponse(page)
+
+    app = ConsentMiddleware(
+        Starlette(routes=[Route("/", home)]),
+        secret_key=SECRET,
+        consent_log=None,
+        policy=Policy(cookies=SITE_COOKIES),
+        debug=True,
+    )
+    c = TestClient(app)
+    assert "_ga" not in _rows(_json(c))
+    banner_before = c.get("/consentgate/banner").text
+    assert "Google Analytics" not in banner_before
+    assert c.get("/").status_code == 200
+    assert "Google Analytics" in c.get("/consentgate/banner").text
+    rows = _rows(_json(c))
+    assert rows["_ga"][0] == "analytical" and rows["_ga"][1]["service"] == "google-analytics"
