@@ -43,6 +43,11 @@ dialog { display: block; position: static; }
 OPTIONAL = ("analytical", "preference", "marketing")
 DIALOG_OPEN = "!!(document.getElementById('consentgate-dialog') || {}).open"
 IN_DIALOG = "document.getElementById('consentgate-dialog').contains(document.activeElement)"
+# What a click on the page's heading would reach.
+HIT_LEAD = """() => {
+  const r = document.getElementById('lead').getBoundingClientRect();
+  return document.elementFromPoint(r.x + 5, r.y + r.height / 2).id;
+}"""
 
 
 def site(tmp: Path, css: str = "", own_link: bool = False, **options: Any) -> ConsentMiddleware:
@@ -177,6 +182,7 @@ def test_the_dialog_fits_the_window_and_scrolls_inside(visit: VisitFactory, serv
 def test_focus_stays_in_the_dialog_and_returns(visit: VisitFactory, served: Any) -> None:
     v = open_page(visit, served())
     v.page.focus("#consentgate-banner [data-consentgate-customise]")
+    assert v.page.evaluate(HIT_LEAD) == "lead"
     v.page.keyboard.press("Enter")
     v.page.wait_for_function(DIALOG_OPEN)
     assert v.page.evaluate(IN_DIALOG)
@@ -186,8 +192,9 @@ def test_focus_stays_in_the_dialog_and_returns(visit: VisitFactory, served: Any)
         assert v.page.evaluate(IN_DIALOG), key
         seen.add(v.page.evaluate("document.activeElement.outerHTML.slice(0, 60)"))
     assert len(seen) >= 8  # it went round, through every control
-    # The page behind is inert: a click there does nothing.
-    assert v.page.evaluate("document.querySelector('main').closest(':modal')") is None
+    # Modal: the page behind is inert (a click on it reaches nothing of the page).
+    assert v.page.evaluate("document.getElementById('consentgate-dialog').matches(':modal')")
+    assert v.page.evaluate(HIT_LEAD) == "consentgate-dialog"  # its backdrop, not the heading
     v.page.keyboard.press("Escape")
     v.page.wait_for_function(f"!{DIALOG_OPEN}")
     assert v.page.evaluate("document.activeElement.hasAttribute('data-consentgate-customise')")
