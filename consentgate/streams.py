@@ -236,15 +236,26 @@ def narrow_accept(value: bytes) -> bytes:
 
 def narrow_request(headers: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]] | None:
     """A request's headers with its ``Accept-Encoding`` narrowed (``narrow_accept``); None when
-    nothing changes (most browsers ask for nothing consentgate cannot decode)."""
+    nothing changes (most browsers ask for nothing consentgate cannot decode). On every request:
+    one pass, and a lookup of values already seen."""
     changed: list[tuple[bytes, bytes]] | None = None
-    for i, (key, value) in enumerate(headers):
+    for key, value in headers:
         if key == b"accept-encoding":
-            narrowed = narrow_accept(value)
+            narrowed = _NARROWED.get(value)
+            if narrowed is None:
+                narrowed = narrow_accept(value)
+                if len(_NARROWED) >= 256:
+                    _NARROWED.clear()
+                _NARROWED[value] = narrowed
             if narrowed != value:
-                changed = changed or list(headers)
-                changed[i] = (key, narrowed)
+                changed = [
+                    (k, _NARROWED.get(v) or narrow_accept(v) if k == key else v)
+                    for k, v in (changed or headers)
+                ]
     return changed
+
+
+_NARROWED: dict[bytes, bytes] = {}
 
 
 class Decoder:
