@@ -39,7 +39,16 @@ from consentgate.endpoints import MAX_EXPIRED, expired_cookie_headers
 from consentgate.html import HtmlRewriter
 from consentgate.pages import Pages
 from consentgate.responder import FAILURE_PAGE, Responder
-from consentgate.streams import Decoder, Encoder, HeadStart, Injector, Transcoder
+from consentgate.streams import (
+    Charset,
+    Decoder,
+    Encoder,
+    HeadStart,
+    Injector,
+    Sniffer,
+    Transcoder,
+    XmlProlog,
+)
 
 TRACKED = (
     b"<!doctype html><html><head>"
@@ -88,9 +97,20 @@ def _utf16(page: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
     return [(b"content-type", b"text/html; charset=utf-16")], page.decode().encode("utf-16")
 
 
+def _untyped(page: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    return [(b"content-type", b"unknown/unknown")], page  # (sniffed)
+
+
+def _xhtml(page: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    return [(b"content-type", b"application/xhtml+xml")], page
+
+
 STAGES: dict[str, Fault] = {
     "decoder": (Decoder, "feed", _gzipped, {}),
     "transcoder": (Transcoder, "feed", _utf16, {}),
+    "charset": (Charset, "_read", _utf16, {}),
+    "sniffer": (Sniffer, "_decide", _untyped, {}),
+    "xml-prolog": (XmlProlog, "feed", _xhtml, {}),
     "headstart": (HeadStart, "feed", _plain, {"signals": SignalSettings(consent_mode=True)}),
     "rewriter-feed": (HtmlRewriter, "feed", _plain, {}),
     "rewriter-close": (HtmlRewriter, "close", _plain, {}),
