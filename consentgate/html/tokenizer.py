@@ -471,7 +471,7 @@ class HtmlRewriter:
                 return ~(end if s.final else max(pos, end - 3))
             s.state = _DATA
             return found.end()
-        found = _raw_end(s.raw_name).search(buf, pos, end)
+        found = (RAW_END.get(s.raw_name) or _raw_end(s.raw_name)).search(buf, pos, end)
         if found is None:
             stop = end if s.final else max(pos, end - len(s.raw_name) - 3)
             if state == _DROP:
@@ -766,7 +766,7 @@ class HtmlRewriter:
         stay linear."""
         resume = self._content_resume if again else None
         self._content_resume = None
-        pattern = _raw_end(self._prefix + name)
+        pattern = _raw_end(self._prefix + name) if self._prefix else RAW_END[name]
         found = pattern.search(buf, pos + resume if resume is not None else tag_end, end)
         if found is None:
             self._content_resume = max(tag_end, end - len(name) - 3) - pos
