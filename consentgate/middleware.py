@@ -265,6 +265,11 @@ def _site_policy(
                 f"{name} is given twice, as {value!r} and in policy as "
                 f"{getattr(policy, name)!r}: give it once"
             )
+    if cookie_categories is not None and not isinstance(cookie_categories, Mapping):
+        raise ValueError(
+            "cookie_categories must map the Open Cookie Database's categories to the policy's "
+            f"(or None), e.g. {{'Functional': 'preference'}}, not {cookie_categories!r}"
+        )
     site = Policy(
         categories=policy.categories,
         vendors=_merge_vendors(builtin, policy.vendors, policy),

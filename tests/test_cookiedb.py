@@ -284,11 +284,11 @@ def test_a_site_override_in_each_direction() -> None:
     [
         ({"Ads": "marketing"}, "Open Cookie Database's categories are"),
         ({"Functional": "tracking"}, "unknown category 'tracking'"),
+        ([("Functional", "preference")], "must map the Open Cookie Database's categories"),
+        ({"Functional": 3}, "unknown category 3"),
     ],
 )
-def test_a_bad_cookie_categories_option_fails_at_start(
-    option: dict[str, str | None], message: str
-) -> None:
+def test_a_bad_cookie_categories_option_fails_at_start(option: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ConsentMiddleware(_cookie_app([]), secret_key=SECRET, cookie_categories=option)
 
