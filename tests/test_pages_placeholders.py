@@ -51,6 +51,9 @@ def test_a_video_embed_gets_a_placeholder_of_its_own_size() -> None:
         (b'<iframe width="100%" height="400" frameborder="no">', Size("100%", "400", False)),
         (b'<iframe width="auto" height="0400" frameborder="1">', Size("300", "400", True)),
         (b'<iframe frameborder="0">', Size("300", "150", False)),
+        (b'<iframe style="border: 0;">', Size("300", "150", False)),
+        (b'<iframe style="margin:0;border:none">', Size("300", "150", False)),
+        (b'<iframe style="border-top:0">', Size("300", "150", True)),
     ],
 )
 def test_the_size_is_read_as_a_browser_reads_it(tag: bytes, size: Size) -> None:

@@ -80,13 +80,20 @@ def frame_size(attrs: list[Attr]) -> Size:
     return Size(
         dimension(attrs, b"width", DEFAULT_SIZE.width),
         dimension(attrs, b"height", DEFAULT_SIZE.height),
-        _bordered(first(attrs, b"frameborder")),
+        _bordered(first(attrs, b"frameborder"), first(attrs, b"style")),
     )
 
 
-def _bordered(frameborder: Attr | None) -> bool:
-    """Chromium drops a frame's border for a ``frameborder`` that reads as the number 0
-    (``"0"``, ``"no"``, ``""``)."""
+# An inline style that takes the frame's border away (the one style sheet seen here).
+_NO_BORDER = re.compile(rb"(?<![-\w])border(?:-width|-style)?\s*:\s*(?:0|none|hidden)\b")
+
+
+def _bordered(frameborder: Attr | None, style: Attr | None) -> bool:
+    """Whether a frame has the browser's default 2px border: Chromium drops it for a
+    ``frameborder`` that reads as the number 0 (``"0"``, ``"no"``, ``""``), and an inline
+    ``border:0`` or ``border:none`` does."""
+    if style is not None and _NO_BORDER.search(style.value.lower()) is not None:
+        return False
     if frameborder is None:
         return True
     match = _DIMENSION.match(frameborder.value)
@@ -129,8 +136,12 @@ def sizer(size: Size) -> str:
     (a missing one defaults to the same 300x150) and markup needs no inline style, which a
     strict CSP would block."""
     framed = " consentgate-framed" if size.border else ""
+    # (A width in percent is of the frame's container: the placeholder takes the whole line, as
+    # the stylesheet says, and the SVG that share of it.)
+    fluid = " consentgate-fluid" if size.width.endswith("%") else ""
     return (
-        f'<svg class="consentgate-sizer{framed}" width="{size.width}" height="{size.height}" '
+        f'<svg class="consentgate-sizer{framed}{fluid}" width="{size.width}" '
+        f'height="{size.height}" '
         'aria-hidden="true" focusable="false"></svg>'
     )
 
