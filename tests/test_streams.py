@@ -108,3 +108,28 @@ def test_pipeline_chains_stages_in_order() -> None:
     pipeline = Pipeline([Decoder("gzip"), Injector(SNIPPET), Encoder("gzip")])
     out = pipeline.feed(page[:10]) + pipeline.finish(page[10:])
     assert gzip.decompress(out) == b"<html><body>hi</body></html>" + SNIPPET
+
+
+@settings(deadline=None)
+@given(
+    st.text(alphabet="<p>!-aé日本語", max_size=200),
+    st.sampled_from(["UTF-16LE", "UTF-16BE", "ISO-2022-JP", "windows-1252", None]),
+    st.booleans(),
+    st.lists(st.integers(min_value=0), max_size=8),
+)
+def test_charset_reads_the_same_in_any_chunking(
+    text: str, label: str | None, marked: bool, cuts: list[int]
+) -> None:
+    from consentgate.encodings import TRANSCODED
+    from consentgate.streams import Charset
+
+    codec = {**TRANSCODED, "windows-1252": "cp1252", None: "utf-8"}[label]
+    data = text.encode(codec, "replace")
+    if marked and label in ("UTF-16LE", "UTF-16BE"):
+        data = (b"\xff\xfe" if label == "UTF-16LE" else b"\xfe\xff") + data
+    whole = run(lambda: Charset(label, strict=False), [data])
+    assert run(lambda: Charset(label, strict=False), split(data, cuts)) == whole
+    if label in TRANSCODED:
+        assert whole == data.decode(codec, "replace").lstrip("\ufeff").encode()
+    else:
+        assert whole == data  # (ASCII-compatible: the bytes as they came)
