@@ -215,7 +215,8 @@ def create_app(
             Middleware(
                 ConsentMiddleware,
                 secret_key=secret_key,
-                policy=Policy(cookies=(("theme", "preference"),)),
+                # The one third party it uses (the analytics and the pixel are its own).
+                policy=Policy(cookies=(("theme", "preference"),), services=["youtube"]),
                 privacy_policy_url="/privacy",
                 consent_log=consent_log,
             ),

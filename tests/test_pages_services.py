@@ -195,3 +195,11 @@ def test_each_response_gets_its_own_nonce() -> None:
     second = c.get("/").text
     assert 'nonce="n0nceB"' in second and "n0nceA" not in second
     assert 'bad"nonce' not in c.get("/").text
+
+
+def test_the_demo_lists_exactly_what_it_uses(tmp_path: Any) -> None:
+    from demo_site.app import create_app
+
+    c = TestClient(create_app(secret_key=SECRET, consent_log=str(tmp_path / "log.sqlite3")))
+    assert service_switches(c.get("/").text) == ["youtube"]
+    assert service_switches(c.get("/consentgate/preferences").text) == ["youtube"]
