@@ -63,6 +63,7 @@ _UNSEEN = object()
 #: Cookie names whose prefix lookup is kept (emptied when full: the names the browser sends
 #: on withdrawal are the visitor's to choose).
 _MEMO = 4096
+_MEMO_NAME = 128
 _Found = CookieRule | Literal[False]
 
 
@@ -354,9 +355,10 @@ class Policy:
             found = memo.get(name, _UNSEEN)  # type: ignore[assignment]
             if found is _UNSEEN:
                 found = self._cookie_prefixes.find(name)  # type: ignore[assignment]
-                if len(memo) >= _MEMO:
-                    memo.clear()
-                memo[name] = found
+                if len(name) <= _MEMO_NAME:  # (a long name is a visitor's doing: not kept)
+                    if len(memo) >= _MEMO:
+                        memo.clear()
+                    memo[name] = found
         return found or None
 
     def cookie_category(self, name: str) -> tuple[str, str | None] | None:

@@ -312,6 +312,10 @@ def test_many_names_keep_the_lookups_bounded_and_right() -> None:
     for i in range(10_000):
         assert policy.cookie_rule(f"own_{i}") is None
         assert len(policy._cookie_memo) <= 4096
+    policy._cookie_memo.clear()
+    long = "x" * 5000  # (a visitor's header may hold one: not kept)
+    assert policy.cookie_rule(long) is None and policy.cookie_rule("QSI_SI_" + long) is not None
+    assert long not in policy._cookie_memo and len(policy._cookie_memo) == 0
     for _ in range(2):  # (the second time from the memo)
         rule = policy.cookie_rule("QSI_SI_1")
         assert rule is not None and (rule.source, rule.category) == ("database", "analytical")
