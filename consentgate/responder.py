@@ -754,11 +754,6 @@ class Responder:
 
     error: BaseException  # what made ``run`` fail
 
-    def warn_once(self, key: str, text: str) -> None:
-        if key not in _warned:
-            _warned.add(key)
-            logger.warning(text)
-
 
 async def _file_chunks(message: Message) -> AsyncIterator[bytes]:
     """The bytes of a ``pathsend`` (a path) or ``zerocopysend`` (an open file, from ``offset``
