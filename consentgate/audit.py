@@ -279,6 +279,11 @@ class AuditReport:
                     entry["kinds"].append(item.kind)
         return sorted(found.values(), key=lambda e: (-e["count"], e["host"]))
 
+    def services(self) -> list[str]:
+        """The ids of the services the pages use (their trackers' vendors, gated or not): what
+        ``Policy(services=[…])`` declares, so that visitors are told about exactly these."""
+        return sorted({t.service for p in self.pages for t in p.trackers if t.service})
+
     def summary(self) -> dict[str, int]:
         pages = self.pages
         return {
@@ -891,6 +896,8 @@ def format_table(report: AuditReport) -> str:
         lines.append("hosts no rule covers (new vendor, or allow-list):")
         lines += [f"  {h['host']:<32} {h['count']:>3}  {', '.join(h['kinds'])}" for h in hosts]
     lines += [f"error: {e}" for e in report.errors]
+    if report.services():
+        lines.append(f"services used (declare them): Policy(services={report.services()!r})")
     s = report.summary()
     lines.append(
         f"{s['pages']} pages: {s['trackers']} trackers, {s['ungated']} ungated, "

@@ -203,3 +203,12 @@ def test_the_demo_lists_exactly_what_it_uses(tmp_path: Any) -> None:
     c = TestClient(create_app(secret_key=SECRET, consent_log=str(tmp_path / "log.sqlite3")))
     assert service_switches(c.get("/").text) == ["youtube"]
     assert service_switches(c.get("/consentgate/preferences").text) == ["youtube"]
+
+
+def test_the_audit_says_which_services_to_declare() -> None:
+    from consentgate.audit import audit_app, format_table
+
+    page = GA_PAGE.replace("</body>", VIMEO_PAGE.split("<body>")[1].split("</body>")[0] + "</body>")
+    report = audit_app(make_app(page=page, consent_log=None, policy=Policy(services=["youtube"])))
+    assert report.services() == ["google-analytics", "vimeo"]
+    assert "Policy(services=['google-analytics', 'vimeo'])" in format_table(report)
