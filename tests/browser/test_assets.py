@@ -1,5 +1,5 @@
-"""The client's weight: JS + CSS as served at most 6 KB gzipped together (the issue asked for
-7 KB; vanilla-cookieconsent's are ~15.5 KB)."""
+"""The client's weight: JS + CSS as served at most 7 KB gzipped together (issue 17's budget;
+vanilla-cookieconsent's are ~15.5 KB)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from consentgate.pages import load_assets
 
 from .conftest import ROOT
 
-BUDGET = 6 * 1024
+BUDGET = 7 * 1024
 
 
 def test_script_and_styles_fit_the_size_budget() -> None:
