@@ -1,5 +1,6 @@
 """``consentgate check``: the configuration and the rendered banner against the regulators'
-checklists (EDPB guidelines 05/2020 and 03/2022, the CNIL's 2020 recommendation, the ICO).
+checklists (EDPB guidelines 05/2020 and 03/2022, the EDPB cookie banner taskforce report, the
+CNIL's 2020 recommendation, the ICO's guidance), each rule citing where its source says so.
 
 The banner is judged as rendered (``GET <prefix>/banner`` and ``/preferences`` through the
 middleware, in every enabled language), by what its markup means rather than how it is laid out:
@@ -37,7 +38,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-#: 13 months, the longest a choice may be kept before asking again (CNIL): 396 days.
+#: 13 months (396 days), the longest a choice may be kept before asking again: no text sets a
+#: limit for a choice (the CNIL recommends 6 months); 13 months is the CNIL's ceiling for the
+#: lifetime of consent-exempt audience-measurement trackers (README, "consentgate check").
 MAX_LIFETIME = 396 * 24 * 3600
 #: Attributes a wrapper keeps the app it wraps in, looked at in this order.
 WRAPPED = ("middleware_stack", "app", "application", "asgi_app", "_app", "wrapped", "middleware")
@@ -57,6 +60,14 @@ class Rule:
     sources: tuple[str, ...]
 
 
+# Each source is cited by the paragraph (or article, or section) where its text was read; the
+# README's "consentgate check" section says how they were verified and which carry no number.
+TASKFORCE = "EDPB cookie banner taskforce report (adopted 17 January 2023)"
+CONSENT_GUIDELINES = "EDPB guidelines 05/2020 on consent (v1.1)"
+DESIGN_GUIDELINES = "EDPB guidelines 03/2022 on deceptive design patterns (v2.0), annex I"
+CNIL_RECOMMENDATION = "CNIL recommendation (deliberation 2020-092 of 17 September 2020)"
+ICO_GUIDANCE = "ICO guidance on the use of storage and access technologies (PECR)"
+
 RULES: dict[str, Rule] = {
     r.id: r
     for r in (
@@ -64,72 +75,96 @@ RULES: dict[str, Rule] = {
             "reject-first-layer",
             "reject-all on the first layer, the same element and weight as accept-all",
             (
-                "EDPB cookie banner taskforce report (17 January 2023), para. 8 (no reject "
-                "option on a layer with a consent button) and para. 14 (a reject link in text)",
-                "CNIL recommendation 2020-092, para. 34 (same size, font and emphasis)",
-                "EDPB guidelines 03/2022 v2.0, annex I, 'Stirring': 'Hidden in plain sight'",
+                f"{TASKFORCE}, para. 8 (no refuse option on a layer that has a consent "
+                "button: an infringement for a vast majority of authorities) and para. 14 (a "
+                "'refuse' link embedded in the banner's text without sufficient visual support "
+                "gives no valid consent)",
+                f"{CNIL_RECOMMENDATION}, art. 2, on refusal (refusing on the same screen and as "
+                "easily as accepting; buttons and font of the same size, as legible, highlighted "
+                "the same way)",
+                f"{DESIGN_GUIDELINES}, 4.3.2 'Hidden in plain sight' (category 'Stirring')",
             ),
         ),
         Rule(
             "no-pre-ticked",
             "no optional category or service ticked before the visitor chose",
             (
-                "GDPR recital 32; EDPB guidelines 05/2020, para. 79 (pre-ticked opt-in boxes)",
-                "EDPB cookie banner taskforce report (2023), para. 10",
-                "EDPB guidelines 03/2022 v2.0, annex I, 'Skipping': 'Deceptive snugness'",
+                "GDPR recital 32 ('Silence, pre-ticked boxes or inactivity should not therefore "
+                f"constitute consent'); {CONSENT_GUIDELINES}, para. 79 ('The use of pre-ticked "
+                "opt-in boxes is invalid under the GDPR')",
+                f"{TASKFORCE}, para. 10 (pre-ticked boxes on the second layer give no valid "
+                "consent)",
+                f"{DESIGN_GUIDELINES}, 4.2.1 'Deceptive snugness' (category 'Skipping')",
             ),
         ),
         Rule(
             "purposes-first",
             "the purposes described on the first layer, before the options",
             (
-                "EDPB guidelines 05/2020, para. 64 (the purpose of each processing operation "
-                "is part of informed consent)",
-                "CNIL recommendation 2020-092 (the purposes shown before the choice)",
+                f"{CONSENT_GUIDELINES}, para. 64 (informed consent needs at least the "
+                "controller's identity and the purpose of each processing operation)",
+                "ePrivacy directive art. 5(3) (consent given with clear and comprehensive "
+                f"information, inter alia about the purposes); {TASKFORCE}, para. 12 (a clear "
+                "indication of the purpose of the consent sought)",
+                f"{CNIL_RECOMMENDATION}, art. 2.1 (the purposes presented before the visitor "
+                "can accept or refuse)",
             ),
         ),
         Rule(
             "privacy-link",
             "a link to the privacy policy on the first layer",
             (
-                "EDPB guidelines 05/2020, para. 64 (the controller's identity and the "
-                "information consent needs)",
-                "ICO, guidance on cookies and similar technologies (a link to more detail)",
+                f"{CONSENT_GUIDELINES}, para. 64 (the controller's identity and the other "
+                "information consent needs) and para. 69 (layered information)",
+                f"{ICO_GUIDANCE}, 'How do we tell people about the storage and access "
+                "technologies we use?' (clear and comprehensive information, easily accessible)",
+                f"{DESIGN_GUIDELINES}, 4.4.1 'Dead end' (category 'Obstructing'): the link must "
+                "lead somewhere",
             ),
         ),
         Rule(
             "consent-lifetime",
-            "a choice kept at most 13 months",
+            "a choice kept at most 13 months (the CNIL recommends 6)",
             (
-                "CNIL guidelines 2020-091 and recommendation 2020-092 (trackers kept 13 "
-                "months at most; the choice kept about 6 months recommended)",
+                f"{CNIL_RECOMMENDATION}, art. 2 (keeping the choice, consent or refusal, 6 "
+                "months is good practice) and art. 5 (consent-exempt audience-measurement "
+                "trackers live 13 months at most, not extended on later visits: the ceiling "
+                "used here, by analogy)",
+                f"{ICO_GUIDANCE}, 'How do we manage consent in practice?' (neither PECR nor the "
+                "UK GDPR sets a time limit on consent)",
             ),
         ),
         Rule(
             "withdraw-everywhere",
-            "a control to withdraw or change the choice on every page",
+            "a control to withdraw or change the choice on every page checked",
             (
-                "GDPR art. 7(3); EDPB guidelines 05/2020, para. 114 (withdrawing as easy as "
-                "giving)",
-                "EDPB cookie banner taskforce report (2023), paras. 32-35 (an icon or a link "
-                "in a visible, standard place)",
+                "GDPR art. 7(3) ('It shall be as easy to withdraw as to give consent'); "
+                f"{CONSENT_GUIDELINES}, paras. 113-114 (withdrawn at any time, as easily as "
+                "one click gave it, through the same interface)",
+                f"{TASKFORCE}, para. 32 (an easily accessible solution such as a permanently "
+                "visible icon or a link in a visible, standardised place), para. 34 (withdrawing "
+                "as easy as consenting) and para. 35 (no one solution imposed; case by case)",
+                f"{ICO_GUIDANCE}, 'How do we manage consent in practice?' (withdrawing with the "
+                "same ease as consenting)",
             ),
         ),
         Rule(
             "vendors-necessary",
             "no non-essential vendor, allow-list entry or cookie declared necessary",
             (
-                "ePrivacy directive art. 5(3) (strictly necessary only)",
-                "EDPB cookie banner taskforce report (2023), 'inaccurately classified "
-                "essential cookies'",
+                "ePrivacy directive art. 5(3) (without consent only what is strictly necessary "
+                "for a service the user explicitly requested)",
+                f"{TASKFORCE}, paras. 26-30, type I 'inaccurately classified essential cookies' "
+                "(para. 28: the site owner's lists of cookies, and showing that each is essential)",
             ),
         ),
         Rule(
             "texts-complete",
             "the banner's texts present in every enabled language",
             (
-                "GDPR art. 12(1) (clear and plain language)",
-                "EDPB guidelines 03/2022 v2.0, annex I, 'Fickle': 'Language discontinuity'",
+                "GDPR art. 12(1) (concise, transparent, intelligible and easily accessible, in "
+                "clear and plain language)",
+                f"{DESIGN_GUIDELINES}, 4.5.4 'Language discontinuity' (category 'Fickle')",
             ),
         ),
     )
@@ -449,7 +484,7 @@ class Checker:
             self.add(
                 "consent-lifetime",
                 f"CookieSettings(max_age=…) keeps a choice {days:g} days: at most 396 "
-                "(13 months); 180 is common",
+                "(13 months); the CNIL recommends 6 months (183)",
             )
 
     def necessary(self) -> None:
