@@ -119,7 +119,8 @@ class Vendor:
 @dataclass(frozen=True, slots=True)
 class CookieFacts:
     """What a vendor documents of one of its cookies, for the cookie declaration: its purpose
-    (a kind our texts word: ``visitor_id``, ``session``, ``throttle``, ``campaign``), its
+    (a kind our texts word: ``visitor_id``, ``session``, ``throttle``, ``campaign``; "" for
+    the purpose of the vendor's category), its
     lifetime as documented (``"2 years"``, ``"session"``) and the page that says so."""
 
     purpose: str

@@ -960,6 +960,8 @@ _GA_JS_COOKIES = (
     "https://developers.google.com/analytics/devguides/collection/analyticsjs/cookie-usage"
 )
 _CLARITY_COOKIES = "https://learn.microsoft.com/en-us/clarity/setup-and-installation/cookie-list"
+_MATOMO_COOKIES = "https://matomo.org/faq/general/faq_146/"
+_META_COOKIES = "https://www.facebook.com/policies/cookies/"
 
 COOKIE_FACTS: dict[str, CookieFacts] = {
     # Google Analytics 4 (gtag.js) and analytics.js
@@ -978,4 +980,10 @@ COOKIE_FACTS: dict[str, CookieFacts] = {
     # Microsoft Clarity
     "_clck": CookieFacts("visitor_id", "1 year", _CLARITY_COOKIES),
     "_clsk": CookieFacts("session", "1 day", _CLARITY_COOKIES),
+    # Matomo's JavaScript tracker
+    "_pk_id*": CookieFacts("visitor_id", "13 months", _MATOMO_COOKIES),
+    "_pk_ses*": CookieFacts("session", "30 minutes", _MATOMO_COOKIES),
+    "_pk_ref*": CookieFacts("campaign", "6 months", _MATOMO_COOKIES),
+    # Meta Pixel ("" : the purpose of its category, advertising)
+    "_fbp": CookieFacts("", "90 days", _META_COOKIES),
 }
