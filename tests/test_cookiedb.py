@@ -320,3 +320,17 @@ def test_many_names_keep_the_lookups_bounded_and_right() -> None:
         rule = policy.cookie_rule("QSI_SI_1")
         assert rule is not None and (rule.source, rule.category) == ("database", "analytical")
         assert policy.cookie_rule("QSI_SI") is None
+
+
+def test_the_build_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "data.py"
+    assert build.main([str(SNAPSHOT), "-o", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == build.DATA_FILE.read_text(encoding="utf-8")
+    assert "wrote" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    assert build.main([str(bad), "-o", str(out)]) == 1
+    assert "not an Open Cookie Database CSV" in capsys.readouterr().err
+    assert build.main([str(tmp_path / "missing.csv"), "-o", str(out)]) == 1
+    # (A failed run leaves the previous output as it was.)
+    assert out.read_text(encoding="utf-8") == build.DATA_FILE.read_text(encoding="utf-8")

@@ -1,6 +1,6 @@
 """Regenerate ``consentgate/cookiedb/_data.py`` from an Open Cookie Database CSV.
 
-    python -m consentgate.cookiedb.build path/to/open-cookie-database.csv
+    python -m consentgate.cookiedb.build path/to/open-cookie-database.csv [-o OUTPUT]
 
 The CSV is the one the project publishes (columns ``Platform``, ``Category``, ``Cookie / Data
 Key name``, ``Domain``, ``Retention period``, ``Data Controller``, ``User Privacy & GDPR Rights
@@ -15,6 +15,7 @@ checks the committed module against a fresh conversion of the snapshot).
 
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import io
@@ -137,14 +138,22 @@ def convert(text: str, source: str = "the Open Cookie Database") -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1:
-        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
-        return 2
-    path = Path(args[0])
-    text = path.read_text(encoding="utf-8-sig")
-    DATA_FILE.write_text(convert(text), encoding="utf-8")
-    print(f"wrote {DATA_FILE} ({DATA_FILE.stat().st_size} bytes) from {path}")
+    parser = argparse.ArgumentParser(
+        prog="python -m consentgate.cookiedb.build",
+        description="Regenerate consentgate's cookie data from an Open Cookie Database CSV.",
+    )
+    parser.add_argument("csv", type=Path, help="the database's CSV (open-cookie-database.csv)")
+    parser.add_argument(
+        "-o", "--output", type=Path, default=DATA_FILE, help="where to write (default: %(default)s)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        module = convert(args.csv.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"{args.csv}: {exc}", file=sys.stderr)
+        return 1
+    args.output.write_text(module, encoding="utf-8")
+    print(f"wrote {args.output} ({len(module.encode())} bytes) from {args.csv}")
     return 0
 
 
