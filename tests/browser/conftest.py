@@ -20,6 +20,7 @@ runs: without it, the rest of the suite is collected and runs as usual.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -77,7 +78,8 @@ def vendor_hosts() -> set[str]:
 
 @pytest.fixture(scope="session")
 def connections() -> Iterator[ConnectionLog]:
-    """The listener every host name maps to (see connections.py): one for the session."""
+    """A listener every host name maps to (see connections.py), for tests that launch
+    browsers one after another (each visit has a log of its own)."""
     with ConnectionLog(vendor_hosts()) as log:
         yield log
 
@@ -257,30 +259,38 @@ def launch_profile(
 
 
 @pytest.fixture
-def visit(
-    playwright: Playwright, connections: ConnectionLog, server: LiveServer, tmp_path: Path
-) -> Iterator[VisitFactory]:
+def visit(playwright: Playwright, server: LiveServer, tmp_path: Path) -> Iterator[VisitFactory]:
+    """Opens visits: each a browser with a fresh regular profile and a connection log of its
+    own (a test that has two visitors at once knows whose browser contacted what)."""
     contexts: list[BrowserContext] = []
+    with contextlib.ExitStack() as stack:
 
-    def open_visit(
-        *, live: LiveServer | None = None, javascript: bool = True, **options: Any
-    ) -> Visit:
-        target = live or server
-        profile = tmp_path / f"profile-{len(contexts)}"
-        context = launch_profile(
-            playwright, connections, profile, java_script_enabled=javascript, **options
-        )
-        contexts.append(context)
-        net = Network(target.origin, connections)
-        context.route("**/*", net.handle)
-        page = context.pages[0] if context.pages else context.new_page()
-        if javascript:
-            page.add_init_script(PROBE)
-        v = Visit(context, page, net, target)
-        page.on("console", lambda m: v.console.append(f"{m.type}: {m.text}"))
-        page.on("pageerror", lambda e: v.errors.append(str(e)))
-        return v
+        def open_visit(
+            *, live: LiveServer | None = None, javascript: bool = True, **options: Any
+        ) -> Visit:
+            target = live or server
+            connections = stack.enter_context(ConnectionLog(vendor_hosts()))
+            profile = tmp_path / f"profile-{len(contexts)}"
+            context = launch_profile(
+                playwright, connections, profile, java_script_enabled=javascript, **options
+            )
+            contexts.append(context)
+            net = Network(target.origin, connections)
+            return start_visit(context, net, target, javascript=javascript)
 
-    yield open_visit
-    for context in contexts:
-        context.close()
+        yield open_visit
+        for context in contexts:
+            context.close()
+
+
+def start_visit(
+    context: BrowserContext, net: Network, target: LiveServer, *, javascript: bool
+) -> Visit:
+    context.route("**/*", net.handle)
+    page = context.pages[0] if context.pages else context.new_page()
+    if javascript:
+        page.add_init_script(PROBE)
+    v = Visit(context, page, net, target)
+    page.on("console", lambda m: v.console.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: v.errors.append(str(e)))
+    return v

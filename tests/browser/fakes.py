@@ -45,6 +45,14 @@ METRIKA = _script(
     + _cookie("_ym_d", "333")
     + _beacon("https://mc.yandex.ru/watch/12345678?page-url=x"),
 )
+# Metrica's tag.js as its official snippet's CDN option loads it (from a public npm CDN): it
+# runs the calls queued in ym.a, and an init sends Metrica's hit.
+METRIKA_CDN = _script(
+    "tag.js (cdn)",
+    "(window.ym && window.ym.a || []).forEach(function (a) {\n"
+    "  if (a[1] === 'init') new Image().src = 'https://mc.yandex.ru/watch/' + a[0];\n"
+    "});\n",
+)
 UMAMI = _script("umami.js", _beacon("https://cloud.umami.is/api/send?website=94db1cb1"))
 EXAMPLE_LIB = _script(
     "examplelib.js",
@@ -71,6 +79,9 @@ FAKES: dict[str, Fake] = {
     "www.googletagmanager.com/gtm.js": Fake(GTM.encode(), "text/javascript"),
     "connect.facebook.net/en_US/fbevents.js": Fake(FBEVENTS.encode(), "text/javascript"),
     "mc.yandex.ru/metrika/tag.js": Fake(METRIKA.encode(), "text/javascript"),
+    "cdn.jsdelivr.net/npm/yandex-metrica-watch/tag.js": Fake(
+        METRIKA_CDN.encode(), "text/javascript"
+    ),
     "cloud.umami.is/script.js": Fake(UMAMI.encode(), "text/javascript"),
     # Slow on purpose: the inline call after it must still wait for it.
     "lib.example-analytics.com/lib.js": Fake(EXAMPLE_LIB.encode(), "text/javascript", 0.4),
