@@ -570,6 +570,11 @@ class VendorIndex:
             if self._signatures
             else None
         )
+        # Signatures that name a URL (a path, a script's file name, a host of the registry):
+        # in a large script such a name may be data, a config object's value, rather than a
+        # load (html/loaders.py tells them apart). Calls and names ("gtag('config'", "NREUM")
+        # are the vendor's code wherever they are.
+        self._url_signatures = [self._names_url(s) for s in self._signatures]
 
         required_set = set(required)
         exact: dict[str, tuple[str, str | None] | None] = {}
@@ -747,6 +752,41 @@ class VendorIndex:
                 if vendor not in found:
                     found.append(vendor)
         return found
+
+    def signature_hits(self, code: bytes) -> list[tuple[int, int, bool, list[Vendor]]]:
+        """Every occurrence in JS ``code`` of a signature that ``match_code`` counts (a token,
+        not in a comment): (start, end, whether it names a URL, its vendors), in order. For
+        the few large scripts that matched a signature: ``match_code`` stops looking at a
+        signature once it is found, this looks at each of its occurrences."""
+        found: list[tuple[int, int, bool, list[Vendor]]] = []
+        hits = self._automaton.find_matches_as_indexes(code, True) if self._automaton else []
+        if not hits:
+            return found
+        size = len(code)
+        edges, urls, by_index = self._edges, self._url_signatures, self._signature_vendors
+        comments = _Comments(code, hits)
+        for i, start, end in hits:
+            head, tail = edges[i]
+            if (head and start and _IDENT[code[start - 1]]) or (
+                tail and end < size and _IDENT[code[end]]
+            ):
+                continue
+            if not comments.hold(start):
+                found.append((start, end, urls[i], by_index[i]))
+        return found
+
+    def _names_url(self, signature: bytes) -> bool:
+        """Whether a signature names a URL: a path ("googletagservices.com/tag/js/gpt.js"), a
+        script's or an endpoint's file ("fbevents.js", "matomo.php?"), a host the registry
+        knows or the parent domain of one ("crwdcntrl.net", "simpleanalyticscdn.com"); not a
+        call or a name ("googletag.cmd", "NREUM")."""
+        host, slash, _ = signature.lower().strip(b".").partition(b"/")
+        if slash or host.rstrip(b"?").endswith((b".js", b".php")):
+            return True
+        dotted = b"." + host
+        return self._rule(host, b"/", None) is not None or any(
+            h.endswith(dotted) for h in self._rules
+        )
 
     # -- cookies -----------------------------------------------------------------------------
 

@@ -96,6 +96,7 @@ from .grammar import (
     TAG_START,
     TAG_TOKENS,
 )
+from .loaders import loaded_vendors
 from .markup import REFERENCE, Attr, Buf, ascii_reference, first, parse_attrs, rebuild
 from .scriptdata import S_DATA, script_close
 
@@ -914,6 +915,10 @@ class HtmlRewriter:
         content = tag.end()
         index = self._index
         in_code = index.match_code(memoryview(buf)[content:close]) if close > content else []
+        if in_code and close - content > _LOADER_MAX:
+            # A large script (a bundle, a site's config) may name a vendor's URL as data, a
+            # property's value, that it never loads: loaders.py (only such scripts get there).
+            in_code = loaded_vendors(index, memoryview(buf)[content:close], in_code)
         if (
             lowered.find(b"speculationrules") >= 0
             and close > content
