@@ -322,13 +322,15 @@ class Policy:
     def _database_cookies(self) -> list[tuple[str, bool, _Found]]:
         """The database's cookies as the mapping gates them; one of a platform the policy has
         as a vendor of the same category (by name: "Hotjar") belongs to that service, so that
-        allowing the service alone allows it."""
+        allowing the service alone allows it. Shared names ("token", "s") are left out."""
         services = {v.name.lower(): v for v in self.vendors}
         mapping = self.database_categories()
         found: list[tuple[str, bool, _Found]] = []
         exact, prefixes = cookiedb.patterns()
         for entry in itertools.chain(exact.values(), prefixes.values()):
             category = mapping[entry.ocd_category]
+            if entry.shared:
+                continue  # (known, not gated on the database's word: the site's own, likely)
             if category is None:
                 found.append((entry.name, entry.prefix, _UNGATED))
                 continue

@@ -30,6 +30,29 @@ DEFAULT_CATEGORIES: Mapping[str, str | None] = MappingProxyType(
         "Necessary": None,
     }
 )
+#: Ordinary words the database lists as a tracker's cookie on the tracker's own domain
+#: ("token": Adform's, "locale": Facebook's, "sessionid": Instagram's). A site that sets one on
+#: its own domain names its own cookie: see :attr:`KnownCookie.shared`.
+SHARED_WORDS = frozenset(
+    {
+        "audience",
+        "audit",
+        "callback",
+        "hash",
+        "locale",
+        "optout",
+        "sessionid",
+        "sync",
+        "token",
+        "uuid",
+        "version",
+        "viewer",
+        "visitor",
+    }
+)
+#: Names (and prefix patterns) this short are shared by too many sites' own cookies ("s", "id",
+#: "uid", the prefix "_s" of "_session") to gate on the database's word.
+SHARED_LENGTH = 3
 SOURCE = "Open Cookie Database (https://github.com/jkwakman/Open-Cookie-Database), Apache-2.0"
 
 
@@ -50,6 +73,13 @@ class KnownCookie:
     retention: str
     controller: str
     privacy_url: str
+
+    @property
+    def shared(self) -> bool:
+        """A name sites use for cookies of their own: at most :data:`SHARED_LENGTH` characters,
+        or one of :data:`SHARED_WORDS`. The database's word alone does not gate it (the site's
+        own "token" or "locale" would be dropped); a site or vendor declaration still does."""
+        return len(self.name) <= SHARED_LENGTH or self.name.lower() in SHARED_WORDS
 
     @property
     def third_party(self) -> bool:
@@ -140,6 +170,8 @@ def entries() -> Iterator[KnownCookie]:
 
 __all__ = [
     "DEFAULT_CATEGORIES",
+    "SHARED_LENGTH",
+    "SHARED_WORDS",
     "SOURCE",
     "KnownCookie",
     "PrefixTable",

@@ -18,9 +18,10 @@ def django_cookies(category: str = "necessary") -> dict[str, str]:
     token, the language a visitor picked, the messages of the cookie storage — declared
     ``category`` (``necessary``): for ``Policy(cookies={**django_cookies(), ...})``.
 
-    Without it a cookie whose name the Open Cookie Database lists for a tracker is dropped
-    for visitors without that consent: Django's default ``sessionid`` is also the name of an
-    Instagram cookie, so sessions (and logins) would not survive a visit without consent.
+    Declared, they are listed in the cookie declaration as the site's own necessary cookies,
+    and never dropped whatever a name is elsewhere (Django's default ``sessionid`` is also an
+    Instagram cookie in the Open Cookie Database; a shared name, which the database's word alone
+    does not gate, but a renamed session cookie may not be).
     """
     return {
         settings.SESSION_COOKIE_NAME: category,

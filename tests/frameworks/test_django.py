@@ -138,7 +138,9 @@ def client(tmp_path: Path) -> Any:
         settings.PAGE_FILE = str(page)
     # (Django's ASGI handler does not speak lifespan: the client is not entered.)
     application = ConsentMiddleware(
-        get_asgi_application(), policy=Policy(cookies=django_cookies()), **OPTIONS
+        get_asgi_application(),
+        policy=Policy(cookies=django_cookies(), services=["google-analytics"]),
+        **OPTIONS,
     )
     return TestClient(application)
 
