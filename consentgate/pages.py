@@ -43,6 +43,8 @@ BANNER_END = '<span class="consentgate-end" hidden></span>'
 #: Renderings kept per cache: few languages, states and vendors exist; a flood of odd headers
 #: empties a cache rather than growing it.
 _KEPT = 1024
+#: The most bytes of rendered snippets kept (banners, settings controls).
+_SNIPPET_BYTES = 8 * 1024 * 1024
 
 
 def resource_dir(name: str) -> Path:
@@ -250,6 +252,8 @@ class Pages:
         )
         self.services = Services(policy, learn=learn_services)
         self._snippets: dict[tuple[Any, ...], tuple[bytes, ...]] = {}
+        self._snippet_bytes = 0
+        self._languages: dict[bytes | None, str] = {}
         self._placeholders: dict[tuple[str, str, str | None, str, Size], bytes] = {}
         self._heads: dict[tuple[str, str | None, str], bytes] = {}
 
@@ -312,31 +316,46 @@ class Pages:
         Rendered once per language, state and origin and kept, the banner as the settings
         control: a page costs a lookup and two small substitutions (the page to come back to
         and the CSP nonce, the only values of a request of their own), not a rendering."""
-        language = None
+        header: bytes | None = None
         gpc = dnt = False
         for name, value in scope["headers"]:
             if name == b"accept-language":
-                language = language or value
+                header = value if header is None else header  # (the first, as Headers reads)
             elif name == b"sec-gpc":
                 gpc = value.strip() == b"1"
             elif name == b"dnt":
                 dnt = value.strip() == b"1"
         origin = own_origin(scope)
         root = origin + scope.get("root_path", "")
-        key = (root, language, nonce is None, _state_key(consent), gpc, dnt, self.services.seen)
-        # (Browsers send a few dozen bytes: a longer header is rendered, not kept as a key.)
-        keep = language is None or len(language) <= 256
-        parts = self._snippets.get(key) if keep else None
+        lang = self._language(header)
+        key = (root, lang, nonce is None, _state_key(consent), gpc, dnt, self.services.seen)
+        parts = self._snippets.get(key)
         if parts is None:
             parts = self._render_snippet(scope, consent, origin, nonce is not None)
-            if keep:
-                if len(self._snippets) >= _KEPT:
-                    self._snippets.clear()
-                self._snippets[key] = parts
+            size = sum(map(len, parts))
+            # Bounded by bytes (a banner listing many services weighs tens of KB): a flood of
+            # odd Host headers empties the cache rather than growing it.
+            if self._snippet_bytes + size > _SNIPPET_BYTES or len(self._snippets) >= _KEPT:
+                self._snippets.clear()
+                self._snippet_bytes = 0
+            self._snippets[key] = parts
+            self._snippet_bytes += size
         if len(parts) == 1:
             return parts[0]
         values = {_NEXT_BYTES: _attribute(_next_url(scope)), _NONCE_BYTES: _attribute(nonce or "")}
         return b"".join(values[part] if i % 2 else part for i, part in enumerate(parts))
+
+    def _language(self, header: bytes | None) -> str:
+        """The language an ``Accept-Language`` header picks (kept per header: few exist)."""
+        lang = self._languages.get(header)
+        if lang is None:
+            value = header.decode("latin-1") if header is not None else None
+            lang, _ = texts_for(value, language=self.language, overrides=self.texts)
+            if len(self._languages) >= _KEPT:
+                self._languages.clear()
+            if header is None or len(header) <= 256:  # (browsers send a few dozen bytes)
+                self._languages[header] = lang
+        return lang
 
     def _render_snippet(
         self, scope: Scope, consent: Consent, origin: str, nonce: bool

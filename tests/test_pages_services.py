@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 
 from consentgate import ConsentMiddleware, Policy, Vendor
 from consentgate.pages import Renderer
+from consentgate.vendors import BUILTIN_VENDORS
 
 GA4_AND_YOUTUBE = Policy(services=["google-analytics", "youtube"])
 OWN = Vendor("abtest", "Our A/B tests", "analytical", "/privacy#ab", urls=("ab.example.com",))
@@ -212,3 +213,31 @@ def test_the_audit_says_which_services_to_declare() -> None:
     report = audit_app(make_app(page=page, consent_log=None, policy=Policy(services=["youtube"])))
     assert report.services() == ["google-analytics", "vimeo"]
     assert "Policy(services=['google-analytics', 'vimeo'])" in format_table(report)
+
+
+def test_accept_language_headers_share_the_rendering_of_their_language(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rendered = counting_renders(monkeypatch)
+    c = client()
+    for header in ("en-US,en;q=0.9", "en-GB", "xx, en;q=0.5", "", "EN"):
+        assert "Reject all" in c.get("/", headers={"accept-language": header}).text
+    assert rendered.count("banner.html") == 1
+
+
+def test_the_kept_renderings_are_bounded_by_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import consentgate.pages as pages_module
+
+    monkeypatch.setattr(pages_module, "_SNIPPET_BYTES", 100_000)
+    every = Policy(services=[v.id for v in BUILTIN_VENDORS])
+    site = middleware_of(policy=every)
+    scope: dict[str, Any] = {"type": "http", "path": "/", "root_path": "", "query_string": b""}
+    sizes = []
+    for n in range(40):  # a flood of Host headers, each its own origin
+        scope["headers"] = [(b"host", f"h{n}.example".encode())]
+        snippet = site.pages.snippet(scope, site.undecided(scope, None), None)
+        assert f"//h{n}.example/consentgate/consent".encode() in snippet
+        sizes.append(len(snippet))
+    assert min(sizes) > 20_000  # (81 services listed: a heavy banner)
+    assert site.pages._snippet_bytes <= 100_000
+    assert len(site.pages._snippets) <= 100_000 // min(sizes) + 1
