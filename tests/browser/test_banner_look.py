@@ -263,8 +263,8 @@ def test_a_sites_stylesheet_cannot_restyle_the_banner(
     visit: VisitFactory, served: Any, sheet: str
 ) -> None:
     css = HOSTILE if sheet == "hostile" else bootstrap()
-    for layout in ("bar", "box"):
-        viewport = {"width": 1280, "height": 800}
+    for layout, width in (("bar", 1280), ("box", 1280), ("center", 320)):
+        viewport = {"width": width, "height": 800 if width == 1280 else 640}
         bare = look(open_page(visit, served(banner_layout=layout), viewport=viewport))
         styled_visit = open_page(visit, served(css, banner_layout=layout), viewport=viewport)
         # The site's stylesheet is applied to the page itself …
