@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from consentgate.html import grammar
-from consentgate.html.elements import SPECIAL_TAGS
+from consentgate.html.elements import BREAKOUT, INTEGRATION_POINTS, SPECIAL_TAGS
 
 # piece: (taken whole, refused, what may follow both: the pieces that look ahead need it)
 CASES: dict[str, tuple[str, str, str]] = {
@@ -50,6 +50,12 @@ CASES: dict[str, tuple[str, str, str]] = {
     "run_xml.plain_start_tag": ("<svg>", "<h:svg>", ""),
     "run": ("<div>text</div><!-- c --><p>a < b</p><script>", '<div><script src="x', ""),
     "run_foreign": ('<svg><path d="M0"/></svg><script>', "<p><img src=x><b>", ""),
+    "foreign_end_tag": ("</path>", "</SVG>", ""),
+    "cdata": ("<![CDATA[ </svg> ]]>", "<![CDATA[ open", ""),
+    "run_foreign_root.plain_start_tag": ("<path>", "<div>", ""),
+    "run_foreign_ip.plain_start_tag": ("<div>", "<script>", ""),
+    "run_foreign_root": ('<path d="M0"/><![CDATA[</svg>]]></g>', "</svg>", ""),
+    "run_foreign_ip": ("<div><b>x</b><![CDATA[</div>", "</foreignObject>", ""),
     "run_xml": ("<svg><?pi x?><path d='M0'/></svg><h:p>", "<p><?xml-stylesheet href='x'?>", ""),
     "comment_end": ("--!>", "->", ""),
     "script_end": ("</SCRIPT>", "</scripts>", ""),
@@ -65,7 +71,20 @@ CASES: dict[str, tuple[str, str, str]] = {
     "beacon": (" ping=", " pin=", ""),
 }
 ROOT = Path(__file__).resolve().parent.parent  # (so that -m finds this checkout's package)
-FAMILIES = ("run.letter.", "run_foreign.letter.", "run_xml.letter.", "raw_end.")
+FAMILIES = (
+    "run.letter.",
+    "run_foreign.letter.",
+    "run_xml.letter.",
+    "run_foreign_root.letter.",
+    "run_foreign_ip.letter.",
+    "raw_end.",
+)
+# The names each pattern stops at (the foreign content ones: see grammar.FOREIGN_ROOT).
+_IP = [n for names in INTEGRATION_POINTS.values() for n in names]
+STOPS = {
+    "run": list(SPECIAL_TAGS),
+    "run_foreign_root": list(dict.fromkeys([*SPECIAL_TAGS, *_IP, *BREAKOUT])),
+}
 
 
 def _pattern(name: str) -> re.Pattern[bytes]:
@@ -89,11 +108,12 @@ def test_a_branch_takes_its_input_and_refuses_another(name: str) -> None:
     assert not _takes(name, refused, after)
 
 
-@pytest.mark.parametrize("name", sorted(n for n in grammar.PIECES if n.startswith(FAMILIES[:3])))
+@pytest.mark.parametrize("name", sorted(n for n in grammar.PIECES if n.startswith(FAMILIES[:5])))
 def test_a_letter_branch_takes_other_names_and_refuses_those_read_in_python(name: str) -> None:
     prefix, letter = name.rsplit(".", 1)
-    foreign = prefix.startswith(("run_foreign", "run_xml"))
-    special = [t for t in SPECIAL_TAGS if not (foreign and t in ("svg", "math"))]
+    special = STOPS.get(prefix.split(".")[0]) or [
+        t for t in SPECIAL_TAGS if t not in ("svg", "math")
+    ]
     if letter == "other":
         firsts = {t[0] for t in special}
         letters = [c for c in "abcdefghijklmnopqrstuvwxyz" if c not in firsts]

@@ -185,14 +185,17 @@ def test_self_closing_script_in_html_is_followed_by_script_data() -> None:
 
 
 def test_self_closing_script_after_svg_is_closed_for_both_readings() -> None:
-    # After <svg> the browser may read it either way (an <svg> may be closed, or left by a
-    # <p>): closing it right away makes both readings the same markup as ours, where the
-    # comment hides the tracker from the browser too.
-    html = b"<svg><path d=M0/></svg><p>" + HIDDEN
+    # Where <svg> may be open the browser may read it either way (inside an SVG <desc>,
+    # an HTML element may be open or not): closing it right away makes both readings the same
+    # markup as ours, where the comment hides the tracker from the browser too.
+    html = b"<svg><desc>a <b>b</b></desc></svg><p>" + HIDDEN
     expected = html.replace(b"/a.js />", b"/a.js /></script>")
     assert rewrite(html) == expected
     every_cut_gives(html, expected)
-    unchanged(b"<math></math><script src=/a.js /></script>")  # already closed: nothing added
+    unchanged(b"<math><mi>.</math><script src=/a.js /></script>")  # already closed: none added
+    # Once the <svg> is closed (by its end tag or a <p>), HTML's reading is the one: script data.
+    for closed in (b"<svg><path d=M0/></svg>", b"<svg><path d=M0/><p>"):
+        assert rewrite(closed + HIDDEN) == closed + HIDDEN_INERT
     assert rewrite(expected) == expected
     out = rewrite(b"<SVG><SCRIPT HREF=/a.js/ />" + GA)  # any case; a slash ending a value is not it
     assert out == b"<SVG><SCRIPT HREF=/a.js/ /></script>" + GA_INERT

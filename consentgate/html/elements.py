@@ -178,6 +178,22 @@ ELEMENTS: Final[tuple[Element, ...]] = (
     ),
 )
 
+# Foreign content (<svg>, <math>) is left, as the tree builder leaves it, by the end tag of its
+# root, or by a start tag that breaks out of it (HTML Standard, "parsing main inforeign": b, div,
+# p … and font with color, face or size); inside an integration point (SVG foreignObject, desc,
+# title; MathML mi, mo, mn, ms, mtext, annotation-xml) the content is HTML's. The tokenizer reads
+# these to know when foreign content is closed (tokenizer.HtmlRewriter._open).
+INTEGRATION_POINTS: Final = {
+    "svg": ("foreignobject", "desc", "title"),
+    "math": ("mi", "mo", "mn", "ms", "mtext", "annotation-xml"),
+}
+BREAKOUT: Final = (
+    *("b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt", "em"),
+    *("embed", "h1", "h2", "h3", "h4", "h5", "h6", "head", "hr", "i", "img", "li", "listing"),
+    *("menu", "meta", "nobr", "ol", "p", "pre", "ruby", "s", "small", "span", "strong"),
+    *("strike", "sub", "sup", "table", "tt", "u", "ul", "var", "font"),
+)
+
 # First letters of start tags, commonest first, as counted on the bench pages: the skipping
 # grammar tries the branches of the letters it must look at in this order.
 START_LETTERS: Final = "asdlmpituhbeofcngvrkqjywxz"
@@ -282,11 +298,13 @@ LETTER_ORDER: Final = "".join(
 READERS: Final = {row.tag.encode("ascii"): row.reader for row in _READ}
 
 __all__ = [
+    "BREAKOUT",
     "ELEMENTS",
     "FOREIGN",
     "FOREIGN_TAGS",
     "GATED_TAGS",
     "INLINE_DOCUMENTS",
+    "INTEGRATION_POINTS",
     "KEPT_WHEN_REMOVED",
     "LETTER_ORDER",
     "LOADING",

@@ -21,7 +21,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from .elements import (
+    BREAKOUT,
     FOREIGN_TAGS,
+    INTEGRATION_POINTS,
     LETTER_ORDER,
     LOADING_ATTRS,
     RAW_END_TAGS,
@@ -327,6 +329,46 @@ def run(special: Sequence[str], label: str = "run", xml: bool = False) -> re.Pat
 RUN: Final = run(SPECIAL_TAGS)
 # Once foreign content may be open, <svg> and <math> tell nothing more: they no longer stop it.
 RUN_FOREIGN: Final = run([t for t in SPECIAL_TAGS if t not in FOREIGN_TAGS], "run_foreign")
+# While the tokenizer knows which foreign content is open (tokenizer.HtmlRewriter._open), it reads
+# what may close it. FOREIGN_ROOT (inside <svg> or <math> proper) also stops at the end tags of
+# the roots and integration points, at the start tags that break out of foreign content or open
+# an integration point, and skips a CDATA section whole (in SVG it is text, "</svg>" in it is no
+# end tag). FOREIGN_IP (inside an integration point, whose content is HTML's) stops at those end
+# tags only.
+_IP_NAMES: Final = tuple(dict.fromkeys(n for names in INTEGRATION_POINTS.values() for n in names))
+FOREIGN_ENDS: Final = (*FOREIGN_TAGS, *_IP_NAMES)
+FOREIGN_END_TAG: Final = piece(
+    "foreign_end_tag",
+    "end tag open, tag name, … '>': any but those that may close foreign content",
+    rf"</(?!(?:{'|'.join(ci(n) for n in FOREIGN_ENDS)})[\t\n\f\r />])"
+    rf"[a-zA-Z][^\t\n\f\r />]*+{ATTRS}",
+)
+CDATA: Final = piece(
+    "cdata",
+    "CDATA section (in foreign content): up to ']]>'",
+    r"<!\[CDATA\[(?:[^\]]|\](?!\]>))*+\]\]>",
+)
+
+
+def _foreign_run(special: Sequence[str], label: str, cdata: bool) -> re.Pattern[bytes]:
+    """RUN over ``special``, with FOREIGN_END_TAG for its end tags (and CDATA sections)."""
+    text = run(special, label).pattern.decode("ascii")
+    assert text.count(END_TAG) == 1 and text.count(BOGUS) == 1
+    text = text.replace(END_TAG, FOREIGN_END_TAG)
+    if cdata:
+        bogus = BOGUS.replace("<!(?!--)", r"<!(?!--|\[CDATA\[)", 1)
+        text = text.replace(BOGUS, f"{CDATA}|{bogus}")
+    state = PIECES[label][1] + ", and the end tags that may close foreign content"
+    return re.compile(piece(label, state, text).encode("ascii"), re.S)
+
+
+FOREIGN_ROOT: Final = _foreign_run(
+    list(dict.fromkeys([*SPECIAL_TAGS, *_IP_NAMES, *BREAKOUT])), "run_foreign_root", True
+)
+FOREIGN_IP: Final = _foreign_run(
+    [t for t in SPECIAL_TAGS if t not in FOREIGN_TAGS], "run_foreign_ip", False
+)
+END_NAME: Final = re.compile(rb"[^\t\n\f\r />]*+")  # (an end tag's name, after "</")
 # XML documents: read by XML rules throughout (<svg> tells nothing more), prefixed names too.
 RUN_XML: Final = run([t for t in SPECIAL_TAGS if t not in FOREIGN_TAGS], "run_xml", xml=True)
 
