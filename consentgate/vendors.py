@@ -83,6 +83,12 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
             "mc.yandex.kz",
             "mc.webvisor.org",
             "mc.webvisor.com",
+            # The official snippet's alternative CDN option: Yandex's own npm package
+            # yandex-metrica-watch (tag.js, watch.js) from a public npm CDN. Only that package's
+            # path is Metrica's; the rest of the CDN is not (jsdelivr.net and its fastly./gcore.
+            # mirrors, unpkg.com).
+            "jsdelivr.net/npm/yandex-metrica-watch",
+            "unpkg.com/yandex-metrica-watch",
         ),
         inline=(
             "mc.yandex.ru/metrika",
@@ -92,6 +98,9 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
             "Ya.Metrika",
             "Ya.Metrika2",
             "mc.yandex.ru/watch",
+            # The package on an npm CDN, in a loader or a start tag (path-style URLs too).
+            "npm/yandex-metrica-watch",
+            "unpkg.com/yandex-metrica-watch",
             # The init call alone (its loader may come from a CDN mirror, in another tag):
             # a code token, so neither "rhythm(" nor "my_ym(" counts.
             "ym(",
@@ -222,7 +231,11 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         "Chartbeat",
         ANALYTICAL,
         "https://chartbeat.com/privacy/",
-        urls=("chartbeat.com", "chartbeat.net"),
+        # https://docs.chartbeat.com/cbp/tracking/standard-websites/our-javascript: the
+        # _sf_async_config object and a createElement loader of static.chartbeat.com/js/
+        # chartbeat.js (chartbeat_mab.js beside it); older snippets load it over https from
+        # the S3 bucket of that name (https://s3.amazonaws.com/static.chartbeat.com/js/…).
+        urls=("chartbeat.com", "chartbeat.net", "s3.amazonaws.com/static.chartbeat.com"),
         inline=("_sf_async_config", "static.chartbeat.com"),
         cookies=("_cb", "_cb_*", "_chartbeat*"),
     ),
@@ -271,12 +284,41 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         inline=("NREUM", "js-agent.newrelic.com"),
     ),
     Vendor(
+        "tealium",
+        "Tealium iQ Tag Management",
+        ANALYTICAL,
+        "https://tealium.com/privacy-notice",
+        # https://docs.tealium.com/platforms/javascript/install/: the Universal Tag, a
+        # createElement loader of //tags.tiqcdn.com/utag/ACCOUNT/PROFILE/ENV/utag.js (and
+        # utag.sync.js in the head); utag.view()/utag.link() track through it. Collect and the
+        # data cloud answer on tealiumiq.com. Not the Universal Data Object (var utag_data =
+        # {…}): like Google Tag Manager's dataLayer it loads nothing, and the site's own code
+        # reads it (gated, a later live script naming it would stop at a ReferenceError).
+        urls=("tiqcdn.com", "tealiumiq.com"),
+        inline=(
+            "tags.tiqcdn.com",
+            "utag.js",
+            "utag.sync.js",
+            "utag.view(",
+            "utag.link(",
+        ),
+        cookies=("utag_main", "utag_main_*"),
+    ),
+    Vendor(
         "optimizely",
         "Optimizely",
         ANALYTICAL,
         "https://www.optimizely.com/legal/privacy-notice/",
         urls=("optimizely.com",),
-        inline=("cdn.optimizely.com/js/",),
+        # https://support.optimizely.com/hc/en-us/articles/4411731640973 (the one-line snippet,
+        # cdn.optimizely.com/js/PROJECT_ID.js; Optimizely X's files sit under /public/) and
+        # https://docs.developers.optimizely.com/web/docs/push (window["optimizely"].push(…)
+        # queues calls for the snippet: they report events once it loads).
+        inline=(
+            "cdn.optimizely.com",
+            "optimizely.push(",
+            *_q("window['optimizely'].push("),
+        ),
         cookies=("optimizelyEndUserId", "optimizelySegments", "optimizelyBuckets"),
     ),
     Vendor(

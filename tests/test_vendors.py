@@ -64,6 +64,8 @@ def test_policy_accepts_the_builtin_registry() -> None:
         "pinterest-tag",
         "reddit-pixel",
         "snap-pixel",
+        "optimizely",
+        "tealium",
     ],
 )
 def test_required_vendor_is_present_and_complete(vendor_id: str) -> None:
