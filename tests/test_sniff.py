@@ -224,3 +224,31 @@ async def test_a_gated_xhtml_iframe_leaves_the_document_well_formed() -> None:
     rec = await serve(start(b"application/xhtml+xml"), body(XHTML % frame))
     assert b' src="https://www.youtube.com' not in rec.body
     ElementTree.fromstring(rec.body)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        b'<script><img src="https://www.facebook.com/tr?id=1"/></script>',
+        b'<script src="https://www.googletagmanager.com/gtm.js?id=GTM-X">'
+        b'<img src="https://www.facebook.com/tr?id=1"/></script>',
+        b'<h:script xmlns:h="http://www.w3.org/1999/xhtml">'
+        b'<h:img src="https://www.facebook.com/tr?id=1"/></h:script>',
+    ],
+)
+@pytest.mark.anyio
+async def test_an_element_inside_an_xhtml_script_is_read_as_markup(script: bytes) -> None:
+    # XML parses a script's content: an <img> in it is an element, and it loads.
+    rec = await serve(start(b"application/xhtml+xml"), body(XHTML % script))
+    assert b' src="https://www.facebook.com' not in rec.body
+    assert b'data-consent-src="https://www.facebook.com/tr?id=1"' in rec.body
+    ElementTree.fromstring(rec.body)
+
+
+@pytest.mark.anyio
+async def test_cdata_in_an_xhtml_script_stays_code() -> None:
+    code = b"<![CDATA[ var tag = '<img src=\"https://www.facebook.com/tr?id=1\"/>'; ]]>"
+    rec = await serve(
+        start(b"application/xhtml+xml"), body(XHTML % (b"<script>" + code + b"</script>"))
+    )
+    assert code in rec.body
