@@ -12,6 +12,8 @@
 6. linear.py     - CPU time of the inputs that once cost more than linear time, at 1x, 4x and 16x
                    their size: each step's ratio should be ~4x (needs no bench pages);
 6b. setcookie.py - a response with 30 Set-Cookie headers against the bare app (needs no pages);
+6c. visitor_cost.py - for a visitor without a choice, the middleware's extra work on the bench
+                   pages over the rewriter's own (goal: 1.10x at most);
 7. load.py       - with ``--load`` only (~80 s, ~50 s with ``--quick``): the demo site under
                    uvicorn (h11, then httptools) driven by concurrent visitors: no error, no live
                    tracker without consent, requests/s, latency, the server's memory over the run.
@@ -50,6 +52,7 @@ def steps(pages: Path, quick: bool, load: bool) -> list[list[str]]:
         ["instructions.py", "--pages", str(pages), *(["--requests", "100"] if quick else [])],
         ["linear.py", *(["--quick"] if quick else [])],
         ["setcookie.py", "--seconds", "2" if quick else "6"],
+        ["visitor_cost.py", str(pages), "--rounds", "2" if quick else "12"],
         *(
             [["load.py", *(["--seconds", "8", "--requests", "3000"] if quick else [])]]
             if load

@@ -1,7 +1,7 @@
 """What the middleware adds, for a visitor without a choice, to the rewriter's own work on the
 bench pages: in process, a Starlette app, in the same run.
 
-    python bench/visitor_cost.py [--rounds 7] [--pages N]
+    python bench/visitor_cost.py [FOLDER] [--rounds 12] [--first N] [--list-all] [--profile]
 
 For each bench page, three things are timed in turn, round after round:
 
@@ -143,17 +143,18 @@ def profile(middleware: ConsentMiddleware, pages: dict[str, bytes]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--pages", type=int, default=0, help="only the first N pages")
+    parser.add_argument("folder", nargs="?", type=Path, help="the bench pages folder")
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--first", type=int, default=0, help="only the first N pages")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--list-all", action="store_true")
     args = parser.parse_args()
-    if (why := missing()) is not None:
+    if args.folder is None and (why := missing()) is not None:
         sys.exit(why)
     logging.getLogger("consentgate").setLevel(logging.ERROR)  # (consent_log=None warns)
-    paths = sorted(bench_pages().glob("*.html"))
-    if args.pages:
-        paths = paths[: args.pages]
+    paths = sorted((args.folder or bench_pages()).glob("*.html"))
+    if args.first:
+        paths = paths[: args.first]
     pages = {p.name: p.read_bytes() for p in paths}
     bare = site(pages)
     listed = [v.id for v in BUILTIN_VENDORS] if args.list_all else []
