@@ -300,6 +300,18 @@ def test_right_to_left_languages_are_mirrored(visit: VisitFactory, served: Any) 
     v.settle(300)
     after = v.page.locator("#consentgate-dialog input[value=analytical]").evaluate(knob)
     assert float(after.rstrip("px")) < float(before.rstrip("px"))
+    # The preferences page (the second layer without JavaScript) is mirrored as well.
+    v.goto("/consentgate/preferences")
+    assert v.page.get_attribute("html", "dir") == "rtl"
+    edges = """() => {
+      const main = document.querySelector('main').getBoundingClientRect();
+      const title = document.createRange();
+      title.selectNodeContents(document.querySelector('h1'));
+      return [main.right - title.getBoundingClientRect().right,
+              title.getBoundingClientRect().left - main.left];
+    }"""
+    right_gap, left_gap = v.page.evaluate(edges)
+    assert right_gap < left_gap  # the title starts at the right
 
 
 def test_motion_only_for_those_who_allow_it(visit: VisitFactory, served: Any) -> None:
