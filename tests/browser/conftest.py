@@ -133,7 +133,7 @@ class Network:
     connections: ConnectionLog
     hits: list[Hit] = field(default_factory=list)
     local: list[Hit] = field(default_factory=list)
-    mark: int = 0
+    mark: float = 0.0
 
     def __post_init__(self) -> None:
         self.mark = self.connections.mark()

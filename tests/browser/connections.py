@@ -106,18 +106,20 @@ class ConnectionLog:
 
     # The record
 
-    def mark(self) -> int:
-        with self._lock:
-            return len(self._contacts)
+    def mark(self) -> float:
+        """Now, for ``since``: a contact belongs to the time it was accepted, not to when its
+        first bytes arrived (a bare preconnect is recorded only after FIRST_BYTES_TIMEOUT,
+        maybe after the next test has begun)."""
+        return time.monotonic()
 
-    def since(self, mark: int = 0) -> list[Contact]:
+    def since(self, mark: float = 0.0) -> list[Contact]:
         with self._lock:
-            return self._contacts[mark:]
+            return [c for c in self._contacts if c.at >= mark]
 
-    def hosts(self, mark: int = 0) -> set[str]:
+    def hosts(self, mark: float = 0.0) -> set[str]:
         return {c.host for c in self.since(mark)}
 
-    def wait_for(self, hosts: set[str], mark: int = 0, timeout: float = 8.0) -> None:
+    def wait_for(self, hosts: set[str], mark: float = 0.0, timeout: float = 8.0) -> None:
         """Until every host in ``hosts`` has been contacted since ``mark``."""
         deadline = time.monotonic() + timeout
         while not hosts <= self.hosts(mark):
@@ -138,10 +140,10 @@ class ConnectionLog:
                 conn, _ = listener.accept()
             except OSError:
                 return  # closed
-            threading.Thread(target=self._read, args=(conn, vendor), daemon=True).start()
+            at = time.monotonic()
+            threading.Thread(target=self._read, args=(conn, at, vendor), daemon=True).start()
 
-    def _read(self, conn: socket.socket, vendor: bool) -> None:
-        at = time.monotonic()
+    def _read(self, conn: socket.socket, at: float, vendor: bool) -> None:
         with conn:
             conn.settimeout(FIRST_BYTES_TIMEOUT)
             data = b""

@@ -8,6 +8,7 @@ import uuid
 from helpers import Demo, demo_hits
 
 from .conftest import CHROMIUM
+from .connections import ConnectionLog
 
 
 def test_in_chromium_no_hit_arrives_before_consent(demo: Demo) -> None:
@@ -18,11 +19,12 @@ def test_in_chromium_no_hit_arrives_before_consent(demo: Demo) -> None:
     probe = f"/?probe={uuid.uuid4().hex}"
     tracked: list[str] = []
     console: list[str] = []
-    with sync_playwright() as playwright:
+    # Every host but 127.0.0.1 maps to the connection log: nothing leaves the machine.
+    with sync_playwright() as playwright, ConnectionLog() as connections:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            args=["--no-sandbox", "--disable-gpu", *connections.chromium_args()],
         )
         try:
             page = browser.new_page()
@@ -38,6 +40,7 @@ def test_in_chromium_no_hit_arrives_before_consent(demo: Demo) -> None:
             page.goto(demo.url + probe, wait_until="networkidle")
             assert page.is_visible("#consentgate-banner")
             assert tracked == []
+            assert connections.since() == []
 
             with page.expect_request("**/collect"):
                 page.click('#consentgate-banner button[value="accept_all"]')

@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import LiveServer
 
 from consentgate import Policy, SignalSettings
 from consentgate.signals import country_header
 
-from .conftest import LiveServer, Visit, VisitFactory, consent_log
+from .conftest import Visit, VisitFactory, consent_log
 from .site import EXAMPLE_LIB, build_app
 from .test_gating import ANALYTICAL_COOKIES, ANALYTICAL_HOSTS, MARKETING_HOSTS
 
@@ -39,7 +40,7 @@ def test_consent_mode_defaults_come_first_and_choices_update_them(
 ) -> None:
     v = visit(live=signals_server)
     v.goto("/")
-    assert v.net.hits == []
+    assert v.net.contacted() == []
     # Before anything else on the page ran: everything denied, waiting for the banner.
     first = v.page.evaluate("Array.from(dataLayer[0])")
     assert first == ["consent", "default", {**DENIED, "wait_for_update": 500}]
@@ -87,7 +88,7 @@ def test_opt_out_jurisdiction_runs_trackers_until_refused(
     v.net.clear()
     v.goto("/")
     v.settle(300)
-    assert v.net.hits == []
+    assert v.net.contacted() == []
     assert v.tracker_cookies() == set()
 
 
@@ -108,7 +109,7 @@ def test_other_countries_stay_opt_in(visit: VisitFactory, signals_server: LiveSe
     v = visit(live=signals_server, extra_http_headers={"CF-IPCountry": "DE"})
     v.goto("/")
     v.settle(300)
-    assert v.net.hits == []
+    assert v.net.contacted() == []
 
 
 @pytest.mark.parametrize("path", ["/csp", "/csp-nonce"])
@@ -118,7 +119,7 @@ def test_activated_scripts_keep_the_page_nonce_under_strict_csp(
     v = visit()
     v.goto(path)
     assert v.page.evaluate("typeof window.consentgate") == "object"  # our script was allowed
-    assert v.net.hits == []
+    assert v.net.contacted() == []
     v.page.click("#consentgate-banner button[value=accept_all]")
     v.net.wait_for(v.page, {"www.google-analytics.com"})  # gtag.js ran (no eval under this CSP)
     # The re-created inline config ran: it was allowed by the nonce it kept.
