@@ -47,7 +47,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from .. import speculation
 from ..gate import TAG_SIG, TAG_URL, VendorIndex, base_url, decode_attr, split_url
@@ -69,8 +69,10 @@ from .decisions import (
 )
 from .edits import Placeholder, extras, inert_tag, placeholder_for
 from .elements import (
+    BREAKOUT,
     FOREIGN,
     INLINE_DOCUMENTS,
+    INTEGRATION_POINTS,
     KEPT_WHEN_REMOVED,
     PLACEHOLDERS,
     RAW_LOADING,
@@ -82,7 +84,10 @@ from .elements import (
 from .grammar import (
     BEACON,
     COMMENT_END,
+    END_NAME,
     END_TAG_REST,
+    FOREIGN_IP,
+    FOREIGN_ROOT,
     HANDLER,
     QUOTE_OPEN,
     RAW_END,
@@ -208,9 +213,14 @@ class HtmlRewriter:
         # The prefix ("h:") of the XML element being read by its local name (see _on_prefixed).
         self._prefix = b""
         # Whether foreign content (<svg>, <math>) may be open: set at the first such start tag,
-        # never cleared, since a browser may stay in it after an end tag we would count (one
-        # inside an integration point such as <foreignObject> is ignored).
+        # cleared when what is open of it closes (see _foreign_start, _foreign_end). _open holds
+        # the roots (svg, math) and at most one integration point above them, each as [name,
+        # whether its content so far has no "<", where in the buffer its content is unread].
+        # _stuck: the tokenizer cannot tell (an <svg> read as markup inside raw text, in one
+        # reading only; too deep): foreign content may be open for the rest of the body.
         self._foreign = False
+        self._open: list[list[Any]] = []
+        self._stuck = False
         self._gate = gate
         self._remove = gate.remove
         self._placeholder = placeholder or gate.placeholder
@@ -411,6 +421,8 @@ class HtmlRewriter:
             0 if top and self._closing else -1,
             RUN_XML if self._xml else RUN_FOREIGN if self._foreign else RUN,
         )
+        if self._foreign and not self._xml:
+            self._foreign_resume(s, top)
         # The start tag of an element that waited for its end (at buf[0], top level only).
         waiting = self._waiting if top else None
         tag: _Match
@@ -438,6 +450,8 @@ class HtmlRewriter:
             # (refused by PLAIN_ATTRS, so read by the last group of RUN).
             pos = tag.start(1) - 1
             name = tag.group(1).lower()
+            if self._foreign and s.top and not again and name in _FOREIGN_STARTS:
+                self._foreign_start(s, tag, name)
             if self._xml and name.find(b":") >= 0:
                 pos = self._on_prefixed(s, pos, tag, name, again)
             else:
@@ -446,17 +460,24 @@ class HtmlRewriter:
                 pos = ~pos
                 break
         if top:
-            if final:
-                self._ended = s.ended and s.state in (_DATA, _DROP)  # (in a comment, title …: no)
-            self._state = _DATA if final else s.state
-            self._raw_name = s.raw_name
-            # (Its start tag is not matched again: a tag of megabytes waits once.)
-            self._waiting = (
-                _Tag(tag.group(1), tag.end(1) - pos, tag.end() - pos) if s.waits else None
-            )
-            self._closing = s.closes == pos
+            self._scan_end(s, pos, final, tag if s.waits else None)
         out.append(s.view[s.emitted : pos])
         return pos
+
+    def _scan_end(self, s: _Scan, pos: int, final: bool, tag: _Match | None) -> None:
+        """What a top-level scan that stops at pos leaves for the next (``tag``: the start tag
+        of the element that waits for its end)."""
+        if self._open and self._open[-1][2] is not None and not self._xml:
+            self._read_ip(s.buf, pos)
+        if final:
+            self._ended = s.ended and s.state in (_DATA, _DROP)  # (in a comment, title …: no)
+        self._state = _DATA if final else s.state
+        self._raw_name = s.raw_name
+        # (Its start tag is not matched again: a tag of megabytes waits once.)
+        self._waiting = (
+            _Tag(tag.group(1), tag.end(1) - pos, tag.end() - pos) if tag is not None else None
+        )
+        self._closing = s.closes == pos
 
     def _in_text(self, s: _Scan, pos: int) -> int:
         """Reads on in a comment, raw text (its end tag is then an ordinary end tag for RUN),
@@ -507,6 +528,10 @@ class HtmlRewriter:
         buf, end, final = s.buf, s.end, s.final
         if pos >= end:
             return ~pos
+        if self._foreign and buf.startswith(b"</", pos) and not self._xml:
+            closed = self._foreign_end(s, pos)
+            if closed >= 0:
+                return closed
         if self._xml and buf.startswith(b"<?xml-stylesheet", pos):
             return self._stylesheet_pi(s, pos)
         if buf.startswith(b"<!--", pos) and (final or end - pos >= 6):
@@ -737,9 +762,90 @@ class HtmlRewriter:
 
     def _on_foreign(self, s: _Scan, pos: int, tag: _Match, name: bytes, again: bool) -> int:
         if name in FOREIGN and not self._foreign and not self._xml:  # (XML: RUN_XML throughout)
-            self._foreign = True
-            s.run = RUN_FOREIGN.match
+            if not s.top:  # (markup inside raw text: foreign in one reading, up to we know not)
+                self._stuck = self._foreign = True
+                s.run = RUN_FOREIGN.match
+            elif not _closes_itself(s.buf, tag):  # ("<svg/>" opens nothing)
+                self._open.append([name, True, None])
+                self._foreign = True
+                s.run = self._foreign_run().match
         return self._on_styled(s, pos, tag, name, again)
+
+    # -- leaving foreign content -------------------------------------------------------------
+
+    def _foreign_resume(self, s: _Scan, top: bool) -> None:
+        """A scan where foreign content may be open: its pattern, and where the content of an
+        integration point on top reads on (the start of this buffer)."""
+        if top and self._open and self._open[-1][2] is None:
+            # (When it waits, the buffer starts at its own start tag: after that.)
+            waiting = self._waiting
+            ip = waiting is not None and waiting.group(1).lower() == self._open[-1][0]
+            self._open[-1][2] = waiting.end() if ip and waiting is not None else 0
+        s.run = self._foreign_run().match
+
+    def _foreign_run(self) -> re.Pattern[bytes]:
+        """The pattern that reads on where foreign content may be open."""
+        if self._stuck or not self._open:
+            return RUN_FOREIGN
+        return FOREIGN_ROOT if self._open[-1][0] in FOREIGN else FOREIGN_IP
+
+    def _foreign_changed(self, s: _Scan) -> None:
+        """After what is open changed: HTML rules again once nothing is, else the pattern."""
+        if len(self._open) > _MAX_OPEN:
+            self._stuck = True
+        if not self._open and not self._stuck:
+            self._foreign = False
+            s.run = RUN.match
+        else:
+            s.run = self._foreign_run().match
+
+    def _foreign_start(self, s: _Scan, tag: _Match, name: bytes) -> None:
+        """A start tag (top level) that may open or leave foreign content, as the tree builder
+        reads it inside <svg>/<math> proper: a breakout tag closes every root up to the
+        integration point around them (or all); a root or an integration point of the root's
+        namespace opens, unless self-closing. Inside an integration point the content is HTML:
+        nothing here changes what is open (FOREIGN_IP does not stop at these)."""
+        if self._stuck or not self._open or self._open[-1][0] not in FOREIGN:
+            return
+        if name in _BREAKOUT and (name != b"font" or _font_breaks(s.buf, tag)):
+            while self._open and self._open[-1][0] in FOREIGN:
+                self._open.pop()
+        elif name in FOREIGN or name in _IP_OF[self._open[-1][0]]:
+            if _closes_itself(s.buf, tag):
+                return
+            self._open.append([name, True, None if name in FOREIGN else tag.end()])
+        else:
+            return
+        self._foreign_changed(s)
+
+    def _foreign_end(self, s: _Scan, pos: int) -> int:
+        """An end tag where foreign content may be open: its end (-1 when it is cut short),
+        having closed the root or integration point on top when it is that element's. (A root
+        closes by its end tag inside <svg>/<math> proper, as the tree builder's "any other end
+        tag" walks up foreign elements only; an integration point only when nothing but text
+        came inside it, else an HTML element may still be open in it, which ignores the tag.)
+        Anything less certain leaves foreign content open, as before: both readings."""
+        buf = s.buf
+        tail = END_TAG_REST.match(buf, pos + 2, s.end)
+        if tail is None:
+            return -1
+        if s.top and self._open and not self._stuck:
+            top = self._open[-1]
+            name_end = END_NAME.match(buf, pos + 2).end()  # type: ignore[union-attr] # (never None)
+            name = bytes(buf[pos + 2 : name_end]).lower()
+            if name == top[0] and (top[0] in FOREIGN or self._read_ip(buf, pos)):
+                self._open.pop()
+                self._foreign_changed(s)
+        return tail.end()
+
+    def _read_ip(self, buf: Buf, pos: int) -> bool:
+        """Reads the content of the integration point on top up to pos: whether it is all
+        text so far."""
+        top = self._open[-1]
+        if top[1] and top[2] is not None:
+            top[1] = buf.find(b"<", top[2], pos) < 0
+        top[2] = None
+        return bool(top[1])
 
     def _on_base(self, s: _Scan, pos: int, tag: _Match, name: bytes, again: bool) -> int:
         if not self._base_seen:
@@ -1200,6 +1306,26 @@ def _pi_value(quoted: bytes) -> bytes:
     if value.find(b"&") < 0:
         return value
     return html.unescape(value.decode("latin-1")).encode("latin-1", "replace")
+
+
+_BREAKOUT: Final = frozenset(n.encode() for n in BREAKOUT)
+_IP_OF: Final = {
+    k.encode(): frozenset(n.encode() for n in v) for k, v in INTEGRATION_POINTS.items()
+}
+_FOREIGN_STARTS: Final = FOREIGN | _BREAKOUT | frozenset().union(*_IP_OF.values())
+_MAX_OPEN: Final = 64  # roots open in one another: deeper, the tokenizer stops telling
+
+
+def _font_breaks(buf: Buf, tag: _Match) -> bool:
+    """Whether a <font> start tag breaks out of foreign content (with color, face or size)."""
+    names = {a.name for a in parse_attrs(buf, tag.end(1), tag.end() - 1)}
+    return bool(names & {b"color", b"face", b"size"})
+
+
+def _closes_itself(buf: Buf, tag: _Match) -> bool:
+    """Whether a start tag is self-closing ("<svg/>": in foreign content, an element without
+    content; in HTML, only for <svg> and <math>)."""
+    return buf[tag.end() - 2 : tag.end() - 1] == b"/" and _self_closing(buf, tag)
 
 
 def _self_closing(buf: Buf, tag: _Match) -> bool:
