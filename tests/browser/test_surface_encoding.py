@@ -48,6 +48,12 @@ PAGES: dict[str, tuple[list[tuple[bytes, bytes]], bytes]] = {
         b'<?xml version="1.0"?><root xmlns:h="' + XHTML_NS + b'"><h:p>Hi</h:p>'
         b'<h:script src="https://www.googletagmanager.com/gtm.js?id=GTM-X"/></root>',
     ),
+    "xhtml-script-child": (
+        [(b"content-type", b"application/xhtml+xml")],
+        b'<html xmlns="' + XHTML_NS + b'"><head><title>t</title></head><body><p>Hi</p>'
+        b'<script><img src="https://www.googletagmanager.com/p.gif" alt=""/></script>'
+        b"</body></html>",
+    ),
     "xml-stylesheet": (
         [(b"content-type", b"application/xhtml+xml")],
         b'<?xml version="1.0"?><?xml-stylesheet type="text/css" '
