@@ -185,11 +185,16 @@ class Inventory:
 
     cookies: dict[str, tuple[str | None, list[str]]] = field(default_factory=dict)
     resources: dict[tuple[str, str], tuple[str, list[str]]] = field(default_factory=dict)
+    #: Services (vendor ids) the rewriter gated on the pages, with those pages: what the site
+    #: uses, to declare as ``Policy(services=[…])`` (pages.Services logs them with ``debug``).
+    services: dict[str, list[str]] = field(default_factory=dict)
     records: int = 0
 
     def add(self, record: Mapping[str, Any]) -> None:
         kind, path = record.get("kind"), str(record.get("path", ""))
-        if kind == "cookie" and isinstance(record.get("cookie"), str):
+        if kind == "service" and isinstance(record.get("service"), str):
+            _add_page(self.services.setdefault(record["service"], []), path)
+        elif kind == "cookie" and isinstance(record.get("cookie"), str):
             declared = record.get("declared")
             entry = self.cookies.setdefault(
                 record["cookie"], (declared if isinstance(declared, str) else None, [])
@@ -255,6 +260,7 @@ def draft(inventory: Inventory) -> str:
     ]
     lines += _vendors(inventory)
     lines += _cookies(inventory)
+    lines += _services(inventory)
     others = sorted(
         {
             (host, kind)
@@ -291,6 +297,16 @@ def _vendors(inventory: Inventory) -> list[str]:
             f'"marketing", urls=({urls},)),'
         )
     lines.append("],")
+    return lines
+
+
+def _services(inventory: Inventory) -> list[str]:
+    """``services=[…]``: the built-in services the pages use, which the banner then lists."""
+    if not inventory.services:
+        return []
+    lines = ["# The services gated on the pages, which visitors are told about:"]
+    lines += [f"#   {s} on {', '.join(on) or '?'}" for s, on in sorted(inventory.services.items())]
+    lines.append(f"services={sorted(inventory.services)!r},")
     return lines
 
 

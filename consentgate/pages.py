@@ -34,6 +34,7 @@ from .views import Urls, category_views
 
 _HERE = Path(__file__).resolve().parent
 logger = logging.getLogger("consentgate")
+inventory_logger = logging.getLogger("consentgate.inventory")
 
 # Follows every banner. A browser paints a page while it is still parsing it, so a banner that is
 # anchored to the bottom of the window and painted half-parsed grows upwards as the rest arrives:
@@ -149,6 +150,7 @@ class Services:
         self.learn = learn
         self._declared = frozenset(v.id for v in policy.listed_services())
         self._met: set[str] = set()
+        self._reported: set[str] = set()
         #: How many services were met (the renderings that list them are kept per count).
         self.seen = 0
         self._listed: dict[str | None, tuple[Vendor, ...]] = {}
@@ -168,8 +170,12 @@ class Services:
         return found
 
     def met(self, ids: Iterable[str], path: str) -> None:
-        """Services the rewriter gated on the page at ``path`` (``learn`` only)."""
-        new = {i for i in ids if i in self.policy.vendor_ids} - self._declared - self._met
+        """Services the rewriter gated on the page at ``path`` (``learn`` only). Each is also
+        logged once as an inventory record, so that ``consentgate inventory`` drafts the
+        ``services=[…]`` to declare."""
+        known = {i for i in ids if i in self.policy.vendor_ids}
+        self._inventory(known, path)
+        new = known - self._declared - self._met
         if not new:
             return
         self._met |= new
@@ -183,6 +189,16 @@ class Services:
             path,
             sorted(services),
         )
+
+    def _inventory(self, services: set[str], path: str) -> None:
+        from .inventory import MARK  # (debug only: the inventory reads the app's pages too)
+
+        for service in sorted(services - self._reported):
+            if len(self._reported) >= _KEPT:
+                return
+            self._reported.add(service)
+            record = {"kind": "service", "path": path, "service": service}
+            inventory_logger.warning("%s %s", MARK, json.dumps(record, sort_keys=True))
 
     def watch(self, path: str) -> MetServices:
         return MetServices(self, path)

@@ -241,3 +241,21 @@ def test_the_kept_renderings_are_bounded_by_bytes(monkeypatch: pytest.MonkeyPatc
     assert min(sizes) > 20_000  # (81 services listed: a heavy banner)
     assert site.pages._snippet_bytes <= 100_000
     assert len(site.pages._snippets) <= 100_000 // min(sizes) + 1
+
+
+def test_the_inventory_drafts_the_services_met_with_debug(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from consentgate.inventory import draft, read_log
+
+    page = GA_PAGE.replace("</body>", VIMEO_PAGE.split("<body>")[1].split("</body>")[0] + "</body>")
+    c = TestClient(make_app(page=page, policy=Policy(services=["youtube"]), debug=True))
+    with caplog.at_level(logging.WARNING, logger="consentgate.inventory"):
+        c.get("/")
+        c.get("/")  # (each once per process)
+    lines = [r.getMessage() for r in caplog.records if r.name == "consentgate.inventory"]
+    services = [line for line in lines if '"kind": "service"' in line]
+    assert len(services) == 2
+    text = draft(read_log(lines))
+    assert "services=['google-analytics', 'vimeo']," in text
+    assert "#   vimeo on /" in text
