@@ -8,7 +8,10 @@ shows the page is one Chromium acts on, a visitor who granted the vendor's categ
   pixel alike), not to Facebook's social plugins;
 - Yandex Metrica's official snippet with its CDN option (tag.js from a public npm CDN, then
   ``ym(ID, "init")``) is Metrica's;
-- inline signatures are code tokens: site code that merely contains one runs.
+- inline signatures are code tokens: site code that merely contains one runs;
+- resource hints to a vendor (preconnect over https and bare http, dns-prefetch, prefetch,
+  preload, modulepreload), which only the connection log can see when they open a connection
+  and nothing more.
 """
 
 from __future__ import annotations
@@ -90,7 +93,17 @@ def refresh_page(request: Request) -> Response:
     return HTMLResponse(body.replace("<title>", meta + "<title>"))
 
 
+# Hints Chromium acts on in a regular profile; the bare http:// preconnect sends no byte, and is
+# known as a vendor's by the port its host is mapped to.
+HINTS = """<link rel="preconnect" href="https://www.googletagmanager.com">
+<link rel="preconnect" href="http://px.ads.linkedin.com">
+<link rel="dns-prefetch" href="https://mc.yandex.ru">
+<link rel="prefetch" href="https://connect.facebook.net/en_US/fbevents.js">
+<link rel="preload" as="script" href="https://cloud.umami.is/script.js">
+<link rel="modulepreload" href="https://static.hotjar.com/c/hotjar.js">"""
+
 PAGES = {
+    "hints": HINTS,
     "meta-pixel": META_PIXEL,
     "metrica-cdn": METRICA_CDN,
     "metrica-split": METRICA_SPLIT,
@@ -202,3 +215,19 @@ def test_site_code_that_contains_a_signature_runs(visit: VisitFactory, loaders: 
     assert v.page.evaluate("window.__ran") == ["shop", "scroll", "comment"]
     assert v.net.contacted() == []
     assert v.errors == []
+
+
+def test_resource_hints_to_vendors_contact_nothing_before_consent(
+    visit: VisitFactory, loaders: LiveServer
+) -> None:
+    fresh = visit(live=loaders)
+    fresh.goto("/page/hints")
+    fresh.settle(1200)  # past the listener's 1 s wait for a bare preconnect's first bytes
+    assert fresh.net.contacted() == []
+    # The control: granted, every hint that opens a connection or makes a request does.
+    after = visit(live=loaders)
+    granted(after, action="accept_all")
+    after.goto("/page/hints")
+    hosts = {"www.googletagmanager.com", "connect.facebook.net", "cloud.umami.is"}
+    after.net.wait_for_contact(after.page, hosts | {"static.hotjar.com", ""})
+    assert any(c.vendor and c.kind == "tcp" for c in after.net.connected())  # the http one
