@@ -139,10 +139,16 @@ def sizer(size: Size) -> str:
     # (A width in percent is of the frame's container: the placeholder takes the whole line, as
     # the stylesheet says, and the SVG that share of it.)
     fluid = " consentgate-fluid" if size.width.endswith("%") else ""
+    # A viewBox gives it the frame's aspect ratio too: a site's `svg{height:auto}` then keeps
+    # the proportions rather than falling back to 150px. (The attributes alone set its size.)
+    ratio = (
+        f' viewBox="0 0 {size.width} {size.height}"'
+        if size.width.isdigit() and size.height.isdigit() and int(size.width) and int(size.height)
+        else ""
+    )
     return (
         f'<svg class="consentgate-sizer{framed}{fluid}" width="{size.width}" '
-        f'height="{size.height}" '
-        'aria-hidden="true" focusable="false"></svg>'
+        f'height="{size.height}"{ratio} aria-hidden="true" focusable="false"></svg>'
     )
 
 

@@ -31,6 +31,10 @@ EMBEDS = {
     'height="300" style="border:0;" loading="lazy"></iframe> here.',
     # No size at all: the browser's 300x150.
     "bare": '<iframe src="https://www.youtube.com/embed/y"></iframe>',
+    # A site's reset that sizes every svg by its width (the stand-in keeps the frame's ratio).
+    "reset": "<style>svg{height:auto;max-width:100%;vertical-align:middle}</style>"
+    '<iframe width="560" height="315" src="https://www.youtube.com/embed/z" frameborder="0">'
+    "</iframe>",
 }
 
 # Every layout shift, those right after an input too (which CLS leaves out: a test of "no shift
