@@ -753,26 +753,24 @@ class VendorIndex:
                     found.append(vendor)
         return found
 
-    def signature_hits(self, code: bytes) -> list[tuple[int, int, bool, list[Vendor]]]:
-        """Every occurrence in JS ``code`` of a signature that ``match_code`` counts (a token,
-        not in a comment): (start, end, whether it names a URL, its vendors), in order. For
-        the few large scripts that matched a signature: ``match_code`` stops looking at a
-        signature once it is found, this looks at each of its occurrences."""
+    def signature_hits(self, code: bytes | memoryview) -> list[tuple[int, int, bool, list[Vendor]]]:
+        """Every occurrence in JS ``code`` of a signature as a token (not inside a longer
+        name): (start, end, whether it names a URL, its vendors), in order. For large scripts
+        (html/loaders.py): ``match_code`` stops looking at a signature once found, this looks
+        at each occurrence. Those in comments are here too, since the comment scanner costs
+        a Python pass over the script up to the last hit: an occurrence can only keep a vendor
+        that ``match_code`` (which does look at comments) found."""
         found: list[tuple[int, int, bool, list[Vendor]]] = []
         hits = self._automaton.find_matches_as_indexes(code, True) if self._automaton else []
-        if not hits:
-            return found
         size = len(code)
         edges, urls, by_index = self._edges, self._url_signatures, self._signature_vendors
-        comments = _Comments(code, hits)
         for i, start, end in hits:
             head, tail = edges[i]
             if (head and start and _IDENT[code[start - 1]]) or (
                 tail and end < size and _IDENT[code[end]]
             ):
                 continue
-            if not comments.hold(start):
-                found.append((start, end, urls[i], by_index[i]))
+            found.append((start, end, urls[i], by_index[i]))
         return found
 
     def _names_url(self, signature: bytes) -> bool:

@@ -23,8 +23,8 @@ other case (privacy fails closed):
 A URL passed to a call (the snippet's IIFE ``})(window, document, "script", "//…/x.js")``, an
 AMD ``require(["//…"])``), assigned (``s.src = "//…"``), concatenated or in an array is never set
 aside; neither is a call or a name of the vendor's (``gtag(``, ``NREUM``, ``googletag.cmd``): a
-vendor stays found when any of its occurrences counts. Only scripts that matched a signature come
-here, so the common path pays nothing.
+vendor stays found when any of its occurrences counts (one in a comment too: see
+``VendorIndex.signature_hits``).
 """
 
 from __future__ import annotations
@@ -75,18 +75,21 @@ _BEFORE: Final = 256
 _AFTER: Final = 128
 
 
-def loaded_vendors(
-    index: VendorIndex, code: bytes | memoryview, found: list[Vendor]
-) -> list[Vendor]:
-    """Of ``found`` (the vendors whose signatures a large script ``code`` holds), those it may
-    load: all but the ones each of whose occurrences is a URL set aside as data."""
+def loaded_vendors(index: VendorIndex, code: memoryview) -> list[Vendor]:
+    """The vendors a large script ``code`` may load: those ``index.match_code`` finds in it,
+    but the ones each of whose occurrences is a URL set aside as data. The signatures are
+    looked for once, without the comment scanner; ``match_code`` (which runs it) only when
+    some occurrence counts, so a bundle with no signature, or only URLs as data, costs one
+    pass, as it did before."""
+    hits = index.signature_hits(code)
+    if not hits:
+        return []
     text = bytes(code)
     counted: list[Vendor] = []
-    as_data: list[Vendor] = []
-    for start, end, url, vendors in index.signature_hits(text):
-        kept = as_data if url and names_as_data(text, start, end) else counted
-        kept.extend(v for v in vendors if v not in kept)
-    return [v for v in found if v in counted or v not in as_data]
+    for start, end, url, vendors in hits:
+        if not url or not names_as_data(text, start, end):
+            counted.extend(v for v in vendors if v not in counted)
+    return [v for v in index.match_code(code) if v in counted] if counted else []
 
 
 def names_as_data(code: bytes, start: int, end: int) -> bool:

@@ -1060,11 +1060,12 @@ class HtmlRewriter:
         tag)."""
         content = tag.end()
         index = self._index
-        in_code = index.match_code(memoryview(buf)[content:close]) if close > content else []
-        if in_code and close - content > _LOADER_MAX:
+        if close - content > _LOADER_MAX:
             # A large script (a bundle, a site's config) may name a vendor's URL as data, a
-            # property's value, that it never loads: loaders.py (only such scripts get there).
-            in_code = loaded_vendors(index, memoryview(buf)[content:close], in_code)
+            # property's value, that it never loads: loaders.py (one pass, as match_code's).
+            in_code = loaded_vendors(index, memoryview(buf)[content:close])
+        else:
+            in_code = index.match_code(memoryview(buf)[content:close]) if close > content else []
         if (
             lowered.find(b"speculationrules") >= 0
             and close > content
