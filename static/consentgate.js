@@ -200,11 +200,17 @@
     b.focus({preventScroll: true});
   }
 
+  // Focus goes back where it came from, else to a control that re-opens the choice (the page's
+  // own link where the injected one is hidden), never lost on <body>; the page does not scroll.
   function back() {
-    var t = opener && d.contains(opener) && opener.offsetParent ? opener :
-      banner() && !banner().hidden ? banner() : d.getElementById(SETTINGS);
+    var c = [opener, banner(), d.getElementById(SETTINGS)], i;
+    c.push.apply(c, d.querySelectorAll("[data-consentgate-open]"));
     opener = null;
-    if (t) t.focus();
+    for (i = 0; i < c.length; i++) {
+      if (c[i] && !c[i].hidden && c[i].getClientRects().length) {
+        return c[i].focus({preventScroll: true});
+      }
+    }
   }
 
   function hide() {

@@ -110,22 +110,28 @@ def test_a_half_parsed_banner_is_never_painted(visit: VisitFactory, server: Live
     """Browsers paint while they parse; a slow network or a busy CPU can stop the parser halfway
     through the banner. Painted then, the bottom-anchored banner would grow upwards as the rest
     arrives. Here the banner's second half reaches the browser 300 ms after its first."""
-    page = httpx.get(server.url("/")).content
-    cut = page.index(b"data-consentgate-customise")  # in the first layer's last button
+    page = b""
 
     async def slow(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != "/":
             return await server.app(scope, receive, send)
         headers = [(b"content-type", b"text/html; charset=utf-8")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
+        cut = page.index(b"data-consentgate-customise")  # in the first layer's last button
         await send({"type": "http.response.body", "body": page[:cut], "more_body": True})
         await asyncio.sleep(0.3)
         await send({"type": "http.response.body", "body": page[cut:]})
 
-    with LiveServer(slow) as live:
+    live = LiveServer(slow)
+    # The page as the slow server's visitors get it: consentgate's URLs name the host they asked.
+    page = httpx.get(server.url("/"), headers={"host": live.origin.split("//")[1]}).content
+    with live:
         v = visit(live=live)
         v.goto("/")
         assert v.page.is_visible("#consentgate-banner")
+        # Styled: its stylesheet came from the slow server too (an unstyled banner is in flow).
+        position = "getComputedStyle(document.getElementById('consentgate-banner')).position"
+        assert v.page.evaluate(position) == "fixed"
         assert v.page.evaluate("window.__shift") == 0, v.page.evaluate("window.__shifts")
 
 

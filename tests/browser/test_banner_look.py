@@ -355,6 +355,8 @@ def test_the_settings_control_is_small_or_inline(
     v = open_page(visit, served(settings_position=position), viewport={"width": 320, "height": 640})
     v.page.click("#consentgate-banner button[value=reject_all]")
     v.page.wait_for_selector("#consentgate-settings", state="visible")
+    # Focus moved to it, and the page did not scroll there.
+    assert v.page.evaluate("[document.activeElement.id, scrollY]") == ["consentgate-settings", 0]
     made_by_script = settings_control(v)
     v.goto("/")  # now rendered by the server
     control = settings_control(v)
@@ -382,6 +384,8 @@ def test_no_second_control_where_the_page_has_its_own(visit: VisitFactory, serve
     v = open_page(visit, served(own_link=True))
     v.page.click("#consentgate-banner button[value=accept_all]")
     v.page.wait_for_selector("#consentgate-banner", state="hidden")
+    # Focus is not lost: it lands on the page's own control (the injected one is hidden).
+    assert v.page.evaluate("document.activeElement.className") == "consentgate-settings-link"
     v.goto("/")
     assert v.page.locator("#consentgate-settings").count() == 1  # injected …
     assert not v.page.is_visible("#consentgate-settings")  # … but not shown
