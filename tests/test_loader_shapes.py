@@ -7,7 +7,7 @@ import pytest
 
 from consentgate.gate import VendorIndex
 from consentgate.html import Gate
-from consentgate.html.loaders import names_as_data, why_counted
+from consentgate.html.loaders import loaded_vendors, names_as_data, why_counted
 from consentgate.policy import Policy
 from consentgate.vendors import BUILTIN_VENDORS
 
@@ -205,3 +205,19 @@ def test_why_a_url_counts(code: str, why: str | None) -> None:
     end = start + len(b"googletagservices.com/tag/js/gpt.js")
     assert why_counted(raw, start, end) == why
     assert names_as_data(raw, start, end) is (why is None)
+
+
+def test_vendor_calls_count_beside_another_vendors_url_as_data() -> None:
+    # gtag(, fbq(, _paq.push: the vendors' own calls count wherever they are; DoubleClick's
+    # URL, a config value, does not.
+    calls = "fbq('init', '1'); _paq.push(['trackPageView']); gtag('config', 'G-1');"
+    large = f"{GUARDIAN}\n{BUNDLE}{calls}".encode()
+    assert [v.id for v in loaded_vendors(INDEX, memoryview(large))] == [
+        "meta-pixel",
+        "matomo",
+        "google-analytics",
+    ]
+    assert service(script(f"{GUARDIAN}\n{BUNDLE}{calls}", large=True)) == "meta-pixel"
+    # Small, the same URL counts (snippets are small): DoubleClick comes first.
+    small = f"{GUARDIAN}\n{calls}"
+    assert service(script(small, large=False)) == "doubleclick"
