@@ -220,6 +220,7 @@ class Responder:
     failed = False  # the rest of what the app sends is dropped
     passthrough = False  # nothing more to do with this response
     from_file = False  # the body comes from a file message (its length is not known)
+    waiting: list[Message] | None = None  # other messages sent while the start waits
     media = ""
     kind: str | None = None  # (see _kind)
     label: str | None = None  # the encoding the Content-Type's charset names
@@ -304,7 +305,11 @@ class Responder:
         return self.forward({**message, "links": kept})
 
     async def forward(self, message: Message) -> None:
-        """Any other message (trailers, ``debug`` …), after the held start if there is one."""
+        """Any other message (trailers, ``debug`` …), after the held start if there is one. While
+        the start waits for what the body's first bytes decide, it waits with it."""
+        if self.start is not None and self.pipeline is not None:
+            self.waiting = [*(self.waiting or ()), message]
+            return
         await self.flush_start()
         await self.downstream(message)
 
@@ -561,6 +566,9 @@ class Responder:
                 return  # (the start waits for what the body's first bytes decide)
             self.settle_headers(self.start["headers"], more or self.from_file, len(out))
             await self.flush_start()
+            for waiting in self.waiting or ():
+                await self.downstream(waiting)
+            self.waiting = None
         await self.downstream({"type": _BODY, "body": out, "more_body": more})
 
     def undecided(self) -> bool:

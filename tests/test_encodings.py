@@ -197,3 +197,23 @@ async def test_a_page_streamed_a_few_bytes_at_a_time_waits_for_its_prescan() -> 
     assert rec.messages[0]["type"] == "http.response.start"
     headers = dict(rec.messages[0]["headers"])
     assert headers[b"content-type"] == b"text/html; charset=utf-8" and gated(rec.body)
+
+
+@pytest.mark.anyio
+async def test_a_message_sent_while_the_start_waits_goes_after_it() -> None:
+    # The header names no charset: the start waits for the prescan's bytes; a debug message
+    # the app sends meanwhile follows the start, which then says what the body became.
+    debug = {"type": "http.response.debug", "info": {}}
+    page = b'<!doctype html><meta charset="iso-2022-jp"><title>t</title>' + HIDDEN
+    headers = [(b"content-type", b"text/html"), (b"content-length", b"%d" % len(page))]
+    start_message = {"type": "http.response.start", "status": 200, "headers": headers}
+    app = ConsentMiddleware(
+        raw_app(start_message, body(page[:20], True), debug, body(page[20:])), secret_key=SECRET
+    )
+    rec = await run(app)
+    kinds = [m["type"] for m in rec.messages]
+    assert kinds[:2] == ["http.response.start", "http.response.debug"]
+    sent = dict(rec.messages[0]["headers"])
+    assert sent[b"content-type"].endswith(b"charset=utf-8")
+    assert int(sent[b"content-length"]) == len(rec.body)  # (what went out, not the app's)
+    assert gated(rec.body)
