@@ -132,6 +132,18 @@ def test_first_layer_stays_within_its_height_budget(
         assert "Analytics, Preferences, Marketing" in intro
 
 
+def test_every_language_fits_the_budget(visit: VisitFactory, served: Any) -> None:
+    """The built-in languages' texts are longer than English (Russian the longest)."""
+    live = served(banner_layout="box")
+    for locale in ("de-DE", "fr-FR", "es-ES", "ru-RU"):
+        for (width, height), share in (((1280, 800), 0.35), ((320, 640), 0.60)):
+            viewport = {"width": width, "height": height}
+            v = open_page(visit, live, viewport=viewport, locale=locale)
+            box = v.page.locator("#consentgate-banner").bounding_box()
+            assert box is not None and box["height"] <= share * height, (locale, width, box)
+            assert v.page.locator("#consentgate-banner button").count() == 3
+
+
 def test_layouts_sit_where_configured(visit: VisitFactory, served: Any) -> None:
     viewport = {"width": 1280, "height": 800}
     boxes = {}
