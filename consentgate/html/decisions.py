@@ -27,7 +27,7 @@ from ..gate import (
 )
 from ..policy import Vendor
 from ..refresh import refresh_urls
-from .elements import SCRIPT_SOURCES, SOURCES
+from .elements import LINK_RELS, SCRIPT_SOURCES, SOURCES
 from .markup import WS, Attr, first
 
 Decision = tuple[str, Vendor | None]  # (category, vendor): the element is gated for them
@@ -74,17 +74,8 @@ BEACONS: Final = (b"ping", b"background", b"attributionsrc")
 # SVG animation elements load what they set when they animate an href.
 ANIMATES: Final = frozenset((b"set", b"animate"))
 _HREFS: Final = frozenset((b"href", b"xlink:href"))
-# What a <link> loads: the hints, and icons and the manifest (fetched as the page loads too).
-LINK_LOADS: Final = HINT_RELS | {
-    b"icon",
-    b"apple-touch-icon",
-    b"apple-touch-icon-precomposed",
-    b"mask-icon",
-    b"manifest",
-    # Compression dictionaries (Chromium fetches them when idle; "dictionary" was its first name).
-    b"compression-dictionary",
-    b"dictionary",
-}
+# What a <link> loads: the hints, icons, the manifest, compression dictionaries (elements.py).
+LINK_LOADS: Final = HINT_RELS | frozenset(r.encode() for r in LINK_RELS)
 JS_TYPES: Final = frozenset(
     t.encode()
     for t in (

@@ -194,6 +194,143 @@ BREAKOUT: Final = (
     *("strike", "sub", "sup", "table", "tt", "u", "ul", "var", "font"),
 )
 
+# Where each row's loading is specified (HTML Standard sections by name; SVG 2, Filter Effects,
+# SVG Animations, Attribution Reporting; Chromium where it goes beyond them). LOADERS and the
+# README's list are made from the rows and these.
+CITED: Final = {
+    "script": "HTML: script (prepare the script element); SVG 2: script href",
+    "iframe": "HTML: iframe (process the iframe attributes: src, srcdoc)",
+    "img": "HTML: img (update the image data: src, srcset)",
+    "source": "HTML: source in picture (srcset) and in media elements (src)",
+    "link": "HTML: link (fetch and process the linked resource; the rel values below)",
+    "video": "HTML: media elements (src), video (poster)",
+    "audio": "HTML: media elements (src)",
+    "object": "HTML: object (data)",
+    "embed": "HTML: embed (src)",
+    "image": "SVG 2: image (href, xlink:href); HTML's parser reads <image> as <img>",
+    "input": "HTML: input type=image (src)",
+    "frame": "HTML: obsolete frame (src), still loaded by Chromium",
+    "track": "HTML: track (src)",
+    "feimage": "Filter Effects 1: feImage (href, xlink:href)",
+    "set": "SVG Animations: set (to) on an href attribute (Chromium loads what it sets)",
+    "animate": "SVG Animations: animate (values, from, to, by) on an href attribute",
+    "a": "HTML: hyperlink auditing (ping, on a click); Attribution Reporting (attributionsrc)",
+    "area": "HTML: hyperlink auditing (ping); Attribution Reporting (attributionsrc)",
+    "meta": "HTML: the refresh pragma (http-equiv=refresh, its content's URL)",
+    **{
+        t: "HTML Rendering: the legacy background attribute (an image), as Chromium loads it"
+        for t in ("table", "thead", "tbody", "tfoot", "tr", "td", "th")
+    },
+}
+# What a <link> loads by its rel, and where that is specified (decisions.LINK_LOADS reads it).
+LINK_RELS: Final = {
+    "stylesheet": "HTML: link type stylesheet",
+    "preload": "HTML: link type preload",
+    "modulepreload": "HTML: link type modulepreload",
+    "prefetch": "HTML: link type prefetch",
+    "preconnect": "HTML: link type preconnect (a connection, no request)",
+    "dns-prefetch": "HTML: link type dns-prefetch",
+    "prerender": "Chromium: NoState Prefetch (rel=prerender)",
+    "icon": "HTML: link type icon",
+    "apple-touch-icon": "Chromium and Safari: touch icons",
+    "apple-touch-icon-precomposed": "Chromium and Safari: touch icons",
+    "mask-icon": "Safari: pinned tab icon",
+    "manifest": "HTML: link type manifest (Web App Manifest)",
+    "compression-dictionary": "Compression Dictionary Transport (RFC 9842); Chromium",
+    "dictionary": "Chromium: the first name of compression-dictionary",
+}
+
+
+@dataclass(frozen=True)
+class Loader:
+    """One way a page makes the browser fetch something, for the README's list."""
+
+    where: str  # the element(s), or the mechanism
+    what: str  # the attributes, rel values or contents read
+    source: str  # where it is specified
+
+
+def _element_loaders() -> tuple[Loader, ...]:
+    """One Loader per row that loads or beacons (rows alike in both joined): its attributes,
+    as the table says. (A skipped row's other refusals are there for javascript: URLs.)"""
+    found: list[Loader] = []
+    for row in ELEMENTS:
+        names = (*row.loads, *(n for n in row.refused if n in _BEACONS))
+        if row.inline_document:
+            names += (row.inline_document,)
+        if row.tag in ("img", "script"):
+            names += ("attributionsrc",)  # (read as a beacon on every element read)
+        if row.tag == "meta":
+            names = ("content of http-equiv=refresh",)
+        if not names:
+            continue
+        what = ", ".join(dict.fromkeys(names))
+        last = found[-1] if found else None
+        if last is not None and (last.what, last.source) == (what, CITED[row.tag]):
+            found[-1] = Loader(f"{last.where}, <{row.tag}>", what, last.source)
+        else:
+            found.append(Loader(f"<{row.tag}>", what, CITED[row.tag]))
+    return tuple(found)
+
+
+_BEACONS: Final = ("ping", "background", "attributionsrc")
+
+
+# The list: every attribute, rel value, content and header through which a page makes the
+# browser contact a host, each gated on a vendor's (tests/test_loader_list.py: the README holds
+# exactly this list, and every URL attribute is on it or on NOT_LOADING).
+LOADERS: Final = (
+    *_element_loaders(),
+    Loader("<body>", "background", "HTML Rendering: the legacy background attribute"),
+    *(Loader("<link>", f"rel={rel} (href, imagesrcset)", why) for rel, why in LINK_RELS.items()),
+    Loader(
+        "any element", "style (url(), image-set())", "CSS Values: url(); CSS Images: image-set()"
+    ),
+    Loader("<style>", "url(), @import, image-set()", "CSS Cascade: @import; CSS Values: url()"),
+    Loader("any element", "on* handlers loading a URL", "HTML: event handler content attributes"),
+    Loader(
+        "<a>, <area>, <form>, <button>, <input>, <iframe>, <frame>, <object>",
+        "javascript: URLs (href, action, formaction, src, data)",
+        "HTML: javascript: URL navigation",
+    ),
+    Loader("<script type=speculationrules>", "urls, document rules", "Speculation Rules (WICG)"),
+    Loader("<script type=importmap>", "imports, scopes", "HTML: import maps"),
+    Loader("<base>", "href (what relative URLs after it mean)", "HTML: the document base URL"),
+    Loader("header", "Link (resource hints)", "RFC 8288; HTML: Link headers' preload, preconnect"),
+    Loader("header", "Refresh", "HTML: the refresh pragma, as a header"),
+    Loader("header", "Speculation-Rules (its rules file)", "Speculation Rules (WICG)"),
+    Loader("URL schemes", "http, https (ws, wss from scripts only)", "Fetch: scheme fetch"),
+)
+# URL attributes that make no request by themselves, and why (a bug if one did).
+NOT_LOADING: Final = {
+    "a href, area href": "a navigation the visitor starts (prefetched only by speculation rules)",
+    "form action, button formaction, input formaction": "a navigation on submit",
+    "blockquote cite, q cite, del cite, ins cite": "a reference, never fetched",
+    "img longdesc, frame longdesc, iframe longdesc": "a reference, never fetched",
+    "img lowsrc": "not supported by Chromium",
+    "html manifest": "Application Cache, removed from Chromium",
+    "object codebase, object classid, object archive, applet, param value": (
+        "plugins, removed from Chromium"
+    ),
+    "itemtype, itemid": "microdata identifiers, never fetched",
+    "svg use href": "external references are fetched in same-origin mode: no cross-origin request",
+    "svg a href, textPath/mpath/pattern/gradient href": "links or references inside the document",
+    "math href": "a link",
+    "link rel=canonical, alternate, author, help, license, next, prev, search, pingback": (
+        "not fetched by the browser"
+    ),
+}
+
+
+def loader_list() -> str:
+    """LOADERS and NOT_LOADING as the README's tables (Markdown)."""
+    lines = ["| where | what is read | specified in |", "| --- | --- | --- |"]
+    lines += [f"| `{x.where}` | {x.what} | {x.source} |" for x in LOADERS]
+    lines += ["", "| URL attribute | why it is no loader |", "| --- | --- |"]
+    lines += [f"| {k} | {why} |" for k, why in NOT_LOADING.items()]
+    return "\n".join(lines)
+
+
 # First letters of start tags, commonest first, as counted on the bench pages: the skipping
 # grammar tries the branches of the letters it must look at in this order.
 START_LETTERS: Final = "asdlmpituhbeofcngvrkqjywxz"
@@ -307,9 +444,12 @@ __all__ = [
     "INTEGRATION_POINTS",
     "KEPT_WHEN_REMOVED",
     "LETTER_ORDER",
+    "LINK_RELS",
+    "LOADERS",
     "LOADING",
     "LOADING_ATTRS",
     "MOVED",
+    "NOT_LOADING",
     "PLACEHOLDERS",
     "RAW_END_TAGS",
     "RAW_LOADING",
@@ -324,5 +464,7 @@ __all__ = [
     "URL_CHECKS",
     "Content",
     "Element",
+    "Loader",
     "Reader",
+    "loader_list",
 ]

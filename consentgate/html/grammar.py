@@ -326,7 +326,7 @@ def run(special: Sequence[str], label: str = "run", xml: bool = False) -> re.Pat
     return re.compile(text.encode("ascii"), re.S)
 
 
-RUN: Final = run(SPECIAL_TAGS)
+_RUN_ALONE: Final = run(SPECIAL_TAGS)  # (RUN, before SIMPLE_SVG joins it: see below)
 # Once foreign content may be open, <svg> and <math> tell nothing more: they no longer stop it.
 RUN_FOREIGN: Final = run([t for t in SPECIAL_TAGS if t not in FOREIGN_TAGS], "run_foreign")
 # While the tokenizer knows which foreign content is open (tokenizer.HtmlRewriter._open), it reads
@@ -365,10 +365,54 @@ def _foreign_run(special: Sequence[str], label: str, cdata: bool) -> re.Pattern[
 FOREIGN_ROOT: Final = _foreign_run(
     list(dict.fromkeys([*SPECIAL_TAGS, *_IP_NAMES, *BREAKOUT])), "run_foreign_root", True
 )
+# An <svg> element with nothing in it to read (an icon: paths, groups, a plain style), skipped
+# whole by RUN as HtmlRewriter._on_foreign would skip it tag by tag (FOREIGN_ROOT, then its end
+# tag), so that pages full of icons pay no Python for them. Not "<svg/>", which opens nothing
+# in HTML (a CDATA section after it is a bogus comment there, not text).
+_SVG_BODY: Final = FOREIGN_ROOT.pattern.decode("ascii").removesuffix(SPECIAL_START)
+SIMPLE_SVG: Final = piece(
+    "simple_svg",
+    "an <svg> element whose content FOREIGN_ROOT skips, up to its end tag",
+    rf"<{ci('svg')}(?=[\t\n\f\r />]){PLAIN_ATTRS}(?<!/>){_SVG_BODY}</{ci('svg')}{ATTRS}",
+)
+# The same for <math>, whose token elements (mi, mo, mn, ms, mtext: integration points) are
+# skipped when they hold text only (what _foreign_end needs to close one), as formulas do.
+SIMPLE_TOKEN: Final = piece(
+    "simple_token",
+    "a MathML token element (an integration point) holding text only, with its end tag",
+    "<(?:"
+    + "|".join(
+        rf"{ci(n)}(?=[\t\n\f\r />]){PLAIN_ATTRS}(?<!/>)[^<]*+</{ci(n)}(?=[\t\n\f\r />]){ATTRS}"
+        for n in INTEGRATION_POINTS["math"][:5]
+    )
+    + ")",
+)
+assert _SVG_BODY.count(f"|{LONE_LT})") == 1
+SIMPLE_MATH: Final = piece(
+    "simple_math",
+    "a <math> element whose content FOREIGN_ROOT skips but for text-only token elements",
+    rf"<{ci('math')}(?=[\t\n\f\r />]){PLAIN_ATTRS}(?<!/>)"
+    + _SVG_BODY.replace(f"|{LONE_LT})", f"|{SIMPLE_TOKEN}|{LONE_LT})")
+    + rf"</{ci('math')}{ATTRS}",
+)
+_RUN_TEXT: Final = PIECES["run"][0]
+assert _RUN_TEXT.count(f"{BOGUS}|{LONE_LT})") == 1
+RUN: Final = re.compile(
+    piece(
+        "run",
+        PIECES["run"][1] + " (simple <svg> elements skipped whole)",
+        _RUN_TEXT.replace(f"{BOGUS}|{LONE_LT})", f"{BOGUS}|{SIMPLE_SVG}|{SIMPLE_MATH}|{LONE_LT})"),
+    ).encode("ascii"),
+    re.S,
+)
 FOREIGN_IP: Final = _foreign_run(
     [t for t in SPECIAL_TAGS if t not in FOREIGN_TAGS], "run_foreign_ip", False
 )
 END_NAME: Final = re.compile(rb"[^\t\n\f\r />]*+")  # (an end tag's name, after "</")
+# An end tag whole, its name in group 1; and a start tag RUN would skip (no style or handler that
+# may load): what the foreign content readers ask of the tags they stop at.
+END_TAG_NAMED: Final = re.compile(rf"</([^\t\n\f\r />]*+){ATTRS}".encode("ascii"))
+PLAIN_TAG: Final = re.compile(rf"<[a-zA-Z][^\t\n\f\r />]*+{PLAIN_ATTRS}".encode("ascii"))
 # XML documents: read by XML rules throughout (<svg> tells nothing more), prefixed names too.
 RUN_XML: Final = run([t for t in SPECIAL_TAGS if t not in FOREIGN_TAGS], "run_xml", xml=True)
 

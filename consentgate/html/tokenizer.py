@@ -70,6 +70,7 @@ from .decisions import (
 from .edits import Placeholder, extras, inert_tag, placeholder_for
 from .elements import (
     BREAKOUT,
+    ELEMENTS,
     FOREIGN,
     INLINE_DOCUMENTS,
     INTEGRATION_POINTS,
@@ -84,11 +85,12 @@ from .elements import (
 from .grammar import (
     BEACON,
     COMMENT_END,
-    END_NAME,
+    END_TAG_NAMED,
     END_TAG_REST,
     FOREIGN_IP,
     FOREIGN_ROOT,
     HANDLER,
+    PLAIN_TAG,
     QUOTE_OPEN,
     RAW_END,
     RUN,
@@ -761,15 +763,19 @@ class HtmlRewriter:
         return tag.end()
 
     def _on_foreign(self, s: _Scan, pos: int, tag: _Match, name: bytes, again: bool) -> int:
+        end = self._on_styled(s, pos, tag, name, again)
         if name in FOREIGN and not self._foreign and not self._xml:  # (XML: RUN_XML throughout)
             if not s.top:  # (markup inside raw text: foreign in one reading, up to we know not)
                 self._stuck = self._foreign = True
                 s.run = RUN_FOREIGN.match
             elif not _closes_itself(s.buf, tag):  # ("<svg/>" opens nothing)
+                closed = _closed_at_once(s.buf, end, s.end, name)
+                if closed >= 0:
+                    return closed  # (an icon: nothing in it to read; HTML again after it)
                 self._open.append([name, True, None])
                 self._foreign = True
                 s.run = self._foreign_run().match
-        return self._on_styled(s, pos, tag, name, again)
+        return end
 
     # -- leaving foreign content -------------------------------------------------------------
 
@@ -826,16 +832,17 @@ class HtmlRewriter:
         came inside it, else an HTML element may still be open in it, which ignores the tag.)
         Anything less certain leaves foreign content open, as before: both readings."""
         buf = s.buf
-        tail = END_TAG_REST.match(buf, pos + 2, s.end)
+        tail = END_TAG_NAMED.match(buf, pos, s.end)
         if tail is None:
             return -1
         if s.top and self._open and not self._stuck:
             top = self._open[-1]
-            name_end = END_NAME.match(buf, pos + 2).end()  # type: ignore[union-attr] # (never None)
-            name = bytes(buf[pos + 2 : name_end]).lower()
+            name = tail.group(1).lower()
             if name == top[0] and (top[0] in FOREIGN or self._read_ip(buf, pos)):
                 self._open.pop()
                 self._foreign_changed(s)
+            elif self._stuck:
+                s.run = RUN_FOREIGN.match
         return tail.end()
 
     def _read_ip(self, buf: Buf, pos: int) -> bool:
@@ -845,6 +852,10 @@ class HtmlRewriter:
         if top[1] and top[2] is not None:
             top[1] = buf.find(b"<", top[2], pos) < 0
         top[2] = None
+        if not top[1]:
+            # It can never close now, nor what it is in: foreign content stays open, and only
+            # what the old reading stops at is read (no end tag of it any more).
+            self._stuck = True
         return bool(top[1])
 
     def _on_base(self, s: _Scan, pos: int, tag: _Match, name: bytes, again: bool) -> int:
@@ -898,7 +909,11 @@ class HtmlRewriter:
         return pi_end
 
     def _on_styled(self, s: _Scan, pos: int, tag: _Match, name: bytes, again: bool) -> int:
-        # <body>, or a tag with a style that may load (refused by PLAIN_ATTRS).
+        # <body>, or a tag with a style that may load (refused by PLAIN_ATTRS); or one read for
+        # foreign content only (<svg>, <mi>, <div> …), which RUN would skip when plain.
+        end = tag.end()
+        if name in _PLAIN_SKIPPED and (m := PLAIN_TAG.match(s.buf, pos, end)) and m.end() == end:
+            return end
         s.emitted = self._restyled(s.buf, pos, tag, s.out, s.emitted, name=name)
         return tag.end()
 
@@ -1310,10 +1325,13 @@ def _pi_value(quoted: bytes) -> bytes:
 
 
 _BREAKOUT: Final = frozenset(n.encode() for n in BREAKOUT)
+_ROWS: Final = frozenset(row.tag.encode() for row in ELEMENTS)
 _IP_OF: Final = {
     k.encode(): frozenset(n.encode() for n in v) for k, v in INTEGRATION_POINTS.items()
 }
 _FOREIGN_STARTS: Final = FOREIGN | _BREAKOUT | frozenset().union(*_IP_OF.values())
+# Tags read for foreign content only that no row reads: when RUN would skip them, so may we.
+_PLAIN_SKIPPED: Final = (_FOREIGN_STARTS - READERS.keys() - _ROWS) | FOREIGN
 _MAX_OPEN: Final = 64  # roots open in one another: deeper, the tokenizer stops telling
 
 
@@ -1321,6 +1339,17 @@ def _font_breaks(buf: Buf, tag: _Match) -> bool:
     """Whether a <font> start tag breaks out of foreign content (with color, face or size)."""
     names = {a.name for a in parse_attrs(buf, tag.end(1), tag.end() - 1)}
     return bool(names & {b"color", b"face", b"size"})
+
+
+def _closed_at_once(buf: Buf, start: int, end: int, name: bytes) -> int:
+    """Where the end tag of the root ``name`` whose content starts at ``start`` ends, when
+    nothing in that content would stop FOREIGN_ROOT (what reading it tag by tag finds then);
+    -1 otherwise."""
+    skipped = FOREIGN_ROOT.match(buf, start, end)
+    if skipped is None or skipped.start(1) >= 0:
+        return -1
+    tail = END_TAG_NAMED.match(buf, skipped.end(), end)
+    return tail.end() if tail is not None and tail.group(1).lower() == name else -1
 
 
 def _closes_itself(buf: Buf, tag: _Match) -> bool:
