@@ -19,7 +19,11 @@ other work only ever adds time, and comes in bursts: neighbouring timings see th
 Printed: the
 three totals, the extra work ``middleware - bare``, and its ratio to the rewriter's own
 (goal: 1.10x at most, i.e. the middleware's other work within 10 % of the rewriter's).
-``--profile`` prints where the extra time goes (cProfile of the middleware side, by own time);
+``--count`` counts instructions instead (valgrind's callgrind; the steadier figure on a busy
+machine, where timings swing by 20 %): each side in a process of its own that builds and warms
+all three, counted with 0 and with ``--count N`` passes over the pages; the difference is N
+passes' work. ``--profile`` prints where the extra time goes (cProfile of the middleware side,
+by own time);
 ``--list-all`` declares every built-in service (``Policy(services=[all 81])``, the banner of
 before issue 17: ~35 KB more a page), to show that the listing's size costs little once the
 banner is rendered once per language and state.
@@ -31,8 +35,13 @@ import argparse
 import asyncio
 import cProfile
 import logging
+import os
 import pstats
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -141,6 +150,59 @@ def profile(middleware: ConsentMiddleware, pages: dict[str, bytes]) -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
 
+def child(
+    side: str, passes: int, middleware: ConsentMiddleware, bare: App, pages: dict[str, bytes]
+) -> None:
+    """Runs in a process of its own under callgrind: warms every side, then ``passes``
+    passes of ``side``."""
+    measure(bare, middleware, pages, 1)
+    loop = asyncio.new_event_loop()
+    for n in range(passes):
+        for i, (name, page) in enumerate(pages.items()):
+            if side == "rewriter":
+                rewrite(middleware, page)
+            else:
+                app = middleware if side == "middleware" else bare
+                loop.run_until_complete(request(app, name, 1_000_000 * (n + 1) + i))
+    loop.close()
+
+
+def count(argv: list[str], passes: int) -> dict[str, float]:
+    """Instructions per pass of each side (callgrind, with 0 and ``passes`` passes)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        sys.exit("--count needs valgrind (Debian: apt-get install valgrind)")
+    found: dict[str, float] = {}
+    for side in ("bare", "rewriter", "middleware"):
+        totals = []
+        for n in (0, passes):
+            with tempfile.TemporaryDirectory() as tmp:
+                log = Path(tmp) / "valgrind.log"
+                subprocess.run(
+                    [
+                        valgrind,
+                        "--tool=callgrind",
+                        "--callgrind-out-file=/dev/null",
+                        f"--log-file={log}",
+                        sys.executable,
+                        __file__,
+                        *argv,
+                        "--child",
+                        side,
+                        "--passes",
+                        str(n),
+                    ],
+                    env={**os.environ, "PYTHONHASHSEED": "0"},
+                    check=True,
+                )
+                match = re.search(r"Collected\s*:\s*(\d+)", log.read_text())
+                if match is None:
+                    sys.exit("callgrind reported no count")
+                totals.append(int(match.group(1)))
+        found[side] = (totals[1] - totals[0]) / passes
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", nargs="?", type=Path, help="the bench pages folder")
@@ -148,6 +210,11 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=0, help="only the first N pages")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--list-all", action="store_true")
+    parser.add_argument("--count", type=int, default=0, metavar="N")
+    parser.add_argument(
+        "--child", choices=("bare", "rewriter", "middleware"), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--passes", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.folder is None and (why := missing()) is not None:
         sys.exit(why)
@@ -161,17 +228,33 @@ def main() -> None:
     middleware = ConsentMiddleware(
         site(pages), secret_key=SECRET, consent_log=None, policy=Policy(services=listed)
     )
-    measure(bare, middleware, pages, 1)  # warm-up: templates compiled, caches as a site's
-    if args.profile:
-        profile(middleware, pages)
-    best = measure(bare, middleware, pages, args.rounds)
+    if args.child:
+        child(args.child, args.passes, middleware, bare, pages)
+        return
+    if args.count:
+        argv = [
+            str(args.folder or bench_pages()),
+            *(["--first", str(args.first)] if args.first else []),
+        ]
+        best = count(argv + (["--list-all"] if args.list_all else []), args.count)
+        unit, scale, how = (
+            "M instructions",
+            1e-6,
+            f"instructions per pass (callgrind, {args.count} passes)",
+        )
+    else:
+        measure(bare, middleware, pages, 1)  # warm-up: templates compiled, caches as a site's
+        if args.profile:
+            profile(middleware, pages)
+        best = measure(bare, middleware, pages, args.rounds)
+        unit, scale, how = "ms", 1e3, f"fastest of {args.rounds} rounds"
     extra = best["middleware"] - best["bare"]
     size = sum(map(len, pages.values())) / 1e6
-    print(f"{len(pages)} pages, {size:.1f} MB, fastest of {args.rounds} rounds, ", end="")
+    print(f"{len(pages)} pages, {size:.1f} MB, {how}, ", end="")
     print(f"{len(middleware.listed_services())} services listed")
     for side, took in best.items():
-        print(f"  {side:<11} {took * 1e3:8.1f} ms")
-    print(f"  extra work (middleware - bare): {extra * 1e3:.1f} ms")
+        print(f"  {side:<11} {took * scale:8.1f} {unit}")
+    print(f"  extra work (middleware - bare): {extra * scale:.1f} {unit}")
     print(f"  extra / rewriter's own: {extra / best['rewriter']:.3f}x (goal: 1.10x at most)")
     print(f"  middleware / bare: {best['middleware'] / best['bare']:.2f}x")
 
