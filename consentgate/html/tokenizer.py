@@ -686,7 +686,7 @@ class HtmlRewriter:
             self._srcdoc(attrs, name) if name in INLINE_DOCUMENTS and flags else None,
             styled,
             scripted or HANDLER.search(lowered) is not None,
-            flags if BEACON.search(lowered) is not None else 0,  # (an attributionsrc)
+            flags if flags and BEACON.search(lowered) is not None else 0,  # (an attributionsrc)
             name=name,
         )
         if decision is not None:
@@ -1145,7 +1145,7 @@ class HtmlRewriter:
             in_tag += in_code
         decision = decide_script(self._ctx, attrs, in_tag, flags)
         # An attributionsrc is requested whether the script runs or not.
-        beacons = flags if BEACON.search(lowered) is not None else 0
+        beacons = flags if flags and BEACON.search(lowered) is not None else 0
         if decision is not None:
             if self._remove:
                 return element_end, b"", -2  # (nothing of it is left open)

@@ -197,3 +197,25 @@ def test_text_after_closed_svg_and_math_reaches_the_browser_unchanged(
 def load_path(context: BrowserContext, live: LiveServer, path: str) -> None:
     tab = context.pages[0] if context.pages else context.new_page()
     tab.goto(live.url(path), wait_until="load")
+
+
+def test_consentgates_own_files_do_not_follow_a_base_on_the_sites_cdn(
+    profile: BrowserContext, gated: LiveServer, connections: ConnectionLog
+) -> None:
+    """A <base> on the site's CDN: consentgate's script and stylesheet still load from the site
+    (before, they resolved against the CDN and the banner broke), and the banner works."""
+    # (Of the page's scheme, as a CDN base is: a base of another scheme would change ours.)
+    PAGES["base-cdn"] = ('<base href="http://cdn.example-site.test/assets/"><p>hi</p>', "")
+    try:
+        mark = connections.mark()
+        load(profile, gated, "base-cdn")
+        tab = profile.pages[0]
+        urls = tab.evaluate(
+            "[document.getElementById('consentgate-script').src,"
+            " document.querySelector('link[href*=\"consentgate.css\"]').href]"
+        )
+        assert all(url.startswith(gated.origin + "/consentgate/static/") for url in urls), urls
+        tab.wait_for_selector("#consentgate-banner", state="visible")
+        assert "cdn.example-site.test" not in connections.hosts(mark)
+    finally:
+        del PAGES["base-cdn"]
