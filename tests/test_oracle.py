@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import anyio
 import pytest
@@ -91,6 +92,9 @@ LOADS: dict[str, tuple[str, ...]] = {
     "object": ("data",),
     "input": ("src",),
     "link": ("href", "imagesrcset"),
+    # SVG (lexbor keeps SVG's letter case): an image, a filter's image.
+    "image": ("href", "xlink:href"),
+    "feImage": ("href", "xlink:href"),
 }
 ASCII_WS = " \t\n\r\f"
 _MAX_SRCDOC = 3
@@ -145,7 +149,11 @@ def _speculation_urls(code: str) -> list[str]:
     return re.findall(r'"((?:https?:)?//[^"]*)"', code)
 
 
-def _element_refs(node: LexborNode, reading: str, scripting: bool, depth: int) -> list[Ref]:
+def _element_refs(
+    node: LexborNode, reading: str, scripting: bool, depth: int, base: str = ""
+) -> list[Ref]:
+    """What an element loads or runs; its URLs resolved against ``base`` (the document's base
+    URL as a <base href> before it set it)."""
     tag = node.tag or ""
     attrs = node.attributes
     if declared_necessary(node):
@@ -167,7 +175,7 @@ def _element_refs(node: LexborNode, reading: str, scripting: bool, depth: int) -
             src = attrs["src"] or ""
             # Self-hosted Umami / Plausible are known by their loader attributes.
             own = "data-website-id" in attrs or "data-domain" in attrs
-            return [Ref(reading, tag, "src", src, own or is_tracker_url(src))]
+            return [Ref(reading, tag, "src", src, own or is_tracker_url(urljoin(base, src)))]
         return [Ref(reading, tag, "#code", code, tracker_code(code))]
     names = LOADS.get(tag)
     if names is None:
@@ -192,7 +200,7 @@ def _element_refs(node: LexborNode, reading: str, scripting: bool, depth: int) -
             for ref in live_references((attrs["srcdoc"] or "").encode(), depth + 1)
         ]
     return [
-        Ref(reading, tag, name, url, is_tracker_url(url))
+        Ref(reading, tag, name, url, is_tracker_url(urljoin(base, _url(url)) if base else url))
         for name in names
         for url in _urls(node, name)
     ]
@@ -202,9 +210,13 @@ def _tree_refs(
     tree: LexborHTMLParser, reading: str, scripting: bool, depth: int, skip: int | None = None
 ) -> list[Ref]:
     found: list[Ref] = []
+    base = ""  # (the first <base href> on another host: what relative URLs after it mean)
     for node in tree.css("*"):
+        if node.tag == "base" and not base and node.attributes.get("href") is not None:
+            href = _url(node.attributes.get("href") or "")
+            base = href if urlsplit(href).netloc else "-"
         if node.mem_id != skip:
-            found += _element_refs(node, reading, scripting, depth)
+            found += _element_refs(node, reading, scripting, depth, base.strip("-"))
     return found
 
 
@@ -449,6 +461,9 @@ HAND_TRACKERS = [
         '<picture><source srcset="https://i.ytimg.com/vi/x/max.webp">'
         '<img src="/own.jpg"></picture>',
         '<iframe srcdoc="<img src=&quot;https://www.facebook.com/tr?id=9&quot;>"></iframe>',
+        '<svg width="9" height="9"><filter id="f"><feImage href="https://www.facebook.com/tr?id=2"'
+        ' width="9" height="9"/></filter><rect width="9" height="9" filter="url(#f)"/></svg>',
+        '<svg width="9" height="9"><image xlink:href="https://www.facebook.com/tr?id=3"/></svg>',
     ]
 ]
 # URL spellings a browser reads as the same vendor URL.
