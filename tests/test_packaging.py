@@ -92,7 +92,9 @@ def _header(response: dict[str, Any], name: str) -> str:
     return str(values[0])
 
 
-def test_pip_install_serves_assets_and_templates_from_site_packages(tmp_path: Path) -> None:
+def _install_and_probe(tmp_path: Path) -> tuple[Path, Path, dict[str, Any]]:
+    """A fresh venv with consentgate pip-installed from the checkout, and what PROBE saw when run
+    from another folder: (the venv, that folder, the probe's findings)."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
@@ -117,7 +119,11 @@ def test_pip_install_serves_assets_and_templates_from_site_packages(tmp_path: Pa
         check=False,
     )
     assert probe.returncode == 0, probe.stderr
-    found = json.loads(probe.stdout)
+    return venv, work, json.loads(probe.stdout)
+
+
+def test_pip_install_serves_assets_and_templates_from_site_packages(tmp_path: Path) -> None:
+    venv, work, found = _install_and_probe(tmp_path)
 
     purelib = Path(found["purelib"])
     assert Path(found["package"]) == purelib / "consentgate"
