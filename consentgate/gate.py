@@ -495,6 +495,7 @@ class _Rule:
 
 
 _ALLOWED = _Rule(b"", None)
+_PATH_STOPS = re.compile(rb"[\s\"'()]")
 
 
 class VendorIndex:
@@ -626,6 +627,20 @@ class VendorIndex:
             for rule in rules.get(b".".join(labels[i:]), ()):
                 if rule.vendor is not None and rule.vendor not in found:
                     found.append(rule.vendor)
+        return found
+
+    def path_rules(self, host: bytes) -> bool:
+        """Whether every vendor's rule on ``host`` (or a parent domain) names a path, one
+        without a space, quote or parenthesis (css.urls_on reads URLs up to those): then
+        only a URL on such a path can be a vendor's (jsdelivr.net serves every package)."""
+        labels = host.split(b".")
+        found = False
+        for i in range(max(0, len(labels) - self._max_labels), len(labels)):
+            for rule in self._rules.get(b".".join(labels[i:]), ()):
+                if rule.vendor is not None:
+                    if len(rule.path) <= 1 or _PATH_STOPS.search(rule.path) is not None:
+                        return False
+                    found = True
         return found
 
     def vendor_hosts(self, refused: Callable[[Vendor], bool]) -> list[bytes]:

@@ -44,6 +44,31 @@ def test_every_quoting_and_escape_of_a_vendor_url_is_neutralised() -> None:
         assert b"data:," in out, written
 
 
+METRICA = b"//cdn.jsdelivr.net/npm/yandex-metrica-watch/tag.js"
+FONT = b"//cdn.jsdelivr.net/npm/mathjax-full@3/es5/output/chtml/fonts/woff-v2/MathJax_Zero.woff"
+
+
+def test_on_a_host_a_vendor_has_a_path_of_only_that_path_is_gated() -> None:
+    # jsdelivr.net serves every npm package; Yandex.Metrica's tag is one of them.
+    fonts = b"@font-face{font-family:Z;src:url(" + FONT + b") format('woff')}"
+    unchanged(style(fonts))
+    unchanged(style(fonts + b".a{background:url(//cdn.jsdelivr.net/npm/x@1/a b.png)}"))
+    for written in (
+        b"url(" + METRICA + b")",
+        b"url('https:" + METRICA + b"')",
+        b"url(//cdn.jsdelivr.net/npm/yandex-metrica-watch)",
+        b"url(//cdn.jsdelivr.net/npm/\\79 andex-metrica-watch/a.gif)",  # escaped in the path
+        b"url(//cdn.jsdelivr.net/npm/yandex%2Dmetrica-watch/a.gif)",  # percent-escaped
+        b'url("//cdn.jsdelivr.net/npm/yandex-metrica-watch(1)/a.gif")',  # "(" in a string
+        b"url(//cdn.jsdelivr.net/npm/yandex-metrica-watch/a b.gif)",  # malformed: fail closed
+        b"url(//fastly.jsdelivr.net/npm/yandex-metrica-watch/a.gif)",
+    ):
+        out = rewrite(style(fonts + b".a{background:" + written + b"}"))
+        rewritten = out.split(b">", 2)[2]
+        assert written.split(b"(", 1)[1] not in rewritten, written
+        assert b"data:," in rewritten and FONT in rewritten, written
+
+
 def test_import_of_a_vendor_stylesheet_is_neutralised() -> None:
     out = rewrite(style(b'@import "https://cdn.taboola.com/x.css";\n@import url(/site.css);'))
     assert out.endswith(b'>@import "data:,";\n@import url(/site.css);</style></head><p>x</p>')

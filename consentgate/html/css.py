@@ -21,6 +21,11 @@ _ESCAPE: Final = re.compile(
     rb"\\(?:([0-9a-fA-F]{1,6})(?:\r\n|[ \t\n\r\f])?|(\r\n|[\n\r\f])|(.))", re.S
 )
 _SLASHED_HOST: Final = re.compile(rb"//+([^/\\?#\s\"'()]*)")
+# The same, and (in a lookahead: the next "//" is still found) what follows the host as far as a
+# URL there could go: a rule on a path (jsdelivr.net serves every package, one of them a vendor's
+# tag) is looked at with it. It stops only at bytes that no rule's path holds
+# (VendorIndex.path_rules), so that a path cut short still starts with the rule's.
+_SLASHED_URL: Final = re.compile(rb"//+([^/\\?#\s\"'()]*)(?=([^\s\"'()]*))")
 # An escape that spells an ASCII character a URL's host or slashes could be made of (icon
 # fonts' "\\f101" are not): only then are a stylesheet's escapes undone before looking at hosts.
 _ASCII_ESCAPE: Final = re.compile(
@@ -93,16 +98,31 @@ def unescape(text: bytes) -> bytes:
     return _ESCAPE.sub(_unescape_one, text) if b"\\" in text else text
 
 
+def _undone(text: bytes | bytearray, start: int, end: int) -> tuple[bytes | bytearray, int, int]:
+    """text[start:end] with escapes undone when they may spell a host or its slashes."""
+    if text.find(b"\\", start, end) >= 0 and _ASCII_ESCAPE.search(text, start, end):
+        # (A backslash is a slash to the URL parser.)
+        text = unescape(bytes(text[start:end])).replace(b"\\", b"/")
+        return text, 0, len(text)
+    return text, start, end
+
+
 def hosts(text: bytes | bytearray, start: int, end: int) -> set[bytes]:
     """Every ``//host`` in text[start:end], escapes undone, as written.
 
     A superset of the hosts the stylesheet loads from (comments and plain text count too).
     """
-    if text.find(b"\\", start, end) >= 0 and _ASCII_ESCAPE.search(text, start, end):
-        # Escapes can spell a host or its slashes; a backslash is a slash to the URL parser.
-        text = unescape(bytes(text[start:end])).replace(b"\\", b"/")
-        start, end = 0, len(text)
+    text, start, end = _undone(text, start, end)
     return set(_SLASHED_HOST.findall(text, start, end))
+
+
+def urls_on(text: bytes | bytearray, start: int, end: int, host: bytes) -> list[bytes]:
+    """Each ``//host…`` in text[start:end] (``host`` as ``hosts`` found it), escapes undone,
+    with as much as follows it as a URL could hold: the longest each could be."""
+    text, start, end = _undone(text, start, end)
+    return [
+        b"//" + raw + after for raw, after in _SLASHED_URL.findall(text, start, end) if raw == host
+    ]
 
 
 # Where a string is a URL: after @import, or an argument of a function taking image URLs.

@@ -43,22 +43,24 @@ class Moved(NamedTuple):
 
 
 class HostVendors:
-    """The vendors with a rule on each ``//host`` found in CSS (as written), remembered per Gate:
-    the same few hosts (fonts, CDNs) come back in every stylesheet. Bounded: pages choose what
-    they write."""
+    """The vendors with a rule on each ``//host`` found in CSS (as written), and whether all
+    their rules there name a path (then a URL's path decides), remembered per Gate: the same few
+    hosts (fonts, CDNs) come back in every stylesheet. Bounded: pages choose what they write."""
 
     def __init__(self, index: VendorIndex, kept: int = 4096) -> None:
         self._index = index
         self._kept = kept
-        self._found: dict[bytes, tuple[bytes, tuple[Vendor, ...]]] = {}
+        self._found: dict[bytes, tuple[bytes, tuple[Vendor, ...], bool]] = {}
 
-    def __call__(self, raw: bytes) -> tuple[bytes, tuple[Vendor, ...]]:
-        """(host, its vendors) of a host as it follows "//" in CSS."""
+    def __call__(self, raw: bytes) -> tuple[bytes, tuple[Vendor, ...], bool]:
+        """(host, its vendors, whether only paths of it are theirs) of a host as it follows
+        "//" in CSS."""
         found = self._found.get(raw)
         if found is None:
             parts = split_url(b"//" + raw)
             host = parts[0] if parts is not None else b""
-            found = (host, tuple(self._index.host_vendors(host)) if host else ())
+            vendors = tuple(self._index.host_vendors(host)) if host else ()
+            found = (host, vendors, bool(vendors) and self._index.path_rules(host))
             if len(self._found) >= self._kept:
                 self._found.clear()
             self._found[raw] = found
@@ -85,15 +87,27 @@ class CssGate:
         self._tagged = tagged
 
     def blocked_in(self, text: Buf, start: int, end: int) -> bool:
-        """Whether text[start:end] may name a host of a vendor this visitor has not granted."""
-        host_of, own = self._hosts, self._host
-        for raw in css.hosts(text, start, end):
-            host, vendors = host_of(raw)
-            if host != own:
-                for vendor in vendors:
-                    if self._blocked(vendor):
-                        return True
-        return False
+        """Whether text[start:end] may name a URL of a vendor this visitor has not granted."""
+        return any(
+            self._blocked_on(text, start, end, raw) is not None
+            for raw in css.hosts(text, start, end)
+        )
+
+    def _blocked_on(self, text: Buf, start: int, end: int, raw: bytes) -> Vendor | None:
+        """A blocked vendor that text[start:end] may load from on the host ``raw`` (as
+        ``css.hosts`` found it): any with a rule on it; when every rule there names a path,
+        one whose path a URL on that host (read as long as it could be) starts with."""
+        host, vendors, by_path = self._hosts(raw)
+        if host == self._host or not any(self._blocked(v) for v in vendors):
+            return None
+        if not by_path:
+            return next(v for v in vendors if self._blocked(v))
+        for url in css.urls_on(text, start, end, raw):
+            parts = split_url(url)
+            vendor = self._index.match_host(*parts, own_host=self._host) if parts else None
+            if vendor is not None and self._blocked(vendor):
+                return vendor
+        return None
 
     def _vendor(self, url: bytes, malformed: bool) -> Vendor | None:
         """The blocked vendor a URL in CSS loads from, if any."""
@@ -105,10 +119,9 @@ class CssGate:
             # It loads nothing today, but a browser may read it otherwise: fail closed when it
             # names a blocked vendor's host anywhere.
             for raw in css.hosts(url, 0, len(url)):
-                host = split_url(b"//" + raw)
-                for vendor in self._index.host_vendors(host[0], self._host) if host else ():
-                    if self._blocked(vendor):
-                        return vendor
+                vendor = self._blocked_on(url, 0, len(url), raw)
+                if vendor is not None:
+                    return vendor
         return None
 
     def _spans(self, text: bytes) -> tuple[list[tuple[int, int]], list[Vendor]]:
