@@ -457,9 +457,28 @@ def split_url(value: bytes) -> tuple[bytes, bytes] | None:
     if not host:
         return None
     path = match.group(2).replace(b"\\", b"/")
+    if path.find(b"/.") >= 0 or path.find(b"/%2e") >= 0:
+        path = _dot_segments(path)
     if path.find(b"%") >= 0:
         path = _PERCENT.sub(_unpercent, path)
     return host, path or b"/"
+
+
+def _dot_segments(path: bytes) -> bytes:
+    """A (lowercased) path with its "." and ".." segments resolved, as the URL parser does
+    before the request ("%2e" is a dot there; other escapes stay: "%2f" is no slash to it),
+    so that ``/npm/x/../vendor/tag.js`` is read as the vendor's path it loads."""
+    segments = path.split(b"/")[1:]
+    kept: list[bytes] = []
+    for segment in segments:
+        dots = segment.replace(b"%2e", b".")
+        if dots == b"..":
+            if kept:
+                kept.pop()
+        elif dots != b".":
+            kept.append(segment)
+    last = segments[-1].replace(b"%2e", b".") if segments else b""
+    return b"/" + b"/".join(kept) + (b"/" if last in (b".", b"..") and kept else b"")
 
 
 def base_url(value: bytes) -> str | None:

@@ -76,6 +76,10 @@ def test_fbq_without_its_loader_is_meta_pixel(html: str) -> None:
         '<script src="https://fastly.jsdelivr.net/npm/yandex-metrica-watch/tag.js"></script>',
         '<script src="https://unpkg.com/yandex-metrica-watch/tag.js"></script>',
         '<link rel="preload" as="script" href="' + METRICA_CDN + '">',
+        # dot segments, which the URL parser resolves before the request
+        '<script src="https://cdn.jsdelivr.net/npm/x/../yandex-metrica-watch/tag.js"></script>',
+        '<script src="https://cdn.jsdelivr.net/npm/x/%2E%2e/yandex-metrica-watch/tag.js"></script>',
+        '<script src="https://cdn.jsdelivr.net/./npm/./yandex-metrica-watch/tag.js"></script>',
         # the default snippet, from Yandex's own host
         "<script>"
         + METRICA_LOADER.replace("{url}", "https://mc.yandex.ru/metrika/tag.js")
