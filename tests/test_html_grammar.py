@@ -56,7 +56,12 @@ CASES: dict[str, tuple[str, str, str]] = {
     "run_foreign_ip.plain_start_tag": ("<div>", "<script>", ""),
     "run_foreign_root": ('<path d="M0"/><![CDATA[</svg>]]></g>', "</svg>", ""),
     "run_foreign_ip": ("<div><b>x</b><![CDATA[</div>", "</foreignObject>", ""),
-    "simple_svg": ('<svg class=i><path d="M0"/><![CDATA[</svg>]]></svg>', "<svg><title>", ""),
+    "simple_svg": (
+        '<svg class=i><title>Logo</title><path d="M0"/><![CDATA[</svg>]]></svg>',
+        "<svg><title><b>",
+        "",
+    ),
+    "simple_svg_text": ("<desc>A logo</DESC >", "<title>x</desc>", ""),
     "simple_token": ("<mi>x</MI >", "<mi>x<b>", ""),
     "simple_math": ("<math><mrow><mi>x</mi><mo>+</mo></mrow></math>", "<math><mi><b>", ""),
     "run_xml": ("<svg><?pi x?><path d='M0'/></svg><h:p>", "<p><?xml-stylesheet href='x'?>", ""),

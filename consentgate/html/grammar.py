@@ -370,29 +370,45 @@ FOREIGN_ROOT: Final = _foreign_run(
 # tag), so that pages full of icons pay no Python for them. Not "<svg/>", which opens nothing
 # in HTML (a CDATA section after it is a bogus comment there, not text).
 _SVG_BODY: Final = FOREIGN_ROOT.pattern.decode("ascii").removesuffix(SPECIAL_START)
+
+
+def simple_tokens(label: str, names: Sequence[str]) -> str:
+    """Integration points ``names`` holding text only, each with its own end tag: skipped whole
+    (what _foreign_end needs to close one: nothing but text came inside it)."""
+    return piece(
+        label,
+        "an integration point holding text only, with its end tag",
+        "<(?:"
+        + "|".join(
+            rf"{ci(n)}(?=[\t\n\f\r />]){PLAIN_ATTRS}(?<!/>)[^<]*+</{ci(n)}(?=[\t\n\f\r />]){ATTRS}"
+            for n in names
+        )
+        + ")",
+    )
+
+
+assert _SVG_BODY.count(f"|{LONE_LT})") == 1
+# Icons name themselves for screen readers: <title>/<desc> text inside is skipped too.
 SIMPLE_SVG: Final = piece(
     "simple_svg",
-    "an <svg> element whose content FOREIGN_ROOT skips, up to its end tag",
-    rf"<{ci('svg')}(?=[\t\n\f\r />]){PLAIN_ATTRS}(?<!/>){_SVG_BODY}</{ci('svg')}{ATTRS}",
+    "an <svg> element whose content FOREIGN_ROOT skips but for text-only <title>/<desc>, up to"
+    " its end tag",
+    rf"<{ci('svg')}(?=[\t\n\f\r />]){PLAIN_ATTRS}(?<!/>)"
+    + _SVG_BODY.replace(
+        f"|{LONE_LT})", f"|{simple_tokens('simple_svg_text', ('title', 'desc'))}|{LONE_LT})"
+    )
+    + rf"</{ci('svg')}{ATTRS}",
 )
 # The same for <math>, whose token elements (mi, mo, mn, ms, mtext: integration points) are
-# skipped when they hold text only (what _foreign_end needs to close one), as formulas do.
-SIMPLE_TOKEN: Final = piece(
-    "simple_token",
-    "a MathML token element (an integration point) holding text only, with its end tag",
-    "<(?:"
-    + "|".join(
-        rf"{ci(n)}(?=[\t\n\f\r />]){PLAIN_ATTRS}(?<!/>)[^<]*+</{ci(n)}(?=[\t\n\f\r />]){ATTRS}"
-        for n in INTEGRATION_POINTS["math"][:5]
-    )
-    + ")",
-)
-assert _SVG_BODY.count(f"|{LONE_LT})") == 1
+# skipped when they hold text only, as formulas do.
 SIMPLE_MATH: Final = piece(
     "simple_math",
     "a <math> element whose content FOREIGN_ROOT skips but for text-only token elements",
     rf"<{ci('math')}(?=[\t\n\f\r />]){PLAIN_ATTRS}(?<!/>)"
-    + _SVG_BODY.replace(f"|{LONE_LT})", f"|{SIMPLE_TOKEN}|{LONE_LT})")
+    + _SVG_BODY.replace(
+        f"|{LONE_LT})",
+        f"|{simple_tokens('simple_token', INTEGRATION_POINTS['math'][:5])}|{LONE_LT})",
+    )
     + rf"</{ci('math')}{ATTRS}",
 )
 _RUN_TEXT: Final = PIECES["run"][0]
