@@ -112,7 +112,8 @@ def hosts(text: bytes | bytearray, start: int, end: int) -> set[bytes]:
 
     A superset of the hosts the stylesheet loads from (comments and plain text count too).
     """
-    text, start, end = _undone(text, start, end)
+    if text.find(b"\\", start, end) >= 0:
+        text, start, end = _undone(text, start, end)
     return set(_SLASHED_HOST.findall(text, start, end))
 
 

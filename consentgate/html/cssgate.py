@@ -88,20 +88,23 @@ class CssGate:
 
     def blocked_in(self, text: Buf, start: int, end: int) -> bool:
         """Whether text[start:end] may name a URL of a vendor this visitor has not granted."""
-        return any(
-            self._blocked_on(text, start, end, raw) is not None
-            for raw in css.hosts(text, start, end)
-        )
+        host_of, own = self._hosts, self._host
+        for raw in css.hosts(text, start, end):
+            host, vendors, _ = host_of(raw)
+            if vendors and host != own and self._blocked_on(text, start, end, raw) is not None:
+                return True
+        return False
 
     def _blocked_on(self, text: Buf, start: int, end: int, raw: bytes) -> Vendor | None:
         """A blocked vendor that text[start:end] may load from on the host ``raw`` (as
         ``css.hosts`` found it): any with a rule on it; when every rule there names a path,
         one whose path a URL on that host (read as long as it could be) starts with."""
         host, vendors, by_path = self._hosts(raw)
-        if host == self._host or not any(self._blocked(v) for v in vendors):
+        if host == self._host:
             return None
-        if not by_path:
-            return next(v for v in vendors if self._blocked(v))
+        blocked = [v for v in vendors if self._blocked(v)]
+        if not blocked or not by_path:
+            return blocked[0] if blocked else None
         for url in css.urls_on(text, start, end, raw):
             parts = split_url(url)
             vendor = self._index.match_host(*parts, own_host=self._host) if parts else None
