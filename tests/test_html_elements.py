@@ -27,7 +27,9 @@ GATED_TAGS = (
 )
 RAW_TAGS = ("style", "textarea", "title", "xmp", "noembed", "noframes")
 FOREIGN_TAGS = ("svg", "math")
-SPECIAL_TAGS = (*GATED_TAGS, *RAW_TAGS, *FOREIGN_TAGS, "noscript", "plaintext", "body", "base")
+READ_TAGS = (*GATED_TAGS, *RAW_TAGS, *FOREIGN_TAGS, "noscript", "plaintext", "body", "base")
+# (An <input> stops the grammar only with a src or an attributionsrc: see LOADING_ATTRS.)
+SPECIAL_TAGS = tuple(t for t in READ_TAGS if t != "input")
 LOADING = frozenset(
     (
         b"img",
@@ -96,10 +98,11 @@ LOADING_ATTRS = {
     "a": ("ping", "xlink:href", "attributionsrc"),
     "b": (),
     "f": (),
+    "i": ("src", "attributionsrc"),
     "m": ("http-equiv",),
     "t": ("background",),
 }
-URL_CHECKS = {"a": "href", "b": "formaction", "f": "action"}
+URL_CHECKS = {"a": "href", "b": "formaction", "f": "action", "i": "formaction"}
 LETTER_ORDER = "aslmpitbeofnvx"
 RAW_END_TAGS = {*RAW_TAGS, "iframe", "noscript"}
 
@@ -136,7 +139,7 @@ def test_the_elements_special_handling() -> None:
     assert {b"video", b"audio"} == elements.KEPT_WHEN_REMOVED
     assert {b"iframe"} == elements.RAW_LOADING
     assert elements.INLINE_DOCUMENTS == {b"iframe": b"srcdoc"}
-    assert set(elements.READERS) == {t.encode() for t in SPECIAL_TAGS}
+    assert set(elements.READERS) == {t.encode() for t in READ_TAGS}
     assert {t for t, r in elements.READERS.items() if r is Reader.LOADING} == LOADING
 
 
@@ -148,7 +151,9 @@ def test_one_more_row_reaches_the_derived_tables() -> None:
         Element("marquee", Reader.SKIPPED, refused=("background",)),
         Element("menu", Reader.SKIPPED, refused=("http-equiv", "background")),
     )
-    assert elements._by_letter(tuple(r for r in skipped if r.reader is Reader.SKIPPED)) == {
+    assert elements._by_letter(
+        tuple(r for r in skipped if r.reader is Reader.SKIPPED or r.refused)
+    ) == {
         **LOADING_ATTRS,
         "m": ("http-equiv", "background"),
     }

@@ -38,6 +38,7 @@ CASES: dict[str, tuple[str, str, str]] = {
     "plain_attrs.f": (' action="/post">', ' action="javascript:send()">', ""),
     "plain_attrs.t": (' width="1">', ' background="//t.example/bg.gif">', ""),
     "plain_attrs.m": (' name="viewport" content="x">', ' http-equiv="refresh">', ""),
+    "plain_attrs.i": (' type="text" name="q" value="//x">', ' type=image SRC="/go.png">', ""),
     "end_tag": ("</div class=x>", '</div title=">', ""),
     "comment": ("<!-- a -- b -->", "<!-- open", ">"),
     "bogus_comment": ("<!DOCTYPE html>", "<!-- c -->", ""),

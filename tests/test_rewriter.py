@@ -286,6 +286,28 @@ def test_posters_image_inputs_frames_and_preloaded_srcsets_are_gated() -> None:
     assert out.startswith(b"<video ") and b"poster" not in out and b"facebook" not in out
 
 
+def test_inputs_load_only_by_their_src_and_every_spelling_of_one_is_read() -> None:
+    # The grammar skips an <input> without a src (text, hidden, checkbox …): what else on it
+    # may load (a style, a handler naming a URL, a javascript: formaction) is checked as on
+    # any tag it skips, so all of these still reach the reader.
+    fb = b"//www.facebook.com/tr?id=1"
+    for tag in (
+        b'<input type="image" src="' + fb + b'">',
+        b"<INPUT TYPE=image SRC=" + fb + b">",
+        b"<input\ttype=image\nsrc = '" + fb + b"'>",
+        b'<input attributionsrc="' + fb + b'">',
+        b'<input style="background:url(' + fb + b')">',
+        b"<input onfocus=\"new Image().src='" + fb + b"'\">",
+    ):
+        out = rewrite(b"<form>" + tag + b"</form>")
+        assert b"data-consent-" in out and b'data-consent-service="meta-pixel"' in out, tag
+    unchanged(
+        b'<form><input type="text" name="q" value="https://www.facebook.com/tr?id=1">'
+        b'<input type=hidden name=csrf value="x"><input type=checkbox checked>'
+        b'<input type=submit formaction="/post"></form>'
+    )
+
+
 def test_pings_backgrounds_and_tracks_on_a_vendor_are_gated() -> None:
     fb = b"https://www.facebook.com/tr?id=1"
     # <a ping>: a beacon on every click. The link stays; the ping waits for consent.

@@ -70,6 +70,8 @@ class Element:
     script_url: str | None = None
     # Attributes that load something (a beacon, a legacy background, a refresh): the skipping
     # grammar refuses them on every tag whose name starts with this element's first letter.
+    # On a loading row: the grammar skips the element unless it has one of them (an <input>
+    # loads only with a src), and its reader reads it when it has.
     refused: tuple[str, ...] = ()
 
 
@@ -83,6 +85,7 @@ def _loading(
     kept_when_removed: bool = False,
     inline_document: str | None = None,
     script_url: str | None = None,
+    refused: tuple[str, ...] = (),
 ) -> Element:
     """A row for an element gated by what it loads (most load from src, and move src and
     srcset aside)."""
@@ -96,6 +99,7 @@ def _loading(
         kept_when_removed,
         inline_document,
         script_url,
+        refused,
     )
 
 
@@ -132,7 +136,10 @@ ELEMENTS: Final[tuple[Element, ...]] = (
         loads=("href", "xlink:href", "src", "srcset"),
         moves=("href", "xlink:href", "src", "srcset"),
     ),
-    _loading("input", script_url="formaction"),  # (<input type=image> loads its src)
+    # <input type=image> loads its src; the many other inputs of a page (text, hidden,
+    # checkbox …) load nothing: the grammar skips an input without a src or attributionsrc
+    # (its style, handlers and formaction are checked as on any skipped tag).
+    _loading("input", script_url="formaction", refused=("src", "attributionsrc")),
     _loading("frame", script_url="src"),
     _loading("track"),
     # SVG filters' external images (href, or the older xlink:href).
@@ -255,7 +262,8 @@ def _element_loaders() -> tuple[Loader, ...]:
     as the table says. (A skipped row's other refusals are there for javascript: URLs.)"""
     found: list[Loader] = []
     for row in ELEMENTS:
-        names = (*row.loads, *(n for n in row.refused if n in _BEACONS))
+        beacons = row.refused if row.reader is Reader.SKIPPED else ()  # (a loader's: its loads)
+        names = (*row.loads, *(n for n in beacons if n in _BEACONS))
         if row.inline_document:
             names += (row.inline_document,)
         if row.tag in ("img", "script"):
@@ -369,11 +377,12 @@ def _url_checks(rows: tuple[Element, ...]) -> dict[str, str]:
 
 
 _READ: Final = tuple(row for row in ELEMENTS if row.reader is not Reader.SKIPPED)
-_SKIPPED: Final = tuple(row for row in ELEMENTS if row.reader is Reader.SKIPPED)
+# Rows the skipping grammar skips unless an attribute is refused (or a check fails).
+_SKIPPED: Final = tuple(row for row in ELEMENTS if row.reader is Reader.SKIPPED or row.refused)
 _RAW_CONTENT: Final = (Content.RAW_TEXT, Content.RCDATA)
 
-# Start tags that stop the skipping grammar (read in Python), in the table's order.
-SPECIAL_TAGS: Final = tuple(row.tag for row in _READ)
+# Start tags that always stop the skipping grammar (read in Python), in the table's order.
+SPECIAL_TAGS: Final = tuple(row.tag for row in _READ if not row.refused)
 # Elements gated as a whole by what they load.
 GATED_TAGS: Final = tuple(row.tag for row in _READ if row.reader in (Reader.SCRIPT, Reader.LOADING))
 LOADING: Final = frozenset(t.encode("ascii") for t in GATED_TAGS if t != "script")
