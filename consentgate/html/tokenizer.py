@@ -98,6 +98,7 @@ from .grammar import (
     RUN_XML,
     SCRIPT_END,
     SCRIPT_URL,
+    SPACED_EQUAL,
     SPACED_EQUALS,
     TAG_OPEN,
     TAG_START,
@@ -687,7 +688,7 @@ class HtmlRewriter:
             self._srcdoc(attrs, name) if name in INLINE_DOCUMENTS and flags else None,
             styled,
             scripted or HANDLER.search(lowered) is not None,
-            flags if flags and BEACON.search(lowered) is not None else 0,  # (an attributionsrc)
+            flags if flags and _beacon(lowered) else 0,  # (an attributionsrc)
             name=name,
         )
         if decision is not None:
@@ -983,7 +984,7 @@ class HtmlRewriter:
         handled = (HANDLER.search(lowered) is not None and bool(self._tag_flags(lowered))) or (
             bool(name) and self._scripted(name, lowered)
         )
-        beacons = BEACON.search(lowered) is not None and self._tag_flags(lowered)
+        beacons = _beacon(lowered) and self._tag_flags(lowered)
         if not styled and not handled and not beacons and css_moved is None:
             return emitted
         name_end = tag.end(1)
@@ -1120,7 +1121,7 @@ class HtmlRewriter:
         # Loader attributes (data-website-id …) are signatures too; the content only counts for
         # scripts without src, since a browser ignores the content of the others.
         lowered = bytes(buf[pos:content].lower())
-        if SPACED_EQUALS.search(lowered) is not None:
+        if SPACED_EQUAL.search(lowered) is not None:
             # Loader attributes are signatures as "name=": an attribute name in any case is
             # read lowered above; one with spaces around its "=" is read without them.
             lowered = SPACED_EQUALS.sub(b"=", lowered)
@@ -1146,7 +1147,7 @@ class HtmlRewriter:
             in_tag += in_code
         decision = decide_script(self._ctx, attrs, in_tag, flags)
         # An attributionsrc is requested whether the script runs or not.
-        beacons = flags if flags and BEACON.search(lowered) is not None else 0
+        beacons = flags if flags and _beacon(lowered) else 0
         if decision is not None:
             if self._remove:
                 return element_end, b"", -2  # (nothing of it is left open)
@@ -1402,6 +1403,17 @@ _READERS: Final[dict[Reader, _Reader]] = {
 # The reader of each special start tag (any other that stops RUN is read by _on_styled).
 _READER: Final = {name: _READERS[reader] for name, reader in READERS.items()}
 _ON_STYLED: Final = HtmlRewriter._on_styled  # (any other tag that stops RUN)
+
+
+def _beacon(lowered: bytes) -> bool:
+    """Whether a lowercased tag has a ping, background, attributionsrc or http-equiv attribute
+    (BEACON): the names are looked for first, at C speed, as most tags have none of them."""
+    return (
+        lowered.find(b"ping") >= 0
+        or lowered.find(b"background") >= 0
+        or lowered.find(b"attributionsrc") >= 0
+        or lowered.find(b"http-equiv") >= 0
+    ) and BEACON.search(lowered) is not None
 
 
 def _resume_tag(buf: Buf, start: int, pos: int, end: int) -> tuple[int, int] | None:
