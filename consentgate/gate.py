@@ -515,6 +515,12 @@ class _Rule:
 
 _ALLOWED = _Rule(b"", None)
 _PATH_STOPS = re.compile(rb"[\s\"'()]")
+# The Google tag (gtag.js): its loader's path, the ID its URL loads, and the IDs its inline
+# config calls name (Vendor.tag_ids).
+_GOOGLE_TAG_LOADER = (b"www.googletagmanager.com", b"/gtag/js")
+_GOOGLE_TAG = re.compile(rb"/gtag/")
+_LOADER_TAG_ID = re.compile(rb"[?&]id=([a-z]{1,4}-)")
+_CONFIG_TAG_ID = re.compile(rb"""gtag\(\s*(?:'config'|"config")\s*,\s*['"]([A-Za-z]{1,4}-)""")
 
 
 class VendorIndex:
@@ -566,6 +572,14 @@ class VendorIndex:
             for n in flagged
         ]
         self._max_labels = max((h.count(b".") + 1 for h in self._rules), default=0)
+        # The Google tag's ID prefixes, and the vendors they name (see Vendor.tag_ids).
+        self._tag_ids = {p.lower().encode("ascii"): v for v in vendors for p in v.tag_ids}
+        # The vendor the Google tag's loader and shared calls are found as (Google Analytics):
+        # what its IDs re-attribute.
+        loader = self._rule(*_GOOGLE_TAG_LOADER, None)
+        self._tag_owner = (
+            loader.vendor if loader and loader.vendor in self._tag_ids.values() else None
+        )
 
         by_signature: dict[bytes, list[Vendor]] = {}
         for vendor in vendors:
@@ -619,16 +633,37 @@ class VendorIndex:
 
     def match_url(self, value: bytes, own_host: bytes | None = None) -> Vendor | None:
         """The vendor an attribute value (raw bytes, maybe with character references) points at."""
-        parts = split_url(decode_attr(value))
-        if parts is None:
-            return None
-        return self.match_host(*parts, own_host=own_host)
+        return self.lookup_url(value, own_host)[1]
 
     def lookup_url(self, value: bytes, own_host: bytes | None = None) -> tuple[bool, Vendor | None]:
         """(whether a rule covers the URL, its vendor): (True, None) means allow-listed or own."""
-        parts = split_url(decode_attr(value))
+        url = decode_attr(value)
+        parts = split_url(url)
         rule = self._rule(*parts, own_host=own_host) if parts is not None else None
-        return (rule is not None, rule.vendor if rule is not None else None)
+        if rule is None:
+            return False, None
+        vendor = rule.vendor
+        if vendor is self._tag_owner and parts is not None and _GOOGLE_TAG.match(parts[1]):
+            # The Google tag's loader is one URL for several products: its id tells which.
+            named = _LOADER_TAG_ID.search(url.lower())
+            vendor = self._tag_ids.get(named.group(1), vendor) if named else vendor
+        return True, vendor
+
+    def tag_vendors(self, vendors: list[Vendor], code: bytes | memoryview) -> list[Vendor]:
+        """``vendors`` found in ``code``, with the Google tag's calls attributed to the products
+        its config IDs name: ``gtag('js', …); gtag('config', 'AW-…')`` is Google Ads' snippet,
+        not Google Analytics' (whose calls it shares). Only when every ID named is known: an ID
+        of another kind (``GT-``) or none at all leaves them as they are; vendors found by
+        signatures of their own (DoubleClick's gpt.js) stay."""
+        owner = self._tag_owner
+        if owner is None or owner not in vendors:
+            return vendors
+        named = [self._tag_ids.get(p.lower()) for p in _CONFIG_TAG_ID.findall(code)]
+        if not named or None in named:
+            return vendors
+        # (In the owner's place: the first blocked one names the script's gate.)
+        found = (w for v in vendors for w in (named if v is owner else (v,)))
+        return [v for v in dict.fromkeys(found) if v is not None]
 
     def match_host(self, host: bytes, path: bytes, own_host: bytes | None = None) -> Vendor | None:
         rule = self._rule(host, path, own_host)

@@ -19,6 +19,7 @@ from .cookiedb import PrefixTable
 NECESSARY = "necessary"
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_TAG_ID = re.compile(r"^[A-Za-z]{1,4}-$")
 
 
 def check_link(option: str, url: str) -> str:
@@ -94,7 +95,10 @@ class Vendor:
     cookie names the vendor sets; a trailing ``*`` makes a prefix (``"_ga_*"``). ``embed``: the
     vendor serves content a visitor comes to see (a video, a map, a post), so its gated iframes
     get a click-to-load placeholder; other vendors' iframes (ad slots, sync and analytics
-    frames) are made inert without one.
+    frames) are made inert without one. ``tag_ids``: the prefixes of the Google tag (gtag.js)
+    IDs that name this product (``"AW-"`` for Google Ads): a gtag.js loader (``id=AW-…``) or
+    inline config (``gtag('config', 'AW-…')``) found as another such vendor's (Google Analytics,
+    whose URL and calls they share) is this vendor's when it names only its IDs.
     """
 
     id: str
@@ -105,8 +109,15 @@ class Vendor:
     inline: tuple[str, ...] = ()
     cookies: tuple[str, ...] = ()
     embed: bool = False
+    tag_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        for prefix in self.tag_ids:
+            if not _TAG_ID.match(prefix):
+                raise ValueError(
+                    f"Vendor({self.id!r}).tag_ids: {prefix!r} must be 1-4 letters and '-', "
+                    "as Google tag IDs start ('AW-', 'G-')"
+                )
         if not _NAME.match(self.id):
             raise ValueError(
                 f"vendor id {self.id!r} must be 1-32 lowercase letters, digits, '-' or '_', "

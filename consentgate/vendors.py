@@ -46,6 +46,8 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
         ),
         inline=(*_q("gtag('config'", "gtag('js'"), "googletagmanager.com/gtag/js"),
         cookies=("_ga", "_ga_*", "_gid", "_gat", "_gat_*", "_gac_*"),
+        # The Google tag serves Google Ads and Floodlight too: their IDs re-attribute it.
+        tag_ids=("G-", "UA-"),
     ),
     Vendor(
         "universal-analytics",
@@ -415,6 +417,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
             *_q("gtag('config', 'AW-"),
         ),
         cookies=("_gcl_*", "_gac_gb_*"),
+        tag_ids=("AW-",),
     ),
     Vendor(
         "doubleclick",
@@ -429,6 +432,7 @@ BUILTIN_VENDORS: tuple[Vendor, ...] = (
             "googletag.defineSlot",
         ),
         cookies=("IDE", "DSID", "__gpi"),
+        tag_ids=("DC-",),  # (Floodlight, on doubleclick.net, through the Google tag)
     ),
     Vendor(
         "adsense",

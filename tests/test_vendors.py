@@ -98,3 +98,22 @@ def test_site_vendor_overrides_builtin_by_id() -> None:
     assert next(v for v in merged if v.id == "hotjar") is mine
     assert merged[-1] is extra
     Policy(vendors=merged)
+
+
+@pytest.mark.parametrize("prefix", ["AW", "AW-1", "-", "ADWORDS-", "A W-"])
+def test_a_google_tag_id_prefix_that_is_not_one_is_refused(prefix: str) -> None:
+    with pytest.raises(ValueError, match="tag_ids"):
+        Vendor("ads", "Ads", "marketing", tag_ids=(prefix,))
+
+
+def test_every_google_tag_id_prefix_names_one_builtin_vendor() -> None:
+    owners: dict[str, str] = {}
+    for vendor in BUILTIN_VENDORS:
+        for prefix in vendor.tag_ids:
+            assert owners.setdefault(prefix, vendor.id) == vendor.id, prefix
+    assert owners == {
+        "G-": "google-analytics",
+        "UA-": "google-analytics",
+        "AW-": "google-ads",
+        "DC-": "doubleclick",
+    }

@@ -64,6 +64,57 @@ def test_fbq_without_its_loader_is_meta_pixel(html: str) -> None:
     assert services(html) == ["meta-pixel"]
 
 
+# Google Ads' Google tag, as Google Ads gives it (support.google.com/google-ads/answer/7548399).
+GOOGLE_ADS_TAG = """<script async src="https://www.googletagmanager.com/gtag/js?id=AW-123456789"></script>
+<script>
+  window.dataLayer = window.dataLayer || [];
+  function gtag(){dataLayer.push(arguments);}
+  gtag('js', new Date());
+  gtag('config', 'AW-123456789');
+</script>"""
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        # The Google tag's loader and calls serve several products: its IDs tell which.
+        (GOOGLE_ADS_TAG, ["google-ads", "google-ads"]),
+        ('<script>gtag("config","AW-1");</script>', ["google-ads"]),
+        (
+            "<link rel=preload as=script href='//www.googletagmanager.com/gtag/js?id=aw-1'>",
+            ["google-ads"],
+        ),
+        (
+            '<script async src="https://www.googletagmanager.com/gtag/js?id=DC-1"></script>',
+            ["doubleclick"],
+        ),
+        (GOOGLE_ADS_TAG.replace("AW-", "G-"), ["google-analytics", "google-analytics"]),
+        # Both products configured in one script: both must be allowed.
+        (
+            "<script>gtag('js', new Date()); gtag('config', 'G-1');"
+            " gtag('config', 'AW-1');</script>",
+            ["google-analytics"],
+        ),
+        # An ID of another kind (a Google tag's own GT- ID routes anywhere), or none: Analytics'.
+        (
+            '<script async src="https://www.googletagmanager.com/gtag/js?id=GT-1"></script>',
+            ["google-analytics"],
+        ),
+        ("<script>gtag('config', 'GT-1'); gtag('config', 'AW-1');</script>", ["google-analytics"]),
+        ("<script>gtag('js', new Date()); gtag('config', tagId);</script>", ["google-analytics"]),
+    ],
+)
+def test_the_google_tag_is_the_product_its_ids_name(html: str, expected: list[str]) -> None:
+    assert services(html) == expected
+
+
+def test_a_script_of_two_google_products_waits_for_both() -> None:
+    both = "<script>gtag('js', new Date()); gtag('config', 'G-1'); gtag('config', 'AW-1');</script>"
+    assert services(both, frozenset({"marketing"})) == ["google-analytics"]
+    assert services(both, frozenset({"analytical"})) == ["google-ads"]
+    assert services(both, frozenset({"analytical", "marketing"})) == []
+
+
 @pytest.mark.parametrize(
     "html",
     [

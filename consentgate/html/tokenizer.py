@@ -1103,7 +1103,7 @@ class HtmlRewriter:
             code = bytes(buf[content:close])
             if index.find_needles(code):
                 in_code = index.code_url_vendors(code)
-        return in_code
+        return index.tag_vendors(in_code, memoryview(buf)[content:close]) if in_code else in_code
 
     def _script_element(
         self,

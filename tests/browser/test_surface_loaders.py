@@ -6,6 +6,8 @@ shows the page is one Chromium acts on, a visitor who granted the vendor's categ
   spellings Chromium follows;
 - the official Meta Pixel snippet belongs to the Meta Pixel service (loader and ``<noscript>``
   pixel alike), not to Facebook's social plugins;
+- Google Ads' official Google tag snippet (gtag.js with an ``AW-`` ID, ``gtag('config',
+  'AW-…')``) belongs to Google Ads, not to Google Analytics, whose loader and calls it shares;
 - Yandex Metrica's official snippet with its CDN option (tag.js from a public npm CDN, then
   ``ym(ID, "init")``) is Metrica's;
 - inline signatures are code tokens: site code that merely contains one runs;
@@ -25,6 +27,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
+from test_vendors_snippets import GOOGLE_ADS_TAG
 
 from consentgate import ConsentMiddleware
 
@@ -103,6 +106,7 @@ HINTS = """<link rel="preconnect" href="https://www.googletagmanager.com">
 <link rel="modulepreload" href="https://static.hotjar.com/c/hotjar.js">"""
 
 PAGES = {
+    "google-ads": GOOGLE_ADS_TAG,
     "hints": HINTS,
     "meta-pixel": META_PIXEL,
     "metrica-cdn": METRICA_CDN,
@@ -191,6 +195,24 @@ def test_the_meta_pixel_snippet_is_the_meta_pixel_services(
     quiet.goto("/page/meta-pixel")
     quiet.net.wait_for(quiet.page, {"www.facebook.com"})
     assert [(h.host, h.path) for h in quiet.net.hits] == [("www.facebook.com", "/tr")]
+
+
+def test_the_google_ads_tag_is_google_ads(visit: VisitFactory, loaders: LiveServer) -> None:
+    fresh = visit(live=loaders)
+    fresh.goto("/page/google-ads")
+    fresh.settle(500)
+    assert fresh.net.contacted() == []
+    # Analytics granted: the tag is not Google Analytics' though it shares its loader's URL.
+    analytics = visit(live=loaders)
+    granted(analytics, action="save", category="analytical")
+    analytics.goto("/page/google-ads")
+    analytics.settle(500)
+    assert analytics.net.contacted() == []
+    # Google Ads granted: its loader runs.
+    ads = visit(live=loaders)
+    granted(ads, action="allow", service="google-ads")
+    ads.goto("/page/google-ads")
+    ads.net.wait_for(ads.page, {"www.googletagmanager.com"})
 
 
 @pytest.mark.parametrize("name", ["metrica-cdn", "metrica-split"])
