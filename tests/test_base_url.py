@@ -26,12 +26,42 @@ def rewrite(html: bytes, host: str | None = "shop.example") -> bytes:
     return rewriter.feed(html) + rewriter.close()
 
 
+GTM_GATED = (
+    b'<base data-consent-href="https://www.googletagmanager.com/" data-consent="analytical"'
+    b' data-consent-service="google-tag-manager">'
+)
+
+
 def test_a_relative_script_after_a_vendors_base_is_that_vendors() -> None:
     out = rewrite(GTM + b'<script async src="gtm.js?id=GTM-1"></script>')
-    assert out == GTM + (
+    assert out == GTM_GATED + (
         b'<script type="text/plain" data-consent-src="gtm.js?id=GTM-1" data-consent="analytical"'
         b' data-consent-service="google-tag-manager" async></script>'
     )
+
+
+def test_a_vendors_base_waits_so_that_what_no_reader_resolves_stays_on_the_site() -> None:
+    # A relative url() in CSS, a handler's URL: no reader resolves them against the base. With
+    # the base gated, the browser reads them against the page's own URL: no vendor is contacted.
+    css = (
+        b'<div style="background:url(tr?id=1)"></div><style>p{background:url(tr?id=2)}</style>'
+        b"<p onclick=\"new Image().src='tr?id=3'\">x</p>"
+    )
+    out = rewrite(GTM + css)
+    assert out == GTM_GATED + css
+    # A later <base> would become the document's: it waits too (for the same consent).
+    later = b'<base href="https://www.facebook.com/">'
+    assert rewrite(GTM + later + css) == GTM_GATED + (
+        b'<base data-consent-href="https://www.facebook.com/" data-consent="analytical"'
+        b' data-consent-service="google-tag-manager">' + css
+    )
+    # Granted, it is the page's base again, as it was.
+    rewriter = GATE.rewriter(frozenset({"analytical"}), host="shop.example")
+    assert rewriter is not None
+    assert rewriter.feed(GTM + later + css) + rewriter.close() == GTM + later + css
+    remove = Gate(Policy(vendors=BUILTIN_VENDORS, mode="remove")).rewriter(frozenset())
+    assert remove is not None
+    assert b"href" not in (remove.feed(GTM) + remove.close())
 
 
 def test_relative_pixels_pings_and_paths_after_a_vendors_base_wait() -> None:
@@ -66,9 +96,9 @@ def test_a_base_on_the_sites_own_host_or_a_cdn_changes_nothing() -> None:
     ):
         page = base + b'<script src="gtm.js"></script><img src="tr?id=1">'
         assert rewrite(page) == page
-    # Absolute URLs mean what they say whatever the base.
+    # Absolute URLs mean what they say whatever the base (a vendor's, which waits itself).
     page = b'<base href="https://www.facebook.com/"><img src="https://cdn.example/a.png">'
-    assert rewrite(page) == page
+    assert rewrite(page).endswith(b'><img src="https://cdn.example/a.png">')
 
 
 def test_the_base_is_read_however_the_body_is_cut() -> None:

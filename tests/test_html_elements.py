@@ -70,6 +70,7 @@ MOVED = {
         b"xlink:href": b"data-consent-xlink-href",
     },
     b"link": {b"href": b"data-consent-href", b"imagesrcset": b"data-consent-imagesrcset"},
+    b"base": {b"href": b"data-consent-href"},
     b"video": {b"src": b"data-consent-src", b"poster": b"data-consent-poster"},
     b"object": {b"data": b"data-consent-data"},
     b"image": {
@@ -120,7 +121,7 @@ def test_the_tag_lists_are_the_literal_ones_in_their_order() -> None:
 def test_sources_and_moved_attributes_are_the_literal_ones_in_their_order() -> None:
     assert elements.SCRIPT_SOURCES == SCRIPT_SOURCES
     assert {t: SOURCES.get(t, (b"src",)) for t in LOADING} == elements.SOURCES
-    expected = {t: MOVED.get(t, MOVED_SRC) for t in (b"script", *LOADING)}
+    expected = {t: MOVED.get(t, MOVED_SRC) for t in (b"script", *LOADING, b"base")}
     # (Moved attributes are written out in this order: compare the order too.)
     assert {t: list(m.items()) for t, m in elements.MOVED.items()} == {
         t: list(m.items()) for t, m in expected.items()

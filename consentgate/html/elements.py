@@ -163,7 +163,9 @@ ELEMENTS: Final[tuple[Element, ...]] = (
     Element("body", Reader.STYLED),  # (its legacy background and handlers: read in Python)
     # The first <base href> sets the base URL that relative URLs after it resolve against:
     # "gtm.js" after <base href="https://www.googletagmanager.com/"> is the vendor's.
-    Element("base", Reader.BASE),
+    # A <base> on a blocked vendor's host is gated itself (its href moved aside): relative URLs
+    # after it then stay on the site's host, CSS and handlers' too, which no reader resolves.
+    Element("base", Reader.BASE, moves=("href",)),
     # Skipped by the grammar unless an attribute says otherwise: a "javascript:" URL runs on a
     # click (links) or a submit (forms); a ping is a beacon on every click of a link; an SVG
     # <a>'s xlink:href, rare, is refused.
@@ -403,7 +405,7 @@ SOURCES: Final = {
 MOVED: Final = {
     row.tag.encode("ascii"): _moved(row.moves)
     for row in _READ
-    if row.reader in (Reader.SCRIPT, Reader.LOADING)
+    if row.reader in (Reader.SCRIPT, Reader.LOADING, Reader.BASE)
 }
 PLACEHOLDERS: Final = frozenset(row.tag.encode("ascii") for row in _READ if row.placeholder)
 KEPT_WHEN_REMOVED: Final = frozenset(

@@ -232,6 +232,7 @@ class HtmlRewriter:
         # Whether a <base href> was read (the first wins), and TAG_URL when it names a host with
         # a vendor's rule: every URL after it may be that vendor's, spelt relative.
         self._base_seen = False
+        self._base_gate: Decision | None = None  # (the blocked vendor's <base> is gated)
         self._base_flags = 0 if base is None else TAG_URL
         self._pending = bytearray()
         self._state = _DATA
@@ -861,12 +862,32 @@ class HtmlRewriter:
         return bool(top[1])
 
     def _on_base(self, s: _Scan, pos: int, tag: _Match, name: bytes, again: bool) -> int:
-        if not self._base_seen:
-            href = first(parse_attrs(s.buf, tag.end(1), tag.end() - 1), b"href")
-            if href is not None:  # (the first <base> with an href sets the document's base URL)
-                self._base_seen = True
-                self._set_base(href.value)
-        return self._on_styled(s, pos, tag, name, again)
+        if self._base_seen and self._base_gate is None:
+            return self._on_styled(s, pos, tag, name, again)
+        attrs = parse_attrs(s.buf, tag.end(1), tag.end() - 1)
+        href = first(attrs, b"href")
+        if href is None:
+            return self._on_styled(s, pos, tag, name, again)
+        if not self._base_seen:  # (the first <base> with an href sets the document's base URL)
+            self._base_seen = True
+            self._set_base(href.value)
+            vendor = self._index.lookup_url(href.value, self._ctx.host)[1]
+            if vendor is not None and blocked(self._ctx, vendor):
+                # Gated itself: what no reader resolves against it (a relative url() in CSS, a
+                # handler's URL) then stays on the site's host. Decisions still read relative
+                # URLs against it, so that what the client puts back once allowed, after it,
+                # is that vendor's again. (A later <base> would take its place: gated too.)
+                self._base_gate = (vendor.category, vendor)
+        if self._base_gate is None:
+            return self._on_styled(s, pos, tag, name, again)
+        s.out.append(s.view[s.emitted : pos])
+        s.out.append(
+            inert_tag(
+                s.buf, pos, tag.end(1), tag.end(), b"base", attrs, self._base_gate, self._remove
+            )
+        )
+        s.emitted = tag.end()
+        return tag.end()
 
     def _set_base(self, href: bytes) -> None:
         """Relative URLs from here on resolve against ``href`` when it names another host."""

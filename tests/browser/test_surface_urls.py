@@ -40,6 +40,12 @@ PAGES: dict[str, tuple[str, str]] = {
         GTM,
     ),
     "base-pixel": (f'<base href="https://{FB}/"><img src="tr?id=1&amp;ev=PageView" alt="">', FB),
+    # What no reader resolves against the base: relative url()s in CSS.
+    "base-css": (
+        f'<base href="https://{FB}/"><div style="width:9px;height:9px;background:url(tr?id=5)">'
+        "</div><style>body{background-image:url(tr?id=6)}</style>",
+        FB,
+    ),
     "idna-fullwidth": (f'<img src="https://{wide("www.facebook.com")}/tr?id=1" alt="">', FB),
     "idna-stops": ('<img src="https://www\u3002facebook\uff61com/tr?id=1" alt="">', FB),
     "idna-percent": ('<img src="https://www%E3%80%82facebook.com/tr?id=1" alt="">', FB),
