@@ -640,10 +640,11 @@ class VendorIndex:
         url = decode_attr(value)
         parts = split_url(url)
         rule = self._rule(*parts, own_host=own_host) if parts is not None else None
-        if rule is None:
+        if rule is None or parts is None:
             return False, None
         vendor = rule.vendor
-        if vendor is self._tag_owner and parts is not None and _GOOGLE_TAG.match(parts[1]):
+        # (An allow-list entry or the site's own host: no vendor to re-attribute.)
+        if vendor is not None and vendor is self._tag_owner and _GOOGLE_TAG.match(parts[1]):
             # The Google tag's loader is one URL for several products: its id tells which.
             named = _LOADER_TAG_ID.search(url.lower())
             vendor = self._tag_ids.get(named.group(1), vendor) if named else vendor

@@ -108,6 +108,18 @@ def test_the_google_tag_is_the_product_its_ids_name(html: str, expected: list[st
     assert services(html) == expected
 
 
+@pytest.mark.parametrize("allow", ["googletagmanager.com/gtag/js", "www.googletagmanager.com"])
+def test_an_allow_listed_google_tag_loader_stays_whatever_its_id(allow: str) -> None:
+    # An allow-list entry has no vendor: no product's ID makes it one (Consent Mode's denied
+    # state runs gtag.js before any choice, on the site's word).
+    gate = Gate(Policy(vendors=BUILTIN_VENDORS, allow=[allow]))
+    for tag_id in ("G-1", "AW-1", "DC-1", "GT-1"):
+        raw = f'<script async src="https://www.googletagmanager.com/gtag/js?id={tag_id}"></script>'
+        rewriter = gate.rewriter(frozenset())
+        assert rewriter is not None
+        assert rewriter.feed(raw.encode()) + rewriter.close() == raw.encode()
+
+
 def test_a_script_of_two_google_products_waits_for_both() -> None:
     both = "<script>gtag('js', new Date()); gtag('config', 'G-1'); gtag('config', 'AW-1');</script>"
     assert services(both, frozenset({"marketing"})) == ["google-analytics"]
