@@ -785,8 +785,10 @@ class HtmlRewriter:
     def _foreign_resume(self, s: _Scan, top: bool) -> None:
         """A scan where foreign content may be open: its pattern, and where the content of an
         integration point on top reads on (the start of this buffer)."""
-        if top and self._open and self._open[-1][2] is None:
-            # (When it waits, the buffer starts at its own start tag: after that.)
+        if top and self._open and self._open[-1][2] is None and self._open[-1][0] not in FOREIGN:
+            # An integration point's content reads on from here (a root's entry holds None for
+            # good: text read in it never makes foreign content stuck). (When it waits, the
+            # buffer starts at its own start tag: after that.)
             waiting = self._waiting
             ip = waiting is not None and waiting.group(1).lower() == self._open[-1][0]
             self._open[-1][2] = waiting.end() if ip and waiting is not None else 0
