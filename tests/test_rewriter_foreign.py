@@ -109,3 +109,18 @@ def test_the_same_output_however_the_body_is_cut() -> None:
     whole = rewrite(page)
     assert whole.count(b"data-consent-src=") == 1  # (the last: the desc leaves it open)
     every_cut_gives(page, whole)
+
+
+@pytest.mark.parametrize("text", [b"<", b"x < y", b"1<2"])
+def test_text_in_a_root_read_in_another_chunk_leaves_a_breakout_closing_it(text: bytes) -> None:
+    # Text with a "<" in <math>, fed after the chunk that opened it, is no integration point's
+    # content: the <embed> after it still breaks out, and the <style> after that is HTML's.
+    page = b"<math>" + text + b"<embed><style>" + IMG + b"</style>"
+    whole = rewrite(page)
+    assert whole == page
+    for second in range(len(b"<math>") + 1, len(page)):
+        rewriter = GATE.rewriter(frozenset())
+        assert rewriter is not None
+        chunks = (page[:6], page[6:second], page[second:])
+        out = b"".join(rewriter.feed(c) for c in chunks) + rewriter.close()
+        assert out == whole, second
