@@ -184,6 +184,18 @@ def test_inline_code_cut_short_by_the_end_is_made_inert() -> None:
     assert rewriter.feed(b"<script>var _gaq") + rewriter.close() == b"<script>var _gaq"
 
 
+@pytest.mark.parametrize(
+    "html", [b"<script>x</script ", b"<script></script a=", b"<script>x</script a='>"]
+)
+def test_a_script_whose_end_tag_the_end_cuts_short_is_cut_inline_code(html: bytes) -> None:
+    # The end tag is dropped, so the body ends inside the script: as "<script>x", made inert
+    # (a browser never runs it), and the output rewritten again is the same.
+    out, ended = finish(html)
+    content = html[len(b"<script>") : html.index(b"</script")]
+    assert out == b'<script type="text/plain">' + content and ended is False
+    assert finish(out) == (out, False)
+
+
 def test_a_tag_cut_short_by_the_end_inside_noscript_is_dropped() -> None:
     # Without scripting, a noscript holds markup: the banner would complete the pixel there.
     html = b'<noscript><img src="' + PIXEL_URL

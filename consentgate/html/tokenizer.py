@@ -580,6 +580,7 @@ class HtmlRewriter:
             s.closes = close
         elif close == -1:
             s.ended = False
+            s.closes = element_end  # (where an end tag cut short by the body's end may be)
         if replacement is not None:
             s.out.append(s.view[s.emitted : pos])
             s.out.append(replacement)
@@ -1093,7 +1094,10 @@ class HtmlRewriter:
                 self._script_resume = (close - pos, S_DATA)
                 self._tag_resume = _resume_tag(buf, pos, close, end)
             return None
-        return close, close, close  # (its end tag, cut short by the body's end, is dropped)
+        # Its end tag, cut short by the body's end, is dropped (as the tokenizer drops it): the
+        # body then ends inside the script, which a browser never runs, and which is read as
+        # one that is not closed ("<script>x", made inert: the same output when read again).
+        return close, close, -1
 
     def _code_vendors(self, buf: Buf, lowered: bytes, tag: _Match, close: int) -> list[Vendor]:
         """The vendors a script's content is a snippet or a loader of (``lowered``: its start
