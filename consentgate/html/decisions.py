@@ -286,19 +286,19 @@ def blocked_code(ctx: Context, attrs: list[Attr], runs: frozenset[bytes] = froze
     return hits
 
 
-def blocked_beacons(ctx: Context, attrs: list[Attr], flags: int) -> Hits:
+def blocked_beacons(ctx: Context, attrs: list[Attr], flags: int, gated: bool = False) -> Hits:
     """``ping`` (sent on every click of a link), legacy ``background`` (an image) and
     ``attributionsrc`` URLs of a blocked vendor, and any of them on an element the site tagged
-    with a category not granted (its own data-consent then restores them)."""
+    with a category not granted, or that is gated (``gated``, or by one of them): its
+    data-consent then restores them with the rest, as it would if read again, tagged."""
     is_tagged, own = tagged(ctx, attrs)
-    site = is_tagged and own is not None
-    hits = []
-    for attr in attrs:
-        if attr.name in BEACONS and attr.raw:
-            hit = [v for v in attr_vendors(ctx, attr, flags) if blocked(ctx, v)]
-            if hit or site:
-                hits.append((attr, hit))
-    return hits
+    hits = [
+        (attr, [v for v in attr_vendors(ctx, attr, flags) if blocked(ctx, v)])
+        for attr in attrs
+        if attr.name in BEACONS and attr.raw
+    ]
+    # (One of a blocked vendor gates the element: all of them wait with it.)
+    return hits if gated or (is_tagged and own is not None) or any(h for _, h in hits) else []
 
 
 def _text(attr: Attr) -> bytes:

@@ -270,17 +270,17 @@ def extras(
     if srcdoc is not None:
         drop.add(b"srcdoc")
         added.append(srcdoc)
-    found = [
-        one
-        for one in (
-            css_moved,
-            css_gate.restyle(attrs) if styled else None,
-            moved(blocked_code(ctx, attrs, runs)) if handled else None,
-            moved(blocked_beacons(ctx, attrs, beacons)) if beacons else None,
-            moved(blocked_refresh(ctx, attrs, beacons)) if beacons else None,
-        )
-        if one is not None
-    ]
+    styles = (
+        css_moved,
+        css_gate.restyle(attrs) if styled else None,
+        moved(blocked_code(ctx, attrs, runs)) if handled else None,
+    )
+    refresh = moved(blocked_refresh(ctx, attrs, beacons)) if beacons else None
+    # An element gated for any of these waits whole, as the site's tag would make it wait when
+    # read again: its own pings and backgrounds too.
+    gated = decision is not None or any(one.vendors for one in (*styles, refresh) if one)
+    beacon = moved(blocked_beacons(ctx, attrs, beacons, gated)) if beacons else None
+    found = [one for one in (*styles, beacon, refresh) if one is not None]
     if not found:
         return frozenset(drop), added
     if decision is None:
