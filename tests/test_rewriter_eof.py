@@ -196,6 +196,29 @@ def test_a_script_whose_end_tag_the_end_cuts_short_is_cut_inline_code(html: byte
     assert finish(out) == (out, False)
 
 
+@pytest.mark.parametrize("tail", [b"", b"</script>"])
+def test_a_gated_scripts_vendor_handler_waits_with_it(tail: bytes) -> None:
+    # Gated by the signature in its handler: the handler waits too, as it does when read again.
+    html = b"<script onload=fbq('init')>" + tail
+    out, _ = finish(html)
+    assert out == (
+        b'<script data-consent-onload="fbq(\'init\')" type="text/plain"'
+        b' data-consent="marketing" data-consent-service="meta-pixel">' + tail
+    )
+    assert finish(out)[0] == out
+
+
+def test_a_cut_scripts_vendor_handler_waits_as_on_any_script() -> None:
+    html = b"<script onload=https://www.google-analytics.com/a.js>x"
+    out, ended = finish(html)
+    assert out == (
+        b'<script data-consent-onload="https://www.google-analytics.com/a.js"'
+        b' data-consent="analytical" data-consent-service="universal-analytics"'
+        b' type="text/plain">x'
+    )
+    assert ended is False and finish(out) == (out, False)
+
+
 def test_a_tag_cut_short_by_the_end_inside_noscript_is_dropped() -> None:
     # Without scripting, a noscript holds markup: the banner would complete the pixel there.
     html = b'<noscript><img src="' + PIXEL_URL

@@ -1175,12 +1175,14 @@ class HtmlRewriter:
         decision = decide_script(self._ctx, attrs, in_tag, flags)
         # An attributionsrc is requested whether the script runs or not.
         beacons = flags if flags and _beacon(lowered) else 0
+        # Its own handlers may still send a vendor a beacon (onload="new Image().src=…").
+        handled = HANDLER.search(lowered) is not None
         if decision is not None:
             if self._remove:
                 return element_end, b"", -2  # (nothing of it is left open)
             drop, added = (
-                self._extras(attrs, decision, None, False, False, beacons)
-                if beacons
+                self._extras(attrs, decision, None, False, handled, beacons)
+                if handled or beacons
                 else (frozenset(), [])
             )
             start_tag = inert_tag(
@@ -1188,9 +1190,9 @@ class HtmlRewriter:
             )
             return element_end, start_tag + buf[content:element_end] + closing, ends
         if ends == -1 and cut_inline(attrs) and not all_granted(self._ctx):
-            return self._cut_script(buf, pos, name_end, content, element_end, attrs)
-        # Its own handlers may still send a vendor a beacon (onload="new Image().src=…").
-        handled = HANDLER.search(lowered) is not None
+            return self._cut_script(
+                buf, pos, name_end, content, element_end, attrs, handled, beacons
+            )
         drop, added = (
             self._extras(attrs, None, None, False, handled, beacons)
             if handled or beacons
@@ -1311,19 +1313,27 @@ class HtmlRewriter:
         content: int,
         element_end: int,
         attrs: list[Attr],
+        handled: bool,
+        beacons: int,
     ) -> tuple[int, bytes | None, int]:
         """Inline code the body's end cuts short runs as far as it goes: the start of a
-        vendor's snippet, for all we know (its signature may be in the part cut off)."""
+        vendor's snippet, for all we know (its signature may be in the part cut off). Its
+        handlers and beacons are read as on any script (as they are when read again)."""
         if self._remove:
             return element_end, b"", -2
+        drop, added = (
+            self._extras(attrs, None, None, False, handled, beacons)
+            if handled or beacons
+            else (frozenset(), [])
+        )
         kind = first(attrs, b"type")
-        added = [b' type="text/plain"']
+        added.append(b' type="text/plain"')
         if kind is not None and kind.raw is not None:
             added.append(b" data-consent-type=" + kind.quoted())
         return (
             element_end,
             (
-                rebuild(buf, pos, name_end, content, attrs, frozenset((b"type",)), added)
+                rebuild(buf, pos, name_end, content, attrs, drop | {b"type"}, added)
                 + buf[content:element_end]
             ),
             -1,
