@@ -29,13 +29,16 @@ BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
 # otherwise) keeps the suite quick; "ci" (HYPOTHESIS_PROFILE=ci, as .ci/run sets it) runs ten
 # times more examples wherever a test does not fix its own count (tests/test_oracle.py scales its
 # counts by it too), with no deadline on shared CI machines, and prints a failure's
-# reproduction blob. Failing examples are kept outside the working tree.
+# reproduction blob. It is derandomized: a CI run that goes red does so on every run of the same
+# code, never by the luck of a seed (random seeds found four such rewriter bugs in sweeps; look
+# for more with `pytest --hypothesis-seed=N` over many N, outside CI). Failing examples are kept
+# outside the working tree.
 _HOME = Path(tempfile.gettempdir()) / "consentgate-hypothesis"
 set_hypothesis_home_dir(_HOME)  # (its caches too: never a .hypothesis/ in the working tree)
 _EXAMPLES = DirectoryBasedExampleDatabase(_HOME / "examples")
 settings.register_profile("default", database=_EXAMPLES)
 settings.register_profile(
-    "ci", max_examples=1000, deadline=None, print_blob=True, database=_EXAMPLES
+    "ci", max_examples=1000, deadline=None, print_blob=True, derandomize=True, database=None
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
